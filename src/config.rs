@@ -1,0 +1,447 @@
+//! Configuration: one flat `AppConfig` extracted from Rocket's own figment, plus the
+//! validated value types (`EmailAddress`, `Mailbox`, `Secret`) it is made of.
+//! Nothing outside this module reads the environment.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use figment::providers::{Env, Serialized};
+use figment::Figment;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::forms::FormDef;
+
+/// The seed's environment names, read without a prefix so existing deployments work unchanged.
+const SEED_ENV: &[&str] = &[
+    "MAILTRAP_API_TOKEN",
+    "MAILTRAP_API_URL",
+    "DEFAULT_FROM_EMAIL",
+    "ADMIN_EMAIL",
+    "JOBS_EMAIL",
+    "NEWSLETTER_EMAIL",
+];
+
+/// Shown when `DEFAULT_FROM_EMAIL` is not configured; `kipekee check` flags it.
+pub const PLACEHOLDER_FROM: &str = "Kipekee <noreply@kipekee.invalid>";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(Box<figment::Error>),
+    #[error("configuration: {key}: {message}")]
+    Value { key: String, message: String },
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(e: figment::Error) -> Self {
+        ConfigError::Invalid(Box::new(e))
+    }
+}
+
+/// Everything Kipekee reads from its configuration besides Rocket's own keys.
+/// Field names are the environment names lowercased (`ADMIN_EMAIL` ↔ `admin_email`,
+/// `KIPEKEE_DATA_DIR` ↔ `data_dir`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppConfig {
+    /// Mailtrap sending token; unset means emails are rendered, stored and marked skipped.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub mailtrap_api_token: Option<Secret>,
+    /// Base URL of the Mailtrap sending API (tests point it at a loopback fake).
+    pub mailtrap_api_url: String,
+    /// Seconds allowed for the whole Mailtrap request (connect, send, answer).
+    pub mailtrap_timeout_secs: u64,
+    /// Sender of every email, `Name <addr>` or `addr`.
+    pub default_from_email: Mailbox,
+    /// Receives quote and contact notifications; the fallback for the other two.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub admin_email: Option<EmailAddress>,
+    /// Receives job applications (falls back to `admin_email`).
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub jobs_email: Option<EmailAddress>,
+    /// Receives newsletter notices (falls back to `admin_email`).
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub newsletter_email: Option<EmailAddress>,
+    /// Directory of the sled store.
+    pub data_dir: PathBuf,
+    /// Absolute URL used in emailed links; defaults to `http://<address>:<port>`.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub public_url: Option<String>,
+    /// argon2id PHC string of the admin password.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub admin_password_hash: Option<Secret>,
+    /// Origins (`https://shop.example`) allowed to post cross-site.
+    #[serde(deserialize_with = "comma_list")]
+    pub allowed_origins: Vec<String>,
+    /// Least seconds between showing a form and its post; 0 turns the trap off.
+    pub spam_min_seconds: u64,
+    /// Posts per minute per client address per form; 0 turns the limit off.
+    pub rate_limit: u32,
+    /// Largest accepted upload, in bytes.
+    pub max_upload_bytes: u64,
+    /// The public forms by slug.
+    pub forms: BTreeMap<String, FormDef>,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            mailtrap_api_token: None,
+            mailtrap_api_url: "https://send.api.mailtrap.io".into(),
+            mailtrap_timeout_secs: 10,
+            default_from_email: Mailbox::parse(PLACEHOLDER_FROM).expect("placeholder is valid"),
+            admin_email: None,
+            jobs_email: None,
+            newsletter_email: None,
+            data_dir: PathBuf::from("data"),
+            public_url: None,
+            admin_password_hash: None,
+            allowed_origins: Vec::new(),
+            spam_min_seconds: 3,
+            rate_limit: 10,
+            max_upload_bytes: 5 * 1024 * 1024,
+            forms: crate::forms::builtin(),
+        }
+    }
+}
+
+/// Rocket's figment (defaults, `Rocket.toml` or `ROCKET_CONFIG`, `ROCKET_*`) joined with
+/// Kipekee's defaults and environment. `.global()` so a profile table in `Rocket.toml`
+/// never silently beats the environment.
+pub fn figment() -> Figment {
+    rocket::Config::figment()
+        .join(Serialized::defaults(AppConfig::default()))
+        .join(Serialized::defaults(rocket_defaults()))
+        .merge(Env::raw().only(SEED_ENV).global())
+        .merge(Env::prefixed("KIPEKEE_").global())
+}
+
+/// Body limits sized for the CV upload; Rocket's own defaults are too small for it.
+fn rocket_defaults() -> serde_json::Value {
+    serde_json::json!({
+        "limits": { "form": "64 KiB", "data-form": "6 MiB", "file": "6 MiB", "json": "1 MiB" }
+    })
+}
+
+impl AppConfig {
+    /// Extracts and cross-checks the configuration; the error names the offending key.
+    pub fn from_figment(figment: &Figment) -> Result<AppConfig, ConfigError> {
+        let config: AppConfig = figment.extract()?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let value_error = |key: &str, message: String| ConfigError::Value {
+            key: key.into(),
+            message,
+        };
+        if !self.mailtrap_api_url.starts_with("http://")
+            && !self.mailtrap_api_url.starts_with("https://")
+        {
+            return Err(value_error(
+                "mailtrap_api_url",
+                "must start with http:// or https://".into(),
+            ));
+        }
+        if let Some(url) = &self.public_url {
+            if !url.starts_with("http://") && !url.starts_with("https://") {
+                return Err(value_error(
+                    "public_url",
+                    "must be an absolute http(s) URL".into(),
+                ));
+            }
+        }
+        for origin in &self.allowed_origins {
+            if !origin.starts_with("http://") && !origin.starts_with("https://") {
+                return Err(value_error(
+                    "allowed_origins",
+                    format!("{origin:?} is not an origin like https://example.com"),
+                ));
+            }
+        }
+        for (slug, form) in &self.forms {
+            form.check(slug)
+                .map_err(|message| value_error(&format!("forms.{slug}"), message))?;
+        }
+        Ok(())
+    }
+
+    /// Where the recipient role of a form's email resolves to, with the documented fallbacks.
+    pub fn recipient(&self, role: &str) -> Option<&EmailAddress> {
+        let admin = self.admin_email.as_ref();
+        match role {
+            "admin" => admin,
+            "jobs" => self.jobs_email.as_ref().or(admin),
+            "newsletter" => self.newsletter_email.as_ref().or(admin),
+            _ => None,
+        }
+    }
+
+    /// The absolute base for emailed links, without a trailing slash.
+    pub fn public_base(&self, rocket: &rocket::Config) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}:{}", rocket.address, rocket.port),
+        }
+    }
+
+    /// Problems worth a warning that do not stop the server (`kipekee check` lists them).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.mailtrap_api_token.is_none() {
+            out.push("MAILTRAP_API_TOKEN is not set: emails are rendered and stored as skipped, not sent".into());
+        }
+        if self.default_from_email.to_string() == PLACEHOLDER_FROM {
+            out.push("DEFAULT_FROM_EMAIL is not set: the placeholder sender cannot deliver".into());
+        }
+        if self.admin_email.is_none() {
+            out.push("ADMIN_EMAIL is not set: owner notifications are skipped".into());
+        }
+        out
+    }
+}
+
+/// A syntactically valid email address with no characters that could break a header.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(input: &str) -> Result<EmailAddress, String> {
+        let s = input.trim();
+        if s.is_empty() {
+            return Err("is empty".into());
+        }
+        if s.len() > 254 {
+            return Err("is longer than 254 characters".into());
+        }
+        let invalid = || format!("{s:?} is not a valid email address");
+        let (local, domain) = s.rsplit_once('@').ok_or_else(invalid)?;
+        let plain = |c: char| !c.is_control() && !c.is_whitespace() && !"<>()[]\\,;:\"".contains(c);
+        if local.is_empty()
+            || local.len() > 64
+            || !local.chars().all(plain)
+            || local.contains('@')
+            || !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+            || !email_address::EmailAddress::is_valid(s)
+        {
+            return Err(invalid());
+        }
+        Ok(EmailAddress(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The address lowercased, for lookups where `A@x.com` and `a@x.com` are one person.
+    pub fn normalized(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+impl TryFrom<String> for EmailAddress {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        EmailAddress::parse(&s)
+    }
+}
+
+impl From<EmailAddress> for String {
+    fn from(a: EmailAddress) -> String {
+        a.0
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// An address with an optional display name: `Name <addr>` or `addr`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Mailbox {
+    pub name: Option<String>,
+    pub email: EmailAddress,
+}
+
+impl Mailbox {
+    pub fn parse(input: &str) -> Result<Mailbox, String> {
+        let s = input.trim();
+        match (s.find('<'), s.strip_suffix('>')) {
+            (Some(open), Some(rest)) => {
+                let name = s[..open].trim().trim_matches('"').trim();
+                let email = EmailAddress::parse(&rest[open + 1..])?;
+                Ok(Mailbox::new(name, email))
+            }
+            (None, None) => Ok(Mailbox {
+                name: None,
+                email: EmailAddress::parse(s)?,
+            }),
+            _ => Err(format!("{s:?} is not `Name <address>` or `address`")),
+        }
+    }
+
+    /// A mailbox whose display name is cleaned of anything that cannot sit in a header.
+    pub fn new(name: &str, email: EmailAddress) -> Mailbox {
+        let name = crate::forms::single_line(name, 100);
+        Mailbox {
+            name: (!name.is_empty()).then_some(name),
+            email,
+        }
+    }
+}
+
+impl TryFrom<String> for Mailbox {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Mailbox::parse(&s)
+    }
+}
+
+impl From<Mailbox> for String {
+    fn from(m: Mailbox) -> String {
+        m.to_string()
+    }
+}
+
+impl fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "{name} <{}>", self.email),
+            None => write!(f, "{}", self.email),
+        }
+    }
+}
+
+/// A value that must never reach a log, a page or an error message.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+/// Environment files often carry `ADMIN_EMAIL=`; an empty value means "not set".
+fn empty_is_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<String>,
+    T::Error: fmt::Display,
+{
+    match Option::<String>::deserialize(d)? {
+        Some(s) if !s.trim().is_empty() => T::try_from(s.trim().to_string())
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+        _ => Ok(None),
+    }
+}
+
+/// `KIPEKEE_ALLOWED_ORIGINS` is comma-separated in the environment and a list in TOML.
+fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s.split(',').map(str::to_string).collect(),
+        OneOrMany::Many(v) => v,
+    };
+    Ok(items
+        .into_iter()
+        .map(|s| s.trim().trim_end_matches('/').to_string())
+        .filter(|s| !s.is_empty())
+        .collect())
+}
+
+impl TryFrom<String> for Secret {
+    type Error = std::convert::Infallible;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Ok(Secret(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailbox_parses_both_forms() {
+        let m = Mailbox::parse("Shop <hi@shop.example>").unwrap();
+        assert_eq!(m.name.as_deref(), Some("Shop"));
+        assert_eq!(m.email.as_str(), "hi@shop.example");
+        assert!(Mailbox::parse("hi@shop.example").unwrap().name.is_none());
+        assert!(Mailbox::parse("Shop <not-an-address>").is_err());
+        assert!(Mailbox::parse("Shop hi@shop.example>").is_err());
+    }
+
+    #[test]
+    fn email_address_rejects_header_breakers() {
+        for bad in ["a@b", "a b@c.com", "a@b.com\r\nBcc: x@y.com", "<a@b.com>", "@b.com", "a@.com"] {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(EmailAddress::parse("jane.doe+quotes@mail.example.co.tz").is_ok());
+    }
+
+    #[test]
+    fn env_names_of_the_seed_work_and_bad_recipient_names_its_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ADMIN_EMAIL", "owner@shop.example");
+            jail.set_env("KIPEKEE_DATA_DIR", "/tmp/kipekee-x");
+            jail.set_env("KIPEKEE_ALLOWED_ORIGINS", "https://a.example, https://b.example/");
+            jail.set_env("MAILTRAP_API_TOKEN", "tok");
+            let c = AppConfig::from_figment(&figment()).unwrap();
+            assert_eq!(c.admin_email.unwrap().as_str(), "owner@shop.example");
+            assert_eq!(c.data_dir, PathBuf::from("/tmp/kipekee-x"));
+            assert_eq!(c.allowed_origins, ["https://a.example", "https://b.example"]);
+            assert_eq!(format!("{:?}", c.mailtrap_api_token), "Some(\"***\")");
+
+            jail.set_env("JOBS_EMAIL", "not an address");
+            let err = AppConfig::from_figment(&figment()).unwrap_err().to_string();
+            assert!(err.contains("JOBS_EMAIL") && err.contains("not a valid email"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn empty_env_values_mean_unset() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ADMIN_EMAIL", "");
+            let c = AppConfig::from_figment(&figment()).unwrap();
+            assert!(c.admin_email.is_none());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,412 @@
+//! Forms as data: a `FormDef` says which fields a form has, how each is checked and which
+//! emails it sends to whom. The four built-in forms are defaults the config can override.
+
+mod upload;
+mod validate;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use upload::{sniff, FileType};
+pub use validate::{validate, FieldErrors, Invalid, RawFile, RawInput, Upload, Valid, MAX_FIELDS};
+
+/// What a form does with a valid submission besides storing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FormKind {
+    /// Sends the form's emails right away.
+    #[default]
+    Standard,
+    /// Double opt-in: the `email` field becomes a pending subscriber.
+    Newsletter,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FormDef {
+    pub title: String,
+    #[serde(default)]
+    pub intro: String,
+    /// Prefix of the visitor's reference (`Q` gives `Q-1042`).
+    pub reference_prefix: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Position on the index page, smallest first.
+    #[serde(default)]
+    pub position: u32,
+    #[serde(default)]
+    pub kind: FormKind,
+    #[serde(default = "default_submit_label")]
+    pub submit_label: String,
+    /// Shown on the thank-you page above the reference.
+    #[serde(default)]
+    pub thanks: String,
+    pub fields: Vec<FieldDef>,
+    pub emails: Vec<EmailDef>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldKind {
+    Text,
+    Email,
+    Tel,
+    Url,
+    Textarea,
+    Select,
+    Checkbox,
+    File,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FieldDef {
+    pub name: String,
+    pub label: String,
+    pub kind: FieldKind,
+    #[serde(default)]
+    pub required: bool,
+    /// Most characters accepted; each kind has a default.
+    #[serde(default)]
+    pub max_length: Option<usize>,
+    /// Choices of a `select`.
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// Accepted types of a `file` field.
+    #[serde(default)]
+    pub accept: Vec<FileType>,
+    #[serde(default)]
+    pub placeholder: String,
+}
+
+impl FieldDef {
+    pub fn max_length(&self) -> usize {
+        self.max_length.unwrap_or(match self.kind {
+            FieldKind::Textarea => 5000,
+            FieldKind::Email => 254,
+            FieldKind::Url => 500,
+            _ => 200,
+        })
+    }
+}
+
+/// When an email of a form goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    #[default]
+    Submit,
+    /// Newsletter only: when the visitor follows the confirmation link.
+    Confirm,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmailDef {
+    /// Names the email in the delivery log and the JSON answer (`admin`, `confirmation`, …).
+    pub kind: String,
+    /// `visitor` (the form's `email` field) or a role: `admin`, `jobs`, `newsletter`.
+    pub to: String,
+    /// A tera template over the submission's fields, `reference` and `form_title`.
+    pub subject: String,
+    /// Embedded template pair `email/<template>.html` + `.txt`.
+    pub template: String,
+    #[serde(default)]
+    pub when: Trigger,
+    /// Attach the submission's uploaded files.
+    #[serde(default)]
+    pub attach_files: bool,
+}
+
+impl EmailDef {
+    pub fn to_visitor(&self) -> bool {
+        self.to == "visitor"
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_submit_label() -> String {
+    "Send".into()
+}
+
+const ROLES: &[&str] = &["visitor", "admin", "jobs", "newsletter"];
+const TEMPLATES: &[&str] = &["admin", "confirmation", "optin", "welcome", "notice"];
+
+impl FormDef {
+    pub fn field(&self, name: &str) -> Option<&FieldDef> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    pub fn emails_on(&self, when: Trigger) -> impl Iterator<Item = &EmailDef> {
+        self.emails.iter().filter(move |e| e.when == when)
+    }
+
+    /// Structural checks run at start-up so a config mistake is one clear line, not a 500 later.
+    pub fn check(&self, slug: &str) -> Result<(), String> {
+        let slug_ok = !slug.is_empty()
+            && slug.len() <= 40
+            && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !slug_ok {
+            return Err("slug must be lowercase letters, digits and dashes".into());
+        }
+        if self.reference_prefix.is_empty()
+            || !self.reference_prefix.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err("reference_prefix must be letters or digits".into());
+        }
+        for f in &self.fields {
+            if f.name.is_empty() || f.name.starts_with('_') || f.name == "website" {
+                return Err(format!("field name {:?} is reserved or empty", f.name));
+            }
+            if f.kind == FieldKind::Select && f.options.is_empty() {
+                return Err(format!("select field {:?} has no options", f.name));
+            }
+            if f.kind == FieldKind::File && f.accept.is_empty() {
+                return Err(format!("file field {:?} accepts no type", f.name));
+            }
+        }
+        let has_email = self.field("email").is_some_and(|f| f.kind == FieldKind::Email);
+        for e in &self.emails {
+            if !ROLES.contains(&e.to.as_str()) {
+                return Err(format!("email {:?}: to must be one of {ROLES:?}", e.kind));
+            }
+            if !TEMPLATES.contains(&e.template.as_str()) {
+                return Err(format!("email {:?}: template must be one of {TEMPLATES:?}", e.kind));
+            }
+            if e.to_visitor() && !has_email {
+                return Err(format!("email {:?} goes to the visitor but the form has no email field", e.kind));
+            }
+        }
+        if self.kind == FormKind::Newsletter && !has_email {
+            return Err("a newsletter form needs an email field".into());
+        }
+        Ok(())
+    }
+}
+
+/// The enabled forms, in index order.
+#[derive(Debug, Clone)]
+pub struct Forms(Vec<(String, FormDef)>);
+
+impl Forms {
+    pub fn new(defs: &BTreeMap<String, FormDef>) -> Forms {
+        let mut forms: Vec<_> = defs
+            .iter()
+            .filter(|(_, d)| d.enabled)
+            .map(|(s, d)| (s.clone(), d.clone()))
+            .collect();
+        forms.sort_by_key(|(slug, d)| (d.position, slug.clone()));
+        Forms(forms)
+    }
+
+    pub fn get(&self, slug: &str) -> Option<&FormDef> {
+        self.0.iter().find(|(s, _)| s == slug).map(|(_, d)| d)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &FormDef)> {
+        self.0.iter().map(|(s, d)| (s.as_str(), d))
+    }
+}
+
+/// Collapses whitespace (including CR/LF) and drops control characters, then caps the length:
+/// what a value must look like before it sits in a subject or a display name.
+pub fn single_line(s: &str, max_chars: usize) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .filter(|c| !c.is_control())
+        .collect();
+    cleaned
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(max_chars)
+        .collect()
+}
+
+fn field(name: &str, label: &str, kind: FieldKind, required: bool) -> FieldDef {
+    FieldDef {
+        name: name.into(),
+        label: label.into(),
+        kind,
+        required,
+        max_length: None,
+        options: Vec::new(),
+        accept: Vec::new(),
+        placeholder: String::new(),
+    }
+}
+
+fn email(kind: &str, to: &str, subject: &str, template: &str) -> EmailDef {
+    EmailDef {
+        kind: kind.into(),
+        to: to.into(),
+        subject: subject.into(),
+        template: template.into(),
+        when: Trigger::Submit,
+        attach_files: false,
+    }
+}
+
+/// The four forms of the design card.
+pub fn builtin() -> BTreeMap<String, FormDef> {
+    use FieldKind::*;
+    let confirmation = |what: &str| {
+        email(
+            "confirmation",
+            "visitor",
+            &format!("We received your {what} ({{{{ reference }}}})"),
+            "confirmation",
+        )
+    };
+    let quote = FormDef {
+        title: "Request a quote".into(),
+        intro: "Tell us what you need and we will reply with a quote.".into(),
+        reference_prefix: "Q".into(),
+        enabled: true,
+        position: 1,
+        kind: FormKind::Standard,
+        submit_label: "Request quote".into(),
+        thanks: "Thank you for your quote request. We will get back to you shortly.".into(),
+        fields: vec![
+            field("full_name", "Full name", Text, true),
+            field("email", "Email", Email, true),
+            field("phone", "Phone", Tel, false),
+            field("company", "Company", Text, false),
+            field("message", "What do you need?", Textarea, true),
+        ],
+        emails: vec![
+            email(
+                "admin",
+                "admin",
+                "New quote request {{ reference }} from {{ full_name }}",
+                "admin",
+            ),
+            confirmation("quote request"),
+        ],
+    };
+    let mut cv = field("cv", "CV (PDF, DOC or DOCX)", File, true);
+    cv.accept = vec![FileType::Pdf, FileType::Doc, FileType::Docx];
+    let job = FormDef {
+        title: "Apply for a job".into(),
+        intro: "Send us your application and CV.".into(),
+        reference_prefix: "J".into(),
+        enabled: true,
+        position: 2,
+        kind: FormKind::Standard,
+        submit_label: "Send application".into(),
+        thanks: "Thank you for your application. We will review it and be in touch.".into(),
+        fields: vec![
+            field("full_name", "Full name", Text, true),
+            field("email", "Email", Email, true),
+            field("phone", "Phone", Tel, false),
+            field("position", "Position", Text, true),
+            field("cover_letter", "Cover letter", Textarea, false),
+            cv,
+        ],
+        emails: vec![
+            EmailDef {
+                attach_files: true,
+                ..email(
+                    "admin",
+                    "jobs",
+                    "Job application {{ reference }}: {{ position }} from {{ full_name }}",
+                    "admin",
+                )
+            },
+            confirmation("application"),
+        ],
+    };
+    let newsletter = FormDef {
+        title: "Newsletter".into(),
+        intro: "News and offers, now and then. Unsubscribe with one click.".into(),
+        reference_prefix: "N".into(),
+        enabled: true,
+        position: 3,
+        kind: FormKind::Newsletter,
+        submit_label: "Subscribe".into(),
+        thanks: "Almost done: check your inbox to confirm your subscription.".into(),
+        fields: vec![
+            field("email", "Email", Email, true),
+            field("name", "Name", Text, false),
+        ],
+        emails: vec![
+            email("optin", "visitor", "Please confirm your subscription", "optin"),
+            EmailDef {
+                when: Trigger::Confirm,
+                ..email("welcome", "visitor", "Welcome to our newsletter", "welcome")
+            },
+            EmailDef {
+                when: Trigger::Confirm,
+                ..email(
+                    "notice",
+                    "newsletter",
+                    "New newsletter subscriber {{ email }}",
+                    "notice",
+                )
+            },
+        ],
+    };
+    let contact = FormDef {
+        title: "Contact us".into(),
+        intro: "Questions, ideas, anything: we read every message.".into(),
+        reference_prefix: "C".into(),
+        enabled: true,
+        position: 4,
+        kind: FormKind::Standard,
+        submit_label: "Send message".into(),
+        thanks: "Thank you for your message. We will reply soon.".into(),
+        fields: vec![
+            field("name", "Name", Text, true),
+            field("email", "Email", Email, true),
+            field("message", "Message", Textarea, true),
+        ],
+        emails: vec![
+            email(
+                "admin",
+                "admin",
+                "New message {{ reference }} from {{ name }}",
+                "admin",
+            ),
+            confirmation("message"),
+        ],
+    };
+    [
+        ("quote", quote),
+        ("job", job),
+        ("newsletter", newsletter),
+        ("contact", contact),
+    ]
+    .into_iter()
+    .map(|(s, d)| (s.to_string(), d))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_forms_pass_their_own_checks() {
+        for (slug, def) in builtin() {
+            def.check(&slug).unwrap();
+        }
+    }
+
+    #[test]
+    fn single_line_removes_header_injection() {
+        assert_eq!(single_line("Jane\r\nBcc: x@y.com", 100), "Jane Bcc: x@y.com");
+        assert_eq!(single_line("  a\u{0}b\tc  ", 100), "ab c");
+        assert_eq!(single_line("abcdef", 3), "abc");
+    }
+
+    #[test]
+    fn check_rejects_unknown_roles() {
+        let mut forms = builtin();
+        let quote = forms.get_mut("quote").unwrap();
+        quote.emails[0].to = "boss".into();
+        assert!(quote.check("quote").unwrap_err().contains("to must be"));
+    }
+}

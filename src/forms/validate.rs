@@ -1,0 +1,344 @@
+//! Raw fields in, a `Valid` submission or per-field messages out. Pure: no I/O, no state.
+
+use std::collections::BTreeMap;
+
+use super::{single_line, sniff, FieldDef, FieldKind, FileType, FormDef};
+use crate::config::EmailAddress;
+
+/// Field name → message, shown next to the field or returned as JSON `errors`.
+pub type FieldErrors = BTreeMap<String, String>;
+
+/// Most fields a post may carry; anything beyond is refused, not silently dropped.
+pub const MAX_FIELDS: usize = 64;
+
+/// A file part as it arrived.
+#[derive(Debug, Clone)]
+pub struct RawFile {
+    pub field: String,
+    pub filename: Option<String>,
+    pub bytes: Vec<u8>,
+    /// The part was longer than the upload limit and was cut off.
+    pub truncated: bool,
+}
+
+/// A post as it arrived, whatever its encoding.
+#[derive(Debug, Clone, Default)]
+pub struct RawInput {
+    pub values: Vec<(String, String)>,
+    pub files: Vec<RawFile>,
+    pub too_many_fields: bool,
+}
+
+impl RawInput {
+    fn value(&self, name: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub field: String,
+    /// A safe name: the visitor's base name, cleaned, with the extension of the detected type.
+    pub filename: String,
+    pub file_type: FileType,
+    pub bytes: Vec<u8>,
+}
+
+/// A submission that passed every check of its form.
+#[derive(Debug, Clone)]
+pub struct Valid {
+    /// Defined, non-empty fields only.
+    pub fields: BTreeMap<String, String>,
+    pub uploads: Vec<Upload>,
+    pub visitor_email: Option<EmailAddress>,
+    /// The honeypot (`website`, or Formspree's `_gotcha`) was filled in: a bot.
+    pub honeypot: bool,
+    /// Formspree's `_next`: where to send the visitor afterwards (checked by the web layer).
+    pub next: Option<String>,
+    /// Formspree's `_subject`: subject of the owner's notification.
+    pub subject: Option<String>,
+}
+
+/// Why a post was refused, with what the visitor typed so the form can be shown again.
+#[derive(Debug, Clone)]
+pub struct Invalid {
+    pub errors: FieldErrors,
+    pub values: BTreeMap<String, String>,
+    /// Something was over a size limit (answered 413 rather than 422).
+    pub too_large: bool,
+}
+
+pub fn validate(def: &FormDef, input: RawInput, max_upload: u64) -> Result<Valid, Invalid> {
+    let mut errors = FieldErrors::new();
+    let mut too_large = input.too_many_fields;
+    if input.too_many_fields {
+        errors.insert("_form".into(), format!("More than {MAX_FIELDS} fields were sent."));
+    }
+    let mut fields = BTreeMap::new();
+    let mut values = BTreeMap::new();
+    let mut uploads = Vec::new();
+    for f in &def.fields {
+        if f.kind == FieldKind::File {
+            let file = input.files.iter().find(|r| r.field == f.name && !r.bytes.is_empty());
+            match check_file(f, file, max_upload) {
+                Ok(Some(upload)) => uploads.push(upload),
+                Ok(None) => {}
+                Err((message, big)) => {
+                    too_large |= big;
+                    errors.insert(f.name.clone(), message);
+                }
+            }
+            continue;
+        }
+        let mut raw = input.value(&f.name).unwrap_or("");
+        if f.name == "email" && raw.trim().is_empty() {
+            raw = input.value("_replyto").unwrap_or("");
+        }
+        values.insert(f.name.clone(), raw.to_string());
+        match check_value(f, raw) {
+            Ok(v) if v.is_empty() => {}
+            Ok(v) => {
+                fields.insert(f.name.clone(), v);
+            }
+            Err(message) => {
+                errors.insert(f.name.clone(), message);
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Invalid {
+            errors,
+            values,
+            too_large,
+        });
+    }
+    let visitor_email = fields
+        .get("email")
+        .and_then(|e| EmailAddress::parse(e).ok());
+    let filled = |name: &str| input.value(name).is_some_and(|v| !v.trim().is_empty());
+    Ok(Valid {
+        visitor_email,
+        honeypot: filled("website") || filled("_gotcha"),
+        next: input.value("_next").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+        subject: input.value("_subject").map(|s| single_line(s, 150)).filter(|s| !s.is_empty()),
+        fields,
+        uploads,
+    })
+}
+
+fn check_value(f: &FieldDef, raw: &str) -> Result<String, String> {
+    let value = if f.kind == FieldKind::Textarea {
+        raw.replace("\r\n", "\n").trim().to_string()
+    } else {
+        raw.trim().to_string()
+    };
+    let allowed_control = |c: char| f.kind == FieldKind::Textarea && (c == '\n' || c == '\t');
+    if value.chars().any(|c| c.is_control() && !allowed_control(c)) {
+        return Err(if f.kind == FieldKind::Textarea {
+            "Contains control characters.".into()
+        } else {
+            "Must be a single line of text.".into()
+        });
+    }
+    if f.kind == FieldKind::Checkbox {
+        return match value.to_ascii_lowercase().as_str() {
+            "" | "off" | "false" | "0" | "no" if f.required => Err("Please tick this box.".into()),
+            "" | "off" | "false" | "0" | "no" => Ok(String::new()),
+            _ => Ok("yes".into()),
+        };
+    }
+    if value.is_empty() {
+        return if f.required {
+            Err("This field is required.".into())
+        } else {
+            Ok(value)
+        };
+    }
+    let max = f.max_length();
+    if value.chars().count() > max {
+        return Err(format!("Must be at most {max} characters."));
+    }
+    match f.kind {
+        FieldKind::Email => EmailAddress::parse(&value)
+            .map(|e| e.to_string())
+            .map_err(|_| "Enter a valid email address, like name@example.com.".into()),
+        FieldKind::Tel if !value.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) => {
+            Err("Use digits, spaces and + - ( ) only.".into())
+        }
+        FieldKind::Url if !(value.starts_with("https://") || value.starts_with("http://")) => {
+            Err("Enter a full address starting with https://.".into())
+        }
+        FieldKind::Select if !f.options.contains(&value) => Err("Choose one of the options.".into()),
+        _ => Ok(value),
+    }
+}
+
+/// `Err((message, over_limit))`.
+fn check_file(
+    f: &FieldDef,
+    file: Option<&RawFile>,
+    max_upload: u64,
+) -> Result<Option<Upload>, (String, bool)> {
+    let Some(file) = file else {
+        return if f.required {
+            Err(("Please attach a file.".into(), false))
+        } else {
+            Ok(None)
+        };
+    };
+    if file.truncated || file.bytes.len() as u64 > max_upload {
+        let mib = max_upload as f64 / (1024.0 * 1024.0);
+        return Err((format!("The file is larger than {mib:.0} MiB."), true));
+    }
+    let accepted = f
+        .accept
+        .iter()
+        .map(|t| t.extension().to_uppercase())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let file_type = sniff(&file.bytes)
+        .filter(|t| f.accept.contains(t))
+        .ok_or_else(|| (format!("The file must be one of: {accepted}."), false))?;
+    let stem = file
+        .filename
+        .as_deref()
+        .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n))
+        .map(|n| n.rsplit_once('.').map_or(n, |(stem, _)| stem))
+        .map(|n| {
+            n.chars()
+                .filter(|c| c.is_alphanumeric() || " -_".contains(*c))
+                .take(80)
+                .collect::<String>()
+        })
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| f.name.clone());
+    Ok(Some(Upload {
+        field: f.name.clone(),
+        filename: format!("{stem}.{}", file_type.extension()),
+        file_type,
+        bytes: file.bytes.clone(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forms::builtin;
+
+    fn input(pairs: &[(&str, &str)]) -> RawInput {
+        RawInput {
+            values: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ..RawInput::default()
+        }
+    }
+
+    #[test]
+    fn valid_quote_keeps_only_defined_fields() {
+        let forms = builtin();
+        let v = validate(
+            &forms["quote"],
+            input(&[
+                ("full_name", " Jane Doe "),
+                ("email", "jane@example.com"),
+                ("message", "Two tents\r\nplease"),
+                ("is_admin", "true"),
+            ]),
+            1024,
+        )
+        .unwrap();
+        assert_eq!(v.fields["full_name"], "Jane Doe");
+        assert_eq!(v.fields["message"], "Two tents\nplease");
+        assert!(!v.fields.contains_key("is_admin"));
+        assert_eq!(v.visitor_email.unwrap().as_str(), "jane@example.com");
+        assert!(!v.honeypot);
+    }
+
+    #[test]
+    fn each_error_sits_on_its_field_and_values_are_kept() {
+        let forms = builtin();
+        let long = "x".repeat(201);
+        let e = validate(
+            &forms["quote"],
+            input(&[("full_name", &long), ("email", "nope"), ("phone", "call me")]),
+            1024,
+        )
+        .unwrap_err();
+        assert_eq!(e.errors["full_name"], "Must be at most 200 characters.");
+        assert!(e.errors["email"].contains("valid email"));
+        assert!(e.errors["phone"].contains("digits"));
+        assert_eq!(e.errors["message"], "This field is required.");
+        assert_eq!(e.values["email"], "nope");
+        assert!(!e.too_large);
+    }
+
+    #[test]
+    fn header_breaking_single_line_values_are_refused() {
+        let forms = builtin();
+        let e = validate(
+            &forms["contact"],
+            input(&[("name", "Eve\r\nBcc: all@x.com"), ("email", "e@x.com"), ("message", "hi")]),
+            1024,
+        )
+        .unwrap_err();
+        assert_eq!(e.errors["name"], "Must be a single line of text.");
+    }
+
+    #[test]
+    fn formspree_conventions_are_understood() {
+        let forms = builtin();
+        let v = validate(
+            &forms["contact"],
+            input(&[
+                ("name", "Ann"),
+                ("_replyto", "ann@example.com"),
+                ("message", "hello"),
+                ("_subject", "Hi\r\nthere"),
+                ("_next", "https://shop.example/thanks"),
+                ("_gotcha", "bot"),
+            ]),
+            1024,
+        )
+        .unwrap();
+        assert_eq!(v.visitor_email.unwrap().as_str(), "ann@example.com");
+        assert_eq!(v.subject.as_deref(), Some("Hi there"));
+        assert_eq!(v.next.as_deref(), Some("https://shop.example/thanks"));
+        assert!(v.honeypot);
+    }
+
+    #[test]
+    fn cv_is_checked_by_content_and_size() {
+        let forms = builtin();
+        let job = &forms["job"];
+        let base = [
+            ("full_name", "Ann"),
+            ("email", "ann@example.com"),
+            ("position", "Guide"),
+        ];
+        let with_file = |bytes: &[u8], truncated| RawInput {
+            files: vec![RawFile {
+                field: "cv".into(),
+                filename: Some("../../etc/My CV.pdf".into()),
+                bytes: bytes.to_vec(),
+                truncated,
+            }],
+            ..input(&base)
+        };
+        let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n";
+        let ok = validate(job, with_file(pdf, false), 1024).unwrap();
+        assert_eq!(ok.uploads[0].filename, "My CV.pdf");
+        assert_eq!(ok.uploads[0].file_type, FileType::Pdf);
+
+        let e = validate(job, with_file(b"GIF89a not a cv", false), 1024).unwrap_err();
+        assert_eq!(e.errors["cv"], "The file must be one of: PDF, DOC, DOCX.");
+
+        let e = validate(job, with_file(pdf, true), 1024).unwrap_err();
+        assert!(e.too_large);
+
+        let e = validate(job, input(&base), 1024).unwrap_err();
+        assert_eq!(e.errors["cv"], "Please attach a file.");
+    }
+}

@@ -1,0 +1,114 @@
+//! Kipekee: a self-hosted form-to-email appliance. One binary serves public forms, stores
+//! every submission in sled, and mails owner and visitor through Mailtrap in the request.
+
+/// Configuration from Rocket's figment: `AppConfig` and the validated value types.
+pub mod config;
+/// Forms as data, their built-in definitions and the validation of a post.
+pub mod forms;
+/// Rendering emails and sending them through Mailtrap.
+pub mod mail;
+/// The sled store: submissions, files, deliveries, subscribers, secrets.
+pub mod store;
+/// What happens to a valid submission: store, mail, log. Shared by every entry point.
+pub mod submit;
+/// The embedded tera templates of pages and emails.
+pub mod templates;
+/// The command line.
+pub mod cli;
+/// HTTP: public routes, error mapping, assets, fairings.
+pub mod web;
+
+use std::sync::Arc;
+
+use base64::Engine;
+use figment::Figment;
+use rocket::{Build, Rocket};
+
+use config::{AppConfig, ConfigError};
+use forms::Forms;
+use mail::Mailtrap;
+use store::{Store, StoreError};
+use templates::Templates;
+
+/// Everything a request handler may need, managed once by Rocket.
+pub struct App {
+    pub config: AppConfig,
+    pub forms: Forms,
+    pub store: Store,
+    pub mailer: Arc<Mailtrap>,
+    pub templates: Templates,
+    /// Absolute base of emailed links, without a trailing slash.
+    pub public_base: String,
+}
+
+/// Why the server could not be built; each variant displays as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("templates: {0}")]
+    Templates(#[from] tera::Error),
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl From<figment::Error> for StartError {
+    fn from(e: figment::Error) -> Self {
+        StartError::Config(e.into())
+    }
+}
+
+/// The one composition root: config, store, templates and mailer wired into a Rocket.
+pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
+    let config = AppConfig::from_figment(&figment)?;
+    let store = open_store(&config)?;
+    let mut figment = figment;
+    let rocket_config: rocket::Config = figment.extract()?;
+    if rocket_config.secret_key.is_zero() {
+        // Generated once and kept in the store, so private cookies survive restarts.
+        let key = base64::engine::general_purpose::STANDARD.encode(store.secret("cookie")?);
+        figment = figment.merge(("secret_key", key));
+    }
+    let app = App {
+        forms: Forms::new(&config.forms),
+        templates: Templates::load(&config)?,
+        mailer: Arc::new(Mailtrap::new(&config)),
+        public_base: config.public_base(&rocket_config),
+        store,
+        config,
+    };
+    tracing::info!(
+        data_dir = %app.config.data_dir.display(),
+        public_url = %app.public_base,
+        mailtrap = if app.mailer.is_configured() { "configured" } else { "not configured: emails are stored as skipped" },
+        "kipekee ready"
+    );
+    for warning in app.config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    Ok(web::mount(rocket::custom(figment), app))
+}
+
+fn open_store(config: &AppConfig) -> Result<Store, StartError> {
+    let dir = &config.data_dir;
+    let io_error = |source| StartError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    };
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(io_error)?;
+        // The store holds visitors' personal data and the generated secrets.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io_error)?;
+        }
+    }
+    Ok(Store::open(dir)?)
+}

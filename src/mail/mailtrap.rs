@@ -1,0 +1,309 @@
+//! The Mailtrap Email Sending API client: one pooled, kept-alive `ureq` agent per process,
+//! one `/api/batch` round trip per call. Blocking: call it from `spawn_blocking`.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
+
+use super::{Email, EmailStatus};
+use crate::config::{AppConfig, Mailbox, Secret};
+
+/// The fate of one email of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: EmailStatus,
+    pub http_status: Option<u16>,
+    pub message_ids: Vec<String>,
+    pub error: Option<String>,
+    pub started_at: OffsetDateTime,
+    pub duration_ms: u64,
+}
+
+impl Outcome {
+    pub fn skipped(reason: &str) -> Outcome {
+        Outcome {
+            status: EmailStatus::Skipped,
+            ..Outcome::failed(reason)
+        }
+    }
+
+    pub fn failed(reason: &str) -> Outcome {
+        Outcome {
+            status: EmailStatus::Failed,
+            http_status: None,
+            message_ids: Vec::new(),
+            error: Some(reason.into()),
+            started_at: OffsetDateTime::now_utc(),
+            duration_ms: 0,
+        }
+    }
+}
+
+pub struct Mailtrap {
+    agent: ureq::Agent,
+    batch_url: String,
+    token: Option<Secret>,
+    from: Mailbox,
+}
+
+/// Mailtrap caps a batch at 500 messages; a submission sends two or three.
+const MAX_BATCH: usize = 500;
+
+impl Mailtrap {
+    pub fn new(config: &AppConfig) -> Mailtrap {
+        let total = Duration::from_secs(config.mailtrap_timeout_secs.max(1));
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(total.min(Duration::from_secs(5)))
+            .timeout(total)
+            .max_idle_connections_per_host(64)
+            .user_agent(concat!("kipekee/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Mailtrap {
+            agent,
+            batch_url: format!("{}/api/batch", config.mailtrap_api_url.trim_end_matches('/')),
+            token: config.mailtrap_api_token.clone(),
+            from: config.default_from_email.clone(),
+        }
+    }
+
+    pub fn is_configured(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Sends every email that has a recipient in one request; one outcome per email, in order.
+    pub fn send_batch(&self, emails: &[Email]) -> Vec<Outcome> {
+        let mut outcomes: Vec<Option<Outcome>> = emails
+            .iter()
+            .map(|e| match (&self.token, &e.to) {
+                (_, None) => Some(Outcome::skipped("recipient is not configured")),
+                (None, _) => Some(Outcome::skipped("MAILTRAP_API_TOKEN is not set")),
+                _ => None,
+            })
+            .collect();
+        let pending: Vec<usize> = (0..emails.len()).filter(|&i| outcomes[i].is_none()).collect();
+        for chunk in pending.chunks(MAX_BATCH) {
+            let batch: Vec<&Email> = chunk.iter().map(|&i| &emails[i]).collect();
+            for (&i, outcome) in chunk.iter().zip(self.post(&batch)) {
+                outcomes[i] = Some(outcome);
+            }
+        }
+        outcomes.into_iter().flatten().collect()
+    }
+
+    fn post(&self, emails: &[&Email]) -> Vec<Outcome> {
+        let Some(token) = &self.token else {
+            return vec![Outcome::skipped("MAILTRAP_API_TOKEN is not set"); emails.len()];
+        };
+        let body = json!({
+            "base": { "from": address(&self.from) },
+            "requests": emails.iter().map(|e| message(e)).collect::<Vec<_>>(),
+        });
+        let started_at = OffsetDateTime::now_utc();
+        let clock = Instant::now();
+        let answer = self
+            .agent
+            .post(&self.batch_url)
+            .set("Authorization", &format!("Bearer {}", token.expose()))
+            .set("Accept", "application/json")
+            .send_json(body);
+        let (http_status, items) = match answer {
+            Ok(resp) | Err(ureq::Error::Status(_, resp)) => {
+                let status = resp.status();
+                let text = resp.into_string().unwrap_or_default();
+                (Some(status), parse_batch_answer(status, &text, emails.len()))
+            }
+            Err(ureq::Error::Transport(t)) => {
+                let why = transport_error(&t);
+                (None, vec![Err(why); emails.len()])
+            }
+        };
+        let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+        items
+            .into_iter()
+            .map(|item| {
+                let (status, message_ids, error) = match item {
+                    Ok(ids) => (EmailStatus::Sent, ids, None),
+                    Err(e) => (EmailStatus::Failed, Vec::new(), Some(e)),
+                };
+                Outcome {
+                    status,
+                    http_status,
+                    message_ids,
+                    error,
+                    started_at,
+                    duration_ms,
+                }
+            })
+            .collect()
+    }
+}
+
+fn address(m: &Mailbox) -> Value {
+    let mut v = json!({ "email": m.email.as_str() });
+    if let Some(name) = &m.name {
+        v["name"] = json!(name);
+    }
+    v
+}
+
+/// One `requests[]` item. Absent fields are omitted, never sent as `null`.
+fn message(e: &Email) -> Value {
+    let mut m = Map::new();
+    if let Some(to) = &e.to {
+        m.insert("to".into(), json!([address(to)]));
+    }
+    if let Some(reply_to) = &e.reply_to {
+        m.insert("reply_to".into(), address(reply_to));
+    }
+    m.insert("subject".into(), json!(e.subject));
+    m.insert("text".into(), json!(e.text));
+    m.insert("html".into(), json!(e.html));
+    m.insert("category".into(), json!(e.category));
+    if !e.headers.is_empty() {
+        m.insert("headers".into(), json!(e.headers));
+    }
+    if !e.attachments.is_empty() {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let files: Vec<Value> = e
+            .attachments
+            .iter()
+            .map(|a| {
+                json!({
+                    "filename": a.filename,
+                    "type": a.content_type,
+                    "disposition": "attachment",
+                    "content": b64.encode(&a.bytes),
+                })
+            })
+            .collect();
+        m.insert("attachments".into(), json!(files));
+    }
+    Value::Object(m)
+}
+
+fn transport_error(t: &ureq::Transport) -> String {
+    let kind = match t.kind() {
+        ureq::ErrorKind::ConnectionFailed => "could not connect to Mailtrap",
+        ureq::ErrorKind::Dns => "could not resolve Mailtrap's host name",
+        ureq::ErrorKind::Io => "connection to Mailtrap failed or timed out",
+        ureq::ErrorKind::InvalidUrl => "MAILTRAP_API_URL is not a valid URL",
+        _ => "Mailtrap request failed",
+    };
+    match t.message() {
+        Some(detail) => format!("{kind}: {detail}"),
+        None => match std::error::Error::source(t) {
+            Some(source) => format!("{kind}: {source}"),
+            None => kind.to_string(),
+        },
+    }
+}
+
+/// Reads Mailtrap's answer to a batch of `n` messages: for each, its message ids or why it
+/// failed. Tolerates every error shape the API has been seen to use.
+pub fn parse_batch_answer(status: u16, body: &str, n: usize) -> Vec<Result<Vec<String>, String>> {
+    let json: Option<Value> = serde_json::from_str(body).ok();
+    let whole = |why: String| vec![Err(why); n];
+    if !(200..300).contains(&status) {
+        let detail = json
+            .as_ref()
+            .and_then(error_text)
+            .unwrap_or_else(|| if body.trim().is_empty() { "empty answer".into() } else { "non-JSON answer".into() });
+        return whole(format!("HTTP {status}: {detail}"));
+    }
+    let Some(json) = json else {
+        return whole(format!("HTTP {status}: non-JSON answer"));
+    };
+    let Some(items) = json.get("responses").and_then(Value::as_array) else {
+        let detail = error_text(&json).unwrap_or_else(|| "answer without responses".into());
+        return whole(format!("HTTP {status}: {detail}"));
+    };
+    (0..n)
+        .map(|i| match items.get(i) {
+            Some(item) if item.get("success").and_then(Value::as_bool) == Some(true) => Ok(item
+                .get("message_ids")
+                .and_then(Value::as_array)
+                .map(|ids| ids.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .unwrap_or_default()),
+            Some(item) => Err(error_text(item).unwrap_or_else(|| "rejected without a reason".into())),
+            None => Err("Mailtrap's answer did not cover this message".into()),
+        })
+        .collect()
+}
+
+/// `errors` as a list, a string or an object; or `error`.
+fn error_text(v: &Value) -> Option<String> {
+    let text = match v.get("errors").or_else(|| v.get("error"))? {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    };
+    Some(crate::forms::single_line(&text, 500))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_items_are_read_one_by_one() {
+        let body = r#"{"success":true,"responses":[
+            {"success":true,"message_ids":["a1","a2"]},
+            {"success":false,"errors":["'from' is required","'subject' is required"]}]}"#;
+        let got = parse_batch_answer(200, body, 3);
+        assert_eq!(got[0], Ok(vec!["a1".to_string(), "a2".to_string()]));
+        assert_eq!(got[1], Err("'from' is required; 'subject' is required".to_string()));
+        assert!(got[2].as_ref().unwrap_err().contains("did not cover"));
+    }
+
+    #[test]
+    fn every_error_shape_is_understood() {
+        let cases = [
+            (401, r#"{"errors":["Unauthorized"]}"#, "HTTP 401: Unauthorized"),
+            (400, r#"{"success":false,"errors":["bad"]}"#, "HTTP 400: bad"),
+            (401, r#"{"error":"Incorrect API token"}"#, "HTTP 401: Incorrect API token"),
+            (422, r#"{"errors":{"base":["x"]}}"#, r#"HTTP 422: base: ["x"]"#),
+            (503, "<html>cloudflare</html>", "HTTP 503: non-JSON answer"),
+            (500, "", "HTTP 500: empty answer"),
+            (200, r#"{"success":false,"errors":["general"]}"#, "HTTP 200: general"),
+            (200, "not json", "HTTP 200: non-JSON answer"),
+        ];
+        for (status, body, want) in cases {
+            assert_eq!(parse_batch_answer(status, body, 1), vec![Err(want.to_string())], "{body}");
+        }
+    }
+
+    #[test]
+    fn messages_omit_absent_fields_and_encode_attachments_strictly() {
+        let email = Email {
+            kind: "admin".into(),
+            category: "job-admin".into(),
+            to: Some(Mailbox::parse("o@example.com").unwrap()),
+            reply_to: None,
+            subject: "s".into(),
+            text: "t".into(),
+            html: "h".into(),
+            headers: Default::default(),
+            attachments: vec![super::super::Attachment {
+                filename: "cv.pdf".into(),
+                content_type: "application/pdf".into(),
+                bytes: vec![0u8; 100],
+            }],
+        };
+        let m = message(&email);
+        assert!(m.get("reply_to").is_none() && m.get("headers").is_none());
+        let content = m["attachments"][0]["content"].as_str().unwrap();
+        assert!(!content.contains('\n'));
+        assert_eq!(base64::engine::general_purpose::STANDARD.decode(content).unwrap().len(), 100);
+    }
+}

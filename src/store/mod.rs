@@ -1,0 +1,417 @@
+//! The embedded sled store: submissions, their files and delivery attempts, subscribers and
+//! generated secrets. Every write that a visitor is told about is flushed before returning.
+
+mod keys;
+mod records;
+mod subscribers;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rand::RngCore;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::{Db, Transactional, Tree};
+use time::OffsetDateTime;
+
+pub use keys::{DeliveryId, SubmissionId};
+pub use records::{Delivery, NewSubmission, StoredFile, Submission};
+pub use subscribers::{Signup, Subscriber, SubscriberState};
+
+use crate::mail::EmailStatus;
+
+/// Version of the record layout; bumped with a migration in `migrate`.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// First number of every form's reference sequence, so references look like `Q-1001`.
+const FIRST_REFERENCE: u64 = 1001;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store at {path} is in use by another kipekee process (stop the server first)")]
+    Locked { path: String },
+    #[error("the store at {path} has schema version {found}, newer than this binary's {supported}; use a newer kipekee")]
+    NewerSchema {
+        path: String,
+        found: u64,
+        supported: u64,
+    },
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store: unreadable record in {tree}: {source}")]
+    Corrupt {
+        tree: &'static str,
+        source: serde_json::Error,
+    },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
+}
+
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+/// Cheap to clone: every field is a handle onto the same database.
+#[derive(Clone)]
+pub struct Store {
+    db: Db,
+    submissions: Tree,
+    /// `formslug_submissionid`: `slug 0x00 id` → ()
+    formslug_submissionid: Tree,
+    /// `reference_submissionid`: `Q-1042` → id
+    reference_submissionid: Tree,
+    files: Tree,
+    deliveries: Tree,
+    /// `submissionid_deliveryid`: 16 bytes → ()
+    submissionid_deliveryid: Tree,
+    subscribers: Tree,
+    /// `token_email`: confirm or unsubscribe token → normalized email
+    token_email: Tree,
+    meta: Tree,
+    last_id: Arc<AtomicU64>,
+}
+
+impl Store {
+    pub fn open(dir: &Path) -> Result<Store> {
+        let db = sled::Config::new().path(dir).open().map_err(|e| match e {
+            sled::Error::Io(io) if io.to_string().contains("lock") => StoreError::Locked {
+                path: dir.display().to_string(),
+            },
+            other => StoreError::Sled(other),
+        })?;
+        Store::from_db(db, dir)
+    }
+
+    /// A store in a temporary directory that disappears when dropped (tests, benches).
+    pub fn temporary() -> Result<Store> {
+        let db = sled::Config::new().temporary(true).open()?;
+        Store::from_db(db, Path::new("(temporary)"))
+    }
+
+    fn from_db(db: Db, dir: &Path) -> Result<Store> {
+        let store = Store {
+            submissions: db.open_tree("submissions")?,
+            formslug_submissionid: db.open_tree("formslug_submissionid")?,
+            reference_submissionid: db.open_tree("reference_submissionid")?,
+            files: db.open_tree("files")?,
+            deliveries: db.open_tree("deliveries")?,
+            submissionid_deliveryid: db.open_tree("submissionid_deliveryid")?,
+            subscribers: db.open_tree("subscribers")?,
+            token_email: db.open_tree("token_email")?,
+            meta: db.open_tree("meta")?,
+            last_id: Arc::new(AtomicU64::new(0)),
+            db,
+        };
+        store.migrate(dir)?;
+        let newest = [&store.submissions, &store.deliveries]
+            .iter()
+            .filter_map(|t| t.last().ok().flatten())
+            .filter_map(|(k, _)| keys::trailing_id(&k))
+            .max()
+            .unwrap_or(0);
+        store.last_id.store(newest, Ordering::SeqCst);
+        Ok(store)
+    }
+
+    fn migrate(&self, dir: &Path) -> Result<()> {
+        let found = self.meta_u64("schema_version")?;
+        match found {
+            None => self.set_meta_u64("schema_version", SCHEMA_VERSION),
+            Some(v) if v > SCHEMA_VERSION => Err(StoreError::NewerSchema {
+                path: dir.display().to_string(),
+                found: v,
+                supported: SCHEMA_VERSION,
+            }),
+            Some(_) => Ok(()),
+        }
+    }
+
+    pub fn schema_version(&self) -> Result<u64> {
+        Ok(self.meta_u64("schema_version")?.unwrap_or(0))
+    }
+
+    fn meta_u64(&self, key: &str) -> Result<Option<u64>> {
+        Ok(self
+            .meta
+            .get(key)?
+            .and_then(|v| Some(u64::from_be_bytes(v.as_ref().try_into().ok()?))))
+    }
+
+    fn set_meta_u64(&self, key: &str, v: u64) -> Result<()> {
+        self.meta.insert(key, &v.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// The value of a generated secret, created (32 random bytes) and flushed on first use.
+    pub fn secret(&self, name: &str) -> Result<Vec<u8>> {
+        let key = format!("secret/{name}");
+        if let Some(v) = self.meta.get(&key)? {
+            return Ok(v.to_vec());
+        }
+        let mut bytes = vec![0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let stored = match self.meta.compare_and_swap(&key, None as Option<&[u8]>, Some(bytes.as_slice()))? {
+            Ok(()) => bytes,
+            Err(race) => race.current.map(|v| v.to_vec()).unwrap_or(bytes),
+        };
+        self.db.flush()?;
+        Ok(stored)
+    }
+
+    /// A unique id, increasing, close to the current time in microseconds.
+    fn next_id(&self) -> u64 {
+        let now = u64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000).unwrap_or(0);
+        let mut last = self.last_id.load(Ordering::SeqCst);
+        loop {
+            let id = now.max(last + 1);
+            match self
+                .last_id
+                .compare_exchange(last, id, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return id,
+                Err(current) => last = current,
+            }
+        }
+    }
+
+    fn next_reference(&self, form: &str, prefix: &str) -> Result<String> {
+        let n = self
+            .meta
+            .update_and_fetch(format!("seq/{form}"), |old| {
+                let next = old
+                    .and_then(|v| v.try_into().ok())
+                    .map_or(FIRST_REFERENCE, |b| u64::from_be_bytes(b) + 1);
+                Some(next.to_be_bytes().to_vec())
+            })?
+            .and_then(|v| Some(u64::from_be_bytes(v.as_ref().try_into().ok()?)))
+            .unwrap_or(FIRST_REFERENCE);
+        Ok(format!("{prefix}-{n}"))
+    }
+
+    /// Writes the submission, its index entries and its files in one transaction, then
+    /// flushes to disk: when this returns, the submission survives `kill -9`.
+    pub async fn insert_submission(&self, new: NewSubmission) -> Result<Submission> {
+        let id = SubmissionId(self.next_id());
+        let reference = self.next_reference(&new.form, &new.reference_prefix)?;
+        let (submission, files) = new.into_record(id, reference);
+        let record = records::encode(&submission);
+        (
+            &self.submissions,
+            &self.formslug_submissionid,
+            &self.reference_submissionid,
+            &self.files,
+        )
+            .transaction(|(subs, by_form, by_ref, file_tree)| {
+                subs.insert(&id.to_key(), record.as_slice())?;
+                by_form.insert(keys::form_key(&submission.form, id), &[])?;
+                by_ref.insert(submission.reference.as_bytes(), &id.to_key())?;
+                for (field, bytes) in &files {
+                    file_tree.insert(keys::file_key(id, field), bytes.as_slice())?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })?;
+        self.db.flush_async().await?;
+        Ok(submission)
+    }
+
+    pub fn submission(&self, id: SubmissionId) -> Result<Option<Submission>> {
+        self.submissions
+            .get(id.to_key())?
+            .map(|v| records::decode("submissions", &v))
+            .transpose()
+    }
+
+    pub fn submission_by_reference(&self, reference: &str) -> Result<Option<Submission>> {
+        match self.reference_submissionid.get(reference.as_bytes())? {
+            Some(id) => match SubmissionId::from_key(&id) {
+                Some(id) => self.submission(id),
+                None => Ok(None),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// Newest first, at most `limit`, optionally of one form (through the per-form index).
+    pub fn latest_submissions(&self, form: Option<&str>, limit: usize) -> Result<Vec<Submission>> {
+        let ids: Box<dyn Iterator<Item = sled::Result<u64>>> = match form {
+            Some(slug) => Box::new(
+                self.formslug_submissionid
+                    .scan_prefix(keys::form_prefix(slug))
+                    .rev()
+                    .map(|r| r.map(|(k, _)| keys::trailing_id(&k).unwrap_or(0))),
+            ),
+            None => Box::new(
+                self.submissions
+                    .iter()
+                    .rev()
+                    .map(|r| r.map(|(k, _)| keys::trailing_id(&k).unwrap_or(0))),
+            ),
+        };
+        let mut out = Vec::new();
+        for id in ids.take(limit) {
+            if let Some(s) = self.submission(SubmissionId(id?))? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn count_submissions(&self) -> usize {
+        self.submissions.len()
+    }
+
+    pub fn file(&self, id: SubmissionId, field: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.files.get(keys::file_key(id, field))?.map(|v| v.to_vec()))
+    }
+
+    /// Logs a round of delivery attempts and sets the submission's summary status, flushed.
+    pub async fn record_deliveries(
+        &self,
+        submission: SubmissionId,
+        attempts: Vec<Delivery>,
+        status: EmailStatus,
+    ) -> Result<Vec<Delivery>> {
+        let attempts: Vec<Delivery> = attempts
+            .into_iter()
+            .map(|d| Delivery {
+                id: DeliveryId(self.next_id()),
+                submission_id: submission,
+                ..d
+            })
+            .collect();
+        (&self.submissions, &self.deliveries, &self.submissionid_deliveryid).transaction(
+            |(subs, deliveries, index)| {
+                for d in &attempts {
+                    deliveries.insert(&d.id.to_key(), records::encode(d))?;
+                    index.insert(&keys::delivery_key(submission, d.id), &[])?;
+                }
+                if let Some(raw) = subs.get(submission.to_key())? {
+                    let mut s: Submission =
+                        records::decode("submissions", &raw).map_err(abort)?;
+                    s.email_status = status;
+                    subs.insert(&submission.to_key(), records::encode(&s))?;
+                }
+                Ok(())
+            },
+        )?;
+        self.db.flush_async().await?;
+        Ok(attempts)
+    }
+
+    /// Every attempt for one submission, oldest first.
+    pub fn deliveries_of(&self, submission: SubmissionId) -> Result<Vec<Delivery>> {
+        let mut out = Vec::new();
+        for entry in self.submissionid_deliveryid.scan_prefix(submission.to_key()) {
+            let (k, _) = entry?;
+            let Some(id) = keys::trailing_id(&k) else { continue };
+            if let Some(v) = self.deliveries.get(DeliveryId(id).to_key())? {
+                out.push(records::decode("deliveries", &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Store health for `/healthz`: the meta tree answers and holds a schema version.
+    pub fn check(&self) -> Result<u64> {
+        self.schema_version()
+    }
+
+    pub async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn new_sub(form: &str, prefix: &str) -> NewSubmission {
+        NewSubmission {
+            form: form.into(),
+            reference_prefix: prefix.into(),
+            fields: BTreeMap::from([("email".into(), "a@example.com".into())]),
+            uploads: Vec::new(),
+            visitor_email: None,
+            spam: false,
+            subject: None,
+            client_ip: None,
+        }
+    }
+
+    #[rocket::async_test]
+    async fn submissions_get_increasing_ids_and_per_form_references() {
+        let store = Store::temporary().unwrap();
+        let a = store.insert_submission(new_sub("quote", "Q")).await.unwrap();
+        let b = store.insert_submission(new_sub("quote", "Q")).await.unwrap();
+        let c = store.insert_submission(new_sub("contact", "C")).await.unwrap();
+        assert!(a.id < b.id && b.id < c.id);
+        assert_eq!((a.reference.as_str(), b.reference.as_str()), ("Q-1001", "Q-1002"));
+        assert_eq!(c.reference, "C-1001");
+        let quotes = store.latest_submissions(Some("quote"), 10).unwrap();
+        assert_eq!(quotes.iter().map(|s| s.id).collect::<Vec<_>>(), [b.id, a.id]);
+        assert_eq!(store.submission_by_reference("C-1001").unwrap().unwrap().id, c.id);
+        assert_eq!(store.latest_submissions(None, 2).unwrap().len(), 2);
+    }
+
+    #[rocket::async_test]
+    async fn deliveries_link_to_their_submission_and_set_its_status() {
+        let store = Store::temporary().unwrap();
+        let s = store.insert_submission(new_sub("quote", "Q")).await.unwrap();
+        assert_eq!(s.email_status, EmailStatus::Pending);
+        let attempt = Delivery::planned("admin", Some("o@example.com"), "subj");
+        let saved = store
+            .record_deliveries(s.id, vec![attempt.clone(), attempt], EmailStatus::Failed)
+            .await
+            .unwrap();
+        let log = store.deliveries_of(s.id).unwrap();
+        assert_eq!(log.len(), 2);
+        assert_eq!(log[0].id, saved[0].id);
+        assert_eq!(log[0].submission_id, s.id);
+        assert_eq!(store.submission(s.id).unwrap().unwrap().email_status, EmailStatus::Failed);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_and_secrets_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = {
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+            let s = store.secret("cookie").unwrap();
+            assert_eq!(store.secret("cookie").unwrap(), s);
+            store.set_meta_u64("schema_version", SCHEMA_VERSION + 1).unwrap();
+            store.db.flush().unwrap();
+            s
+        };
+        let err = Store::open(dir.path()).err().unwrap();
+        assert!(err.to_string().contains("newer than this binary"), "{err}");
+        let store = sled::open(dir.path()).unwrap();
+        let meta = store.open_tree("meta").unwrap();
+        meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes()).unwrap();
+        drop((meta, store));
+        assert_eq!(Store::open(dir.path()).unwrap().secret("cookie").unwrap(), secret);
+    }
+
+    #[test]
+    fn a_second_process_style_open_says_the_store_is_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        // sled takes an exclusive file lock; a second open, even in-process, is refused.
+        match Store::open(dir.path()) {
+            Err(StoreError::Locked { path }) => assert_eq!(path, dir.path().display().to_string()),
+            Err(other) => panic!("expected Locked, got {other}"),
+            Ok(_) => panic!("a second open of a held store succeeded"),
+        }
+    }
+}

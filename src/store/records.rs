@@ -1,0 +1,153 @@
+//! The records kept in sled, serialized as JSON: readable with any tool and easy to evolve
+//! (new fields get `#[serde(default)]`).
+
+use std::collections::BTreeMap;
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{DeliveryId, StoreError, SubmissionId};
+use crate::config::EmailAddress;
+use crate::forms::Upload;
+use crate::mail::EmailStatus;
+
+/// A valid post on its way into the store.
+#[derive(Debug, Clone)]
+pub struct NewSubmission {
+    pub form: String,
+    pub reference_prefix: String,
+    pub fields: BTreeMap<String, String>,
+    pub uploads: Vec<Upload>,
+    pub visitor_email: Option<EmailAddress>,
+    pub spam: bool,
+    pub subject: Option<String>,
+    pub client_ip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Submission {
+    pub id: SubmissionId,
+    pub form: String,
+    /// What the visitor and the owner quote to each other: `Q-1042`.
+    pub reference: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub fields: BTreeMap<String, String>,
+    #[serde(default)]
+    pub files: Vec<StoredFile>,
+    pub visitor_email: Option<EmailAddress>,
+    /// Caught by a spam check: stored, never mailed.
+    #[serde(default)]
+    pub spam: bool,
+    /// Summary of the latest delivery round.
+    pub email_status: EmailStatus,
+    /// Formspree's `_subject` for the owner's notification.
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub client_ip: Option<String>,
+}
+
+/// Metadata of an upload; the bytes live in the `files` tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredFile {
+    pub field: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+}
+
+impl NewSubmission {
+    pub(super) fn into_record(
+        self,
+        id: SubmissionId,
+        reference: String,
+    ) -> (Submission, Vec<(String, Vec<u8>)>) {
+        let files = self
+            .uploads
+            .iter()
+            .map(|u| StoredFile {
+                field: u.field.clone(),
+                filename: u.filename.clone(),
+                content_type: u.file_type.mime().into(),
+                size: u.bytes.len() as u64,
+            })
+            .collect();
+        let bytes = self.uploads.into_iter().map(|u| (u.field, u.bytes)).collect();
+        let submission = Submission {
+            id,
+            form: self.form,
+            reference,
+            created_at: OffsetDateTime::now_utc(),
+            fields: self.fields,
+            files,
+            visitor_email: self.visitor_email,
+            spam: self.spam,
+            email_status: if self.spam {
+                EmailStatus::Skipped
+            } else {
+                EmailStatus::Pending
+            },
+            subject: self.subject,
+            client_ip: self.client_ip,
+        };
+        (submission, bytes)
+    }
+}
+
+/// One attempt to deliver one email, as the delivery log shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: DeliveryId,
+    pub submission_id: SubmissionId,
+    /// `admin`, `confirmation`, `optin`, …
+    pub kind: String,
+    pub to: Option<String>,
+    pub subject: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    pub duration_ms: u64,
+    pub status: EmailStatus,
+    pub http_status: Option<u16>,
+    #[serde(default)]
+    pub message_ids: Vec<String>,
+    pub error: Option<String>,
+    /// The email as it was (or would have been) sent, for the admin's preview.
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub html: String,
+    #[serde(default)]
+    pub attachments: Vec<String>,
+}
+
+impl Delivery {
+    /// An attempt not yet made; ids are assigned when it is recorded.
+    pub fn planned(kind: &str, to: Option<&str>, subject: &str) -> Delivery {
+        Delivery {
+            id: DeliveryId(0),
+            submission_id: SubmissionId(0),
+            kind: kind.into(),
+            to: to.map(str::to_string),
+            subject: subject.into(),
+            started_at: OffsetDateTime::now_utc(),
+            duration_ms: 0,
+            status: EmailStatus::Pending,
+            http_status: None,
+            message_ids: Vec::new(),
+            error: None,
+            text: String::new(),
+            html: String::new(),
+            attachments: Vec::new(),
+        }
+    }
+}
+
+pub(super) fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+    // Serializing these plain structs cannot fail: no maps with non-string keys, no I/O.
+    serde_json::to_vec(record).unwrap_or_default()
+}
+
+pub(super) fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt { tree, source })
+}

@@ -1,0 +1,197 @@
+//! One submission's way through the appliance after validation: stored and flushed first,
+//! then its emails rendered and sent in one Mailtrap round trip, then every attempt logged.
+//! The admin panel's resend and the newsletter confirmation use the same `deliver`.
+
+use rocket::tokio::task::spawn_blocking;
+use time::Duration;
+use tracing::{error, info, instrument, warn};
+
+use crate::forms::{FormDef, FormKind, Trigger, Valid};
+use crate::mail::{self, Attachment, Email, EmailStatus, MailContext, Outcome};
+use crate::store::{Delivery, NewSubmission, Signup, StoreError, Submission, Subscriber};
+use crate::App;
+
+/// A pending subscriber who signs up again within this window gets no second opt-in email.
+const OPTIN_RESEND_AFTER: Duration = Duration::hours(1);
+
+/// A stored submission and what happened to its emails.
+#[derive(Debug)]
+pub struct Accepted {
+    pub submission: Submission,
+    pub deliveries: Vec<Delivery>,
+}
+
+impl Accepted {
+    /// Outcome of the email that went to the visitor, if the form sends one.
+    pub fn visitor_status(&self, def: &FormDef) -> Option<EmailStatus> {
+        let kind = &def.emails_on(Trigger::Submit).find(|e| e.to_visitor())?.kind;
+        let d = self.deliveries.iter().find(|d| &d.kind == kind);
+        Some(d.map_or(EmailStatus::Skipped, |d| d.status))
+    }
+}
+
+/// Stores a valid post (flushed), then sends its emails unless it is spam.
+#[instrument(skip_all, fields(form = slug))]
+pub async fn accept(
+    app: &App,
+    slug: &str,
+    def: &FormDef,
+    valid: Valid,
+    client_ip: Option<String>,
+) -> Result<Accepted, StoreError> {
+    let new = NewSubmission {
+        form: slug.to_string(),
+        reference_prefix: def.reference_prefix.clone(),
+        spam: valid.honeypot,
+        fields: valid.fields,
+        uploads: valid.uploads,
+        visitor_email: valid.visitor_email,
+        subject: valid.subject,
+        client_ip,
+    };
+    let submission = app.store.insert_submission(new).await?;
+    info!(submission_id = %submission.id, reference = %submission.reference, spam = submission.spam, "stored");
+    if submission.spam {
+        return Ok(Accepted { submission, deliveries: Vec::new() });
+    }
+    let (subscriber, skip) = match (def.kind, &submission.visitor_email) {
+        (FormKind::Newsletter, Some(email)) => {
+            let name = submission.fields.get("name").map(String::as_str);
+            let (sub, signup) = app
+                .store
+                .subscribe(email, name, submission.id, OPTIN_RESEND_AFTER)
+                .await?;
+            let skip = match signup {
+                Signup::New | Signup::Resend => None,
+                Signup::RecentlySent => Some("an opt-in email was sent to this address recently"),
+                Signup::AlreadyConfirmed => Some("this address is already subscribed"),
+            };
+            (Some(sub), skip)
+        }
+        _ => (None, None),
+    };
+    let deliveries = deliver(app, slug, def, &submission, subscriber.as_ref(), Trigger::Submit, skip).await?;
+    if let Some(sub) = &subscriber {
+        if skip.is_none() && deliveries.iter().any(|d| d.status != EmailStatus::Sent) {
+            // Let the visitor ask again at once instead of waiting out the resend window.
+            app.store.forget_optin(&sub.email).await?;
+        }
+    }
+    Ok(Accepted { submission, deliveries })
+}
+
+/// Renders the form's emails for `trigger`, sends them in one round trip (unless `skip`
+/// says why not), and logs every attempt with the submission's new status.
+#[instrument(skip_all, fields(submission_id = %submission.id))]
+pub async fn deliver(
+    app: &App,
+    slug: &str,
+    def: &FormDef,
+    submission: &Submission,
+    subscriber: Option<&Subscriber>,
+    trigger: Trigger,
+    skip: Option<&str>,
+) -> Result<Vec<Delivery>, StoreError> {
+    let mc = MailContext {
+        slug,
+        form: def,
+        submission,
+        subscriber,
+        files: attachments(app, submission)?,
+        public_base: app.public_base.clone(),
+    };
+    let mut emails = Vec::new();
+    let mut broken = Vec::new();
+    for email_def in def.emails_on(trigger) {
+        match mail::render(&app.templates, &app.config, email_def, &mc) {
+            Ok(email) => emails.push(email),
+            Err(e) => {
+                error!(kind = %email_def.kind, "{e}");
+                let mut d = Delivery::planned(&email_def.kind, None, "");
+                d.status = EmailStatus::Failed;
+                d.error = Some(format!("could not render the email: {e}"));
+                broken.push(d);
+            }
+        }
+    }
+    let outcomes = match skip {
+        Some(reason) => emails.iter().map(|_| Outcome::skipped(reason)).collect(),
+        None => send(app, &emails).await,
+    };
+    let mut attempts: Vec<Delivery> = emails
+        .into_iter()
+        .zip(outcomes)
+        .map(|(email, outcome)| attempt(email, outcome))
+        .collect();
+    attempts.extend(broken);
+    for d in &attempts {
+        match d.status {
+            EmailStatus::Failed => warn!(kind = %d.kind, http_status = ?d.http_status, error = d.error.as_deref().unwrap_or(""), "email failed"),
+            _ => info!(kind = %d.kind, status = ?d.status, duration_ms = d.duration_ms, "email"),
+        }
+    }
+    let status = EmailStatus::summarize(attempts.iter().map(|d| d.status));
+    app.store.record_deliveries(submission.id, attempts, status).await
+}
+
+/// The one Mailtrap round trip, on a blocking thread: ureq must never block the executor.
+async fn send(app: &App, emails: &[Email]) -> Vec<Outcome> {
+    let mailer = app.mailer.clone();
+    let batch = emails.to_vec();
+    match spawn_blocking(move || mailer.send_batch(&batch)).await {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            error!("mail thread failed: {e}");
+            emails.iter().map(|_| Outcome::failed("internal error while sending")).collect()
+        }
+    }
+}
+
+fn attachments(app: &App, submission: &Submission) -> Result<Vec<Attachment>, StoreError> {
+    let mut out = Vec::new();
+    for f in &submission.files {
+        if let Some(bytes) = app.store.file(submission.id, &f.field)? {
+            out.push(Attachment {
+                filename: f.filename.clone(),
+                content_type: f.content_type.clone(),
+                bytes,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn attempt(email: Email, o: Outcome) -> Delivery {
+    let to = email.to.as_ref().map(|m| m.email.to_string());
+    Delivery {
+        started_at: o.started_at,
+        duration_ms: o.duration_ms,
+        status: o.status,
+        http_status: o.http_status,
+        message_ids: o.message_ids,
+        error: o.error,
+        text: email.text,
+        html: email.html,
+        attachments: email.attachments.into_iter().map(|a| a.filename).collect(),
+        ..Delivery::planned(&email.kind, to.as_deref(), &email.subject)
+    }
+}
+
+/// Confirms a newsletter subscriber and, the first time, sends the welcome and the notice.
+pub async fn confirm_subscription(app: &App, token: &str) -> Result<Option<Subscriber>, StoreError> {
+    let Some((subscriber, newly)) = app.store.confirm_subscriber(token).await? else {
+        return Ok(None);
+    };
+    if newly {
+        let signup = app.store.submission(subscriber.submission_id)?;
+        let form = signup.as_ref().and_then(|s| Some((s, app.forms.get(&s.form)?)));
+        match form {
+            Some((submission, def)) => {
+                let slug = submission.form.clone();
+                deliver(app, &slug, def, submission, Some(&subscriber), Trigger::Confirm, None).await?;
+            }
+            None => warn!("confirmed subscriber's signup form is gone; no welcome email sent"),
+        }
+    }
+    Ok(Some(subscriber))
+}

@@ -1,0 +1,74 @@
+//! The one `tera::Tera` of the process: page and email templates compiled into the binary
+//! (rust-embed), plus each form's subject lines from the config. Autoescaping is on for
+//! every `.html` template; `.txt` and subjects are plain text.
+
+use rust_embed::Embed;
+use tera::{Context, Tera};
+use time::OffsetDateTime;
+
+use crate::config::AppConfig;
+
+#[derive(Embed)]
+#[folder = "templates/"]
+struct Embedded;
+
+pub struct Templates {
+    tera: Tera,
+}
+
+impl Templates {
+    /// Parses every embedded template and every configured subject; an error names the template.
+    pub fn load(config: &AppConfig) -> Result<Templates, tera::Error> {
+        let mut sources = Vec::new();
+        for name in Embedded::iter() {
+            if let Some(file) = Embedded::get(&name) {
+                let text = String::from_utf8_lossy(&file.data).into_owned();
+                sources.push((name.to_string(), text));
+            }
+        }
+        for (slug, form) in &config.forms {
+            for email in &form.emails {
+                sources.push((Self::subject_name(slug, &email.kind), email.subject.clone()));
+            }
+        }
+        let mut tera = Tera::default();
+        tera.add_raw_templates(sources)?;
+        Ok(Templates { tera })
+    }
+
+    pub fn subject_name(slug: &str, kind: &str) -> String {
+        format!("subject/{slug}/{kind}")
+    }
+
+    pub fn render(&self, name: &str, ctx: &Context) -> Result<String, tera::Error> {
+        self.tera.render(name, ctx)
+    }
+}
+
+/// `2026-11-28 09:14 UTC`: what pages and emails show.
+pub fn human_time(t: OffsetDateTime) -> String {
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    t.to_offset(time::UtcOffset::UTC).format(&f).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_template_parses_and_html_is_escaped() {
+        let t = Templates::load(&AppConfig::default()).unwrap();
+        let mut ctx = Context::new();
+        ctx.insert("fields", &[serde_json::json!({"name":"m","label":"Message","value":"<script>x</script>"})]);
+        ctx.insert("form_title", "Quote");
+        ctx.insert("reference", "Q-1001");
+        ctx.insert("submitted_at", "now");
+        ctx.insert("files", &Vec::<String>::new());
+        ctx.insert("site_name", "Shop");
+        ctx.insert("admin_url", "http://x/admin");
+        let html = t.render("email/admin.html", &ctx).unwrap();
+        assert!(html.contains("&lt;script&gt;") && !html.contains("<script>x"));
+        let text = t.render("email/admin.txt", &ctx).unwrap();
+        assert!(text.contains("<script>x</script>"));
+    }
+}

@@ -1,0 +1,115 @@
+//! The only place that turns an error into a status and a body: HTML for browsers,
+//! JSON for API clients. Internal errors are logged here with their cause and shown
+//! to the visitor without it.
+
+use rocket::http::{ContentType, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use rocket::{catch, catchers, Catcher};
+use serde_json::json;
+use tera::Context;
+
+use crate::store::StoreError;
+use crate::App;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("This page does not exist.")]
+    NotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json.")]
+    UnsupportedMediaType,
+    #[error("{0}")]
+    Status(Status),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Template(#[from] tera::Error),
+}
+
+impl Error {
+    pub fn status(&self) -> Status {
+        match self {
+            Error::NotFound => Status::NotFound,
+            Error::BadRequest(_) => Status::BadRequest,
+            Error::Forbidden(_) => Status::Forbidden,
+            Error::PayloadTooLarge(_) => Status::PayloadTooLarge,
+            Error::UnsupportedMediaType => Status::UnsupportedMediaType,
+            Error::Status(s) => *s,
+            Error::Store(_) | Error::Template(_) => Status::InternalServerError,
+        }
+    }
+
+    /// What the visitor may read: never the internal cause.
+    fn public_message(&self) -> String {
+        match self {
+            Error::Store(_) | Error::Template(_) => {
+                "Something went wrong on our side. Please try again in a moment.".into()
+            }
+            Error::Status(s) if s.code == 429 => "Too many requests. Please wait a minute.".into(),
+            Error::Status(s) => s.reason_lossy().to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// JSON when the client asked for it or sent JSON; HTML otherwise.
+pub fn wants_json(req: &Request<'_>) -> bool {
+    req.accept().is_some_and(|a| a.preferred().media_type().is_json())
+        || req.content_type().is_some_and(|c| c.is_json())
+}
+
+impl<'r> Responder<'r, 'static> for Error {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let status = self.status();
+        if status.code >= 500 {
+            tracing::error!(path = %req.uri().path(), "{self}");
+        }
+        let message = self.public_message();
+        let (content_type, body) = if wants_json(req) {
+            (ContentType::JSON, json!({ "error": message }).to_string())
+        } else {
+            (ContentType::HTML, error_page(req, status, &message))
+        };
+        Response::build()
+            .status(status)
+            .header(content_type)
+            .sized_body(body.len(), std::io::Cursor::new(body))
+            .ok()
+    }
+}
+
+fn error_page(req: &Request<'_>, status: Status, message: &str) -> String {
+    let mut ctx = Context::new();
+    ctx.insert("status", &status.code);
+    ctx.insert("title", status.reason_lossy());
+    ctx.insert("message", message);
+    req.rocket()
+        .state::<App>()
+        .and_then(|app| app.templates.render("public/error.html", &ctx).ok())
+        .unwrap_or_else(|| format!("{} {}", status.code, tera::escape_html(message)))
+}
+
+#[catch(404)]
+fn not_found() -> Error {
+    Error::NotFound
+}
+
+#[catch(413)]
+fn too_large() -> Error {
+    Error::PayloadTooLarge("The submission is larger than this server accepts.".into())
+}
+
+#[catch(default)]
+fn any(status: Status, _req: &Request<'_>) -> Error {
+    Error::Status(status)
+}
+
+pub fn catchers() -> Vec<Catcher> {
+    catchers![not_found, too_large, any]
+}

@@ -1,0 +1,99 @@
+//! What every request and response passes through.
+
+use std::time::Instant;
+
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::{Header, Method};
+use rocket::{Data, Request, Response};
+
+/// One log line per request: method, path (never the query or body), status, duration.
+pub struct RequestLog;
+
+struct Started(Instant);
+
+#[rocket::async_trait]
+impl Fairing for RequestLog {
+    fn info(&self) -> Info {
+        Info {
+            name: "request log",
+            kind: Kind::Request | Kind::Response,
+        }
+    }
+
+    async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
+        req.local_cache(|| Started(Instant::now()));
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        let started = req.local_cache(|| Started(Instant::now()));
+        tracing::info!(
+            method = %req.method(),
+            path = %req.uri().path(),
+            status = res.status().code,
+            duration_ms = started.0.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
+}
+
+/// CORS for the form endpoints, only for origins in `KIPEKEE_ALLOWED_ORIGINS`.
+pub struct Cors {
+    pub allowed: Vec<String>,
+}
+
+#[rocket::async_trait]
+impl Fairing for Cors {
+    fn info(&self) -> Info {
+        Info {
+            name: "CORS for allowed origins",
+            kind: Kind::Response,
+        }
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        if !req.uri().path().starts_with("/f/") {
+            return;
+        }
+        res.adjoin_header(Header::new("Vary", "Origin"));
+        let Some(origin) = req.headers().get_one("Origin") else {
+            return;
+        };
+        if !self.allowed.iter().any(|o| o == origin) {
+            return;
+        }
+        res.set_header(Header::new("Access-Control-Allow-Origin", origin.to_string()));
+        if req.method() == Method::Options {
+            res.set_header(Header::new("Access-Control-Allow-Methods", "POST, OPTIONS"));
+            res.set_header(Header::new("Access-Control-Allow-Headers", "Content-Type, Accept"));
+            res.set_header(Header::new("Access-Control-Max-Age", "86400"));
+        }
+    }
+}
+
+/// Baseline browser protections on every response.
+pub struct SecurityHeaders;
+
+#[rocket::async_trait]
+impl Fairing for SecurityHeaders {
+    fn info(&self) -> Info {
+        Info {
+            name: "security headers",
+            kind: Kind::Response,
+        }
+    }
+
+    async fn on_response<'r>(&self, _req: &'r Request<'_>, res: &mut Response<'r>) {
+        let headers = [
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "DENY"),
+            ("Referrer-Policy", "same-origin"),
+            (
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        ];
+        for (name, value) in headers {
+            res.set_header(Header::new(name, value));
+        }
+    }
+}

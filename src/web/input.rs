@@ -1,0 +1,217 @@
+//! Turning a request into the raw material of a submission: the body as `RawInput` whatever
+//! its encoding, and who sent it (`Visitor`).
+
+use std::net::IpAddr;
+
+use rocket::data::{self, Data, FromData, ToByteUnit};
+use rocket::form::{self, DataField, Form, FromForm, ValueField};
+use rocket::http::Status;
+use rocket::outcome::Outcome;
+use rocket::request::{self, FromRequest, Request};
+use serde_json::Value;
+
+use super::error::wants_json;
+use super::Error;
+use crate::forms::{RawFile, RawInput, MAX_FIELDS};
+use crate::App;
+
+/// A post body: url-encoded, multipart (with files) or a JSON object.
+pub struct Posted(pub RawInput);
+
+#[rocket::async_trait]
+impl<'r> FromData<'r> for Posted {
+    type Error = Error;
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        let ct = req.content_type();
+        if ct.is_some_and(|c| c.is_json()) {
+            return match read_json(req, data).await {
+                Ok(raw) => Outcome::Success(Posted(raw)),
+                Err(e) => Outcome::Error((e.status(), e)),
+            };
+        }
+        if !ct.is_some_and(|c| c.is_form() || c.is_form_data()) {
+            return Outcome::Error((Status::UnsupportedMediaType, Error::UnsupportedMediaType));
+        }
+        match Form::<Fields>::from_data(req, data).await {
+            Outcome::Success(form) => Outcome::Success(Posted(form.into_inner().0)),
+            Outcome::Error((status, errors)) => {
+                let e = if status == Status::PayloadTooLarge {
+                    Error::PayloadTooLarge("The submission is larger than this server accepts.".into())
+                } else {
+                    Error::BadRequest(format!("The form data could not be read: {errors}"))
+                };
+                Outcome::Error((e.status(), e))
+            }
+            Outcome::Forward(f) => Outcome::Forward(f),
+        }
+    }
+}
+
+async fn read_json(req: &Request<'_>, data: Data<'_>) -> Result<RawInput, Error> {
+    let limit = req.limits().get("json").unwrap_or(1.mebibytes());
+    let bytes = data
+        .open(limit)
+        .into_bytes()
+        .await
+        .map_err(|e| Error::BadRequest(format!("The body could not be read: {e}")))?;
+    if !bytes.is_complete() {
+        return Err(Error::PayloadTooLarge(format!(
+            "The JSON body is larger than {limit}."
+        )));
+    }
+    let object: serde_json::Map<String, Value> = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::BadRequest(format!("The body is not a JSON object: {e}")))?;
+    let mut raw = RawInput::default();
+    for (name, value) in object {
+        let text = match value {
+            Value::Null => continue,
+            Value::String(s) => s,
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => n.to_string(),
+            Value::Array(_) | Value::Object(_) => {
+                return Err(Error::BadRequest(format!("Field {name:?} must be a string.")))
+            }
+        };
+        push_value(&mut raw, name, text);
+    }
+    Ok(raw)
+}
+
+fn push_value(raw: &mut RawInput, name: String, value: String) {
+    if raw.values.len() + raw.files.len() >= MAX_FIELDS {
+        raw.too_many_fields = true;
+    } else {
+        raw.values.push((name, value));
+    }
+}
+
+/// Rocket's form parser fed into a `RawInput`: field names are only known at run time.
+struct Fields(RawInput);
+
+struct FieldsContext<'r> {
+    raw: RawInput,
+    errors: form::Errors<'r>,
+}
+
+#[rocket::async_trait]
+impl<'r> FromForm<'r> for Fields {
+    type Context = FieldsContext<'r>;
+
+    fn init(_: form::Options) -> Self::Context {
+        FieldsContext {
+            raw: RawInput::default(),
+            errors: form::Errors::new(),
+        }
+    }
+
+    fn push_value(ctxt: &mut Self::Context, field: ValueField<'r>) {
+        push_value(&mut ctxt.raw, field.name.source().to_string(), field.value.to_string());
+    }
+
+    async fn push_data(ctxt: &mut Self::Context, field: DataField<'r, '_>) {
+        let name = field.name.source().to_string();
+        let max = field
+            .request
+            .rocket()
+            .state::<App>()
+            .map_or(5 * 1024 * 1024, |app| app.config.max_upload_bytes);
+        let filename = field
+            .file_name
+            .map(|f| f.dangerous_unsafe_unsanitized_raw().as_str().to_string());
+        // One byte over the limit tells "too large" apart from "exactly the limit".
+        match field.data.open((max + 1).bytes()).into_bytes().await {
+            Ok(bytes) if filename.is_none() && field.content_type.is_text() => {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                push_value(&mut ctxt.raw, name, text);
+            }
+            Ok(bytes) => {
+                if ctxt.raw.values.len() + ctxt.raw.files.len() >= MAX_FIELDS {
+                    ctxt.raw.too_many_fields = true;
+                    return;
+                }
+                let truncated = !bytes.is_complete() || bytes.len() as u64 > max;
+                ctxt.raw.files.push(RawFile {
+                    field: name,
+                    filename,
+                    bytes: bytes.into_inner(),
+                    truncated,
+                });
+            }
+            Err(e) => ctxt.errors.push(form::Error::from(e)),
+        }
+    }
+
+    fn push_error(ctxt: &mut Self::Context, error: form::Error<'r>) {
+        ctxt.errors.push(error);
+    }
+
+    fn finalize(ctxt: Self::Context) -> form::Result<'r, Self> {
+        if ctxt.errors.is_empty() {
+            Ok(Fields(ctxt.raw))
+        } else {
+            Err(ctxt.errors)
+        }
+    }
+}
+
+/// Who is posting: address for the log and rate limits, and where the post came from.
+pub struct Visitor {
+    pub ip: Option<IpAddr>,
+    pub origin: Option<String>,
+    pub wants_json: bool,
+    /// The `Origin` is this server itself (or absent, as from curl or older browsers).
+    pub same_origin: bool,
+}
+
+impl Visitor {
+    /// Cross-site posts are accepted only from `KIPEKEE_ALLOWED_ORIGINS`.
+    pub fn check_origin(&self, app: &App) -> Result<(), Error> {
+        match &self.origin {
+            Some(origin) if !self.same_origin && !app.config.allowed_origins.contains(origin) => {
+                Err(Error::Forbidden(format!(
+                    "Posts from {origin} are not allowed. The site owner can add it to KIPEKEE_ALLOWED_ORIGINS."
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Formspree's `_next`, if it points at this server or an allowed origin.
+    pub fn allowed_next(&self, app: &App, next: Option<&str>) -> Option<String> {
+        let next = next?;
+        if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+            return Some(next.to_string());
+        }
+        let allowed = app
+            .config
+            .allowed_origins
+            .iter()
+            .chain(std::iter::once(&app.public_base))
+            .any(|o| next == o || next.starts_with(&format!("{o}/")) || next.starts_with(&format!("{o}?")));
+        if !allowed {
+            tracing::warn!("_next ignored: its origin is not in KIPEKEE_ALLOWED_ORIGINS");
+        }
+        allowed.then(|| next.to_string())
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Visitor {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        let origin = req.headers().get_one("Origin").map(str::to_string);
+        let host = req.headers().get_one("Host").unwrap_or("");
+        let public = req.rocket().state::<App>().map(|a| a.public_base.as_str());
+        let same_origin = origin.as_deref().is_none_or(|o| {
+            Some(o) == public || o == format!("http://{host}") || o == format!("https://{host}")
+        });
+        Outcome::Success(Visitor {
+            ip: req.client_ip(),
+            origin,
+            wants_json: wants_json(req),
+            same_origin,
+        })
+    }
+}

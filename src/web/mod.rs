@@ -1,0 +1,37 @@
+//! HTTP: routes of the public site, the one error-to-status mapping, embedded assets,
+//! and the fairings every response passes through (request log, CORS, security headers).
+
+mod assets;
+mod error;
+mod fairings;
+mod input;
+mod public;
+
+use rocket::{Build, Rocket};
+
+pub use error::Error;
+
+use crate::App;
+
+pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
+    let allowed = app.config.allowed_origins.clone();
+    rocket
+        .manage(app)
+        .mount("/", public::routes())
+        .mount("/assets", assets::routes())
+        .register("/", error::catchers())
+        .attach(fairings::RequestLog)
+        .attach(fairings::Cors { allowed })
+        .attach(fairings::SecurityHeaders)
+}
+
+/// One line for a failed launch (Rocket's error panics if dropped unread).
+pub fn launch_error(e: &rocket::Error) -> String {
+    match e.kind() {
+        rocket::error::ErrorKind::Bind(io) => format!("cannot listen on the configured address: {io}"),
+        rocket::error::ErrorKind::Io(io) => format!("I/O error: {io}"),
+        rocket::error::ErrorKind::Config(c) => format!("configuration: {c}"),
+        rocket::error::ErrorKind::InsecureSecretKey(_) => "ROCKET_SECRET_KEY is missing or insecure".into(),
+        other => format!("could not start: {other:?}"),
+    }
+}

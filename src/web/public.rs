@@ -1,0 +1,243 @@
+//! The public site: form index, form pages, submission, thank-you page, newsletter links,
+//! health. Handlers only orchestrate: parsing lives in `input`, rules in `forms`, the
+//! submission's journey in `submit`.
+
+use std::collections::BTreeMap;
+
+use rocket::http::{ContentType, Header, Status};
+use rocket::response::content::RawHtml;
+use rocket::response::{self, Responder};
+use rocket::serde::json::Json;
+use rocket::{get, options, post, routes, Request, Route, State};
+use serde_json::{json, Value};
+use tera::Context;
+
+use super::input::{Posted, Visitor};
+use super::Error;
+use crate::forms::{self, FieldErrors, FormDef, FormKind};
+use crate::mail::EmailStatus;
+use crate::submit::{self, Accepted};
+use crate::App;
+
+pub fn routes() -> Vec<Route> {
+    routes![
+        index,
+        form_page,
+        form_submit,
+        form_preflight,
+        thanks_page,
+        confirm,
+        unsubscribe,
+        unsubscribe_one_click,
+        healthz
+    ]
+}
+
+fn page(app: &App, name: &str, ctx: &Context) -> Result<RawHtml<String>, Error> {
+    Ok(RawHtml(app.templates.render(name, ctx)?))
+}
+
+fn base_context(app: &App) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert("site_name", app.config.default_from_email.name.as_deref().unwrap_or("Kipekee"));
+    ctx
+}
+
+#[get("/")]
+fn index(app: &State<App>) -> Result<RawHtml<String>, Error> {
+    let forms: Vec<Value> = app
+        .forms
+        .iter()
+        .map(|(slug, f)| json!({ "slug": slug, "title": f.title, "intro": f.intro }))
+        .collect();
+    let mut ctx = base_context(app);
+    ctx.insert("forms", &forms);
+    page(app, "public/index.html", &ctx)
+}
+
+/// The form with what the visitor typed and the message of each field in error.
+fn form_html(
+    app: &App,
+    slug: &str,
+    def: &FormDef,
+    values: &BTreeMap<String, String>,
+    errors: &FieldErrors,
+) -> Result<RawHtml<String>, Error> {
+    let fields: Vec<Value> = def
+        .fields
+        .iter()
+        .map(|f| {
+            json!({
+                "name": f.name, "label": f.label, "kind": f.kind, "required": f.required,
+                "options": f.options, "placeholder": f.placeholder, "max_length": f.max_length(),
+                "accept": f.accept.iter().map(|t| format!(".{}", t.extension())).collect::<Vec<_>>().join(","),
+                "value": values.get(&f.name), "error": errors.get(&f.name),
+            })
+        })
+        .collect();
+    let mut ctx = base_context(app);
+    ctx.insert("slug", slug);
+    ctx.insert("form", def);
+    ctx.insert("fields", &fields);
+    ctx.insert("has_file", &fields.iter().any(|f| f["kind"] == "file"));
+    ctx.insert("error_count", &errors.len());
+    ctx.insert("form_error", &errors.get("_form"));
+    page(app, "public/form.html", &ctx)
+}
+
+#[get("/f/<slug>")]
+fn form_page(slug: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
+    let def = app.forms.get(slug).ok_or(Error::NotFound)?;
+    form_html(app, slug, def, &BTreeMap::new(), &FieldErrors::new())
+}
+
+/// Every answer `POST /f/<slug>` can give besides an `Error`.
+pub enum SubmitReply {
+    Redirect(String),
+    Created(Value),
+    InvalidHtml(Status, RawHtml<String>),
+    InvalidJson(Status, Value),
+}
+
+impl<'r> Responder<'r, 'static> for SubmitReply {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        match self {
+            SubmitReply::Redirect(to) => rocket::Response::build()
+                .status(Status::SeeOther)
+                .header(Header::new("Location", to))
+                .ok(),
+            SubmitReply::Created(body) => (Status::Created, Json(body)).respond_to(req),
+            SubmitReply::InvalidHtml(status, html) => (status, html).respond_to(req),
+            SubmitReply::InvalidJson(status, body) => (status, Json(body)).respond_to(req),
+        }
+    }
+}
+
+#[post("/f/<slug>", data = "<posted>")]
+async fn form_submit(
+    slug: &str,
+    posted: Result<Posted, Error>,
+    visitor: Visitor,
+    app: &State<App>,
+) -> Result<SubmitReply, Error> {
+    let def = app.forms.get(slug).ok_or(Error::NotFound)?;
+    visitor.check_origin(app)?;
+    let valid = match forms::validate(def, posted?.0, app.config.max_upload_bytes) {
+        Ok(valid) => valid,
+        Err(invalid) => {
+            let status = if invalid.too_large { Status::PayloadTooLarge } else { Status::UnprocessableEntity };
+            return Ok(if visitor.wants_json {
+                SubmitReply::InvalidJson(status, json!({ "errors": invalid.errors }))
+            } else {
+                SubmitReply::InvalidHtml(status, form_html(app, slug, def, &invalid.values, &invalid.errors)?)
+            });
+        }
+    };
+    let next = visitor.allowed_next(app, valid.next.as_deref());
+    let accepted = submit::accept(app, slug, def, valid, visitor.ip.map(|ip| ip.to_string())).await?;
+    Ok(reply(slug, def, &accepted, visitor.wants_json, next))
+}
+
+fn reply(slug: &str, def: &FormDef, a: &Accepted, json: bool, next: Option<String>) -> SubmitReply {
+    let visitor_status = a.visitor_status(def).unwrap_or(EmailStatus::Skipped);
+    if json {
+        let emails: Vec<Value> = a
+            .deliveries
+            .iter()
+            .map(|d| json!({ "kind": d.kind, "status": d.status, "message_ids": d.message_ids }))
+            .collect();
+        return SubmitReply::Created(json!({
+            "id": a.submission.id, "form": slug, "reference": a.submission.reference,
+            "emails": emails,
+        }));
+    }
+    let thanks = format!(
+        "/f/{slug}/thanks?reference={}&email={}",
+        a.submission.reference,
+        serde_json::to_value(visitor_status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    );
+    SubmitReply::Redirect(next.unwrap_or(thanks))
+}
+
+/// Browsers ask before a cross-site JSON post; the CORS fairing adds the answer's headers.
+#[options("/f/<_slug>")]
+fn form_preflight(_slug: &str) -> Status {
+    Status::NoContent
+}
+
+#[get("/f/<slug>/thanks?<reference>&<email>")]
+fn thanks_page(
+    slug: &str,
+    reference: Option<&str>,
+    email: Option<&str>,
+    app: &State<App>,
+) -> Result<RawHtml<String>, Error> {
+    let def = app.forms.get(slug).ok_or(Error::NotFound)?;
+    // The query is the visitor's own: show it only if it has the shape we put there.
+    let reference = reference.filter(|r| {
+        r.strip_prefix(&format!("{}-", def.reference_prefix))
+            .is_some_and(|n| !n.is_empty() && n.len() <= 12 && n.bytes().all(|b| b.is_ascii_digit()))
+    });
+    let email = email.filter(|e| ["sent", "failed", "skipped"].contains(e));
+    let mut ctx = base_context(app);
+    ctx.insert("slug", slug);
+    ctx.insert("form", def);
+    ctx.insert("reference", &reference);
+    ctx.insert("email", &email);
+    ctx.insert("newsletter", &(def.kind == FormKind::Newsletter));
+    page(app, "public/thanks.html", &ctx)
+}
+
+fn message_page(app: &App, title: &str, message: &str) -> Result<RawHtml<String>, Error> {
+    let mut ctx = base_context(app);
+    ctx.insert("title", title);
+    ctx.insert("message", message);
+    page(app, "public/message.html", &ctx)
+}
+
+#[get("/confirm/<token>")]
+async fn confirm(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
+    match submit::confirm_subscription(app, token).await? {
+        Some(_) => message_page(app, "You're subscribed", "Thank you for confirming. Welcome aboard!"),
+        None => Err(Error::NotFound),
+    }
+}
+
+/// A plain link in the email unsubscribes at once: that is what people expect of it.
+#[get("/unsubscribe/<token>")]
+async fn unsubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
+    match app.store.unsubscribe(token).await? {
+        Some(_) => message_page(app, "You're unsubscribed", "You will not receive the newsletter any more."),
+        None => Err(Error::NotFound),
+    }
+}
+
+/// RFC 8058 one-click unsubscribe, posted by mail clients from `List-Unsubscribe-Post`.
+#[post("/unsubscribe/<token>")]
+async fn unsubscribe_one_click(token: &str, app: &State<App>) -> Result<Status, Error> {
+    match app.store.unsubscribe(token).await? {
+        Some(_) => Ok(Status::Ok),
+        None => Err(Error::NotFound),
+    }
+}
+
+#[get("/healthz")]
+fn healthz(app: &State<App>) -> (Status, (ContentType, String)) {
+    let body = match app.store.check() {
+        Ok(schema) => (
+            Status::Ok,
+            json!({
+                "status": "ok",
+                "version": env!("CARGO_PKG_VERSION"),
+                "schema_version": schema,
+                "submissions": app.store.count_submissions(),
+                "mailtrap": if app.mailer.is_configured() { "configured" } else { "not configured" },
+            }),
+        ),
+        Err(e) => {
+            tracing::error!("health check: {e}");
+            (Status::ServiceUnavailable, json!({ "status": "error", "store": "unavailable" }))
+        }
+    };
+    (body.0, (ContentType::JSON, body.1.to_string()))
+}
