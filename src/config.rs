@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use figment::providers::{Env, Serialized};
-use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::{Figment, Profile};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::forms::FormDef;
@@ -105,15 +105,21 @@ impl Default for AppConfig {
     }
 }
 
-/// Rocket's figment (defaults, `Rocket.toml` or `ROCKET_CONFIG`, `ROCKET_*`) joined with
-/// Kipekee's defaults and environment. `.global()` so a profile table in `Rocket.toml`
-/// never silently beats the environment.
+/// Rocket's own layering (its defaults, `Rocket.toml` or `ROCKET_CONFIG`, `ROCKET_*`), with
+/// Kipekee's defaults slotted in under the file, and the seed's and `KIPEKEE_*` environment
+/// names on top. `.global()` so a profile table in `Rocket.toml` never beats the environment.
 pub fn figment() -> Figment {
-    rocket::Config::figment()
-        .join(Serialized::defaults(AppConfig::default()))
-        .join(Serialized::defaults(rocket_defaults()))
+    Figment::from(rocket::Config::default())
+        .merge(Serialized::defaults(rocket_defaults()))
+        .merge(Serialized::defaults(AppConfig::default()))
+        .merge(Toml::file(Env::var_or("ROCKET_CONFIG", "Rocket.toml")).nested())
+        .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
         .merge(Env::raw().only(SEED_ENV).global())
         .merge(Env::prefixed("KIPEKEE_").global())
+        .select(Profile::from_env_or(
+            "ROCKET_PROFILE",
+            rocket::Config::DEFAULT_PROFILE,
+        ))
 }
 
 /// Body limits sized for the CV upload; Rocket's own defaults are too small for it.
@@ -427,6 +433,8 @@ mod tests {
             assert_eq!(c.data_dir, PathBuf::from("/tmp/kipekee-x"));
             assert_eq!(c.allowed_origins, ["https://a.example", "https://b.example"]);
             assert_eq!(format!("{:?}", c.mailtrap_api_token), "Some(\"***\")");
+            let limits: rocket::data::Limits = figment().extract_inner("limits").unwrap();
+            assert_eq!(limits.get("data-form"), Some(rocket::data::ByteUnit::Mebibyte(6)));
 
             jail.set_env("JOBS_EMAIL", "not an address");
             let err = AppConfig::from_figment(&figment()).unwrap_err().to_string();

@@ -1,5 +1,6 @@
 //! `kipekee`: parse the command line, set up logging, dispatch.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -10,8 +11,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Installed before Rocket is built: Rocket then sends its own log records through it.
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,rocket=warn,rocket::launch=info,_=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+        .unwrap_or_else(|_| EnvFilter::new("info,rocket=warn,_=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal())
+        .init();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(),
         Command::Check => cli::check(),

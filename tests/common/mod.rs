@@ -1,0 +1,104 @@
+//! Shared test harness: a loopback fake Mailtrap, the app in-process, the binary as a process.
+#![allow(dead_code)]
+
+pub mod fake_mailtrap;
+pub mod multipart;
+pub mod process;
+
+use std::path::Path;
+
+use figment::Figment;
+use rocket::local::blocking::Client;
+use tempfile::TempDir;
+
+pub use fake_mailtrap::{FakeMailtrap, Fault};
+
+pub const OWNER: &str = "owner@shop.example";
+pub const JOBS: &str = "jobs@shop.example";
+pub const NEWS: &str = "news@shop.example";
+pub const FROM: &str = "Mbugani Shop <hello@example.com>";
+pub const PUBLIC_URL: &str = "http://shop.test";
+
+/// The configuration every test starts from: its own data dir, the fake as Mailtrap.
+pub fn figment(dir: &Path, fake: &FakeMailtrap) -> Figment {
+    kipekee::config::figment()
+        .merge(("data_dir", dir.display().to_string()))
+        .merge(("mailtrap_api_url", fake.url()))
+        .merge(("mailtrap_api_token", fake_mailtrap::TOKEN))
+        .merge(("mailtrap_timeout_secs", 2))
+        .merge(("default_from_email", FROM))
+        .merge(("admin_email", OWNER))
+        .merge(("jobs_email", JOBS))
+        .merge(("newsletter_email", NEWS))
+        .merge(("public_url", PUBLIC_URL))
+        .merge(("log_level", "off"))
+}
+
+/// The app in-process with a tracked client; the fake and the data dir live as long as it.
+pub struct TestApp {
+    pub client: Client,
+    pub fake: FakeMailtrap,
+    pub dir: TempDir,
+}
+
+impl TestApp {
+    pub fn start() -> TestApp {
+        TestApp::start_with(|f| f)
+    }
+
+    pub fn start_with(configure: impl FnOnce(Figment) -> Figment) -> TestApp {
+        let fake = FakeMailtrap::start();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let rocket = kipekee::rocket(configure(figment(dir.path(), &fake))).expect("app builds");
+        let client = Client::tracked(rocket).expect("valid rocket");
+        TestApp { client, fake, dir }
+    }
+
+    pub fn app(&self) -> &kipekee::App {
+        self.client.rocket().state::<kipekee::App>().expect("App is managed")
+    }
+}
+
+/// A url-encoded body from pairs.
+pub fn form_body(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The query parameter `name` of a Location such as `/f/quote/thanks?reference=Q-1001&email=sent`.
+pub fn query_param(location: &str, name: &str) -> Option<String> {
+    let query = location.split_once('?')?.1;
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| v.to_string())
+    })
+}
+
+/// A minimal but real PDF header: enough for content sniffing.
+pub const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n%%EOF\n";
+
+/// The start of a DOCX: a ZIP whose first entry is `word/document.xml`.
+pub fn docx() -> Vec<u8> {
+    let name = b"word/document.xml";
+    let mut v = vec![b'P', b'K', 3, 4];
+    v.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    v.extend_from_slice(&[0; 12]);
+    v.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    v.extend_from_slice(&[0, 0]);
+    v.extend_from_slice(name);
+    v.extend_from_slice(b"<w:document/>");
+    v
+}
