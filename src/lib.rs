@@ -1,6 +1,8 @@
 //! Kipekee: a self-hosted form-to-email appliance. One binary serves public forms, stores
 //! every submission in sled, and mails owner and visitor through Mailtrap in the request.
 
+/// The command line.
+pub mod cli;
 /// Configuration from Rocket's figment: `AppConfig` and the validated value types.
 pub mod config;
 /// Forms as data, their built-in definitions and the validation of a post.
@@ -13,8 +15,6 @@ pub mod store;
 pub mod submit;
 /// The embedded tera templates of pages and emails.
 pub mod templates;
-/// The command line.
-pub mod cli;
 /// HTTP: public routes, error mapping, assets, fairings.
 pub mod web;
 

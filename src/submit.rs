@@ -24,7 +24,10 @@ pub struct Accepted {
 impl Accepted {
     /// Outcome of the email that went to the visitor, if the form sends one.
     pub fn visitor_status(&self, def: &FormDef) -> Option<EmailStatus> {
-        let kind = &def.emails_on(Trigger::Submit).find(|e| e.to_visitor())?.kind;
+        let kind = &def
+            .emails_on(Trigger::Submit)
+            .find(|e| e.to_visitor())?
+            .kind;
         let d = self.deliveries.iter().find(|d| &d.kind == kind);
         Some(d.map_or(EmailStatus::Skipped, |d| d.status))
     }
@@ -52,7 +55,10 @@ pub async fn accept(
     let submission = app.store.insert_submission(new).await?;
     info!(submission_id = %submission.id, reference = %submission.reference, spam = submission.spam, "stored");
     if submission.spam {
-        return Ok(Accepted { submission, deliveries: Vec::new() });
+        return Ok(Accepted {
+            submission,
+            deliveries: Vec::new(),
+        });
     }
     let (subscriber, skip) = match (def.kind, &submission.visitor_email) {
         (FormKind::Newsletter, Some(email)) => {
@@ -70,14 +76,26 @@ pub async fn accept(
         }
         _ => (None, None),
     };
-    let deliveries = deliver(app, slug, def, &submission, subscriber.as_ref(), Trigger::Submit, skip).await?;
+    let deliveries = deliver(
+        app,
+        slug,
+        def,
+        &submission,
+        subscriber.as_ref(),
+        Trigger::Submit,
+        skip,
+    )
+    .await?;
     if let Some(sub) = &subscriber {
         if skip.is_none() && deliveries.iter().any(|d| d.status != EmailStatus::Sent) {
             // Let the visitor ask again at once instead of waiting out the resend window.
             app.store.forget_optin(&sub.email).await?;
         }
     }
-    Ok(Accepted { submission, deliveries })
+    Ok(Accepted {
+        submission,
+        deliveries,
+    })
 }
 
 /// Renders the form's emails for `trigger`, sends them in one round trip (unless `skip`
@@ -126,12 +144,16 @@ pub async fn deliver(
     attempts.extend(broken);
     for d in &attempts {
         match d.status {
-            EmailStatus::Failed => warn!(kind = %d.kind, http_status = ?d.http_status, error = d.error.as_deref().unwrap_or(""), "email failed"),
+            EmailStatus::Failed => {
+                warn!(kind = %d.kind, http_status = ?d.http_status, error = d.error.as_deref().unwrap_or(""), "email failed")
+            }
             _ => info!(kind = %d.kind, status = ?d.status, duration_ms = d.duration_ms, "email"),
         }
     }
     let status = EmailStatus::summarize(attempts.iter().map(|d| d.status));
-    app.store.record_deliveries(submission.id, attempts, status).await
+    app.store
+        .record_deliveries(submission.id, attempts, status)
+        .await
 }
 
 /// The one Mailtrap round trip, on a blocking thread: ureq must never block the executor.
@@ -142,7 +164,10 @@ async fn send(app: &App, emails: &[Email]) -> Vec<Outcome> {
         Ok(outcomes) => outcomes,
         Err(e) => {
             error!("mail thread failed: {e}");
-            emails.iter().map(|_| Outcome::failed("internal error while sending")).collect()
+            emails
+                .iter()
+                .map(|_| Outcome::failed("internal error while sending"))
+                .collect()
         }
     }
 }
@@ -178,17 +203,31 @@ fn attempt(email: Email, o: Outcome) -> Delivery {
 }
 
 /// Confirms a newsletter subscriber and, the first time, sends the welcome and the notice.
-pub async fn confirm_subscription(app: &App, token: &str) -> Result<Option<Subscriber>, StoreError> {
+pub async fn confirm_subscription(
+    app: &App,
+    token: &str,
+) -> Result<Option<Subscriber>, StoreError> {
     let Some((subscriber, newly)) = app.store.confirm_subscriber(token).await? else {
         return Ok(None);
     };
     if newly {
         let signup = app.store.submission(subscriber.submission_id)?;
-        let form = signup.as_ref().and_then(|s| Some((s, app.forms.get(&s.form)?)));
+        let form = signup
+            .as_ref()
+            .and_then(|s| Some((s, app.forms.get(&s.form)?)));
         match form {
             Some((submission, def)) => {
                 let slug = submission.form.clone();
-                deliver(app, &slug, def, submission, Some(&subscriber), Trigger::Confirm, None).await?;
+                deliver(
+                    app,
+                    &slug,
+                    def,
+                    submission,
+                    Some(&subscriber),
+                    Trigger::Confirm,
+                    None,
+                )
+                .await?;
             }
             None => warn!("confirmed subscriber's signup form is gone; no welcome email sent"),
         }

@@ -48,7 +48,9 @@ impl Templates {
 /// `2026-11-28 09:14 UTC`: what pages and emails show.
 pub fn human_time(t: OffsetDateTime) -> String {
     let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    t.to_offset(time::UtcOffset::UTC).format(&f).unwrap_or_default()
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&f)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -59,7 +61,10 @@ mod tests {
     fn every_embedded_template_parses_and_html_is_escaped() {
         let t = Templates::load(&AppConfig::default()).unwrap();
         let mut ctx = Context::new();
-        ctx.insert("fields", &[serde_json::json!({"name":"m","label":"Message","value":"<script>x</script>"})]);
+        ctx.insert(
+            "fields",
+            &[serde_json::json!({"name":"m","label":"Message","value":"<script>x</script>"})],
+        );
         ctx.insert("form_title", "Quote");
         ctx.insert("reference", "Q-1001");
         ctx.insert("submitted_at", "now");

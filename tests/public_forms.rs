@@ -8,7 +8,11 @@ use kipekee::mail::EmailStatus;
 use rocket::http::{ContentType, Header, Status};
 use serde_json::Value;
 
-fn post_form<'a>(t: &'a TestApp, slug: &str, pairs: &[(&str, &str)]) -> rocket::local::blocking::LocalResponse<'a> {
+fn post_form<'a>(
+    t: &'a TestApp,
+    slug: &str,
+    pairs: &[(&str, &str)],
+) -> rocket::local::blocking::LocalResponse<'a> {
     t.client
         .post(format!("/f/{slug}"))
         .header(ContentType::Form)
@@ -28,7 +32,10 @@ fn index_lists_the_four_forms() {
     let t = TestApp::start();
     let body = t.client.get("/").dispatch().into_string().unwrap();
     for slug in ["quote", "job", "newsletter", "contact"] {
-        assert!(body.contains(&format!("href=\"/f/{slug}\"")), "{slug} missing");
+        assert!(
+            body.contains(&format!("href=\"/f/{slug}\"")),
+            "{slug} missing"
+        );
     }
 }
 
@@ -36,8 +43,21 @@ fn index_lists_the_four_forms() {
 fn each_form_page_has_its_fields_and_the_honeypot() {
     let t = TestApp::start();
     let cases: &[(&str, &[&str])] = &[
-        ("quote", &["full_name", "email", "phone", "company", "message"]),
-        ("job", &["full_name", "email", "phone", "position", "cover_letter", "cv"]),
+        (
+            "quote",
+            &["full_name", "email", "phone", "company", "message"],
+        ),
+        (
+            "job",
+            &[
+                "full_name",
+                "email",
+                "phone",
+                "position",
+                "cover_letter",
+                "cv",
+            ],
+        ),
         ("newsletter", &["email", "name"]),
         ("contact", &["name", "email", "message"]),
     ];
@@ -46,9 +66,15 @@ fn each_form_page_has_its_fields_and_the_honeypot() {
         assert_eq!(res.status(), Status::Ok);
         let body = res.into_string().unwrap();
         for f in *fields {
-            assert!(body.contains(&format!("name=\"{f}\"")), "{slug}: {f} missing");
+            assert!(
+                body.contains(&format!("name=\"{f}\"")),
+                "{slug}: {f} missing"
+            );
         }
-        assert!(body.contains("name=\"website\""), "{slug}: honeypot missing");
+        assert!(
+            body.contains("name=\"website\""),
+            "{slug}: honeypot missing"
+        );
     }
     let job = t.client.get("/f/job").dispatch().into_string().unwrap();
     assert!(job.contains("enctype=\"multipart/form-data\""));
@@ -77,8 +103,14 @@ fn a_valid_quote_is_stored_and_mailed_in_one_round_trip() {
     assert_eq!(admin["reply_to"]["name"], "Jane Doe");
     assert_eq!(admin["from"]["email"], "hello@example.com");
     assert!(admin["subject"].as_str().unwrap().contains("Jane Doe"));
-    assert!(admin["text"].as_str().unwrap().contains("Two tents for a week"));
-    assert!(admin["html"].as_str().unwrap().contains("Two tents for a week"));
+    assert!(admin["text"]
+        .as_str()
+        .unwrap()
+        .contains("Two tents for a week"));
+    assert!(admin["html"]
+        .as_str()
+        .unwrap()
+        .contains("Two tents for a week"));
     let confirmation = &delivered[1];
     assert_eq!(confirmation["to"][0]["email"], "jane@visitor.example");
     assert!(confirmation.get("reply_to").is_none());
@@ -87,12 +119,17 @@ fn a_valid_quote_is_stored_and_mailed_in_one_round_trip() {
     assert!(confirmation["text"].as_str().unwrap().contains(&reference));
     assert!(admin["subject"].as_str().unwrap().contains(&reference));
     let store = &t.app().store;
-    let saved = store.submission_by_reference(&reference).unwrap().expect("stored");
+    let saved = store
+        .submission_by_reference(&reference)
+        .unwrap()
+        .expect("stored");
     assert_eq!(saved.fields["message"], "Two tents for a week");
     assert_eq!(saved.email_status, EmailStatus::Sent);
     let log = store.deliveries_of(saved.id).unwrap();
     assert_eq!(log.len(), 2);
-    assert!(log.iter().all(|d| d.status == EmailStatus::Sent && d.http_status == Some(200)));
+    assert!(log
+        .iter()
+        .all(|d| d.status == EmailStatus::Sent && d.http_status == Some(200)));
     assert_eq!(log[0].to.as_deref(), Some(OWNER));
     assert_eq!(log[0].message_ids.len(), 1);
 
@@ -107,7 +144,11 @@ fn an_invalid_post_rerenders_the_form_with_422_errors_and_escaped_values() {
     let res = post_form(
         &t,
         "quote",
-        &[("full_name", "<script>alert(1)</script>"), ("email", "not-an-email"), ("message", "")],
+        &[
+            ("full_name", "<script>alert(1)</script>"),
+            ("email", "not-an-email"),
+            ("message", ""),
+        ],
     );
     assert_eq!(res.status(), Status::UnprocessableEntity);
     let body = res.into_string().unwrap();
@@ -134,8 +175,19 @@ fn json_posts_get_201_or_422_json() {
     assert_eq!(v["form"], "contact");
     assert_eq!(v["id"].as_str().unwrap().len(), 16);
     assert!(v["reference"].as_str().unwrap().starts_with("C-"));
-    let kinds: Vec<_> = v["emails"].as_array().unwrap().iter().map(|e| (e["kind"].clone(), e["status"].clone())).collect();
-    assert_eq!(kinds, [("admin".into(), "sent".into()), ("confirmation".into(), "sent".into())]);
+    let kinds: Vec<_> = v["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].clone(), e["status"].clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("admin".into(), "sent".into()),
+            ("confirmation".into(), "sent".into())
+        ]
+    );
 
     let res = t
         .client
@@ -175,15 +227,30 @@ fn a_form_post_with_accept_json_gets_json() {
 #[test]
 fn unknown_forms_are_404_in_html_and_json() {
     let t = TestApp::start();
-    assert_eq!(t.client.get("/f/nope").dispatch().status(), Status::NotFound);
+    assert_eq!(
+        t.client.get("/f/nope").dispatch().status(),
+        Status::NotFound
+    );
     let res = post_form(&t, "nope", QUOTE);
     assert_eq!(res.status(), Status::NotFound);
-    let res = t.client.post("/f/nope").header(ContentType::JSON).body("{}").dispatch();
+    let res = t
+        .client
+        .post("/f/nope")
+        .header(ContentType::JSON)
+        .body("{}")
+        .dispatch();
     assert_eq!(res.status(), Status::NotFound);
-    assert_eq!(res.into_json::<Value>().unwrap()["error"], "This page does not exist.");
+    assert_eq!(
+        res.into_json::<Value>().unwrap()["error"],
+        "This page does not exist."
+    );
 }
 
-fn job_post<'a>(t: &'a TestApp, filename: &str, bytes: &[u8]) -> rocket::local::blocking::LocalResponse<'a> {
+fn job_post<'a>(
+    t: &'a TestApp,
+    filename: &str,
+    bytes: &[u8],
+) -> rocket::local::blocking::LocalResponse<'a> {
     let (ct, body) = Multipart::default()
         .text("full_name", "Amani Guide")
         .text("email", "amani@visitor.example")
@@ -215,12 +282,18 @@ fn a_job_application_stores_the_cv_and_attaches_it_for_the_jobs_inbox() {
         .decode(attachment["content"].as_str().unwrap())
         .unwrap();
     assert_eq!(content, common::PDF);
-    assert!(delivered[1]["attachments"].is_null(), "the visitor does not get their CV back");
+    assert!(
+        delivered[1]["attachments"].is_null(),
+        "the visitor does not get their CV back"
+    );
 
     let store = &t.app().store;
     let saved = store.submission_by_reference(&reference).unwrap().unwrap();
     assert_eq!(saved.files[0].filename, "Amani CV.pdf");
-    assert_eq!(saved.fields["cover_letter"], "I know every trail.\nHire me.");
+    assert_eq!(
+        saved.fields["cover_letter"],
+        "I know every trail.\nHire me."
+    );
     assert_eq!(store.file(saved.id, "cv").unwrap().unwrap(), common::PDF);
 }
 
@@ -229,16 +302,26 @@ fn docx_and_doc_cvs_are_recognised_by_content() {
     let t = TestApp::start();
     let res = job_post(&t, "cv.bin", &common::docx());
     assert_eq!(res.status(), Status::SeeOther);
-    assert_eq!(t.fake.delivered()[0]["attachments"][0]["filename"], "cv.docx");
+    assert_eq!(
+        t.fake.delivered()[0]["attachments"][0]["filename"],
+        "cv.docx"
+    );
 
     let mut doc = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
-    doc.set_storage_clsid("/", uuid::Uuid::parse_str("00020906-0000-0000-c000-000000000046").unwrap()).unwrap();
+    doc.set_storage_clsid(
+        "/",
+        uuid::Uuid::parse_str("00020906-0000-0000-c000-000000000046").unwrap(),
+    )
+    .unwrap();
     doc.create_stream("/WordDocument").unwrap();
     doc.flush().unwrap();
     let bytes = doc.into_inner().into_inner();
     let res = job_post(&t, "old cv.doc", &bytes);
     assert_eq!(res.status(), Status::SeeOther);
-    assert_eq!(t.fake.delivered()[2]["attachments"][0]["type"], "application/msword");
+    assert_eq!(
+        t.fake.delivered()[2]["attachments"][0]["type"],
+        "application/msword"
+    );
 }
 
 #[test]
@@ -248,7 +331,10 @@ fn a_cv_that_is_not_a_document_or_too_large_is_refused_and_nothing_is_stored() {
     assert_eq!(res.status(), Status::UnprocessableEntity);
     let body = res.into_string().unwrap();
     assert!(body.contains("The file must be one of: PDF, DOC, DOCX."));
-    assert!(body.contains("value=\"Safari guide\""), "entered values are kept");
+    assert!(
+        body.contains("value=\"Safari guide\""),
+        "entered values are kept"
+    );
 
     let t = TestApp::start_with(|f| f.merge(("max_upload_bytes", 1024)));
     let mut big = common::PDF.to_vec();
@@ -264,14 +350,28 @@ fn a_cv_that_is_not_a_document_or_too_large_is_refused_and_nothing_is_stored() {
 fn a_body_over_the_limit_is_413_with_a_clear_message() {
     let t = TestApp::start();
     let huge = "x".repeat(100 * 1024);
-    let res = post_form(&t, "contact", &[("name", "A"), ("email", "a@visitor.example"), ("message", &huge)]);
+    let res = post_form(
+        &t,
+        "contact",
+        &[
+            ("name", "A"),
+            ("email", "a@visitor.example"),
+            ("message", &huge),
+        ],
+    );
     assert_eq!(res.status(), Status::PayloadTooLarge);
-    assert!(res.into_string().unwrap().contains("larger than this server accepts"));
+    assert!(res
+        .into_string()
+        .unwrap()
+        .contains("larger than this server accepts"));
     let res = t
         .client
         .post("/f/contact")
         .header(ContentType::JSON)
-        .body(format!(r#"{{"message":"{}"}}"#, "x".repeat(2 * 1024 * 1024)))
+        .body(format!(
+            r#"{{"message":"{}"}}"#,
+            "x".repeat(2 * 1024 * 1024)
+        ))
         .dispatch();
     assert_eq!(res.status(), Status::PayloadTooLarge);
     assert_eq!(t.app().store.count_submissions(), 0);
@@ -285,17 +385,26 @@ fn newsletter_double_opt_in_confirms_welcomes_and_unsubscribes() {
     assert_eq!(res.status(), Status::SeeOther);
     let location = res.headers().get_one("Location").unwrap().to_string();
     let thanks = t.client.get(&location).dispatch().into_string().unwrap();
-    assert!(thanks.contains("check your inbox to confirm") || thanks.contains("Check your inbox to confirm"));
+    assert!(
+        thanks.contains("check your inbox to confirm")
+            || thanks.contains("Check your inbox to confirm")
+    );
 
     let optin = t.fake.delivered()[0].clone();
     assert_eq!(optin["to"][0]["email"], "reader@visitor.example");
     let text = optin["text"].as_str().unwrap();
-    let link = text.split_whitespace().find(|w| w.contains("/confirm/")).unwrap();
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains("/confirm/"))
+        .unwrap();
     assert!(link.starts_with("http://shop.test/confirm/"));
     let path = link.trim_start_matches("http://shop.test");
 
     // A second signup neither duplicates the subscriber nor mails again.
-    assert_eq!(post_form(&t, "newsletter", &signup).status(), Status::SeeOther);
+    assert_eq!(
+        post_form(&t, "newsletter", &signup).status(),
+        Status::SeeOther
+    );
     assert_eq!(t.fake.delivered().len(), 1);
     assert_eq!(t.app().store.subscribers().unwrap().len(), 1);
 
@@ -307,19 +416,27 @@ fn newsletter_double_opt_in_confirms_welcomes_and_unsubscribes() {
     assert_eq!(welcome["to"][0]["email"], "reader@visitor.example");
     let unsubscribe = welcome["headers"]["List-Unsubscribe"].as_str().unwrap();
     assert!(unsubscribe.starts_with("<http://shop.test/unsubscribe/"));
-    assert_eq!(welcome["headers"]["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click");
+    assert_eq!(
+        welcome["headers"]["List-Unsubscribe-Post"],
+        "List-Unsubscribe=One-Click"
+    );
     assert_eq!(delivered[2]["to"][0]["email"], NEWS);
 
     // Following the confirm link again sends nothing more.
     assert_eq!(t.client.get(path).dispatch().status(), Status::Ok);
     assert_eq!(t.fake.delivered().len(), 3);
 
-    let unsub_path = unsubscribe.trim_start_matches("<http://shop.test").trim_end_matches('>');
+    let unsub_path = unsubscribe
+        .trim_start_matches("<http://shop.test")
+        .trim_end_matches('>');
     assert_eq!(t.client.get(unsub_path).dispatch().status(), Status::Ok);
     let sub = &t.app().store.subscribers().unwrap()[0];
     assert_eq!(sub.state, kipekee::store::SubscriberState::Unsubscribed);
     assert_eq!(t.client.post(unsub_path).dispatch().status(), Status::Ok);
-    assert_eq!(t.client.get("/confirm/not-a-token").dispatch().status(), Status::NotFound);
+    assert_eq!(
+        t.client.get("/confirm/not-a-token").dispatch().status(),
+        Status::NotFound
+    );
 }
 
 #[test]
@@ -334,16 +451,46 @@ fn without_a_token_emails_are_rendered_stored_and_skipped() {
     assert_eq!(s.email_status, EmailStatus::Skipped);
     let log = store.deliveries_of(s.id).unwrap();
     assert_eq!(log.len(), 2);
-    assert!(log[0].html.contains("Two tents for a week"), "the would-be email is kept");
-    assert_eq!(log[0].error.as_deref(), Some("MAILTRAP_API_TOKEN is not set"));
+    assert!(
+        log[0].html.contains("Two tents for a week"),
+        "the would-be email is kept"
+    );
+    assert_eq!(
+        log[0].error.as_deref(),
+        Some("MAILTRAP_API_TOKEN is not set")
+    );
 }
 
 #[test]
 fn mailtrap_failures_keep_the_submission_and_tell_the_truth() {
     let cases = [
-        (Fault::Status { code: 401, body: r#"{"errors":["Unauthorized"]}"#.into(), retry_after: None }, Some(401), "Unauthorized"),
-        (Fault::Status { code: 500, body: r#"{"errors":["Internal server error"]}"#.into(), retry_after: None }, Some(500), "Internal server error"),
-        (Fault::Status { code: 429, body: "".into(), retry_after: Some(3) }, Some(429), "HTTP 429"),
+        (
+            Fault::Status {
+                code: 401,
+                body: r#"{"errors":["Unauthorized"]}"#.into(),
+                retry_after: None,
+            },
+            Some(401),
+            "Unauthorized",
+        ),
+        (
+            Fault::Status {
+                code: 500,
+                body: r#"{"errors":["Internal server error"]}"#.into(),
+                retry_after: None,
+            },
+            Some(500),
+            "Internal server error",
+        ),
+        (
+            Fault::Status {
+                code: 429,
+                body: "".into(),
+                retry_after: Some(3),
+            },
+            Some(429),
+            "HTTP 429",
+        ),
         (Fault::FailAllItems, Some(200), ""),
         (Fault::Drop, None, "Mailtrap"),
         (Fault::Hang, None, "Mailtrap"),
@@ -354,12 +501,22 @@ fn mailtrap_failures_keep_the_submission_and_tell_the_truth() {
         let res = post_form(&t, "quote", QUOTE);
         assert_eq!(res.status(), Status::SeeOther, "{fault:?}");
         let location = res.headers().get_one("Location").unwrap().to_string();
-        assert_eq!(query_param(&location, "email").as_deref(), Some("failed"), "{fault:?}");
+        assert_eq!(
+            query_param(&location, "email").as_deref(),
+            Some("failed"),
+            "{fault:?}"
+        );
         let thanks = t.client.get(&location).dispatch().into_string().unwrap();
-        assert!(thanks.contains("could not send your confirmation email"), "{fault:?}");
+        assert!(
+            thanks.contains("could not send your confirmation email"),
+            "{fault:?}"
+        );
 
         let store = &t.app().store;
-        let s = store.latest_submissions(Some("quote"), 1).unwrap().remove(0);
+        let s = store
+            .latest_submissions(Some("quote"), 1)
+            .unwrap()
+            .remove(0);
         assert_eq!(s.fields["full_name"], "Jane Doe");
         assert_eq!(s.email_status, EmailStatus::Failed, "{fault:?}");
         let log = store.deliveries_of(s.id).unwrap();
@@ -380,7 +537,11 @@ fn visitor_text_is_escaped_in_email_html_and_cannot_break_headers() {
     let res = post_form(
         &t,
         "contact",
-        &[("name", "Eve <b>bold</b>"), ("email", "eve@visitor.example"), ("message", "<img src=x onerror=alert(1)>")],
+        &[
+            ("name", "Eve <b>bold</b>"),
+            ("email", "eve@visitor.example"),
+            ("message", "<img src=x onerror=alert(1)>"),
+        ],
     );
     assert_eq!(res.status(), Status::SeeOther);
     let admin = &t.fake.delivered()[0];
@@ -392,10 +553,22 @@ fn visitor_text_is_escaped_in_email_html_and_cannot_break_headers() {
     let res = post_form(
         &t,
         "contact",
-        &[("name", "Eve\r\nBcc: victim@x.example"), ("email", "eve@visitor.example"), ("message", "hi")],
+        &[
+            ("name", "Eve\r\nBcc: victim@x.example"),
+            ("email", "eve@visitor.example"),
+            ("message", "hi"),
+        ],
     );
     assert_eq!(res.status(), Status::UnprocessableEntity);
-    let res = post_form(&t, "contact", &[("name", "Eve"), ("email", "eve@visitor.example\r\nBcc: v@x.example"), ("message", "hi")]);
+    let res = post_form(
+        &t,
+        "contact",
+        &[
+            ("name", "Eve"),
+            ("email", "eve@visitor.example\r\nBcc: v@x.example"),
+            ("message", "hi"),
+        ],
+    );
     assert_eq!(res.status(), Status::UnprocessableEntity);
     assert_eq!(t.fake.delivered().len(), 2);
 }
@@ -418,13 +591,21 @@ fn formspree_subject_and_replyto_are_honoured() {
     let res = post_form(
         &t,
         "contact",
-        &[("name", "Ann"), ("_replyto", "ann@visitor.example"), ("message", "hi"), ("_subject", "Website enquiry")],
+        &[
+            ("name", "Ann"),
+            ("_replyto", "ann@visitor.example"),
+            ("message", "hi"),
+            ("_subject", "Website enquiry"),
+        ],
     );
     assert_eq!(res.status(), Status::SeeOther);
     let delivered = t.fake.delivered();
     assert_eq!(delivered[0]["subject"], "Website enquiry");
     assert_eq!(delivered[0]["reply_to"]["email"], "ann@visitor.example");
-    assert_ne!(delivered[1]["subject"], "Website enquiry", "_subject is for the owner only");
+    assert_ne!(
+        delivered[1]["subject"], "Website enquiry",
+        "_subject is for the owner only"
+    );
 }
 
 #[test]
@@ -450,12 +631,19 @@ fn cross_site_posts_are_accepted_only_from_allowed_origins() {
         .body(form_body(&pairs))
         .dispatch();
     assert_eq!(res.status(), Status::SeeOther);
-    assert_eq!(res.headers().get_one("Location"), Some("https://shop.example/thank-you"));
+    assert_eq!(
+        res.headers().get_one("Location"),
+        Some("https://shop.example/thank-you")
+    );
 
     pairs.pop();
     pairs.push(("_next", "https://evil.example/phish"));
     let res = post_form(&t, "quote", &pairs);
-    assert!(res.headers().get_one("Location").unwrap().starts_with("/f/quote/thanks"));
+    assert!(res
+        .headers()
+        .get_one("Location")
+        .unwrap()
+        .starts_with("/f/quote/thanks"));
 
     let res = t
         .client
@@ -465,7 +653,10 @@ fn cross_site_posts_are_accepted_only_from_allowed_origins() {
         .body(r#"{"full_name":"J","email":"j@visitor.example","message":"m"}"#)
         .dispatch();
     assert_eq!(res.status(), Status::Created);
-    assert_eq!(res.headers().get_one("Access-Control-Allow-Origin"), Some("https://shop.example"));
+    assert_eq!(
+        res.headers().get_one("Access-Control-Allow-Origin"),
+        Some("https://shop.example")
+    );
 
     let res = t
         .client
@@ -474,13 +665,20 @@ fn cross_site_posts_are_accepted_only_from_allowed_origins() {
         .header(Header::new("Access-Control-Request-Method", "POST"))
         .dispatch();
     assert_eq!(res.status(), Status::NoContent);
-    assert!(res.headers().get_one("Access-Control-Allow-Methods").unwrap().contains("POST"));
+    assert!(res
+        .headers()
+        .get_one("Access-Control-Allow-Methods")
+        .unwrap()
+        .contains("POST"));
     let res = t
         .client
         .req(rocket::http::Method::Options, "/f/quote")
         .header(Header::new("Origin", "https://evil.example"))
         .dispatch();
-    assert!(res.headers().get_one("Access-Control-Allow-Origin").is_none());
+    assert!(res
+        .headers()
+        .get_one("Access-Control-Allow-Origin")
+        .is_none());
 }
 
 #[test]
@@ -496,10 +694,20 @@ fn healthz_and_assets_with_cache_validators() {
     assert_eq!(res.status(), Status::Ok);
     assert_eq!(res.content_type(), Some(ContentType::CSS));
     let etag = res.headers().get_one("ETag").unwrap().to_string();
-    let res = t.client.get("/assets/css/site.css").header(Header::new("If-None-Match", etag)).dispatch();
+    let res = t
+        .client
+        .get("/assets/css/site.css")
+        .header(Header::new("If-None-Match", etag))
+        .dispatch();
     assert_eq!(res.status(), Status::NotModified);
-    assert_eq!(t.client.get("/assets/nope.css").dispatch().status(), Status::NotFound);
-    assert_eq!(t.client.get("/assets/../Cargo.toml").dispatch().status(), Status::NotFound);
+    assert_eq!(
+        t.client.get("/assets/nope.css").dispatch().status(),
+        Status::NotFound
+    );
+    assert_eq!(
+        t.client.get("/assets/../Cargo.toml").dispatch().status(),
+        Status::NotFound
+    );
 }
 
 #[test]
@@ -511,5 +719,8 @@ fn forms_are_overridable_from_the_config() {
     let index = t.client.get("/").dispatch().into_string().unwrap();
     assert!(index.contains("Book a safari"));
     assert!(!index.contains("/f/contact"));
-    assert_eq!(t.client.get("/f/contact").dispatch().status(), Status::NotFound);
+    assert_eq!(
+        t.client.get("/f/contact").dispatch().status(),
+        Status::NotFound
+    );
 }

@@ -146,12 +146,17 @@ impl FormDef {
     pub fn check(&self, slug: &str) -> Result<(), String> {
         let slug_ok = !slug.is_empty()
             && slug.len() <= 40
-            && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && slug
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !slug_ok {
             return Err("slug must be lowercase letters, digits and dashes".into());
         }
         if self.reference_prefix.is_empty()
-            || !self.reference_prefix.chars().all(|c| c.is_ascii_alphanumeric())
+            || !self
+                .reference_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric())
         {
             return Err("reference_prefix must be letters or digits".into());
         }
@@ -166,16 +171,24 @@ impl FormDef {
                 return Err(format!("file field {:?} accepts no type", f.name));
             }
         }
-        let has_email = self.field("email").is_some_and(|f| f.kind == FieldKind::Email);
+        let has_email = self
+            .field("email")
+            .is_some_and(|f| f.kind == FieldKind::Email);
         for e in &self.emails {
             if !ROLES.contains(&e.to.as_str()) {
                 return Err(format!("email {:?}: to must be one of {ROLES:?}", e.kind));
             }
             if !TEMPLATES.contains(&e.template.as_str()) {
-                return Err(format!("email {:?}: template must be one of {TEMPLATES:?}", e.kind));
+                return Err(format!(
+                    "email {:?}: template must be one of {TEMPLATES:?}",
+                    e.kind
+                ));
             }
             if e.to_visitor() && !has_email {
-                return Err(format!("email {:?} goes to the visitor but the form has no email field", e.kind));
+                return Err(format!(
+                    "email {:?} goes to the visitor but the form has no email field",
+                    e.kind
+                ));
             }
         }
         if self.kind == FormKind::Newsletter && !has_email {
@@ -333,7 +346,12 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
             field("name", "Name", Text, false),
         ],
         emails: vec![
-            email("optin", "visitor", "Please confirm your subscription", "optin"),
+            email(
+                "optin",
+                "visitor",
+                "Please confirm your subscription",
+                "optin",
+            ),
             EmailDef {
                 when: Trigger::Confirm,
                 ..email("welcome", "visitor", "Welcome to our newsletter", "welcome")
@@ -397,7 +415,10 @@ mod tests {
 
     #[test]
     fn single_line_removes_header_injection() {
-        assert_eq!(single_line("Jane\r\nBcc: x@y.com", 100), "Jane Bcc: x@y.com");
+        assert_eq!(
+            single_line("Jane\r\nBcc: x@y.com", 100),
+            "Jane Bcc: x@y.com"
+        );
         assert_eq!(single_line("  a\u{0}b\tc  ", 100), "ab c");
         assert_eq!(single_line("abcdef", 3), "abc");
     }

@@ -44,7 +44,10 @@ mod tests {
 
     #[test]
     fn pdf_is_recognised_and_renamed_text_is_not() {
-        assert_eq!(sniff(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj"), Some(FileType::Pdf));
+        assert_eq!(
+            sniff(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj"),
+            Some(FileType::Pdf)
+        );
         assert_eq!(sniff(b"MZ\x90\x00 this is an exe named cv.pdf"), None);
         assert_eq!(sniff(b"hello"), None);
     }

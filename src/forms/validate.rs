@@ -75,14 +75,20 @@ pub fn validate(def: &FormDef, input: RawInput, max_upload: u64) -> Result<Valid
     let mut errors = FieldErrors::new();
     let mut too_large = input.too_many_fields;
     if input.too_many_fields {
-        errors.insert("_form".into(), format!("More than {MAX_FIELDS} fields were sent."));
+        errors.insert(
+            "_form".into(),
+            format!("More than {MAX_FIELDS} fields were sent."),
+        );
     }
     let mut fields = BTreeMap::new();
     let mut values = BTreeMap::new();
     let mut uploads = Vec::new();
     for f in &def.fields {
         if f.kind == FieldKind::File {
-            let file = input.files.iter().find(|r| r.field == f.name && !r.bytes.is_empty());
+            let file = input
+                .files
+                .iter()
+                .find(|r| r.field == f.name && !r.bytes.is_empty());
             match check_file(f, file, max_upload) {
                 Ok(Some(upload)) => uploads.push(upload),
                 Ok(None) => {}
@@ -122,8 +128,14 @@ pub fn validate(def: &FormDef, input: RawInput, max_upload: u64) -> Result<Valid
     Ok(Valid {
         visitor_email,
         honeypot: filled("website") || filled("_gotcha"),
-        next: input.value("_next").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
-        subject: input.value("_subject").map(|s| single_line(s, 150)).filter(|s| !s.is_empty()),
+        next: input
+            .value("_next")
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+        subject: input
+            .value("_subject")
+            .map(|s| single_line(s, 150))
+            .filter(|s| !s.is_empty()),
         fields,
         uploads,
     })
@@ -165,13 +177,19 @@ fn check_value(f: &FieldDef, raw: &str) -> Result<String, String> {
         FieldKind::Email => EmailAddress::parse(&value)
             .map(|e| e.to_string())
             .map_err(|_| "Enter a valid email address, like name@example.com.".into()),
-        FieldKind::Tel if !value.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) => {
+        FieldKind::Tel
+            if !value
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c)) =>
+        {
             Err("Use digits, spaces and + - ( ) only.".into())
         }
         FieldKind::Url if !(value.starts_with("https://") || value.starts_with("http://")) => {
             Err("Enter a full address starting with https://.".into())
         }
-        FieldKind::Select if !f.options.contains(&value) => Err("Choose one of the options.".into()),
+        FieldKind::Select if !f.options.contains(&value) => {
+            Err("Choose one of the options.".into())
+        }
         _ => Ok(value),
     }
 }
@@ -231,7 +249,10 @@ mod tests {
 
     fn input(pairs: &[(&str, &str)]) -> RawInput {
         RawInput {
-            values: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            values: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             ..RawInput::default()
         }
     }
@@ -263,7 +284,11 @@ mod tests {
         let long = "x".repeat(201);
         let e = validate(
             &forms["quote"],
-            input(&[("full_name", &long), ("email", "nope"), ("phone", "call me")]),
+            input(&[
+                ("full_name", &long),
+                ("email", "nope"),
+                ("phone", "call me"),
+            ]),
             1024,
         )
         .unwrap_err();
@@ -280,7 +305,11 @@ mod tests {
         let forms = builtin();
         let e = validate(
             &forms["contact"],
-            input(&[("name", "Eve\r\nBcc: all@x.com"), ("email", "e@x.com"), ("message", "hi")]),
+            input(&[
+                ("name", "Eve\r\nBcc: all@x.com"),
+                ("email", "e@x.com"),
+                ("message", "hi"),
+            ]),
             1024,
         )
         .unwrap_err();

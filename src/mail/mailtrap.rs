@@ -62,7 +62,10 @@ impl Mailtrap {
             .build();
         Mailtrap {
             agent,
-            batch_url: format!("{}/api/batch", config.mailtrap_api_url.trim_end_matches('/')),
+            batch_url: format!(
+                "{}/api/batch",
+                config.mailtrap_api_url.trim_end_matches('/')
+            ),
             token: config.mailtrap_api_token.clone(),
             from: config.default_from_email.clone(),
         }
@@ -82,7 +85,9 @@ impl Mailtrap {
                 _ => None,
             })
             .collect();
-        let pending: Vec<usize> = (0..emails.len()).filter(|&i| outcomes[i].is_none()).collect();
+        let pending: Vec<usize> = (0..emails.len())
+            .filter(|&i| outcomes[i].is_none())
+            .collect();
         for chunk in pending.chunks(MAX_BATCH) {
             let batch: Vec<&Email> = chunk.iter().map(|&i| &emails[i]).collect();
             for (&i, outcome) in chunk.iter().zip(self.post(&batch)) {
@@ -112,7 +117,10 @@ impl Mailtrap {
             Ok(resp) | Err(ureq::Error::Status(_, resp)) => {
                 let status = resp.status();
                 let text = resp.into_string().unwrap_or_default();
-                (Some(status), parse_batch_answer(status, &text, emails.len()))
+                (
+                    Some(status),
+                    parse_batch_answer(status, &text, emails.len()),
+                )
             }
             Err(ureq::Error::Transport(t)) => {
                 let why = transport_error(&t);
@@ -206,10 +214,13 @@ pub fn parse_batch_answer(status: u16, body: &str, n: usize) -> Vec<Result<Vec<S
     let json: Option<Value> = serde_json::from_str(body).ok();
     let whole = |why: String| vec![Err(why); n];
     if !(200..300).contains(&status) {
-        let detail = json
-            .as_ref()
-            .and_then(error_text)
-            .unwrap_or_else(|| if body.trim().is_empty() { "empty answer".into() } else { "non-JSON answer".into() });
+        let detail = json.as_ref().and_then(error_text).unwrap_or_else(|| {
+            if body.trim().is_empty() {
+                "empty answer".into()
+            } else {
+                "non-JSON answer".into()
+            }
+        });
         return whole(format!("HTTP {status}: {detail}"));
     }
     let Some(json) = json else {
@@ -224,9 +235,15 @@ pub fn parse_batch_answer(status: u16, body: &str, n: usize) -> Vec<Result<Vec<S
             Some(item) if item.get("success").and_then(Value::as_bool) == Some(true) => Ok(item
                 .get("message_ids")
                 .and_then(Value::as_array)
-                .map(|ids| ids.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default()),
-            Some(item) => Err(error_text(item).unwrap_or_else(|| "rejected without a reason".into())),
+            Some(item) => {
+                Err(error_text(item).unwrap_or_else(|| "rejected without a reason".into()))
+            }
             None => Err("Mailtrap's answer did not cover this message".into()),
         })
         .collect()
@@ -243,7 +260,12 @@ fn error_text(v: &Value) -> Option<String> {
             .join("; "),
         Value::Object(map) => map
             .iter()
-            .map(|(k, v)| format!("{k}: {}", v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+            .map(|(k, v)| {
+                format!(
+                    "{k}: {}",
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                )
+            })
             .collect::<Vec<_>>()
             .join("; "),
         other => other.to_string(),
@@ -262,24 +284,51 @@ mod tests {
             {"success":false,"errors":["'from' is required","'subject' is required"]}]}"#;
         let got = parse_batch_answer(200, body, 3);
         assert_eq!(got[0], Ok(vec!["a1".to_string(), "a2".to_string()]));
-        assert_eq!(got[1], Err("'from' is required; 'subject' is required".to_string()));
+        assert_eq!(
+            got[1],
+            Err("'from' is required; 'subject' is required".to_string())
+        );
         assert!(got[2].as_ref().unwrap_err().contains("did not cover"));
     }
 
     #[test]
     fn every_error_shape_is_understood() {
         let cases = [
-            (401, r#"{"errors":["Unauthorized"]}"#, "HTTP 401: Unauthorized"),
-            (400, r#"{"success":false,"errors":["bad"]}"#, "HTTP 400: bad"),
-            (401, r#"{"error":"Incorrect API token"}"#, "HTTP 401: Incorrect API token"),
-            (422, r#"{"errors":{"base":["x"]}}"#, r#"HTTP 422: base: ["x"]"#),
+            (
+                401,
+                r#"{"errors":["Unauthorized"]}"#,
+                "HTTP 401: Unauthorized",
+            ),
+            (
+                400,
+                r#"{"success":false,"errors":["bad"]}"#,
+                "HTTP 400: bad",
+            ),
+            (
+                401,
+                r#"{"error":"Incorrect API token"}"#,
+                "HTTP 401: Incorrect API token",
+            ),
+            (
+                422,
+                r#"{"errors":{"base":["x"]}}"#,
+                r#"HTTP 422: base: ["x"]"#,
+            ),
             (503, "<html>cloudflare</html>", "HTTP 503: non-JSON answer"),
             (500, "", "HTTP 500: empty answer"),
-            (200, r#"{"success":false,"errors":["general"]}"#, "HTTP 200: general"),
+            (
+                200,
+                r#"{"success":false,"errors":["general"]}"#,
+                "HTTP 200: general",
+            ),
             (200, "not json", "HTTP 200: non-JSON answer"),
         ];
         for (status, body, want) in cases {
-            assert_eq!(parse_batch_answer(status, body, 1), vec![Err(want.to_string())], "{body}");
+            assert_eq!(
+                parse_batch_answer(status, body, 1),
+                vec![Err(want.to_string())],
+                "{body}"
+            );
         }
     }
 
@@ -304,6 +353,12 @@ mod tests {
         assert!(m.get("reply_to").is_none() && m.get("headers").is_none());
         let content = m["attachments"][0]["content"].as_str().unwrap();
         assert!(!content.contains('\n'));
-        assert_eq!(base64::engine::general_purpose::STANDARD.decode(content).unwrap().len(), 100);
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(content)
+                .unwrap()
+                .len(),
+            100
+        );
     }
 }

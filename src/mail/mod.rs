@@ -107,24 +107,46 @@ pub fn render(
     ctx.insert("fields", &fields);
     ctx.insert("form_title", &mc.form.title);
     ctx.insert("reference", &sub.reference);
-    ctx.insert("submitted_at", &crate::templates::human_time(sub.created_at));
+    ctx.insert(
+        "submitted_at",
+        &crate::templates::human_time(sub.created_at),
+    );
     ctx.insert("files", &sub.files);
-    ctx.insert("site_name", &config.default_from_email.name.as_deref().unwrap_or("Kipekee"));
-    ctx.insert("admin_url", &format!("{}/admin/submissions/{}", mc.public_base, sub.id));
+    ctx.insert(
+        "site_name",
+        &config
+            .default_from_email
+            .name
+            .as_deref()
+            .unwrap_or("Kipekee"),
+    );
+    ctx.insert(
+        "admin_url",
+        &format!("{}/admin/submissions/{}", mc.public_base, sub.id),
+    );
     let mut headers = BTreeMap::new();
     if let Some(s) = mc.subscriber {
         let unsubscribe = format!("{}/unsubscribe/{}", mc.public_base, s.unsubscribe_token);
-        ctx.insert("confirm_url", &format!("{}/confirm/{}", mc.public_base, s.confirm_token));
+        ctx.insert(
+            "confirm_url",
+            &format!("{}/confirm/{}", mc.public_base, s.confirm_token),
+        );
         ctx.insert("unsubscribe_url", &unsubscribe);
         if def.kind == "welcome" {
             headers.insert("List-Unsubscribe".into(), format!("<{unsubscribe}>"));
-            headers.insert("List-Unsubscribe-Post".into(), "List-Unsubscribe=One-Click".into());
+            headers.insert(
+                "List-Unsubscribe-Post".into(),
+                "List-Unsubscribe=One-Click".into(),
+            );
         }
     }
     let render = |name: String| {
         templates
             .render(&name, &ctx)
-            .map_err(|source| MailError::Render { template: name, source })
+            .map_err(|source| MailError::Render {
+                template: name,
+                source,
+            })
     };
     let subject = match (&sub.subject, def.to_visitor()) {
         (Some(custom), false) => custom.clone(),
@@ -137,7 +159,10 @@ pub fn render(
     let to = if def.to_visitor() {
         visitor.clone()
     } else {
-        config.recipient(&def.to).cloned().map(|e| Mailbox { name: None, email: e })
+        config.recipient(&def.to).cloned().map(|e| Mailbox {
+            name: None,
+            email: e,
+        })
     };
     Ok(Email {
         kind: def.kind.clone(),
@@ -148,7 +173,11 @@ pub fn render(
         text: render(format!("email/{}.txt", def.template))?,
         html: render(format!("email/{}.html", def.template))?,
         headers,
-        attachments: if def.attach_files { mc.files.clone() } else { Vec::new() },
+        attachments: if def.attach_files {
+            mc.files.clone()
+        } else {
+            Vec::new()
+        },
     })
 }
 

@@ -159,17 +159,22 @@ impl Store {
         }
         let mut bytes = vec![0u8; 32];
         rand::thread_rng().fill_bytes(&mut bytes);
-        let stored = match self.meta.compare_and_swap(&key, None as Option<&[u8]>, Some(bytes.as_slice()))? {
-            Ok(()) => bytes,
-            Err(race) => race.current.map(|v| v.to_vec()).unwrap_or(bytes),
-        };
+        let stored =
+            match self
+                .meta
+                .compare_and_swap(&key, None as Option<&[u8]>, Some(bytes.as_slice()))?
+            {
+                Ok(()) => bytes,
+                Err(race) => race.current.map(|v| v.to_vec()).unwrap_or(bytes),
+            };
         self.db.flush()?;
         Ok(stored)
     }
 
     /// A unique id, increasing, close to the current time in microseconds.
     fn next_id(&self) -> u64 {
-        let now = u64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000).unwrap_or(0);
+        let now =
+            u64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000).unwrap_or(0);
         let mut last = self.last_id.load(Ordering::SeqCst);
         loop {
             let id = now.max(last + 1);
@@ -270,7 +275,10 @@ impl Store {
     }
 
     pub fn file(&self, id: SubmissionId, field: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.files.get(keys::file_key(id, field))?.map(|v| v.to_vec()))
+        Ok(self
+            .files
+            .get(keys::file_key(id, field))?
+            .map(|v| v.to_vec()))
     }
 
     /// Logs a round of delivery attempts and sets the submission's summary status, flushed.
@@ -288,21 +296,23 @@ impl Store {
                 ..d
             })
             .collect();
-        (&self.submissions, &self.deliveries, &self.submissionid_deliveryid).transaction(
-            |(subs, deliveries, index)| {
+        (
+            &self.submissions,
+            &self.deliveries,
+            &self.submissionid_deliveryid,
+        )
+            .transaction(|(subs, deliveries, index)| {
                 for d in &attempts {
                     deliveries.insert(&d.id.to_key(), records::encode(d))?;
                     index.insert(&keys::delivery_key(submission, d.id), &[])?;
                 }
                 if let Some(raw) = subs.get(submission.to_key())? {
-                    let mut s: Submission =
-                        records::decode("submissions", &raw).map_err(abort)?;
+                    let mut s: Submission = records::decode("submissions", &raw).map_err(abort)?;
                     s.email_status = status;
                     subs.insert(&submission.to_key(), records::encode(&s))?;
                 }
                 Ok(())
-            },
-        )?;
+            })?;
         self.db.flush_async().await?;
         Ok(attempts)
     }
@@ -310,9 +320,14 @@ impl Store {
     /// Every attempt for one submission, oldest first.
     pub fn deliveries_of(&self, submission: SubmissionId) -> Result<Vec<Delivery>> {
         let mut out = Vec::new();
-        for entry in self.submissionid_deliveryid.scan_prefix(submission.to_key()) {
+        for entry in self
+            .submissionid_deliveryid
+            .scan_prefix(submission.to_key())
+        {
             let (k, _) = entry?;
-            let Some(id) = keys::trailing_id(&k) else { continue };
+            let Some(id) = keys::trailing_id(&k) else {
+                continue;
+            };
             if let Some(v) = self.deliveries.get(DeliveryId(id).to_key())? {
                 out.push(records::decode("deliveries", &v)?);
             }
@@ -353,22 +368,43 @@ mod tests {
     #[rocket::async_test]
     async fn submissions_get_increasing_ids_and_per_form_references() {
         let store = Store::temporary().unwrap();
-        let a = store.insert_submission(new_sub("quote", "Q")).await.unwrap();
-        let b = store.insert_submission(new_sub("quote", "Q")).await.unwrap();
-        let c = store.insert_submission(new_sub("contact", "C")).await.unwrap();
+        let a = store
+            .insert_submission(new_sub("quote", "Q"))
+            .await
+            .unwrap();
+        let b = store
+            .insert_submission(new_sub("quote", "Q"))
+            .await
+            .unwrap();
+        let c = store
+            .insert_submission(new_sub("contact", "C"))
+            .await
+            .unwrap();
         assert!(a.id < b.id && b.id < c.id);
-        assert_eq!((a.reference.as_str(), b.reference.as_str()), ("Q-1001", "Q-1002"));
+        assert_eq!(
+            (a.reference.as_str(), b.reference.as_str()),
+            ("Q-1001", "Q-1002")
+        );
         assert_eq!(c.reference, "C-1001");
         let quotes = store.latest_submissions(Some("quote"), 10).unwrap();
-        assert_eq!(quotes.iter().map(|s| s.id).collect::<Vec<_>>(), [b.id, a.id]);
-        assert_eq!(store.submission_by_reference("C-1001").unwrap().unwrap().id, c.id);
+        assert_eq!(
+            quotes.iter().map(|s| s.id).collect::<Vec<_>>(),
+            [b.id, a.id]
+        );
+        assert_eq!(
+            store.submission_by_reference("C-1001").unwrap().unwrap().id,
+            c.id
+        );
         assert_eq!(store.latest_submissions(None, 2).unwrap().len(), 2);
     }
 
     #[rocket::async_test]
     async fn deliveries_link_to_their_submission_and_set_its_status() {
         let store = Store::temporary().unwrap();
-        let s = store.insert_submission(new_sub("quote", "Q")).await.unwrap();
+        let s = store
+            .insert_submission(new_sub("quote", "Q"))
+            .await
+            .unwrap();
         assert_eq!(s.email_status, EmailStatus::Pending);
         let attempt = Delivery::planned("admin", Some("o@example.com"), "subj");
         let saved = store
@@ -379,7 +415,10 @@ mod tests {
         assert_eq!(log.len(), 2);
         assert_eq!(log[0].id, saved[0].id);
         assert_eq!(log[0].submission_id, s.id);
-        assert_eq!(store.submission(s.id).unwrap().unwrap().email_status, EmailStatus::Failed);
+        assert_eq!(
+            store.submission(s.id).unwrap().unwrap().email_status,
+            EmailStatus::Failed
+        );
     }
 
     #[test]
@@ -390,7 +429,9 @@ mod tests {
             assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
             let s = store.secret("cookie").unwrap();
             assert_eq!(store.secret("cookie").unwrap(), s);
-            store.set_meta_u64("schema_version", SCHEMA_VERSION + 1).unwrap();
+            store
+                .set_meta_u64("schema_version", SCHEMA_VERSION + 1)
+                .unwrap();
             store.db.flush().unwrap();
             s
         };
@@ -398,9 +439,13 @@ mod tests {
         assert!(err.to_string().contains("newer than this binary"), "{err}");
         let store = sled::open(dir.path()).unwrap();
         let meta = store.open_tree("meta").unwrap();
-        meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes()).unwrap();
+        meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())
+            .unwrap();
         drop((meta, store));
-        assert_eq!(Store::open(dir.path()).unwrap().secret("cookie").unwrap(), secret);
+        assert_eq!(
+            Store::open(dir.path()).unwrap().secret("cookie").unwrap(),
+            secret
+        );
     }
 
     #[test]

@@ -73,7 +73,11 @@ impl NewSubmission {
                 size: u.bytes.len() as u64,
             })
             .collect();
-        let bytes = self.uploads.into_iter().map(|u| (u.field, u.bytes)).collect();
+        let bytes = self
+            .uploads
+            .into_iter()
+            .map(|u| (u.field, u.bytes))
+            .collect();
         let submission = Submission {
             id,
             form: self.form,
@@ -148,6 +152,9 @@ pub(super) fn encode<T: Serialize>(record: &T) -> Vec<u8> {
     serde_json::to_vec(record).unwrap_or_default()
 }
 
-pub(super) fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+pub(super) fn decode<T: DeserializeOwned>(
+    tree: &'static str,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt { tree, source })
 }

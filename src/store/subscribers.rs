@@ -223,26 +223,64 @@ mod tests {
     async fn double_opt_in_lifecycle_keeps_one_subscriber() {
         let store = Store::temporary().unwrap();
         let hour = Duration::hours(1);
-        let (s, first) = store.subscribe(&addr("A@x.com"), Some("A"), SubmissionId(1), hour).await.unwrap();
+        let (s, first) = store
+            .subscribe(&addr("A@x.com"), Some("A"), SubmissionId(1), hour)
+            .await
+            .unwrap();
         assert_eq!(first, Signup::New);
-        let (_, again) = store.subscribe(&addr("a@x.com"), None, SubmissionId(2), hour).await.unwrap();
+        let (_, again) = store
+            .subscribe(&addr("a@x.com"), None, SubmissionId(2), hour)
+            .await
+            .unwrap();
         assert_eq!(again, Signup::RecentlySent);
-        let (_, later) = store.subscribe(&addr("a@x.com"), None, SubmissionId(2), Duration::ZERO).await.unwrap();
+        let (_, later) = store
+            .subscribe(&addr("a@x.com"), None, SubmissionId(2), Duration::ZERO)
+            .await
+            .unwrap();
         assert_eq!(later, Signup::Resend);
         assert_eq!(store.subscribers().unwrap().len(), 1);
 
         assert!(store.confirm_subscriber("bogus").await.unwrap().is_none());
-        assert!(store.confirm_subscriber(&s.unsubscribe_token).await.unwrap().is_none());
-        let (c, newly) = store.confirm_subscriber(&s.confirm_token).await.unwrap().unwrap();
+        assert!(store
+            .confirm_subscriber(&s.unsubscribe_token)
+            .await
+            .unwrap()
+            .is_none());
+        let (c, newly) = store
+            .confirm_subscriber(&s.confirm_token)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(newly && c.state == SubscriberState::Confirmed);
-        assert!(!store.confirm_subscriber(&s.confirm_token).await.unwrap().unwrap().1);
-        let (_, confirmed) = store.subscribe(&addr("a@x.com"), None, SubmissionId(3), hour).await.unwrap();
+        assert!(
+            !store
+                .confirm_subscriber(&s.confirm_token)
+                .await
+                .unwrap()
+                .unwrap()
+                .1
+        );
+        let (_, confirmed) = store
+            .subscribe(&addr("a@x.com"), None, SubmissionId(3), hour)
+            .await
+            .unwrap();
         assert_eq!(confirmed, Signup::AlreadyConfirmed);
 
-        let u = store.unsubscribe(&s.unsubscribe_token).await.unwrap().unwrap();
+        let u = store
+            .unsubscribe(&s.unsubscribe_token)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(u.state, SubscriberState::Unsubscribed);
-        assert!(store.confirm_subscriber(&s.confirm_token).await.unwrap().is_none());
-        let (back, signup) = store.subscribe(&addr("a@x.com"), None, SubmissionId(4), hour).await.unwrap();
+        assert!(store
+            .confirm_subscriber(&s.confirm_token)
+            .await
+            .unwrap()
+            .is_none());
+        let (back, signup) = store
+            .subscribe(&addr("a@x.com"), None, SubmissionId(4), hour)
+            .await
+            .unwrap();
         assert_eq!(signup, Signup::New);
         assert_ne!(back.confirm_token, s.confirm_token);
         assert_eq!(back.unsubscribe_token, s.unsubscribe_token);

@@ -23,28 +23,30 @@ impl<'r> FromRequest<'r> for IfNoneMatch {
     type Error = std::convert::Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
-        request::Outcome::Success(IfNoneMatch(req.headers().get_one("If-None-Match").map(str::to_string)))
+        request::Outcome::Success(IfNoneMatch(
+            req.headers().get_one("If-None-Match").map(str::to_string),
+        ))
     }
 }
 
-pub enum AssetReply {
-    NotModified(String),
-    File { etag: String, content_type: ContentType, bytes: Vec<u8> },
+/// The file, or only its validators when the client's copy is current (304).
+pub struct AssetReply {
+    etag: String,
+    file: Option<(ContentType, Vec<u8>)>,
 }
 
 impl<'r> Responder<'r, 'static> for AssetReply {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        let cache = Header::new("Cache-Control", "public, max-age=3600, must-revalidate");
-        match self {
-            AssetReply::NotModified(etag) => Response::build()
-                .status(Status::NotModified)
-                .header(Header::new("ETag", etag))
-                .header(cache)
-                .ok(),
-            AssetReply::File { etag, content_type, bytes } => Response::build()
+        let mut res = Response::build();
+        res.header(Header::new("ETag", self.etag))
+            .header(Header::new(
+                "Cache-Control",
+                "public, max-age=3600, must-revalidate",
+            ));
+        match self.file {
+            None => res.status(Status::NotModified).ok(),
+            Some((content_type, bytes)) => res
                 .header(content_type)
-                .header(Header::new("ETag", etag))
-                .header(cache)
                 .sized_body(bytes.len(), std::io::Cursor::new(bytes))
                 .ok(),
         }
@@ -56,13 +58,19 @@ fn asset(path: PathBuf, if_none_match: IfNoneMatch) -> Option<AssetReply> {
     let name = path.to_str()?;
     let file = Assets::get(name)?;
     let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
-    if if_none_match.0.is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
-        return Some(AssetReply::NotModified(etag));
+    if if_none_match
+        .0
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        return Some(AssetReply { etag, file: None });
     }
     let content_type = path
         .extension()
         .and_then(|e| e.to_str())
         .and_then(ContentType::from_extension)
         .unwrap_or(ContentType::Binary);
-    Some(AssetReply::File { etag, content_type, bytes: file.data.into_owned() })
+    Some(AssetReply {
+        etag,
+        file: Some((content_type, file.data.into_owned())),
+    })
 }

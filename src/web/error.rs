@@ -60,7 +60,8 @@ impl Error {
 
 /// JSON when the client asked for it or sent JSON; HTML otherwise.
 pub fn wants_json(req: &Request<'_>) -> bool {
-    req.accept().is_some_and(|a| a.preferred().media_type().is_json())
+    req.accept()
+        .is_some_and(|a| a.preferred().media_type().is_json())
         || req.content_type().is_some_and(|c| c.is_json())
 }
 

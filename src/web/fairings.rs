@@ -61,10 +61,16 @@ impl Fairing for Cors {
         if !self.allowed.iter().any(|o| o == origin) {
             return;
         }
-        res.set_header(Header::new("Access-Control-Allow-Origin", origin.to_string()));
+        res.set_header(Header::new(
+            "Access-Control-Allow-Origin",
+            origin.to_string(),
+        ));
         if req.method() == Method::Options {
             res.set_header(Header::new("Access-Control-Allow-Methods", "POST, OPTIONS"));
-            res.set_header(Header::new("Access-Control-Allow-Headers", "Content-Type, Accept"));
+            res.set_header(Header::new(
+                "Access-Control-Allow-Headers",
+                "Content-Type, Accept",
+            ));
             res.set_header(Header::new("Access-Control-Max-Age", "86400"));
         }
     }

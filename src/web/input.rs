@@ -37,7 +37,9 @@ impl<'r> FromData<'r> for Posted {
             Outcome::Success(form) => Outcome::Success(Posted(form.into_inner().0)),
             Outcome::Error((status, errors)) => {
                 let e = if status == Status::PayloadTooLarge {
-                    Error::PayloadTooLarge("The submission is larger than this server accepts.".into())
+                    Error::PayloadTooLarge(
+                        "The submission is larger than this server accepts.".into(),
+                    )
                 } else {
                     Error::BadRequest(format!("The form data could not be read: {errors}"))
                 };
@@ -70,7 +72,9 @@ async fn read_json(req: &Request<'_>, data: Data<'_>) -> Result<RawInput, Error>
             Value::Bool(b) => b.to_string(),
             Value::Number(n) => n.to_string(),
             Value::Array(_) | Value::Object(_) => {
-                return Err(Error::BadRequest(format!("Field {name:?} must be a string.")))
+                return Err(Error::BadRequest(format!(
+                    "Field {name:?} must be a string."
+                )))
             }
         };
         push_value(&mut raw, name, text);
@@ -106,7 +110,11 @@ impl<'r> FromForm<'r> for Fields {
     }
 
     fn push_value(ctxt: &mut Self::Context, field: ValueField<'r>) {
-        push_value(&mut ctxt.raw, field.name.source().to_string(), field.value.to_string());
+        push_value(
+            &mut ctxt.raw,
+            field.name.source().to_string(),
+            field.value.to_string(),
+        );
     }
 
     async fn push_data(ctxt: &mut Self::Context, field: DataField<'r, '_>) {
@@ -188,7 +196,11 @@ impl Visitor {
             .allowed_origins
             .iter()
             .chain(std::iter::once(&app.public_base))
-            .any(|o| next == o || next.starts_with(&format!("{o}/")) || next.starts_with(&format!("{o}?")));
+            .any(|o| {
+                next == o
+                    || next.starts_with(&format!("{o}/"))
+                    || next.starts_with(&format!("{o}?"))
+            });
         if !allowed {
             tracing::warn!("_next ignored: its origin is not in KIPEKEE_ALLOWED_ORIGINS");
         }

@@ -28,10 +28,14 @@ pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
 /// One line for a failed launch (Rocket's error panics if dropped unread).
 pub fn launch_error(e: &rocket::Error) -> String {
     match e.kind() {
-        rocket::error::ErrorKind::Bind(io) => format!("cannot listen on the configured address: {io}"),
+        rocket::error::ErrorKind::Bind(io) => {
+            format!("cannot listen on the configured address: {io}")
+        }
         rocket::error::ErrorKind::Io(io) => format!("I/O error: {io}"),
         rocket::error::ErrorKind::Config(c) => format!("configuration: {c}"),
-        rocket::error::ErrorKind::InsecureSecretKey(_) => "ROCKET_SECRET_KEY is missing or insecure".into(),
+        rocket::error::ErrorKind::InsecureSecretKey(_) => {
+            "ROCKET_SECRET_KEY is missing or insecure".into()
+        }
         other => format!("could not start: {other:?}"),
     }
 }

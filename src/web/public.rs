@@ -39,7 +39,14 @@ fn page(app: &App, name: &str, ctx: &Context) -> Result<RawHtml<String>, Error> 
 
 fn base_context(app: &App) -> Context {
     let mut ctx = Context::new();
-    ctx.insert("site_name", app.config.default_from_email.name.as_deref().unwrap_or("Kipekee"));
+    ctx.insert(
+        "site_name",
+        app.config
+            .default_from_email
+            .name
+            .as_deref()
+            .unwrap_or("Kipekee"),
+    );
     ctx
 }
 
@@ -125,16 +132,24 @@ async fn form_submit(
     let valid = match forms::validate(def, posted?.0, app.config.max_upload_bytes) {
         Ok(valid) => valid,
         Err(invalid) => {
-            let status = if invalid.too_large { Status::PayloadTooLarge } else { Status::UnprocessableEntity };
+            let status = if invalid.too_large {
+                Status::PayloadTooLarge
+            } else {
+                Status::UnprocessableEntity
+            };
             return Ok(if visitor.wants_json {
                 SubmitReply::InvalidJson(status, json!({ "errors": invalid.errors }))
             } else {
-                SubmitReply::InvalidHtml(status, form_html(app, slug, def, &invalid.values, &invalid.errors)?)
+                SubmitReply::InvalidHtml(
+                    status,
+                    form_html(app, slug, def, &invalid.values, &invalid.errors)?,
+                )
             });
         }
     };
     let next = visitor.allowed_next(app, valid.next.as_deref());
-    let accepted = submit::accept(app, slug, def, valid, visitor.ip.map(|ip| ip.to_string())).await?;
+    let accepted =
+        submit::accept(app, slug, def, valid, visitor.ip.map(|ip| ip.to_string())).await?;
     Ok(reply(slug, def, &accepted, visitor.wants_json, next))
 }
 
@@ -154,7 +169,10 @@ fn reply(slug: &str, def: &FormDef, a: &Accepted, json: bool, next: Option<Strin
     let thanks = format!(
         "/f/{slug}/thanks?reference={}&email={}",
         a.submission.reference,
-        serde_json::to_value(visitor_status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+        serde_json::to_value(visitor_status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
     );
     SubmitReply::Redirect(next.unwrap_or(thanks))
 }
@@ -176,7 +194,9 @@ fn thanks_page(
     // The query is the visitor's own: show it only if it has the shape we put there.
     let reference = reference.filter(|r| {
         r.strip_prefix(&format!("{}-", def.reference_prefix))
-            .is_some_and(|n| !n.is_empty() && n.len() <= 12 && n.bytes().all(|b| b.is_ascii_digit()))
+            .is_some_and(|n| {
+                !n.is_empty() && n.len() <= 12 && n.bytes().all(|b| b.is_ascii_digit())
+            })
     });
     let email = email.filter(|e| ["sent", "failed", "skipped"].contains(e));
     let mut ctx = base_context(app);
@@ -198,7 +218,11 @@ fn message_page(app: &App, title: &str, message: &str) -> Result<RawHtml<String>
 #[get("/confirm/<token>")]
 async fn confirm(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
     match submit::confirm_subscription(app, token).await? {
-        Some(_) => message_page(app, "You're subscribed", "Thank you for confirming. Welcome aboard!"),
+        Some(_) => message_page(
+            app,
+            "You're subscribed",
+            "Thank you for confirming. Welcome aboard!",
+        ),
         None => Err(Error::NotFound),
     }
 }
@@ -207,7 +231,11 @@ async fn confirm(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error
 #[get("/unsubscribe/<token>")]
 async fn unsubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
     match app.store.unsubscribe(token).await? {
-        Some(_) => message_page(app, "You're unsubscribed", "You will not receive the newsletter any more."),
+        Some(_) => message_page(
+            app,
+            "You're unsubscribed",
+            "You will not receive the newsletter any more.",
+        ),
         None => Err(Error::NotFound),
     }
 }
@@ -236,7 +264,10 @@ fn healthz(app: &State<App>) -> (Status, (ContentType, String)) {
         ),
         Err(e) => {
             tracing::error!("health check: {e}");
-            (Status::ServiceUnavailable, json!({ "status": "error", "store": "unavailable" }))
+            (
+                Status::ServiceUnavailable,
+                json!({ "status": "error", "store": "unavailable" }),
+            )
         }
     };
     (body.0, (ContentType::JSON, body.1.to_string()))

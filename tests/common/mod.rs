@@ -11,6 +11,7 @@ use figment::Figment;
 use rocket::local::blocking::Client;
 use tempfile::TempDir;
 
+#[allow(unused_imports)]
 pub use fake_mailtrap::{FakeMailtrap, Fault};
 
 pub const OWNER: &str = "owner@shop.example";
@@ -55,7 +56,10 @@ impl TestApp {
     }
 
     pub fn app(&self) -> &kipekee::App {
-        self.client.rocket().state::<kipekee::App>().expect("App is managed")
+        self.client
+            .rocket()
+            .state::<kipekee::App>()
+            .expect("App is managed")
     }
 }
 
@@ -71,7 +75,9 @@ pub fn form_body(pairs: &[(&str, &str)]) -> String {
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             b' ' => "+".to_string(),
             _ => format!("%{b:02X}"),
         })
@@ -88,7 +94,8 @@ pub fn query_param(location: &str, name: &str) -> Option<String> {
 }
 
 /// A minimal but real PDF header: enough for content sniffing.
-pub const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n%%EOF\n";
+pub const PDF: &[u8] =
+    b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n%%EOF\n";
 
 /// The start of a DOCX: a ZIP whose first entry is `word/document.xml`.
 pub fn docx() -> Vec<u8> {

@@ -74,7 +74,9 @@ impl Server {
     }
 
     fn wait_healthy(&self, timeout: Duration) {
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_millis(500)).build();
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_millis(500))
+            .build();
         let start = Instant::now();
         while start.elapsed() < timeout {
             if agent.get(&self.url("/healthz")).call().is_ok() {
