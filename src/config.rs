@@ -462,6 +462,35 @@ mod tests {
         });
     }
 
+    /// The shipped `Rocket.toml` documents real keys: uncommented, it still loads.
+    #[test]
+    fn shipped_rocket_toml_with_its_examples_uncommented_is_valid() {
+        let text = include_str!("../Rocket.toml");
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest.starts_with('[')
+                        || rest.split_once(" = ").is_some_and(|(k, _)| {
+                            k.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '-')
+                        }) =>
+                {
+                    rest
+                }
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let figment = Figment::from(Serialized::defaults(AppConfig::default()))
+            .merge(Toml::string(&uncommented).nested());
+        let c = AppConfig::from_figment(&figment).unwrap();
+        assert_eq!(c.forms["quote"].title, "Book a safari");
+        assert!(!c.forms["contact"].enabled);
+        assert_eq!(c.admin_email.unwrap().as_str(), "owner@shop.example");
+        let limits: rocket::data::Limits = figment.extract_inner("limits").unwrap();
+        assert_eq!(limits.get("data-form"), Some(rocket::data::ByteUnit::Mebibyte(6)));
+    }
+
     #[test]
     #[allow(clippy::result_large_err)]
     fn empty_env_values_mean_unset() {
