@@ -472,7 +472,8 @@ mod tests {
                 Some(rest)
                     if rest.starts_with('[')
                         || rest.split_once(" = ").is_some_and(|(k, _)| {
-                            k.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '-')
+                            k.chars()
+                                .all(|c| c.is_ascii_lowercase() || c == '_' || c == '-')
                         }) =>
                 {
                     rest
@@ -488,7 +489,10 @@ mod tests {
         assert!(!c.forms["contact"].enabled);
         assert_eq!(c.admin_email.unwrap().as_str(), "owner@shop.example");
         let limits: rocket::data::Limits = figment.extract_inner("limits").unwrap();
-        assert_eq!(limits.get("data-form"), Some(rocket::data::ByteUnit::Mebibyte(6)));
+        assert_eq!(
+            limits.get("data-form"),
+            Some(rocket::data::ByteUnit::Mebibyte(6))
+        );
     }
 
     #[test]

@@ -724,3 +724,24 @@ fn forms_are_overridable_from_the_config() {
         Status::NotFound
     );
 }
+
+#[test]
+fn the_release_profile_starts_without_a_configured_secret_key_and_keeps_the_generated_one() {
+    let fake = common::FakeMailtrap::start();
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        let figment = common::figment(dir.path(), &fake).select("release");
+        let rocket = kipekee::rocket(figment).expect("builds");
+        let key: String = rocket
+            .figment()
+            .extract_inner("secret_key")
+            .expect("a key was set");
+        // Rocket refuses to ignite in release without a secret key.
+        let client = rocket::local::blocking::Client::untracked(rocket).expect("release ignites");
+        assert!(!client.rocket().config().secret_key.is_zero());
+        key
+    };
+    let first = start();
+    assert!(first.len() >= 43, "32 random bytes, base64");
+    assert_eq!(start(), first, "the generated key survives a restart");
+}
