@@ -51,6 +51,7 @@ pub async fn accept(
         visitor_email: valid.visitor_email,
         subject: valid.subject,
         client_ip,
+        test: false,
     };
     let submission = app.store.insert_submission(new).await?;
     info!(submission_id = %submission.id, reference = %submission.reference, spam = submission.spam, "stored");

@@ -43,6 +43,13 @@ pub struct FormDef {
     pub thanks: String,
     pub fields: Vec<FieldDef>,
     pub emails: Vec<EmailDef>,
+    /// The pipeline the owner moves a submission through in the admin panel; first is the start.
+    #[serde(default = "default_statuses")]
+    pub statuses: Vec<String>,
+}
+
+fn default_statuses() -> Vec<String> {
+    ["new", "replied", "won", "lost", "archived"].map(String::from).to_vec()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,6 +198,9 @@ impl FormDef {
                 ));
             }
         }
+        if self.statuses.is_empty() {
+            return Err("statuses must name at least one status".into());
+        }
         if self.kind == FormKind::Newsletter && !has_email {
             return Err("a newsletter form needs an email field".into());
         }
@@ -299,6 +309,7 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
             ),
             confirmation("quote request"),
         ],
+        statuses: default_statuses(),
     };
     let mut cv = field("cv", "CV (PDF, DOC or DOCX)", File, true);
     cv.accept = vec![FileType::Pdf, FileType::Doc, FileType::Docx];
@@ -331,6 +342,9 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
             },
             confirmation("application"),
         ],
+        statuses: ["new", "reviewing", "interview", "hired", "rejected", "archived"]
+            .map(String::from)
+            .to_vec(),
     };
     let newsletter = FormDef {
         title: "Newsletter".into(),
@@ -366,6 +380,7 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
                 )
             },
         ],
+        statuses: ["new", "archived"].map(String::from).to_vec(),
     };
     let contact = FormDef {
         title: "Contact us".into(),
@@ -390,6 +405,7 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
             ),
             confirmation("message"),
         ],
+        statuses: ["new", "replied", "archived"].map(String::from).to_vec(),
     };
     [
         ("quote", quote),

@@ -15,7 +15,7 @@ use sled::{Db, Transactional, Tree};
 use time::OffsetDateTime;
 
 pub use keys::{DeliveryId, SubmissionId};
-pub use records::{Delivery, NewSubmission, StoredFile, Submission};
+pub use records::{Delivery, NewSubmission, Note, StoredFile, Submission};
 pub use subscribers::{Signup, Subscriber, SubscriberState};
 
 use crate::mail::EmailStatus;
@@ -362,6 +362,7 @@ mod tests {
             spam: false,
             subject: None,
             client_ip: None,
+            test: false,
         }
     }
 

@@ -22,6 +22,8 @@ pub struct NewSubmission {
     pub spam: bool,
     pub subject: Option<String>,
     pub client_ip: Option<String>,
+    /// Made from the admin panel's "test this form".
+    pub test: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +48,26 @@ pub struct Submission {
     pub subject: Option<String>,
     #[serde(default)]
     pub client_ip: Option<String>,
+    /// Where the owner has got with it, one of its form's `statuses` (`new` at first).
+    #[serde(default = "new_status")]
+    pub status: String,
+    /// The owner's private notes, oldest first.
+    #[serde(default)]
+    pub notes: Vec<Note>,
+    /// Made by the admin panel's "test this form": kept out of lists and exports by default.
+    #[serde(default)]
+    pub test: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub text: String,
+}
+
+fn new_status() -> String {
+    "new".into()
 }
 
 /// Metadata of an upload; the bytes live in the `files` tree.
@@ -94,6 +116,9 @@ impl NewSubmission {
             },
             subject: self.subject,
             client_ip: self.client_ip,
+            status: new_status(),
+            notes: Vec::new(),
+            test: self.test,
         };
         (submission, bytes)
     }
