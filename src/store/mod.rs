@@ -2,7 +2,9 @@
 //! generated secrets. Every write that a visitor is told about is flushed before returning.
 
 mod keys;
+mod queries;
 mod records;
+mod sessions;
 mod subscribers;
 
 use std::path::Path;
@@ -16,6 +18,8 @@ use time::OffsetDateTime;
 
 pub use keys::{DeliveryId, SubmissionId};
 pub use records::{Delivery, NewSubmission, Note, StoredFile, Submission};
+pub use queries::{DeliveryFilter, FormCounts, Page, SubmissionFilter};
+pub use sessions::Session;
 pub use subscribers::{Signup, Subscriber, SubscriberState};
 
 use crate::mail::EmailStatus;
@@ -77,6 +81,8 @@ pub struct Store {
     /// `token_email`: confirm or unsubscribe token → normalized email
     token_email: Tree,
     meta: Tree,
+    /// Admin sessions: session id → `Session`.
+    sessions: Tree,
     last_id: Arc<AtomicU64>,
 }
 
@@ -108,6 +114,7 @@ impl Store {
             subscribers: db.open_tree("subscribers")?,
             token_email: db.open_tree("token_email")?,
             meta: db.open_tree("meta")?,
+            sessions: db.open_tree("sessions")?,
             last_id: Arc::new(AtomicU64::new(0)),
             db,
         };

@@ -1,0 +1,281 @@
+//! What the admin panel reads and changes: filtered pages walked newest first through the
+//! indexes with a cursor (never an offset), counts from index keys alone, edits and deletion.
+
+use sled::transaction::ConflictableTransactionError;
+use sled::Transactional;
+use time::OffsetDateTime;
+
+use super::{abort, keys, records, Delivery, DeliveryId, Result, Store, StoreError, Submission, SubmissionId};
+use crate::mail::EmailStatus;
+
+/// Which submissions a list shows. Spam and test rows only when asked for.
+#[derive(Debug, Clone, Default)]
+pub struct SubmissionFilter {
+    pub form: Option<String>,
+    pub email_status: Option<EmailStatus>,
+    /// The owner's pipeline status (`new`, `won`, …).
+    pub status: Option<String>,
+    /// Case-insensitive text searched in every field, the reference and the address.
+    pub query: Option<String>,
+    pub spam: bool,
+    pub test: bool,
+}
+
+impl SubmissionFilter {
+    fn matches(&self, s: &Submission) -> bool {
+        if s.spam != self.spam || (s.test && !self.test) {
+            return false;
+        }
+        if self.email_status.is_some_and(|e| e != s.email_status) {
+            return false;
+        }
+        if self.status.as_deref().is_some_and(|st| st != s.status) {
+            return false;
+        }
+        match &self.query {
+            None => true,
+            Some(q) => {
+                let q = q.to_lowercase();
+                s.reference.to_lowercase().contains(&q)
+                    || s.fields.values().any(|v| v.to_lowercase().contains(&q))
+                    || s.notes.iter().any(|n| n.text.to_lowercase().contains(&q))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub status: Option<EmailStatus>,
+}
+
+/// One page of a newest-first list; `next` is the cursor of the following page.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct FormCounts {
+    pub today: usize,
+    pub week: usize,
+    pub total: usize,
+}
+
+fn micros(t: OffsetDateTime) -> u64 {
+    u64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(0)
+}
+
+impl Store {
+    /// Newest first, strictly older than `before`. With a form filter the per-form index is
+    /// walked, so other forms' rows cost nothing.
+    pub fn list_submissions(
+        &self,
+        filter: &SubmissionFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Page<Submission>> {
+        let ids: Box<dyn Iterator<Item = sled::Result<sled::IVec>>> = match &filter.form {
+            Some(slug) => {
+                let start = keys::form_prefix(slug);
+                let end = keys::form_key(slug, SubmissionId(before.unwrap_or(u64::MAX)));
+                Box::new(self.formslug_submissionid.range(start..end).rev().map(|r| r.map(|(k, _)| k)))
+            }
+            None => {
+                let end = SubmissionId(before.unwrap_or(u64::MAX)).to_key();
+                Box::new(self.submissions.range(..end).rev().map(|r| r.map(|(k, _)| k)))
+            }
+        };
+        let mut items = Vec::with_capacity(limit);
+        for key in ids {
+            let Some(id) = keys::trailing_id(&key?) else { continue };
+            let Some(s) = self.submission(SubmissionId(id))? else { continue };
+            if filter.matches(&s) {
+                if items.len() == limit {
+                    let next = items.last().map(|s: &Submission| s.id.0);
+                    return Ok(Page { items, next });
+                }
+                items.push(s);
+            }
+        }
+        Ok(Page { items, next: None })
+    }
+
+    /// Counts from the per-form index keys alone (ids are timestamps): nothing is decoded.
+    pub fn form_counts(&self, slug: &str, now: OffsetDateTime) -> Result<FormCounts> {
+        let midnight = now.replace_time(time::Time::MIDNIGHT);
+        let (today, week) = (micros(midnight), micros(midnight - time::Duration::days(6)));
+        let mut counts = FormCounts::default();
+        for entry in self.formslug_submissionid.scan_prefix(keys::form_prefix(slug)).keys() {
+            let id = keys::trailing_id(&entry?).unwrap_or(0);
+            counts.total += 1;
+            counts.week += usize::from(id >= week);
+            counts.today += usize::from(id >= today);
+        }
+        Ok(counts)
+    }
+
+    pub fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Page<Delivery>> {
+        let end = DeliveryId(before.unwrap_or(u64::MAX)).to_key();
+        let mut items = Vec::with_capacity(limit);
+        for entry in self.deliveries.range(..end).rev() {
+            let (_, v) = entry?;
+            let d: Delivery = records::decode("deliveries", &v)?;
+            if filter.status.is_some_and(|s| s != d.status) {
+                continue;
+            }
+            if items.len() == limit {
+                let next = items.last().map(|d: &Delivery| d.id.0);
+                return Ok(Page { items, next });
+            }
+            items.push(d);
+        }
+        Ok(Page { items, next: None })
+    }
+
+    /// Applies `change` to a stored submission and flushes; `None` if it does not exist.
+    pub async fn update_submission(
+        &self,
+        id: SubmissionId,
+        change: impl Fn(&mut Submission),
+    ) -> Result<Option<Submission>> {
+        let updated = self.submissions.transaction(|tree| {
+            let Some(raw) = tree.get(id.to_key())? else {
+                return Ok(None);
+            };
+            let mut s: Submission = records::decode("submissions", &raw).map_err(abort)?;
+            change(&mut s);
+            tree.insert(&id.to_key(), records::encode(&s))?;
+            Ok::<_, ConflictableTransactionError<StoreError>>(Some(s))
+        })?;
+        self.db.flush_async().await?;
+        Ok(updated)
+    }
+
+    /// Removes the submission, its index entries and files, and scrubs the personal data
+    /// (recipient, subject, body) from its delivery log entries, which stay as bare outcomes.
+    pub async fn delete_submission(&self, id: SubmissionId) -> Result<bool> {
+        let Some(s) = self.submission(id)? else {
+            return Ok(false);
+        };
+        let delivery_keys: Vec<sled::IVec> = self
+            .submissionid_deliveryid
+            .scan_prefix(id.to_key())
+            .keys()
+            .collect::<sled::Result<_>>()?;
+        (
+            &self.submissions,
+            &self.formslug_submissionid,
+            &self.reference_submissionid,
+            &self.files,
+            &self.deliveries,
+        )
+            .transaction(|(subs, by_form, by_ref, files, deliveries)| {
+                subs.remove(&id.to_key())?;
+                by_form.remove(keys::form_key(&s.form, id))?;
+                by_ref.remove(s.reference.as_bytes())?;
+                for f in &s.files {
+                    files.remove(keys::file_key(id, &f.field))?;
+                }
+                for k in &delivery_keys {
+                    let Some(did) = keys::trailing_id(k) else { continue };
+                    let key = DeliveryId(did).to_key();
+                    if let Some(raw) = deliveries.get(key)? {
+                        let mut d: Delivery = records::decode("deliveries", &raw).map_err(abort)?;
+                        d.to = None;
+                        d.subject = "(deleted)".into();
+                        d.text.clear();
+                        d.html.clear();
+                        d.attachments.clear();
+                        deliveries.insert(&key, records::encode(&d))?;
+                    }
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })?;
+        self.db.flush_async().await?;
+        Ok(true)
+    }
+
+    pub fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
+        self.deliveries
+            .get(id.to_key())?
+            .map(|v| records::decode("deliveries", &v))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::store::NewSubmission;
+
+    async fn add(store: &Store, form: &str, message: &str) -> Submission {
+        store
+            .insert_submission(NewSubmission {
+                form: form.into(),
+                reference_prefix: "X".into(),
+                fields: BTreeMap::from([("message".into(), message.into())]),
+                uploads: Vec::new(),
+                visitor_email: None,
+                spam: false,
+                subject: None,
+                client_ip: None,
+                test: false,
+            })
+            .await
+            .unwrap()
+    }
+
+    #[rocket::async_test]
+    async fn pages_follow_the_cursor_newest_first_through_filters() {
+        let store = Store::temporary().unwrap();
+        let mut ids = Vec::new();
+        for i in 0..7 {
+            let form = if i % 2 == 0 { "quote" } else { "contact" };
+            ids.push(add(&store, form, &format!("tents {i}")).await.id);
+        }
+        let all = SubmissionFilter::default();
+        let p1 = store.list_submissions(&all, None, 3).unwrap();
+        assert_eq!(p1.items.iter().map(|s| s.id).collect::<Vec<_>>(), [ids[6], ids[5], ids[4]]);
+        let p2 = store.list_submissions(&all, p1.next, 3).unwrap();
+        assert_eq!(p2.items[0].id, ids[3]);
+        let p3 = store.list_submissions(&all, p2.next, 3).unwrap();
+        assert_eq!((p3.items.len(), p3.next), (1, None));
+
+        let quotes = SubmissionFilter { form: Some("quote".into()), ..Default::default() };
+        let q = store.list_submissions(&quotes, None, 10).unwrap();
+        assert_eq!(q.items.iter().map(|s| s.id).collect::<Vec<_>>(), [ids[6], ids[4], ids[2], ids[0]]);
+        let q = store.list_submissions(&quotes, Some(ids[4].0), 10).unwrap();
+        assert_eq!(q.items[0].id, ids[2]);
+
+        let search = SubmissionFilter { query: Some("TENTS 3".into()), ..Default::default() };
+        assert_eq!(store.list_submissions(&search, None, 10).unwrap().items[0].id, ids[3]);
+        let c = store.form_counts("quote", OffsetDateTime::now_utc()).unwrap();
+        assert_eq!(c, FormCounts { today: 4, week: 4, total: 4 });
+    }
+
+    #[rocket::async_test]
+    async fn delete_removes_the_submission_and_scrubs_its_deliveries() {
+        let store = Store::temporary().unwrap();
+        let s = add(&store, "quote", "secret plans").await;
+        let mut d = Delivery::planned("admin", Some("o@example.com"), "Quote from Jane");
+        d.text = "Jane's secret plans".into();
+        store.record_deliveries(s.id, vec![d], EmailStatus::Sent).await.unwrap();
+        assert!(store.delete_submission(s.id).await.unwrap());
+        assert!(store.submission(s.id).unwrap().is_none());
+        assert!(store.submission_by_reference(&s.reference).unwrap().is_none());
+        let log = store.deliveries_of(s.id).unwrap();
+        assert_eq!(log[0].to, None);
+        assert!(log[0].text.is_empty() && !log[0].subject.contains("Jane"));
+        assert_eq!(store.form_counts("quote", OffsetDateTime::now_utc()).unwrap().total, 0);
+        assert!(!store.delete_submission(s.id).await.unwrap());
+    }
+}
