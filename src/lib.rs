@@ -5,6 +5,8 @@
 pub mod cli;
 /// Configuration from Rocket's figment: `AppConfig` and the validated value types.
 pub mod config;
+/// Submissions as CSV (spreadsheet-safe) or JSON, for the CLI and the admin panel.
+pub mod export;
 /// Forms as data, their built-in definitions and the validation of a post.
 pub mod forms;
 /// Rendering emails and sending them through Mailtrap.
@@ -37,6 +39,7 @@ pub struct App {
     pub store: Store,
     pub mailer: Arc<Mailtrap>,
     pub templates: Templates,
+    pub admin: web::admin::AdminPassword,
     /// Absolute base of emailed links, without a trailing slash.
     pub public_base: String,
 }
@@ -75,6 +78,7 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
         figment = figment.merge(("secret_key", key));
     }
     let app = App {
+        admin: web::admin::setup(&config, &store)?,
         forms: Forms::new(&config.forms),
         templates: Templates::load(&config)?,
         mailer: Arc::new(Mailtrap::new(&config)),

@@ -6,7 +6,7 @@ use rocket::tokio::task::spawn_blocking;
 use time::Duration;
 use tracing::{error, info, instrument, warn};
 
-use crate::forms::{FormDef, FormKind, Trigger, Valid};
+use crate::forms::{FieldKind, FormDef, FormKind, Trigger, Valid};
 use crate::mail::{self, Attachment, Email, EmailStatus, MailContext, Outcome};
 use crate::store::{Delivery, NewSubmission, Signup, StoreError, Submission, Subscriber};
 use crate::App;
@@ -77,16 +77,8 @@ pub async fn accept(
         }
         _ => (None, None),
     };
-    let deliveries = deliver(
-        app,
-        slug,
-        def,
-        &submission,
-        subscriber.as_ref(),
-        Trigger::Submit,
-        skip,
-    )
-    .await?;
+    let round = Round { skip, ..Round::SUBMIT };
+    let deliveries = deliver(app, def, &submission, subscriber.as_ref(), round).await?;
     if let Some(sub) = &subscriber {
         if skip.is_none() && deliveries.iter().any(|d| d.status != EmailStatus::Sent) {
             // Let the visitor ask again at once instead of waiting out the resend window.
@@ -99,20 +91,32 @@ pub async fn accept(
     })
 }
 
-/// Renders the form's emails for `trigger`, sends them in one round trip (unless `skip`
+/// Which of a form's emails one delivery round sends.
+#[derive(Debug, Clone, Copy)]
+pub struct Round<'a> {
+    pub trigger: Trigger,
+    /// Only the email of this kind (a resend of one email).
+    pub only: Option<&'a str>,
+    /// Render and log, but do not send, for this reason.
+    pub skip: Option<&'a str>,
+}
+
+impl Round<'_> {
+    pub const SUBMIT: Round<'static> = Round { trigger: Trigger::Submit, only: None, skip: None };
+}
+
+/// Renders the form's emails for the round, sends them in one round trip (unless `skip`
 /// says why not), and logs every attempt with the submission's new status.
 #[instrument(skip_all, fields(submission_id = %submission.id))]
 pub async fn deliver(
     app: &App,
-    slug: &str,
     def: &FormDef,
     submission: &Submission,
     subscriber: Option<&Subscriber>,
-    trigger: Trigger,
-    skip: Option<&str>,
+    round: Round<'_>,
 ) -> Result<Vec<Delivery>, StoreError> {
     let mc = MailContext {
-        slug,
+        slug: &submission.form,
         form: def,
         submission,
         subscriber,
@@ -121,7 +125,10 @@ pub async fn deliver(
     };
     let mut emails = Vec::new();
     let mut broken = Vec::new();
-    for email_def in def.emails_on(trigger) {
+    let wanted = def
+        .emails_on(round.trigger)
+        .filter(|e| round.only.is_none_or(|kind| kind == e.kind));
+    for email_def in wanted {
         match mail::render(&app.templates, &app.config, email_def, &mc) {
             Ok(email) => emails.push(email),
             Err(e) => {
@@ -133,7 +140,7 @@ pub async fn deliver(
             }
         }
     }
-    let outcomes = match skip {
+    let outcomes = match round.skip {
         Some(reason) => emails.iter().map(|_| Outcome::skipped(reason)).collect(),
         None => send(app, &emails).await,
     };
@@ -199,6 +206,7 @@ fn attempt(email: Email, o: Outcome) -> Delivery {
         text: email.text,
         html: email.html,
         attachments: email.attachments.into_iter().map(|a| a.filename).collect(),
+        to_visitor: email.to_visitor,
         ..Delivery::planned(&email.kind, to.as_deref(), &email.subject)
     }
 }
@@ -218,20 +226,99 @@ pub async fn confirm_subscription(
             .and_then(|s| Some((s, app.forms.get(&s.form)?)));
         match form {
             Some((submission, def)) => {
-                let slug = submission.form.clone();
-                deliver(
-                    app,
-                    &slug,
-                    def,
-                    submission,
-                    Some(&subscriber),
-                    Trigger::Confirm,
-                    None,
-                )
-                .await?;
+                let round = Round { trigger: Trigger::Confirm, ..Round::SUBMIT };
+                deliver(app, def, submission, Some(&subscriber), round).await?;
             }
             None => warn!("confirmed subscriber's signup form is gone; no welcome email sent"),
         }
     }
     Ok(Some(subscriber))
 }
+
+/// The admin's resend: the submission's emails (or the one of `kind`) again, as a new,
+/// logged attempt. A newsletter signup resends its opt-in, or its welcome once confirmed.
+pub async fn resend(
+    app: &App,
+    submission: &Submission,
+    kind: Option<&str>,
+) -> Result<Vec<Delivery>, StoreError> {
+    let Some(def) = app.forms.get(&submission.form) else {
+        return Ok(Vec::new());
+    };
+    let subscriber = match &submission.visitor_email {
+        Some(email) if def.kind == FormKind::Newsletter => app.store.subscriber(email)?,
+        _ => None,
+    };
+    let trigger = match &subscriber {
+        Some(s) if s.state == crate::store::SubscriberState::Confirmed && kind.is_none() => {
+            Trigger::Confirm
+        }
+        _ => Trigger::Submit,
+    };
+    let trigger = kind
+        .and_then(|k| def.emails.iter().find(|e| e.kind == k))
+        .map_or(trigger, |e| e.when);
+    let round = Round { trigger, only: kind, skip: None };
+    deliver(app, def, submission, subscriber.as_ref(), round).await
+}
+
+/// The admin's "test this form": a submission marked as a test, filled with sample values,
+/// whose real emails go out (the visitor's to the owner's own address).
+pub async fn test_submission(app: &App, slug: &str) -> Result<Option<Accepted>, StoreError> {
+    let Some(def) = app.forms.get(slug) else {
+        return Ok(None);
+    };
+    let visitor = app
+        .config
+        .admin_email
+        .clone()
+        .or_else(|| crate::config::EmailAddress::parse("test@example.com").ok());
+    let fields = def
+        .fields
+        .iter()
+        .filter_map(|f| {
+            let value = match f.kind {
+                FieldKind::Email => visitor.as_ref()?.to_string(),
+                FieldKind::Select => f.options.first()?.clone(),
+                FieldKind::Checkbox => "yes".into(),
+                FieldKind::File => return None,
+                FieldKind::Tel => "+255 700 000 000".into(),
+                FieldKind::Url => "https://example.com".into(),
+                FieldKind::Textarea => "A test submission from the admin panel.".into(),
+                FieldKind::Text => format!("Test {}", f.label),
+            };
+            Some((f.name.clone(), value))
+        })
+        .collect();
+    let uploads = def
+        .fields
+        .iter()
+        .filter(|f| f.kind == FieldKind::File)
+        .filter_map(|f| {
+            let file_type = *f.accept.first()?;
+            Some(crate::forms::Upload {
+                field: f.name.clone(),
+                filename: format!("test.{}", file_type.extension()),
+                file_type,
+                bytes: SAMPLE_PDF.to_vec(),
+            })
+        })
+        .collect();
+    let new = NewSubmission {
+        form: slug.to_string(),
+        reference_prefix: def.reference_prefix.clone(),
+        fields,
+        uploads,
+        visitor_email: visitor,
+        spam: false,
+        subject: None,
+        client_ip: None,
+        test: true,
+    };
+    let submission = app.store.insert_submission(new).await?;
+    let deliveries = deliver(app, def, &submission, None, Round::SUBMIT).await?;
+    Ok(Some(Accepted { submission, deliveries }))
+}
+
+/// A one-page PDF, attached to test job applications.
+const SAMPLE_PDF: &[u8] = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n";

@@ -336,6 +336,7 @@ mod tests {
     fn messages_omit_absent_fields_and_encode_attachments_strictly() {
         let email = Email {
             kind: "admin".into(),
+            to_visitor: false,
             category: "job-admin".into(),
             to: Some(Mailbox::parse("o@example.com").unwrap()),
             reply_to: None,

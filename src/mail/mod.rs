@@ -64,6 +64,8 @@ pub struct Attachment {
 #[derive(Debug, Clone)]
 pub struct Email {
     pub kind: String,
+    /// Goes to the visitor (a confirmation), not to the owner.
+    pub to_visitor: bool,
     pub category: String,
     pub to: Option<Mailbox>,
     pub reply_to: Option<Mailbox>,
@@ -166,6 +168,7 @@ pub fn render(
     };
     Ok(Email {
         kind: def.kind.clone(),
+        to_visitor: def.to_visitor(),
         category: format!("{}-{}", mc.slug, def.kind),
         to,
         reply_to: if def.to_visitor() { None } else { visitor },

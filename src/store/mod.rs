@@ -1,6 +1,7 @@
 //! The embedded sled store: submissions, their files and delivery attempts, subscribers and
 //! generated secrets. Every write that a visitor is told about is flushed before returning.
 
+pub mod backup;
 mod keys;
 mod queries;
 mod records;

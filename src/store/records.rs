@@ -131,6 +131,9 @@ pub struct Delivery {
     pub submission_id: SubmissionId,
     /// `admin`, `confirmation`, `optin`, …
     pub kind: String,
+    /// Went to the visitor rather than the owner.
+    #[serde(default)]
+    pub to_visitor: bool,
     pub to: Option<String>,
     pub subject: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -157,6 +160,7 @@ impl Delivery {
             id: DeliveryId(0),
             submission_id: SubmissionId(0),
             kind: kind.into(),
+            to_visitor: false,
             to: to.map(str::to_string),
             subject: subject.into(),
             started_at: OffsetDateTime::now_utc(),

@@ -1,6 +1,7 @@
 //! HTTP: routes of the public site, the one error-to-status mapping, embedded assets,
 //! and the fairings every response passes through (request log, CORS, security headers).
 
+pub mod admin;
 mod assets;
 mod error;
 mod fairings;
@@ -19,7 +20,10 @@ pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
         .manage(app)
         .mount("/", public::routes())
         .mount("/assets", assets::routes())
+        .mount("/admin", admin::routes())
         .register("/", error::catchers())
+        .register("/admin", admin::catchers())
+        .manage(admin::LoginThrottle::default())
         .attach(fairings::RequestLog)
         .attach(fairings::Cors { allowed })
         .attach(fairings::SecurityHeaders)

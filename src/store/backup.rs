@@ -1,0 +1,482 @@
+//! Whole-store backup and restore as a JSON-lines stream, and the oldest-first scan of
+//! submissions that exports read. A backup walks every sled tree by name, so trees added
+//! later are in it without a change here.
+//!
+//! sled 0.34 has no snapshots: a backup taken while the server writes may catch a submission
+//! half-written (its record without its newest delivery, say). `kipekee backup` cannot run
+//! beside the server (sled's lock refuses it); the admin panel's download runs inside the
+//! server and accepts that small risk.
+//!
+//! The stream: a header line `{"kipekee_backup":1,"schema_version":N,"created_at":"…"}`, one
+//! line per entry `{"tree":"…","key":"<base64>","value":"<base64>"}`, and an end line
+//! `{"kipekee_backup_end":<entries>}` so that a cut-off file is refused instead of restored.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sled::Tree;
+use time::OffsetDateTime;
+
+use super::{keys, records, Store, StoreError, Submission, SubmissionId, SCHEMA_VERSION};
+
+/// Version of the stream layout, the header's `kipekee_backup`.
+pub const BACKUP_FORMAT: u64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("backup: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("backup line {line}: {message}")]
+    Invalid { line: u64, message: String },
+    #[error("the backup is incomplete: it ends without its end line (cut off while written?)")]
+    Truncated,
+    #[error("the backup has schema version {found}, newer than this binary's {supported}; restore it with a newer kipekee")]
+    NewerSchema { found: u64, supported: u64 },
+    #[error("the store at {path} already holds {submissions} submission(s) and {subscribers} subscriber(s); restoring would replace them (use --force to do so)")]
+    NotEmpty {
+        path: String,
+        submissions: usize,
+        subscribers: usize,
+    },
+    #[error("{source}; the store at {path} now holds part of the backup: restore a complete one with --force")]
+    Partial {
+        path: String,
+        source: Box<BackupError>,
+    },
+}
+
+impl From<sled::Error> for BackupError {
+    fn from(e: sled::Error) -> Self {
+        BackupError::Store(StoreError::Sled(e))
+    }
+}
+
+/// What a backup holds: its schema version and the number of entries of each tree.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BackupStats {
+    pub schema_version: u64,
+    pub trees: BTreeMap<String, u64>,
+}
+
+impl BackupStats {
+    pub fn entries(&self) -> u64 {
+        self.trees.values().sum()
+    }
+
+    /// Entries of one tree (`submissions`, `files`, `deliveries`, `subscribers`, …).
+    pub fn count(&self, tree: &str) -> u64 {
+        self.trees.get(tree).copied().unwrap_or(0)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    kipekee_backup: u64,
+    schema_version: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(default)]
+    kipekee_version: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    tree: String,
+    key: String,
+    value: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct End {
+    kipekee_backup_end: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Line {
+    Entry(Entry),
+    End(End),
+}
+
+impl Store {
+    /// Submissions oldest first: all of them, or one form's through its index.
+    pub fn submissions_oldest_first<'a>(
+        &'a self,
+        form: Option<&str>,
+    ) -> Box<dyn Iterator<Item = Result<Submission, StoreError>> + 'a> {
+        match form {
+            None => Box::new(self.submissions.iter().map(|entry| {
+                let (_, raw) = entry?;
+                records::decode("submissions", &raw)
+            })),
+            Some(slug) => Box::new(
+                self.formslug_submissionid
+                    .scan_prefix(keys::form_prefix(slug))
+                    .filter_map(|entry| {
+                        let id = match entry {
+                            Ok((k, _)) => SubmissionId(keys::trailing_id(&k)?),
+                            Err(e) => return Some(Err(e.into())),
+                        };
+                        self.submission(id).transpose()
+                    }),
+            ),
+        }
+    }
+
+    /// Writes every entry of every tree to `out` as a backup stream, then flushes `out`.
+    pub fn backup_to<W: Write>(&self, mut out: W) -> Result<BackupStats, BackupError> {
+        let schema_version = self.schema_version()?;
+        let header = Header {
+            kipekee_backup: BACKUP_FORMAT,
+            schema_version,
+            created_at: OffsetDateTime::now_utc(),
+            kipekee_version: env!("CARGO_PKG_VERSION").into(),
+        };
+        write_line(&mut out, &header)?;
+        let mut stats = BackupStats {
+            schema_version,
+            trees: BTreeMap::new(),
+        };
+        let mut names = self.db.tree_names();
+        names.sort();
+        for name in names {
+            let tree_name = String::from_utf8(name.to_vec()).map_err(|_| {
+                BackupError::Io(std::io::Error::other("a sled tree name is not UTF-8"))
+            })?;
+            let count = stats.trees.entry(tree_name.clone()).or_default();
+            for entry in self.db.open_tree(&name)?.iter() {
+                let (key, value) = entry?;
+                let entry = Entry {
+                    tree: tree_name.clone(),
+                    key: BASE64.encode(key),
+                    value: BASE64.encode(value),
+                };
+                write_line(&mut out, &entry)?;
+                *count += 1;
+            }
+        }
+        let end = End {
+            kipekee_backup_end: stats.entries(),
+        };
+        write_line(&mut out, &end)?;
+        out.flush()?;
+        Ok(stats)
+    }
+
+    /// Reads a whole backup stream without touching any store: its header, every entry and
+    /// its end line. Run it before `restore_from` when the backup can be read twice.
+    pub fn verify_backup<R: BufRead>(input: R) -> Result<BackupStats, BackupError> {
+        let mut reader = Reader::new(input);
+        let schema_version = reader.header()?;
+        let trees = reader.entries(|_, _, _| Ok(()))?;
+        Ok(BackupStats {
+            schema_version,
+            trees,
+        })
+    }
+
+    /// Replaces the store at `dir` (created if missing) with the backup's content, then
+    /// flushes. Refuses a store holding any submission or subscriber unless `force`, and a
+    /// backup of a newer schema. The stream is checked as it is written: if it turns out
+    /// broken halfway, the store holds part of it (`BackupError::Partial`), which is why the
+    /// CLI runs `verify_backup` over the file first. Needs the store to itself (sled's lock).
+    pub fn restore_from<R: BufRead>(
+        dir: &Path,
+        input: R,
+        force: bool,
+    ) -> Result<BackupStats, BackupError> {
+        let mut reader = Reader::new(input);
+        let schema_version = reader.header()?;
+        let store = Store::open(dir)?;
+        let (submissions, subscribers) = (store.submissions.len(), store.subscribers.len());
+        if !force && submissions + subscribers > 0 {
+            return Err(BackupError::NotEmpty {
+                path: dir.display().to_string(),
+                submissions,
+                subscribers,
+            });
+        }
+        let partial = |source| BackupError::Partial {
+            path: dir.display().to_string(),
+            source: Box::new(source),
+        };
+        for name in store.db.tree_names() {
+            store.db.open_tree(name)?.clear().map_err(|e| partial(e.into()))?;
+        }
+        let mut trees: HashMap<String, Tree> = HashMap::new();
+        let counts = reader
+            .entries(|tree, key, value| {
+                if !trees.contains_key(tree) {
+                    trees.insert(tree.to_string(), store.db.open_tree(tree)?);
+                }
+                if let Some(t) = trees.get(tree) {
+                    t.insert(key, value)?;
+                }
+                Ok(())
+            })
+            .map_err(partial)?;
+        store.db.flush().map_err(|e| partial(e.into()))?;
+        Ok(BackupStats {
+            schema_version,
+            trees: counts,
+        })
+    }
+}
+
+fn write_line<W: Write, T: Serialize>(out: &mut W, value: &T) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")
+}
+
+/// A backup stream read line by line, counting lines for error messages.
+struct Reader<R> {
+    input: R,
+    line: u64,
+    buf: String,
+}
+
+impl<R: BufRead> Reader<R> {
+    fn new(input: R) -> Self {
+        Reader {
+            input,
+            line: 0,
+            buf: String::new(),
+        }
+    }
+
+    fn invalid(&self, message: impl Into<String>) -> BackupError {
+        BackupError::Invalid {
+            line: self.line,
+            message: message.into(),
+        }
+    }
+
+    /// The next line, `None` at the end of the stream.
+    fn next_line(&mut self) -> Result<Option<&str>, BackupError> {
+        self.buf.clear();
+        if self.input.read_line(&mut self.buf)? == 0 {
+            return Ok(None);
+        }
+        self.line += 1;
+        Ok(Some(self.buf.trim_end_matches(['\n', '\r'])))
+    }
+
+    /// Checks the header line and returns the backup's schema version.
+    fn header(&mut self) -> Result<u64, BackupError> {
+        let Some(line) = self.next_line()? else {
+            return Err(BackupError::Invalid {
+                line: 1,
+                message: "the file is empty, not a kipekee backup".into(),
+            });
+        };
+        let header: Header = serde_json::from_str(line)
+            .map_err(|_| self.invalid("not a kipekee backup (no kipekee_backup header)"))?;
+        if header.kipekee_backup != BACKUP_FORMAT {
+            return Err(self.invalid(format!(
+                "backup format {} is not one this binary reads ({BACKUP_FORMAT})",
+                header.kipekee_backup
+            )));
+        }
+        if header.schema_version > SCHEMA_VERSION {
+            return Err(BackupError::NewerSchema {
+                found: header.schema_version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(header.schema_version)
+    }
+
+    /// Hands every entry to `each` and checks the end line; returns the count per tree.
+    fn entries(
+        &mut self,
+        mut each: impl FnMut(&str, &[u8], &[u8]) -> Result<(), BackupError>,
+    ) -> Result<BTreeMap<String, u64>, BackupError> {
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        loop {
+            let Some(line) = self.next_line()? else {
+                return Err(BackupError::Truncated);
+            };
+            let parsed: Line =
+                serde_json::from_str(line).map_err(|e| self.invalid(format!("{e}")))?;
+            match parsed {
+                Line::Entry(entry) => {
+                    let key = BASE64
+                        .decode(&entry.key)
+                        .map_err(|e| self.invalid(format!("key is not base64: {e}")))?;
+                    let value = BASE64
+                        .decode(&entry.value)
+                        .map_err(|e| self.invalid(format!("value is not base64: {e}")))?;
+                    each(&entry.tree, &key, &value)?;
+                    *counts.entry(entry.tree).or_default() += 1;
+                }
+                Line::End(end) => {
+                    let found: u64 = counts.values().sum();
+                    if end.kipekee_backup_end != found {
+                        return Err(self.invalid(format!(
+                            "the end line counts {} entries, the backup holds {found}",
+                            end.kipekee_backup_end
+                        )));
+                    }
+                    if self.next_line()?.is_some() {
+                        return Err(self.invalid("lines after the end line"));
+                    }
+                    return Ok(counts);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use time::Duration;
+
+    use super::*;
+    use crate::config::EmailAddress;
+    use crate::forms::{FileType, Upload};
+    use crate::mail::EmailStatus;
+    use crate::store::{Delivery, NewSubmission};
+
+    fn quote(message: &str) -> NewSubmission {
+        NewSubmission {
+            form: "quote".into(),
+            reference_prefix: "Q".into(),
+            fields: BTreeMap::from([("message".into(), message.into())]),
+            uploads: Vec::new(),
+            visitor_email: None,
+            spam: false,
+            subject: None,
+            client_ip: None,
+            test: false,
+        }
+    }
+
+    async fn filled_store() -> Store {
+        let store = Store::temporary().unwrap();
+        let mut job = quote("cv attached");
+        job.form = "job".into();
+        job.reference_prefix = "J".into();
+        job.uploads = vec![Upload {
+            field: "cv".into(),
+            filename: "cv.pdf".into(),
+            file_type: FileType::Pdf,
+            bytes: b"%PDF-1.7 \x00\xff bytes".to_vec(),
+        }];
+        let job = store.insert_submission(job).await.unwrap();
+        store.insert_submission(quote("a quote")).await.unwrap();
+        let attempt = Delivery::planned("admin", Some("o@example.com"), "New job");
+        store
+            .record_deliveries(job.id, vec![attempt], EmailStatus::Sent)
+            .await
+            .unwrap();
+        let email = EmailAddress::parse("reader@example.com").unwrap();
+        store
+            .subscribe(&email, Some("Reader"), job.id, Duration::HOUR)
+            .await
+            .unwrap();
+        store.db.open_tree("sessions").unwrap().insert("s1", "x").unwrap();
+        store
+    }
+
+    fn dump(store: &Store) -> BTreeMap<(String, Vec<u8>), Vec<u8>> {
+        let mut all = BTreeMap::new();
+        for name in store.db.tree_names() {
+            let tree = String::from_utf8(name.to_vec()).unwrap();
+            for entry in store.db.open_tree(&name).unwrap().iter() {
+                let (k, v) = entry.unwrap();
+                all.insert((tree.clone(), k.to_vec()), v.to_vec());
+            }
+        }
+        all
+    }
+
+    #[rocket::async_test]
+    async fn a_restored_backup_equals_the_store_it_was_taken_from_tree_by_tree() {
+        let store = filled_store().await;
+        let mut backup = Vec::new();
+        let stats = store.backup_to(&mut backup).unwrap();
+        assert_eq!(stats.count("submissions"), 2);
+        assert_eq!(stats.count("files"), 1);
+        assert_eq!(stats.count("deliveries"), 1);
+        assert_eq!(stats.count("subscribers"), 1);
+        assert_eq!(stats.count("sessions"), 1, "a tree added later is backed up");
+        assert_eq!(Store::verify_backup(backup.as_slice()).unwrap(), stats);
+
+        let dir = tempfile::tempdir().unwrap();
+        let restored = Store::restore_from(dir.path(), backup.as_slice(), false).unwrap();
+        assert_eq!(restored, stats);
+        let copy = Store::open(dir.path()).unwrap();
+        assert_eq!(dump(&copy), dump(&store));
+        let ids: Vec<_> = copy
+            .submissions_oldest_first(None)
+            .map(|s| s.unwrap().reference)
+            .collect();
+        assert_eq!(ids, ["J-1001", "Q-1001"]);
+        let quotes: Vec<_> = copy
+            .submissions_oldest_first(Some("quote"))
+            .map(|s| s.unwrap().reference)
+            .collect();
+        assert_eq!(quotes, ["Q-1001"]);
+    }
+
+    #[rocket::async_test]
+    async fn restore_refuses_a_store_in_use_by_data_unless_forced_and_then_replaces_it() {
+        let source = filled_store().await;
+        let mut backup = Vec::new();
+        source.backup_to(&mut backup).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let target = Store::open(dir.path()).unwrap();
+            target.insert_submission(quote("already here")).await.unwrap();
+            target.db.open_tree("only_here").unwrap().insert("k", "v").unwrap();
+            target.db.flush().unwrap();
+        }
+        let err = Store::restore_from(dir.path(), backup.as_slice(), false).unwrap_err();
+        assert!(matches!(err, BackupError::NotEmpty { submissions: 1, .. }), "{err}");
+        assert!(err.to_string().contains("--force"), "{err}");
+        Store::restore_from(dir.path(), backup.as_slice(), true).unwrap();
+        let target = Store::open(dir.path()).unwrap();
+        assert_eq!(dump(&target), dump(&source), "nothing of the old store is left");
+    }
+
+    #[rocket::async_test]
+    async fn verify_refuses_a_cut_off_or_altered_backup() {
+        let store = filled_store().await;
+        let mut backup = Vec::new();
+        store.backup_to(&mut backup).unwrap();
+        let text = String::from_utf8(backup).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let cut = lines[..lines.len() - 1].join("\n");
+        let err = Store::verify_backup(cut.as_bytes()).unwrap_err();
+        assert!(matches!(err, BackupError::Truncated), "{err}");
+        let dropped = [&lines[..1], &lines[2..]].concat().join("\n");
+        let err = Store::verify_backup(dropped.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("end line counts"), "{err}");
+        let err = Store::verify_backup(&b"hello\n"[..]).unwrap_err();
+        assert!(err.to_string().contains("not a kipekee backup"), "{err}");
+        assert!(Store::verify_backup(&b""[..]).is_err());
+    }
+
+    #[test]
+    fn a_backup_of_a_newer_schema_is_refused() {
+        let line = serde_json::json!({
+            "kipekee_backup": 1,
+            "schema_version": SCHEMA_VERSION + 1,
+            "created_at": "2026-01-01T00:00:00Z",
+        });
+        let backup = format!("{line}\n{{\"kipekee_backup_end\":0}}\n");
+        let dir = tempfile::tempdir().unwrap();
+        let err = Store::restore_from(dir.path(), backup.as_bytes(), true).unwrap_err();
+        assert!(matches!(err, BackupError::NewerSchema { .. }), "{err}");
+        assert!(err.to_string().contains("newer kipekee"), "{err}");
+    }
+}

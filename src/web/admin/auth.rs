@@ -1,0 +1,287 @@
+//! Who may use the admin panel: the argon2id password, the session cookie recorded
+//! server-side, the CSRF token tied to it, and the throttle on failed logins.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration as StdDuration, Instant};
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use rand::Rng;
+use rocket::form::{Form, FromForm};
+use rocket::http::{Cookie, CookieJar, SameSite, Status};
+use rocket::outcome::Outcome;
+use rocket::request::{self, FromRequest, Request};
+use rocket::response::content::RawHtml;
+use rocket::response::Redirect;
+use rocket::tokio::task::spawn_blocking;
+use rocket::{get, post, State};
+use tera::Context;
+use time::Duration;
+
+use crate::config::{AppConfig, ConfigError};
+use crate::store::{Session, Store};
+use crate::web::Error;
+use crate::{App, StartError};
+
+const SESSION_COOKIE: &str = "kipekee_session";
+const LOGIN_COOKIE: &str = "kipekee_login";
+/// A session unused for this long is over.
+pub const IDLE: Duration = Duration::hours(2);
+const MAX_FAILURES: usize = 5;
+const FAILURE_WINDOW: StdDuration = StdDuration::from_secs(15 * 60);
+
+/// The admin password's PHC string, from `KIPEKEE_ADMIN_PASSWORD_HASH` or generated.
+pub struct AdminPassword {
+    phc: String,
+    /// Sessions remember this; when the password changes, their tag no longer matches.
+    tag: String,
+}
+
+impl AdminPassword {
+    fn new(phc: String) -> AdminPassword {
+        let tag = phc.rsplit('$').next().unwrap_or("").chars().take(16).collect();
+        AdminPassword { phc, tag }
+    }
+
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+}
+
+/// The configured hash (checked to be a PHC string), or the one generated on first start,
+/// whose password is printed once.
+pub fn setup(config: &AppConfig, store: &Store) -> Result<AdminPassword, StartError> {
+    if let Some(phc) = &config.admin_password_hash {
+        PasswordHash::new(phc.expose()).map_err(|_| ConfigError::Value {
+            key: "KIPEKEE_ADMIN_PASSWORD_HASH".into(),
+            message: "is not an argon2 PHC string (make one with `kipekee hash-password`)".into(),
+        })?;
+        return Ok(AdminPassword::new(phc.expose().to_string()));
+    }
+    if let Some(phc) = store.generated_password_hash()? {
+        return Ok(AdminPassword::new(phc));
+    }
+    let password = generate_password();
+    let phc = hash_password(&password);
+    store.set_generated_password_hash(&phc)?;
+    // Printed once, by design: the owner needs it to log in the first time.
+    tracing::warn!(
+        "generated admin password: {password} (shown only now; log in at /admin/login, \
+         and set KIPEKEE_ADMIN_PASSWORD_HASH from `kipekee hash-password` to choose your own)"
+    );
+    Ok(AdminPassword::new(phc))
+}
+
+/// Four groups of five letters and digits without look-alikes: easy to type from a log.
+fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut rng = rand::thread_rng();
+    (0..4)
+        .map(|_| {
+            (0..5)
+                .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// An argon2id PHC string with a random salt.
+pub fn hash_password(password: &str) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .unwrap_or_default()
+}
+
+fn verify(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+/// Failed logins per client address within the window; in memory, reset by a restart.
+#[derive(Default)]
+pub struct LoginThrottle(Mutex<HashMap<Option<IpAddr>, Vec<Instant>>>);
+
+impl LoginThrottle {
+    fn blocked(&self, ip: Option<IpAddr>) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let failures = map.entry(ip).or_default();
+        failures.retain(|t| t.elapsed() < FAILURE_WINDOW);
+        failures.len() >= MAX_FAILURES
+    }
+
+    fn fail(&self, ip: Option<IpAddr>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(ip).or_default().push(Instant::now());
+    }
+
+    fn clear(&self, ip: Option<IpAddr>) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&ip);
+    }
+}
+
+/// A logged-in admin. Missing or stale → 401, which the admin catcher turns into a
+/// redirect to the login page.
+pub struct Admin {
+    pub session: Session,
+}
+
+impl Admin {
+    /// Compares the posted token with the session's in constant time.
+    pub fn check_csrf(&self, token: &str) -> Result<(), Error> {
+        if constant_time_eq(token.as_bytes(), self.session.csrf.as_bytes()) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden("The form expired or did not come from this admin panel. Reload the page and try again.".into()))
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Admin {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let Some(app) = req.rocket().state::<App>() else {
+            return Outcome::Error((Status::InternalServerError, ()));
+        };
+        let Some(cookie) = req.cookies().get_private(SESSION_COOKIE) else {
+            return Outcome::Error((Status::Unauthorized, ()));
+        };
+        match app.store.session(cookie.value(), app.admin.tag(), IDLE) {
+            Ok(Some(session)) => Outcome::Success(Admin { session }),
+            Ok(None) => Outcome::Error((Status::Unauthorized, ())),
+            Err(e) => {
+                tracing::error!("reading session: {e}");
+                Outcome::Error((Status::InternalServerError, ()))
+            }
+        }
+    }
+}
+
+fn cookie(app: &App, name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/admin")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(app.public_base.starts_with("https://"))
+        .max_age(Duration::hours(12))
+        .build()
+}
+
+fn login_page(app: &App, jar: &CookieJar<'_>, error: Option<&str>) -> Result<RawHtml<String>, Error> {
+    // The login form's CSRF token rides in its own private cookie: there is no session yet.
+    let token: String = rand::thread_rng()
+        .sample_iter(rand::distributions::Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect();
+    jar.add_private(cookie(app, LOGIN_COOKIE, token.clone()));
+    let mut ctx = Context::new();
+    ctx.insert("csrf_token", &token);
+    ctx.insert("error", &error);
+    ctx.insert("site_name", app.config.default_from_email.name.as_deref().unwrap_or("Kipekee"));
+    Ok(RawHtml(app.templates.render("admin/login.html", &ctx)?))
+}
+
+#[get("/login")]
+pub fn login_form(app: &State<App>, jar: &CookieJar<'_>) -> Result<RawHtml<String>, Error> {
+    login_page(app, jar, None)
+}
+
+#[derive(FromForm)]
+pub struct LoginForm {
+    password: String,
+    #[field(default = String::new())]
+    csrf_token: String,
+}
+
+#[derive(rocket::Responder)]
+pub enum LoginReply {
+    Done(Redirect),
+    Again((Status, RawHtml<String>)),
+}
+
+#[post("/login", data = "<form>")]
+pub async fn login_submit(
+    form: Form<LoginForm>,
+    app: &State<App>,
+    jar: &CookieJar<'_>,
+    throttle: &State<LoginThrottle>,
+    visitor: crate::web::input::Visitor,
+) -> Result<LoginReply, Error> {
+    let expected = jar.get_private(LOGIN_COOKIE).map(|c| c.value().to_string());
+    if !expected.is_some_and(|t| constant_time_eq(t.as_bytes(), form.csrf_token.as_bytes())) {
+        return Err(Error::Forbidden("The login form expired. Reload the page and try again.".into()));
+    }
+    if throttle.blocked(visitor.ip) {
+        return Err(Error::Status(Status::TooManyRequests));
+    }
+    let (password, phc) = (form.password.clone(), app.admin.phc.clone());
+    let ok = spawn_blocking(move || verify(&password, &phc)).await.unwrap_or(false);
+    if !ok {
+        throttle.fail(visitor.ip);
+        tracing::warn!(client_ip = ?visitor.ip, "admin login failed");
+        let page = login_page(app, jar, Some("Wrong password."))?;
+        return Ok(LoginReply::Again((Status::Unauthorized, page)));
+    }
+    throttle.clear(visitor.ip);
+    jar.remove_private(Cookie::build(LOGIN_COOKIE).path("/admin"));
+    let session = app.store.create_session(app.admin.tag()).await?;
+    jar.add_private(cookie(app, SESSION_COOKIE, session.id));
+    tracing::info!(client_ip = ?visitor.ip, "admin logged in");
+    Ok(LoginReply::Done(Redirect::to("/admin")))
+}
+
+#[derive(FromForm)]
+pub struct CsrfForm {
+    #[field(default = String::new())]
+    pub csrf_token: String,
+}
+
+#[post("/logout", data = "<form>")]
+pub async fn logout(admin: Admin, form: Form<CsrfForm>, app: &State<App>, jar: &CookieJar<'_>) -> Result<Redirect, Error> {
+    admin.check_csrf(&form.csrf_token)?;
+    app.store.delete_session(&admin.session.id).await?;
+    jar.remove_private(Cookie::build(SESSION_COOKIE).path("/admin"));
+    Ok(Redirect::to("/admin/login"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_passwords_hash_and_verify() {
+        let pw = generate_password();
+        assert_eq!(pw.len(), 23);
+        let phc = hash_password(&pw);
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(verify(&pw, &phc));
+        assert!(!verify("wrong", &phc));
+        assert!(!verify(&pw, "not a phc"));
+    }
+
+    #[test]
+    fn throttle_blocks_after_a_handful_of_failures() {
+        let t = LoginThrottle::default();
+        let ip = Some(IpAddr::from([127, 0, 0, 1]));
+        for _ in 0..MAX_FAILURES {
+            assert!(!t.blocked(ip));
+            t.fail(ip);
+        }
+        assert!(t.blocked(ip));
+        assert!(!t.blocked(None), "other clients are not affected");
+        t.clear(ip);
+        assert!(!t.blocked(ip));
+    }
+}

@@ -1,0 +1,131 @@
+//! Everything the admin downloads: uploaded files, exports, the backup. Always as
+//! attachments, never rendered inline.
+
+use rocket::http::{ContentType, Header};
+use rocket::response::{self, Responder};
+use rocket::tokio::task::spawn_blocking;
+use rocket::{get, Request, State};
+use time::OffsetDateTime;
+
+use super::auth::Admin;
+use crate::store::{Store, SubmissionId};
+use crate::web::Error;
+use crate::App;
+
+/// A body served with `Content-Disposition: attachment`.
+pub struct Download {
+    filename: String,
+    content_type: ContentType,
+    bytes: Vec<u8>,
+}
+
+impl<'r> Responder<'r, 'static> for Download {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        // The name is ours or cleaned at upload; quotes and non-ASCII are dropped all the same.
+        let safe: String = self
+            .filename
+            .chars()
+            .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\' || *c == ' ')
+            .collect();
+        rocket::Response::build()
+            .header(self.content_type)
+            .header(Header::new("Content-Disposition", format!("attachment; filename=\"{safe}\"")))
+            .header(Header::new("Cache-Control", "no-store"))
+            .sized_body(self.bytes.len(), std::io::Cursor::new(self.bytes))
+            .ok()
+    }
+}
+
+#[get("/submissions/<id>/files/<field>")]
+pub fn file(id: SubmissionId, field: &str, _admin: Admin, app: &State<App>) -> Result<Download, Error> {
+    let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
+    let meta = s.files.iter().find(|f| f.field == field).ok_or(Error::NotFound)?;
+    let bytes = app.store.file(id, field)?.ok_or(Error::NotFound)?;
+    Ok(Download {
+        filename: meta.filename.clone(),
+        // Never the uploaded type: a download is a download.
+        content_type: ContentType::Binary,
+        bytes,
+    })
+}
+
+fn stamp() -> String {
+    let f = time::macros::format_description!("[year][month][day]-[hour][minute]");
+    OffsetDateTime::now_utc().format(&f).unwrap_or_default()
+}
+
+/// Runs a whole-store export off the executor, into memory.
+async fn export_with(
+    app: &App,
+    run: impl FnOnce(&Store, &mut Vec<u8>) -> Result<(), String> + Send + 'static,
+) -> Result<Vec<u8>, Error> {
+    let store = app.store.clone();
+    spawn_blocking(move || {
+        let mut out = Vec::new();
+        run(&store, &mut out).map(|()| out)
+    })
+    .await
+    .map_err(|e| Error::BadRequest(format!("export failed: {e}")))?
+    .map_err(Error::BadRequest)
+}
+
+#[get("/export.csv?<form>&<include_test>")]
+pub async fn export_csv(form: Option<String>, include_test: Option<bool>, _admin: Admin, app: &State<App>) -> Result<Download, Error> {
+    let forms = app.config.forms.clone();
+    let name = form.clone().unwrap_or_else(|| "all".into());
+    let bytes = export_with(app, move |store, out| {
+        crate::export::csv(store, &forms, form.as_deref(), include_test.unwrap_or(false), out).map_err(|e| e.to_string())
+    })
+    .await?;
+    Ok(Download {
+        filename: format!("kipekee-{name}-{}.csv", stamp()),
+        content_type: ContentType::new("text", "csv").with_params(("charset", "utf-8")),
+        bytes,
+    })
+}
+
+#[get("/export.json?<form>&<include_test>")]
+pub async fn export_json(form: Option<String>, include_test: Option<bool>, _admin: Admin, app: &State<App>) -> Result<Download, Error> {
+    let forms = app.config.forms.clone();
+    let name = form.clone().unwrap_or_else(|| "all".into());
+    let bytes = export_with(app, move |store, out| {
+        crate::export::json(store, &forms, form.as_deref(), include_test.unwrap_or(false), out).map_err(|e| e.to_string())
+    })
+    .await?;
+    Ok(Download {
+        filename: format!("kipekee-{name}-{}.json", stamp()),
+        content_type: ContentType::JSON,
+        bytes,
+    })
+}
+
+#[get("/subscribers.csv")]
+pub fn subscribers_csv(_admin: Admin, app: &State<App>) -> Result<Download, Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let csv_error = |e: csv::Error| Error::BadRequest(format!("export failed: {e}"));
+    out.write_record(["email", "name", "state", "created_at", "confirmed_at"]).map_err(csv_error)?;
+    for s in app.store.subscribers()? {
+        let state = serde_json::to_value(s.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let when = |t: Option<OffsetDateTime>| t.map(crate::templates::human_time).unwrap_or_default();
+        let row = [s.email.to_string(), s.name.unwrap_or_default(), state, when(Some(s.created_at)), when(s.confirmed_at)];
+        out.write_record(row.iter().map(|c| crate::export::neutralise(c))).map_err(csv_error)?;
+    }
+    let bytes = out.into_inner().map_err(|e| Error::BadRequest(format!("export failed: {e}")))?;
+    Ok(Download {
+        filename: format!("kipekee-subscribers-{}.csv", stamp()),
+        content_type: ContentType::new("text", "csv").with_params(("charset", "utf-8")),
+        bytes,
+    })
+}
+
+/// A complete snapshot of every tree, restorable with `kipekee restore FILE`.
+#[get("/backup")]
+pub async fn backup(_admin: Admin, app: &State<App>) -> Result<Download, Error> {
+    let bytes = export_with(app, |store, out| store.backup_to(out).map(|_| ()).map_err(|e| e.to_string())).await?;
+    tracing::info!(bytes = bytes.len(), "backup downloaded by the admin");
+    Ok(Download {
+        filename: format!("kipekee-backup-{}.jsonl", stamp()),
+        content_type: ContentType::new("application", "x-ndjson"),
+        bytes,
+    })
+}

@@ -1,0 +1,87 @@
+//! The owner's admin panel under `/admin`: every page needs a session (`Admin` guard) and
+//! every state-changing form a CSRF token. Unauthenticated requests are sent to the login.
+
+mod auth;
+mod downloads;
+mod pages;
+mod submissions;
+
+use rocket::request::{FlashMessage, Request};
+use rocket::response::content::RawHtml;
+use rocket::response::{Flash, Redirect};
+use rocket::{catch, catchers, routes, Catcher, Route};
+use serde::Serialize;
+use tera::Context;
+
+pub use auth::{hash_password, setup, Admin, AdminPassword, LoginThrottle};
+
+use crate::web::Error;
+use crate::App;
+
+pub fn routes() -> Vec<Route> {
+    routes![
+        auth::login_form,
+        auth::login_submit,
+        auth::logout,
+        pages::dashboard,
+        pages::deliveries,
+        pages::delivery_preview,
+        pages::subscribers,
+        pages::subscriber_unsubscribe,
+        pages::settings,
+        pages::test_email,
+        pages::test_form,
+        submissions::list,
+        submissions::show,
+        submissions::resend,
+        submissions::set_status,
+        submissions::add_note,
+        submissions::delete,
+        downloads::file,
+        downloads::export_csv,
+        downloads::export_json,
+        downloads::subscribers_csv,
+        downloads::backup,
+    ]
+}
+
+#[catch(401)]
+fn to_login(_req: &Request<'_>) -> Redirect {
+    Redirect::to("/admin/login")
+}
+
+pub fn catchers() -> Vec<Catcher> {
+    catchers![to_login]
+}
+
+/// Renders an admin page with what every page needs: the CSRF token, the nav, the site.
+fn render(
+    app: &App,
+    admin: &Admin,
+    flash: Option<FlashMessage<'_>>,
+    (name, nav): (&str, &str),
+    mut ctx: Context,
+) -> Result<RawHtml<String>, Error> {
+    ctx.insert("notice", &flash.map(|f| f.message().to_string()));
+    ctx.insert("csrf_token", &admin.session.csrf);
+    ctx.insert("nav", nav);
+    ctx.insert("site_name", app.config.default_from_email.name.as_deref().unwrap_or("Kipekee"));
+    ctx.insert("mailtrap_configured", &app.mailer.is_configured());
+    Ok(RawHtml(app.templates.render(name, &ctx)?))
+}
+
+/// A form's slug with its title, for filters and labels.
+#[derive(Serialize)]
+struct FormRef<'a> {
+    slug: &'a str,
+    title: &'a str,
+}
+
+fn form_refs(app: &App) -> Vec<FormRef<'_>> {
+    app.forms.iter().map(|(slug, f)| FormRef { slug, title: &f.title }).collect()
+}
+
+/// A redirect back to an admin page carrying a one-line notice (a flash cookie).
+fn back_to(path: String, notice: impl Into<String>) -> Flash<Redirect> {
+    Flash::success(Redirect::to(path), notice.into())
+}

@@ -1,0 +1,263 @@
+//! Dashboard, delivery log, subscribers and settings.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::Header;
+use rocket::request::FlashMessage;
+use rocket::response::content::RawHtml;
+use rocket::response::{Flash, Redirect, Responder};
+use rocket::{get, post, State};
+use serde_json::json;
+use tera::Context;
+use time::OffsetDateTime;
+
+use super::auth::{Admin, CsrfForm};
+use super::submissions::row;
+use super::{back_to, render};
+use crate::config::{EmailAddress, Mailbox};
+use crate::mail::{Email, EmailStatus};
+use crate::store::{Delivery, DeliveryFilter, DeliveryId, SubmissionFilter, SubscriberState};
+use crate::templates::human_time;
+use crate::web::Error;
+use crate::{submit, App};
+
+/// Deliveries looked at for the "keeps failing" banner.
+const RECENT: usize = 200;
+
+#[get("/")]
+pub fn dashboard(admin: Admin, app: &State<App>, flash: Option<FlashMessage<'_>>) -> Result<RawHtml<String>, Error> {
+    let now = OffsetDateTime::now_utc();
+    let mut counts = Vec::new();
+    for (slug, def) in app.forms.iter() {
+        let c = app.store.form_counts(slug, now)?;
+        counts.push(json!({ "slug": slug, "title": def.title, "today": c.today, "week": c.week, "total": c.total }));
+    }
+    let latest = app.store.list_submissions(&SubmissionFilter::default(), None, 8)?;
+    let recent = app.store.list_deliveries(&DeliveryFilter::default(), None, RECENT)?.items;
+    let failed: Vec<_> = recent
+        .iter()
+        .filter(|d| d.status == EmailStatus::Failed)
+        .take(8)
+        .map(delivery_row)
+        .collect();
+    let mut ctx = Context::new();
+    ctx.insert("counts", &counts);
+    ctx.insert("latest", &latest.items.iter().map(|s| row(app, s)).collect::<Vec<_>>());
+    ctx.insert("failed", &failed);
+    ctx.insert("banner", &failure_banner(&recent));
+    render(app, &admin, flash, ("admin/dashboard.html", "dashboard"), ctx)
+}
+
+/// When the newest attempts failed one after another, say why and who is left waiting:
+/// the visitors and owners whose email failed in that streak.
+fn failure_banner(recent: &[Delivery]) -> Option<serde_json::Value> {
+    let streak: Vec<&Delivery> = recent
+        .iter()
+        .filter(|d| d.status != EmailStatus::Skipped)
+        .take_while(|d| d.status == EmailStatus::Failed)
+        .collect();
+    if streak.len() < 2 {
+        return None;
+    }
+    let visitors = streak.iter().filter(|d| d.to_visitor).count();
+    let cause = streak[0].error.clone().unwrap_or_else(|| "unknown error".into());
+    let hint = match streak[0].http_status {
+        Some(401) => "Mailtrap refuses the token or the sender's domain: check MAILTRAP_API_TOKEN and DEFAULT_FROM_EMAIL.",
+        Some(403) => "The sending domain is not verified yet, or the token lacks permission.",
+        Some(429) => "Mailtrap is rate-limiting this account or its quota is used up.",
+        Some(500..=599) | None => "Mailtrap could not be reached or had an outage.",
+        _ => "Mailtrap rejected the emails; see the delivery log.",
+    };
+    Some(json!({
+        "count": streak.len(), "visitors": visitors, "owners": streak.len() - visitors,
+        "cause": cause, "hint": hint, "since": human_time(streak[streak.len() - 1].started_at),
+    }))
+}
+
+fn delivery_row(d: &Delivery) -> serde_json::Value {
+    json!({
+        "id": d.id, "submission_id": d.submission_id, "kind": d.kind, "to": d.to,
+        "subject": d.subject, "started_at": human_time(d.started_at), "duration_ms": d.duration_ms,
+        "status": d.status, "http_status": d.http_status, "message_ids": d.message_ids, "error": d.error,
+    })
+}
+
+#[get("/deliveries?<status>&<before>")]
+pub fn deliveries(
+    admin: Admin,
+    app: &State<App>,
+    flash: Option<FlashMessage<'_>>,
+    status: Option<&str>,
+    before: Option<u64>,
+) -> Result<RawHtml<String>, Error> {
+    let status = status.and_then(|s| serde_json::from_value(json!(s)).ok());
+    let page = app.store.list_deliveries(&DeliveryFilter { status }, before, 50)?;
+    let mut ctx = Context::new();
+    ctx.insert("rows", &page.items.iter().map(delivery_row).collect::<Vec<_>>());
+    ctx.insert("status", &status);
+    let status_query = status.map(|s| format!("&status={}", json!(s).as_str().unwrap_or(""))).unwrap_or_default();
+    ctx.insert("next", &page.next.map(|n| format!("/admin/deliveries?before={n}{status_query}")));
+    render(app, &admin, flash, ("admin/deliveries.html", "deliveries"), ctx)
+}
+
+/// The email's HTML exactly as stored, sandboxed: no script, no network, no navigation.
+pub struct Preview(String);
+
+impl<'r> Responder<'r, 'static> for Preview {
+    fn respond_to(self, req: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
+        let mut res = RawHtml(self.0).respond_to(req)?;
+        res.set_header(Header::new(
+            "Content-Security-Policy",
+            "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+        ));
+        Ok(res)
+    }
+}
+
+#[get("/deliveries/<id>/preview")]
+pub fn delivery_preview(id: DeliveryId, _admin: Admin, app: &State<App>) -> Result<Preview, Error> {
+    let d = app.store.delivery(id)?.ok_or(Error::NotFound)?;
+    Ok(Preview(d.html))
+}
+
+#[get("/subscribers?<q>&<state>")]
+pub fn subscribers(
+    admin: Admin,
+    app: &State<App>,
+    flash: Option<FlashMessage<'_>>,
+    q: Option<&str>,
+    state: Option<&str>,
+) -> Result<RawHtml<String>, Error> {
+    let state: Option<SubscriberState> = state.and_then(|s| serde_json::from_value(json!(s)).ok());
+    let q = q.map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase);
+    let rows: Vec<_> = app
+        .store
+        .subscribers()?
+        .into_iter()
+        .filter(|s| state.is_none_or(|st| st == s.state))
+        .filter(|s| {
+            q.as_ref().is_none_or(|q| {
+                s.email.normalized().contains(q) || s.name.as_ref().is_some_and(|n| n.to_lowercase().contains(q))
+            })
+        })
+        .map(|s| json!({
+            "email": s.email, "name": s.name, "state": s.state,
+            "created_at": human_time(s.created_at),
+            "confirmed_at": s.confirmed_at.map(human_time),
+        }))
+        .collect();
+    let mut ctx = Context::new();
+    ctx.insert("rows", &rows);
+    ctx.insert("q", &q);
+    ctx.insert("state", &state);
+    render(app, &admin, flash, ("admin/subscribers.html", "subscribers"), ctx)
+}
+
+#[derive(FromForm)]
+pub struct UnsubscribeForm {
+    #[field(default = String::new())]
+    csrf_token: String,
+    email: String,
+}
+
+#[post("/subscribers/unsubscribe", data = "<form>")]
+pub async fn subscriber_unsubscribe(admin: Admin, form: Form<UnsubscribeForm>, app: &State<App>) -> Result<Flash<Redirect>, Error> {
+    admin.check_csrf(&form.csrf_token)?;
+    let email = EmailAddress::parse(&form.email).map_err(Error::BadRequest)?;
+    let sub = app.store.subscriber(&email)?.ok_or(Error::NotFound)?;
+    app.store.unsubscribe(&sub.unsubscribe_token).await?;
+    Ok(back_to("/admin/subscribers".into(), format!("{email} unsubscribed.")))
+}
+
+#[get("/settings")]
+pub fn settings(admin: Admin, app: &State<App>, flash: Option<FlashMessage<'_>>) -> Result<RawHtml<String>, Error> {
+    let config = serde_json::to_string_pretty(&app.config).unwrap_or_default();
+    let forms: Vec<_> = app
+        .forms
+        .iter()
+        .map(|(slug, f)| {
+            let emails: Vec<_> = f
+                .emails
+                .iter()
+                .map(|e| {
+                    let to = if e.to_visitor() {
+                        "the visitor".to_string()
+                    } else {
+                        app.config.recipient(&e.to).map_or("not configured".into(), |a| a.to_string())
+                    };
+                    json!({ "kind": e.kind, "to": to, "when": e.when })
+                })
+                .collect();
+            json!({ "slug": slug, "title": f.title, "emails": emails })
+        })
+        .collect();
+    let mut ctx = Context::new();
+    ctx.insert("config", &config);
+    ctx.insert("forms", &forms);
+    ctx.insert("warnings", &app.config.warnings());
+    ctx.insert("admin_email", &app.config.admin_email);
+    render(app, &admin, flash, ("admin/settings.html", "settings"), ctx)
+}
+
+#[derive(FromForm)]
+pub struct TestEmailForm {
+    #[field(default = String::new())]
+    csrf_token: String,
+    to: String,
+}
+
+#[post("/test-email", data = "<form>")]
+pub async fn test_email(admin: Admin, form: Form<TestEmailForm>, app: &State<App>) -> Result<Flash<Redirect>, Error> {
+    admin.check_csrf(&form.csrf_token)?;
+    let to = EmailAddress::parse(&form.to).map_err(Error::BadRequest)?;
+    let email = Email {
+        kind: "test".into(),
+        to_visitor: false,
+        category: "test".into(),
+        to: Some(Mailbox { name: None, email: to.clone() }),
+        reply_to: None,
+        subject: "Kipekee test email".into(),
+        text: "This test email from your Kipekee admin panel reached you: sending works.".into(),
+        html: "<p>This test email from your Kipekee admin panel reached you: sending works.</p>".into(),
+        headers: Default::default(),
+        attachments: Vec::new(),
+    };
+    let mailer = app.mailer.clone();
+    let outcome = rocket::tokio::task::spawn_blocking(move || mailer.send_batch(&[email]))
+        .await
+        .ok()
+        .and_then(|mut o| o.pop());
+    let notice = match outcome {
+        Some(o) if o.status == EmailStatus::Sent => {
+            format!("Test email to {to} accepted by Mailtrap (HTTP {}, message id {}).", o.http_status.unwrap_or(0), o.message_ids.join(", "))
+        }
+        Some(o) => format!(
+            "Test email to {to} {}: {}",
+            if o.status == EmailStatus::Skipped { "not sent" } else { "failed" },
+            o.error.unwrap_or_default()
+        ),
+        None => "The test email could not be attempted.".into(),
+    };
+    Ok(back_to("/admin/settings".into(), notice))
+}
+
+#[post("/forms/<slug>/test", data = "<form>")]
+pub async fn test_form(slug: &str, admin: Admin, form: Form<CsrfForm>, app: &State<App>) -> Result<Flash<Redirect>, Error> {
+    admin.check_csrf(&form.csrf_token)?;
+    let accepted = submit::test_submission(app, slug).await?.ok_or(Error::NotFound)?;
+    let outcomes: Vec<String> = accepted
+        .deliveries
+        .iter()
+        .map(|d| {
+            let status = json!(d.status).as_str().unwrap_or("").to_string();
+            match &d.error {
+                Some(e) if d.status != EmailStatus::Sent => format!("{} {status} ({e})", d.kind),
+                _ => format!("{} {status}", d.kind),
+            }
+        })
+        .collect();
+    let id = accepted.submission.id;
+    Ok(back_to(
+        format!("/admin/submissions/{id}"),
+        format!("Test submission {} made: {}.", accepted.submission.reference, outcomes.join(", ")),
+    ))
+}

@@ -1,0 +1,225 @@
+//! Submissions: the filtered list, one submission with its deliveries, and the owner's
+//! actions on it (resend, pipeline status, notes, delete).
+
+use rocket::form::{Form, FromForm};
+use rocket::request::FlashMessage;
+use rocket::response::content::RawHtml;
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, State};
+use serde_json::json;
+use tera::Context;
+use time::OffsetDateTime;
+
+use super::auth::{Admin, CsrfForm};
+use super::{back_to, form_refs, render};
+use crate::mail::EmailStatus;
+use crate::store::{Note, SubmissionFilter, SubmissionId};
+use crate::submit;
+use crate::templates::human_time;
+use crate::web::Error;
+use crate::App;
+
+const PAGE: usize = 25;
+
+fn parse_email_status(s: &str) -> Option<EmailStatus> {
+    serde_json::from_value(json!(s)).ok()
+}
+
+#[allow(clippy::too_many_arguments)]
+#[get("/submissions?<form>&<email>&<status>&<q>&<before>&<spam>&<test>")]
+pub fn list(
+    admin: Admin,
+    app: &State<App>,
+    flash: Option<FlashMessage<'_>>,
+    form: Option<&str>,
+    email: Option<&str>,
+    status: Option<&str>,
+    q: Option<&str>,
+    before: Option<u64>,
+    spam: Option<bool>,
+    test: Option<bool>,
+) -> Result<RawHtml<String>, Error> {
+    let nonempty = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let filter = SubmissionFilter {
+        form: nonempty(form),
+        email_status: email.and_then(parse_email_status),
+        status: nonempty(status),
+        query: nonempty(q),
+        spam: spam.unwrap_or(false),
+        test: test.unwrap_or(false),
+    };
+    let page = app.store.list_submissions(&filter, before, PAGE)?;
+    let rows: Vec<_> = page.items.iter().map(|s| row(app, s)).collect();
+    let mut ctx = Context::new();
+    ctx.insert("rows", &rows);
+    ctx.insert("forms", &form_refs(app));
+    ctx.insert(
+        "filter",
+        &json!({ "form": filter.form, "email": email, "status": filter.status, "q": filter.query,
+                 "spam": filter.spam, "test": filter.test }),
+    );
+    let next = page.next.map(|n| {
+        let mut query = vec![format!("before={n}")];
+        for (k, v) in [("form", &filter.form), ("status", &filter.status), ("q", &filter.query)] {
+            if let Some(v) = v {
+                query.push(format!("{k}={}", urlencode(v)));
+            }
+        }
+        if let Some(e) = email {
+            query.push(format!("email={}", urlencode(e)));
+        }
+        for (k, on) in [("spam", filter.spam), ("test", filter.test)] {
+            if on {
+                query.push(format!("{k}=true"));
+            }
+        }
+        format!("/admin/submissions?{}", query.join("&"))
+    });
+    ctx.insert("next", &next);
+    render(app, &admin, flash, ("admin/submissions.html", "submissions"), ctx)
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A list row: who, what, when and how it stands.
+pub(super) fn row(app: &App, s: &crate::store::Submission) -> serde_json::Value {
+    let who = s
+        .fields
+        .get("full_name")
+        .or(s.fields.get("name"))
+        .cloned()
+        .unwrap_or_default();
+    let title = app.forms.get(&s.form).map_or(s.form.as_str(), |f| f.title.as_str());
+    let summary: String = s
+        .fields
+        .get("message")
+        .or(s.fields.get("position"))
+        .or(s.fields.get("cover_letter"))
+        .map(|m| m.chars().take(90).collect())
+        .unwrap_or_default();
+    json!({
+        "id": s.id, "reference": s.reference, "form": s.form, "form_title": title,
+        "who": who, "email": s.visitor_email, "summary": summary,
+        "created_at": human_time(s.created_at), "email_status": s.email_status,
+        "status": s.status, "spam": s.spam, "test": s.test,
+    })
+}
+
+#[get("/submissions/<id>")]
+pub fn show(
+    id: SubmissionId,
+    admin: Admin,
+    app: &State<App>,
+    flash: Option<FlashMessage<'_>>,
+) -> Result<RawHtml<String>, Error> {
+    let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
+    let def = app.forms.get(&s.form);
+    let fields: Vec<_> = match def {
+        Some(def) => def
+            .fields
+            .iter()
+            .filter_map(|f| Some(json!({ "label": f.label, "value": s.fields.get(&f.name)? })))
+            .collect(),
+        None => s.fields.iter().map(|(k, v)| json!({ "label": k, "value": v })).collect(),
+    };
+    let deliveries: Vec<_> = app
+        .store
+        .deliveries_of(id)?
+        .into_iter()
+        .rev()
+        .map(|d| json!({
+            "id": d.id, "kind": d.kind, "to": d.to, "subject": d.subject,
+            "started_at": human_time(d.started_at), "duration_ms": d.duration_ms,
+            "status": d.status, "http_status": d.http_status, "message_ids": d.message_ids,
+            "error": d.error, "text": d.text, "attachments": d.attachments,
+        }))
+        .collect();
+    let notes: Vec<_> = s
+        .notes
+        .iter()
+        .map(|n| json!({ "at": human_time(n.at), "text": n.text }))
+        .collect();
+    let mut ctx = Context::new();
+    ctx.insert("s", &row(app, &s));
+    ctx.insert("fields", &fields);
+    ctx.insert("files", &s.files);
+    ctx.insert("deliveries", &deliveries);
+    ctx.insert("notes", &notes);
+    ctx.insert("statuses", &def.map(|d| d.statuses.clone()).unwrap_or_default());
+    ctx.insert("kinds", &def.map(|d| d.emails.iter().map(|e| e.kind.clone()).collect::<Vec<_>>()).unwrap_or_default());
+    ctx.insert("client_ip", &s.client_ip);
+    render(app, &admin, flash, ("admin/submission.html", "submissions"), ctx)
+}
+
+#[derive(FromForm)]
+pub struct ResendForm {
+    #[field(default = String::new())]
+    csrf_token: String,
+    /// One email kind, or all of the submission's emails when absent.
+    kind: Option<String>,
+}
+
+#[post("/submissions/<id>/resend", data = "<form>")]
+pub async fn resend(id: SubmissionId, admin: Admin, form: Form<ResendForm>, app: &State<App>) -> Result<Flash<Redirect>, Error> {
+    admin.check_csrf(&form.csrf_token)?;
+    let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
+    let kind = form.kind.as_deref().filter(|k| !k.is_empty());
+    let attempts = submit::resend(app, &s, kind).await?;
+    let sent = attempts.iter().filter(|d| d.status == EmailStatus::Sent).count();
+    let notice = format!("Resent: {sent} of {} email(s) delivered to Mailtrap.", attempts.len());
+    Ok(back_to(format!("/admin/submissions/{id}"), notice))
+}
+
+#[derive(FromForm)]
+pub struct StatusForm {
+    #[field(default = String::new())]
+    csrf_token: String,
+    status: String,
+}
+
+#[post("/submissions/<id>/status", data = "<form>")]
+pub async fn set_status(id: SubmissionId, admin: Admin, form: Form<StatusForm>, app: &State<App>) -> Result<Flash<Redirect>, Error> {
+    admin.check_csrf(&form.csrf_token)?;
+    let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
+    let allowed = app.forms.get(&s.form).is_some_and(|d| d.statuses.contains(&form.status));
+    if !allowed {
+        return Err(Error::BadRequest(format!("{:?} is not a status of this form.", form.status)));
+    }
+    app.store.update_submission(id, |s| s.status.clone_from(&form.status)).await?;
+    Ok(back_to(format!("/admin/submissions/{id}"), format!("Status set to {}.", form.status)))
+}
+
+#[derive(FromForm)]
+pub struct NoteForm {
+    #[field(default = String::new())]
+    csrf_token: String,
+    #[field(validate = len(1..=5000))]
+    text: String,
+}
+
+#[post("/submissions/<id>/notes", data = "<form>")]
+pub async fn add_note(id: SubmissionId, admin: Admin, form: Form<NoteForm>, app: &State<App>) -> Result<Flash<Redirect>, Error> {
+    admin.check_csrf(&form.csrf_token)?;
+    let note = Note { at: OffsetDateTime::now_utc(), text: form.text.trim().to_string() };
+    app.store
+        .update_submission(id, |s| s.notes.push(note.clone()))
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(back_to(format!("/admin/submissions/{id}"), "Note added."))
+}
+
+#[post("/submissions/<id>/delete", data = "<form>")]
+pub async fn delete(id: SubmissionId, admin: Admin, form: Form<CsrfForm>, app: &State<App>) -> Result<Flash<Redirect>, Error> {
+    admin.check_csrf(&form.csrf_token)?;
+    let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
+    app.store.delete_submission(id).await?;
+    tracing::info!(submission_id = %id, "submission deleted by the admin");
+    Ok(back_to("/admin/submissions".into(), format!("{} deleted.", s.reference)))
+}
