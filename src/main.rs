@@ -8,34 +8,27 @@ use kipekee::cli::{self, Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = Cli::parse().command.unwrap_or(Command::Serve);
     // Installed before Rocket is built: Rocket then sends its own log records through it.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,rocket=warn,_=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(),
-        Command::Check => cli::check(),
-    }
-}
-
-fn serve() -> ExitCode {
-    let rocket = match kipekee::rocket(kipekee::config::figment()) {
-        Ok(rocket) => rocket,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    // The other commands keep stdout for their output (an export, a PHC string) and log
+    // only warnings, to stderr.
+    let serving = matches!(command, Command::Serve);
+    let default_filter = if serving {
+        "info,rocket=warn,_=warn"
+    } else {
+        "warn"
     };
-    match rocket::execute(rocket.launch()) {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {}", kipekee::web::launch_error(&e));
-            ExitCode::FAILURE
-        }
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if serving {
+        logs.with_ansi(std::io::stdout().is_terminal()).init();
+    } else {
+        logs.with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .init();
     }
+    cli::run(command)
 }

@@ -38,17 +38,15 @@ pub enum BackupError {
     Truncated,
     #[error("the backup has schema version {found}, newer than this binary's {supported}; restore it with a newer kipekee")]
     NewerSchema { found: u64, supported: u64 },
-    #[error("the store at {path} already holds {submissions} submission(s) and {subscribers} subscriber(s); restoring would replace them (use --force to do so)")]
+    #[error("the store already holds {submissions} submission(s) and {subscribers} subscriber(s); restoring would replace them (use --force to do so)")]
     NotEmpty {
-        path: String,
         submissions: usize,
         subscribers: usize,
     },
-    #[error("{source}; the store at {path} now holds part of the backup: restore a complete one with --force")]
-    Partial {
-        path: String,
-        source: Box<BackupError>,
-    },
+    #[error(
+        "{source}; the store now holds part of the backup: restore a complete one with --force"
+    )]
+    Partial { source: Box<BackupError> },
 }
 
 impl From<sled::Error> for BackupError {
@@ -57,7 +55,7 @@ impl From<sled::Error> for BackupError {
     }
 }
 
-/// What a backup holds: its schema version and the number of entries of each tree.
+/// What a backup holds: its schema version and the number of entries of each non-empty tree.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BackupStats {
     pub schema_version: u64,
@@ -150,7 +148,6 @@ impl Store {
             let tree_name = String::from_utf8(name.to_vec()).map_err(|_| {
                 BackupError::Io(std::io::Error::other("a sled tree name is not UTF-8"))
             })?;
-            let count = stats.trees.entry(tree_name.clone()).or_default();
             for entry in self.db.open_tree(&name)?.iter() {
                 let (key, value) = entry?;
                 let entry = Entry {
@@ -159,7 +156,7 @@ impl Store {
                     value: BASE64.encode(value),
                 };
                 write_line(&mut out, &entry)?;
-                *count += 1;
+                *stats.trees.entry(tree_name.clone()).or_default() += 1;
             }
         }
         let end = End {
@@ -171,7 +168,7 @@ impl Store {
     }
 
     /// Reads a whole backup stream without touching any store: its header, every entry and
-    /// its end line. Run it before `restore_from` when the backup can be read twice.
+    /// its end line. Run it before `restore_into` when the backup can be read twice.
     pub fn verify_backup<R: BufRead>(input: R) -> Result<BackupStats, BackupError> {
         let mut reader = Reader::new(input);
         let schema_version = reader.header()?;
@@ -182,39 +179,53 @@ impl Store {
         })
     }
 
-    /// Replaces the store at `dir` (created if missing) with the backup's content, then
-    /// flushes. Refuses a store holding any submission or subscriber unless `force`, and a
-    /// backup of a newer schema. The stream is checked as it is written: if it turns out
-    /// broken halfway, the store holds part of it (`BackupError::Partial`), which is why the
-    /// CLI runs `verify_backup` over the file first. Needs the store to itself (sled's lock).
+    /// Opens the store at `dir` (created if missing) and `restore_into` it.
     pub fn restore_from<R: BufRead>(
         dir: &Path,
         input: R,
         force: bool,
     ) -> Result<BackupStats, BackupError> {
+        Store::open(dir)?.restore_into(input, force)
+    }
+
+    /// Refuses, unless `force`, to restore over a store holding any submission or subscriber.
+    pub fn check_restorable(&self, force: bool) -> Result<(), BackupError> {
+        let (submissions, subscribers) = (self.submissions.len(), self.subscribers.len());
+        if force || submissions + subscribers == 0 {
+            return Ok(());
+        }
+        Err(BackupError::NotEmpty {
+            submissions,
+            subscribers,
+        })
+    }
+
+    /// Replaces every tree's content with the backup's, then flushes; refuses what
+    /// `check_restorable` refuses and a backup of a newer schema. The stream is checked as
+    /// it is written: if it turns out broken halfway the store holds part of it
+    /// (`BackupError::Partial`), which is why the CLI runs `verify_backup` over a file first.
+    pub fn restore_into<R: BufRead>(
+        &self,
+        input: R,
+        force: bool,
+    ) -> Result<BackupStats, BackupError> {
+        self.check_restorable(force)?;
         let mut reader = Reader::new(input);
         let schema_version = reader.header()?;
-        let store = Store::open(dir)?;
-        let (submissions, subscribers) = (store.submissions.len(), store.subscribers.len());
-        if !force && submissions + subscribers > 0 {
-            return Err(BackupError::NotEmpty {
-                path: dir.display().to_string(),
-                submissions,
-                subscribers,
-            });
-        }
         let partial = |source| BackupError::Partial {
-            path: dir.display().to_string(),
             source: Box::new(source),
         };
-        for name in store.db.tree_names() {
-            store.db.open_tree(name)?.clear().map_err(|e| partial(e.into()))?;
+        for name in self.db.tree_names() {
+            self.db
+                .open_tree(name)?
+                .clear()
+                .map_err(|e| partial(e.into()))?;
         }
         let mut trees: HashMap<String, Tree> = HashMap::new();
         let counts = reader
             .entries(|tree, key, value| {
                 if !trees.contains_key(tree) {
-                    trees.insert(tree.to_string(), store.db.open_tree(tree)?);
+                    trees.insert(tree.to_string(), self.db.open_tree(tree)?);
                 }
                 if let Some(t) = trees.get(tree) {
                     t.insert(key, value)?;
@@ -222,7 +233,7 @@ impl Store {
                 Ok(())
             })
             .map_err(partial)?;
-        store.db.flush().map_err(|e| partial(e.into()))?;
+        self.db.flush().map_err(|e| partial(e.into()))?;
         Ok(BackupStats {
             schema_version,
             trees: counts,
@@ -383,7 +394,12 @@ mod tests {
             .subscribe(&email, Some("Reader"), job.id, Duration::HOUR)
             .await
             .unwrap();
-        store.db.open_tree("sessions").unwrap().insert("s1", "x").unwrap();
+        store
+            .db
+            .open_tree("sessions")
+            .unwrap()
+            .insert("s1", "x")
+            .unwrap();
         store
     }
 
@@ -408,7 +424,11 @@ mod tests {
         assert_eq!(stats.count("files"), 1);
         assert_eq!(stats.count("deliveries"), 1);
         assert_eq!(stats.count("subscribers"), 1);
-        assert_eq!(stats.count("sessions"), 1, "a tree added later is backed up");
+        assert_eq!(
+            stats.count("sessions"),
+            1,
+            "a tree added later is backed up"
+        );
         assert_eq!(Store::verify_backup(backup.as_slice()).unwrap(), stats);
 
         let dir = tempfile::tempdir().unwrap();
@@ -429,23 +449,38 @@ mod tests {
     }
 
     #[rocket::async_test]
-    async fn restore_refuses_a_store_in_use_by_data_unless_forced_and_then_replaces_it() {
+    async fn restore_refuses_a_store_holding_data_unless_forced_and_then_replaces_it() {
         let source = filled_store().await;
         let mut backup = Vec::new();
         source.backup_to(&mut backup).unwrap();
         let dir = tempfile::tempdir().unwrap();
         {
             let target = Store::open(dir.path()).unwrap();
-            target.insert_submission(quote("already here")).await.unwrap();
-            target.db.open_tree("only_here").unwrap().insert("k", "v").unwrap();
+            target
+                .insert_submission(quote("already here"))
+                .await
+                .unwrap();
+            target
+                .db
+                .open_tree("only_here")
+                .unwrap()
+                .insert("k", "v")
+                .unwrap();
             target.db.flush().unwrap();
         }
         let err = Store::restore_from(dir.path(), backup.as_slice(), false).unwrap_err();
-        assert!(matches!(err, BackupError::NotEmpty { submissions: 1, .. }), "{err}");
+        assert!(
+            matches!(err, BackupError::NotEmpty { submissions: 1, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("--force"), "{err}");
         Store::restore_from(dir.path(), backup.as_slice(), true).unwrap();
         let target = Store::open(dir.path()).unwrap();
-        assert_eq!(dump(&target), dump(&source), "nothing of the old store is left");
+        assert_eq!(
+            dump(&target),
+            dump(&source),
+            "nothing of the old store is left"
+        );
     }
 
     #[rocket::async_test]
