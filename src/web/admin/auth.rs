@@ -6,7 +6,9 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration as StdDuration, Instant};
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use rand::Rng;
 use rocket::form::{Form, FromForm};
@@ -41,7 +43,13 @@ pub struct AdminPassword {
 
 impl AdminPassword {
     fn new(phc: String) -> AdminPassword {
-        let tag = phc.rsplit('$').next().unwrap_or("").chars().take(16).collect();
+        let tag = phc
+            .rsplit('$')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(16)
+            .collect();
         AdminPassword { phc, tag }
     }
 
@@ -99,7 +107,11 @@ pub fn hash_password(password: &str) -> String {
 
 fn verify(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -178,7 +190,11 @@ fn cookie(app: &App, name: &'static str, value: String) -> Cookie<'static> {
         .build()
 }
 
-fn login_page(app: &App, jar: &CookieJar<'_>, error: Option<&str>) -> Result<RawHtml<String>, Error> {
+fn login_page(
+    app: &App,
+    jar: &CookieJar<'_>,
+    error: Option<&str>,
+) -> Result<RawHtml<String>, Error> {
     // The login form's CSRF token rides in its own private cookie: there is no session yet.
     let token: String = rand::thread_rng()
         .sample_iter(rand::distributions::Alphanumeric)
@@ -189,7 +205,14 @@ fn login_page(app: &App, jar: &CookieJar<'_>, error: Option<&str>) -> Result<Raw
     let mut ctx = Context::new();
     ctx.insert("csrf_token", &token);
     ctx.insert("error", &error);
-    ctx.insert("site_name", app.config.default_from_email.name.as_deref().unwrap_or("Kipekee"));
+    ctx.insert(
+        "site_name",
+        app.config
+            .default_from_email
+            .name
+            .as_deref()
+            .unwrap_or("Kipekee"),
+    );
     Ok(RawHtml(app.templates.render("admin/login.html", &ctx)?))
 }
 
@@ -221,13 +244,17 @@ pub async fn login_submit(
 ) -> Result<LoginReply, Error> {
     let expected = jar.get_private(LOGIN_COOKIE).map(|c| c.value().to_string());
     if !expected.is_some_and(|t| constant_time_eq(t.as_bytes(), form.csrf_token.as_bytes())) {
-        return Err(Error::Forbidden("The login form expired. Reload the page and try again.".into()));
+        return Err(Error::Forbidden(
+            "The login form expired. Reload the page and try again.".into(),
+        ));
     }
     if throttle.blocked(visitor.ip) {
         return Err(Error::Status(Status::TooManyRequests));
     }
     let (password, phc) = (form.password.clone(), app.admin.phc.clone());
-    let ok = spawn_blocking(move || verify(&password, &phc)).await.unwrap_or(false);
+    let ok = spawn_blocking(move || verify(&password, &phc))
+        .await
+        .unwrap_or(false);
     if !ok {
         throttle.fail(visitor.ip);
         tracing::warn!(client_ip = ?visitor.ip, "admin login failed");
@@ -249,7 +276,12 @@ pub struct CsrfForm {
 }
 
 #[post("/logout", data = "<form>")]
-pub async fn logout(admin: Admin, form: Form<CsrfForm>, app: &State<App>, jar: &CookieJar<'_>) -> Result<Redirect, Error> {
+pub async fn logout(
+    admin: Admin,
+    form: Form<CsrfForm>,
+    app: &State<App>,
+    jar: &CookieJar<'_>,
+) -> Result<Redirect, Error> {
     admin.check_csrf(&form.csrf_token)?;
     app.store.delete_session(&admin.session.id).await?;
     jar.remove_private(Cookie::build(SESSION_COOKIE).path("/admin"));

@@ -29,7 +29,10 @@ impl<'r> Responder<'r, 'static> for Download {
             .collect();
         rocket::Response::build()
             .header(self.content_type)
-            .header(Header::new("Content-Disposition", format!("attachment; filename=\"{safe}\"")))
+            .header(Header::new(
+                "Content-Disposition",
+                format!("attachment; filename=\"{safe}\""),
+            ))
             .header(Header::new("Cache-Control", "no-store"))
             .sized_body(self.bytes.len(), std::io::Cursor::new(self.bytes))
             .ok()
@@ -37,9 +40,18 @@ impl<'r> Responder<'r, 'static> for Download {
 }
 
 #[get("/submissions/<id>/files/<field>")]
-pub fn file(id: SubmissionId, field: &str, _admin: Admin, app: &State<App>) -> Result<Download, Error> {
+pub fn file(
+    id: SubmissionId,
+    field: &str,
+    _admin: Admin,
+    app: &State<App>,
+) -> Result<Download, Error> {
     let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
-    let meta = s.files.iter().find(|f| f.field == field).ok_or(Error::NotFound)?;
+    let meta = s
+        .files
+        .iter()
+        .find(|f| f.field == field)
+        .ok_or(Error::NotFound)?;
     let bytes = app.store.file(id, field)?.ok_or(Error::NotFound)?;
     Ok(Download {
         filename: meta.filename.clone(),
@@ -70,11 +82,23 @@ async fn export_with(
 }
 
 #[get("/export.csv?<form>&<include_test>")]
-pub async fn export_csv(form: Option<String>, include_test: Option<bool>, _admin: Admin, app: &State<App>) -> Result<Download, Error> {
+pub async fn export_csv(
+    form: Option<String>,
+    include_test: Option<bool>,
+    _admin: Admin,
+    app: &State<App>,
+) -> Result<Download, Error> {
     let forms = app.config.forms.clone();
     let name = form.clone().unwrap_or_else(|| "all".into());
     let bytes = export_with(app, move |store, out| {
-        crate::export::csv(store, &forms, form.as_deref(), include_test.unwrap_or(false), out).map_err(|e| e.to_string())
+        crate::export::csv(
+            store,
+            &forms,
+            form.as_deref(),
+            include_test.unwrap_or(false),
+            out,
+        )
+        .map_err(|e| e.to_string())
     })
     .await?;
     Ok(Download {
@@ -85,11 +109,23 @@ pub async fn export_csv(form: Option<String>, include_test: Option<bool>, _admin
 }
 
 #[get("/export.json?<form>&<include_test>")]
-pub async fn export_json(form: Option<String>, include_test: Option<bool>, _admin: Admin, app: &State<App>) -> Result<Download, Error> {
+pub async fn export_json(
+    form: Option<String>,
+    include_test: Option<bool>,
+    _admin: Admin,
+    app: &State<App>,
+) -> Result<Download, Error> {
     let forms = app.config.forms.clone();
     let name = form.clone().unwrap_or_else(|| "all".into());
     let bytes = export_with(app, move |store, out| {
-        crate::export::json(store, &forms, form.as_deref(), include_test.unwrap_or(false), out).map_err(|e| e.to_string())
+        crate::export::json(
+            store,
+            &forms,
+            form.as_deref(),
+            include_test.unwrap_or(false),
+            out,
+        )
+        .map_err(|e| e.to_string())
     })
     .await?;
     Ok(Download {
@@ -103,14 +139,28 @@ pub async fn export_json(form: Option<String>, include_test: Option<bool>, _admi
 pub fn subscribers_csv(_admin: Admin, app: &State<App>) -> Result<Download, Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
     let csv_error = |e: csv::Error| Error::BadRequest(format!("export failed: {e}"));
-    out.write_record(["email", "name", "state", "created_at", "confirmed_at"]).map_err(csv_error)?;
+    out.write_record(["email", "name", "state", "created_at", "confirmed_at"])
+        .map_err(csv_error)?;
     for s in app.store.subscribers()? {
-        let state = serde_json::to_value(s.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        let when = |t: Option<OffsetDateTime>| t.map(crate::templates::human_time).unwrap_or_default();
-        let row = [s.email.to_string(), s.name.unwrap_or_default(), state, when(Some(s.created_at)), when(s.confirmed_at)];
-        out.write_record(row.iter().map(|c| crate::export::neutralise(c))).map_err(csv_error)?;
+        let state = serde_json::to_value(s.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let when =
+            |t: Option<OffsetDateTime>| t.map(crate::templates::human_time).unwrap_or_default();
+        let row = [
+            s.email.to_string(),
+            s.name.unwrap_or_default(),
+            state,
+            when(Some(s.created_at)),
+            when(s.confirmed_at),
+        ];
+        out.write_record(row.iter().map(|c| crate::export::neutralise(c)))
+            .map_err(csv_error)?;
     }
-    let bytes = out.into_inner().map_err(|e| Error::BadRequest(format!("export failed: {e}")))?;
+    let bytes = out
+        .into_inner()
+        .map_err(|e| Error::BadRequest(format!("export failed: {e}")))?;
     Ok(Download {
         filename: format!("kipekee-subscribers-{}.csv", stamp()),
         content_type: ContentType::new("text", "csv").with_params(("charset", "utf-8")),
@@ -121,7 +171,10 @@ pub fn subscribers_csv(_admin: Admin, app: &State<App>) -> Result<Download, Erro
 /// A complete snapshot of every tree, restorable with `kipekee restore FILE`.
 #[get("/backup")]
 pub async fn backup(_admin: Admin, app: &State<App>) -> Result<Download, Error> {
-    let bytes = export_with(app, |store, out| store.backup_to(out).map(|_| ()).map_err(|e| e.to_string())).await?;
+    let bytes = export_with(app, |store, out| {
+        store.backup_to(out).map(|_| ()).map_err(|e| e.to_string())
+    })
+    .await?;
     tracing::info!(bytes = bytes.len(), "backup downloaded by the admin");
     Ok(Download {
         filename: format!("kipekee-backup-{}.jsonl", stamp()),

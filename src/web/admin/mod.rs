@@ -65,7 +65,14 @@ fn render(
     ctx.insert("notice", &flash.map(|f| f.message().to_string()));
     ctx.insert("csrf_token", &admin.session.csrf);
     ctx.insert("nav", nav);
-    ctx.insert("site_name", app.config.default_from_email.name.as_deref().unwrap_or("Kipekee"));
+    ctx.insert(
+        "site_name",
+        app.config
+            .default_from_email
+            .name
+            .as_deref()
+            .unwrap_or("Kipekee"),
+    );
     ctx.insert("mailtrap_configured", &app.mailer.is_configured());
     Ok(RawHtml(app.templates.render(name, &ctx)?))
 }
@@ -78,7 +85,13 @@ struct FormRef<'a> {
 }
 
 fn form_refs(app: &App) -> Vec<FormRef<'_>> {
-    app.forms.iter().map(|(slug, f)| FormRef { slug, title: &f.title }).collect()
+    app.forms
+        .iter()
+        .map(|(slug, f)| FormRef {
+            slug,
+            title: &f.title,
+        })
+        .collect()
 }
 
 /// A redirect back to an admin page carrying a one-line notice (a flash cookie).

@@ -24,15 +24,24 @@ use crate::{submit, App};
 const RECENT: usize = 200;
 
 #[get("/")]
-pub fn dashboard(admin: Admin, app: &State<App>, flash: Option<FlashMessage<'_>>) -> Result<RawHtml<String>, Error> {
+pub fn dashboard(
+    admin: Admin,
+    app: &State<App>,
+    flash: Option<FlashMessage<'_>>,
+) -> Result<RawHtml<String>, Error> {
     let now = OffsetDateTime::now_utc();
     let mut counts = Vec::new();
     for (slug, def) in app.forms.iter() {
         let c = app.store.form_counts(slug, now)?;
         counts.push(json!({ "slug": slug, "title": def.title, "today": c.today, "week": c.week, "total": c.total }));
     }
-    let latest = app.store.list_submissions(&SubmissionFilter::default(), None, 8)?;
-    let recent = app.store.list_deliveries(&DeliveryFilter::default(), None, RECENT)?.items;
+    let latest = app
+        .store
+        .list_submissions(&SubmissionFilter::default(), None, 8)?;
+    let recent = app
+        .store
+        .list_deliveries(&DeliveryFilter::default(), None, RECENT)?
+        .items;
     let failed: Vec<_> = recent
         .iter()
         .filter(|d| d.status == EmailStatus::Failed)
@@ -41,10 +50,19 @@ pub fn dashboard(admin: Admin, app: &State<App>, flash: Option<FlashMessage<'_>>
         .collect();
     let mut ctx = Context::new();
     ctx.insert("counts", &counts);
-    ctx.insert("latest", &latest.items.iter().map(|s| row(app, s)).collect::<Vec<_>>());
+    ctx.insert(
+        "latest",
+        &latest.items.iter().map(|s| row(app, s)).collect::<Vec<_>>(),
+    );
     ctx.insert("failed", &failed);
     ctx.insert("banner", &failure_banner(&recent));
-    render(app, &admin, flash, ("admin/dashboard.html", "dashboard"), ctx)
+    render(
+        app,
+        &admin,
+        flash,
+        ("admin/dashboard.html", "dashboard"),
+        ctx,
+    )
 }
 
 /// When the newest attempts failed one after another, say why and who is left waiting:
@@ -59,7 +77,10 @@ fn failure_banner(recent: &[Delivery]) -> Option<serde_json::Value> {
         return None;
     }
     let visitors = streak.iter().filter(|d| d.to_visitor).count();
-    let cause = streak[0].error.clone().unwrap_or_else(|| "unknown error".into());
+    let cause = streak[0]
+        .error
+        .clone()
+        .unwrap_or_else(|| "unknown error".into());
     let hint = match streak[0].http_status {
         Some(401) => "Mailtrap refuses the token or the sender's domain: check MAILTRAP_API_TOKEN and DEFAULT_FROM_EMAIL.",
         Some(403) => "The sending domain is not verified yet, or the token lacks permission.",
@@ -90,13 +111,31 @@ pub fn deliveries(
     before: Option<u64>,
 ) -> Result<RawHtml<String>, Error> {
     let status = status.and_then(|s| serde_json::from_value(json!(s)).ok());
-    let page = app.store.list_deliveries(&DeliveryFilter { status }, before, 50)?;
+    let page = app
+        .store
+        .list_deliveries(&DeliveryFilter { status }, before, 50)?;
     let mut ctx = Context::new();
-    ctx.insert("rows", &page.items.iter().map(delivery_row).collect::<Vec<_>>());
+    ctx.insert(
+        "rows",
+        &page.items.iter().map(delivery_row).collect::<Vec<_>>(),
+    );
     ctx.insert("status", &status);
-    let status_query = status.map(|s| format!("&status={}", json!(s).as_str().unwrap_or(""))).unwrap_or_default();
-    ctx.insert("next", &page.next.map(|n| format!("/admin/deliveries?before={n}{status_query}")));
-    render(app, &admin, flash, ("admin/deliveries.html", "deliveries"), ctx)
+    let status_query = status
+        .map(|s| format!("&status={}", json!(s).as_str().unwrap_or("")))
+        .unwrap_or_default();
+    ctx.insert(
+        "next",
+        &page
+            .next
+            .map(|n| format!("/admin/deliveries?before={n}{status_query}")),
+    );
+    render(
+        app,
+        &admin,
+        flash,
+        ("admin/deliveries.html", "deliveries"),
+        ctx,
+    )
 }
 
 /// The email's HTML exactly as stored, sandboxed: no script, no network, no navigation.
@@ -128,7 +167,10 @@ pub fn subscribers(
     state: Option<&str>,
 ) -> Result<RawHtml<String>, Error> {
     let state: Option<SubscriberState> = state.and_then(|s| serde_json::from_value(json!(s)).ok());
-    let q = q.map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase);
+    let q = q
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(str::to_lowercase);
     let rows: Vec<_> = app
         .store
         .subscribers()?
@@ -136,20 +178,31 @@ pub fn subscribers(
         .filter(|s| state.is_none_or(|st| st == s.state))
         .filter(|s| {
             q.as_ref().is_none_or(|q| {
-                s.email.normalized().contains(q) || s.name.as_ref().is_some_and(|n| n.to_lowercase().contains(q))
+                s.email.normalized().contains(q)
+                    || s.name
+                        .as_ref()
+                        .is_some_and(|n| n.to_lowercase().contains(q))
             })
         })
-        .map(|s| json!({
-            "email": s.email, "name": s.name, "state": s.state,
-            "created_at": human_time(s.created_at),
-            "confirmed_at": s.confirmed_at.map(human_time),
-        }))
+        .map(|s| {
+            json!({
+                "email": s.email, "name": s.name, "state": s.state,
+                "created_at": human_time(s.created_at),
+                "confirmed_at": s.confirmed_at.map(human_time),
+            })
+        })
         .collect();
     let mut ctx = Context::new();
     ctx.insert("rows", &rows);
     ctx.insert("q", &q);
     ctx.insert("state", &state);
-    render(app, &admin, flash, ("admin/subscribers.html", "subscribers"), ctx)
+    render(
+        app,
+        &admin,
+        flash,
+        ("admin/subscribers.html", "subscribers"),
+        ctx,
+    )
 }
 
 #[derive(FromForm)]
@@ -160,16 +213,27 @@ pub struct UnsubscribeForm {
 }
 
 #[post("/subscribers/unsubscribe", data = "<form>")]
-pub async fn subscriber_unsubscribe(admin: Admin, form: Form<UnsubscribeForm>, app: &State<App>) -> Result<Flash<Redirect>, Error> {
+pub async fn subscriber_unsubscribe(
+    admin: Admin,
+    form: Form<UnsubscribeForm>,
+    app: &State<App>,
+) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
     let email = EmailAddress::parse(&form.email).map_err(Error::BadRequest)?;
     let sub = app.store.subscriber(&email)?.ok_or(Error::NotFound)?;
     app.store.unsubscribe(&sub.unsubscribe_token).await?;
-    Ok(back_to("/admin/subscribers".into(), format!("{email} unsubscribed.")))
+    Ok(back_to(
+        "/admin/subscribers".into(),
+        format!("{email} unsubscribed."),
+    ))
 }
 
 #[get("/settings")]
-pub fn settings(admin: Admin, app: &State<App>, flash: Option<FlashMessage<'_>>) -> Result<RawHtml<String>, Error> {
+pub fn settings(
+    admin: Admin,
+    app: &State<App>,
+    flash: Option<FlashMessage<'_>>,
+) -> Result<RawHtml<String>, Error> {
     let config = serde_json::to_string_pretty(&app.config).unwrap_or_default();
     let forms: Vec<_> = app
         .forms
@@ -182,7 +246,9 @@ pub fn settings(admin: Admin, app: &State<App>, flash: Option<FlashMessage<'_>>)
                     let to = if e.to_visitor() {
                         "the visitor".to_string()
                     } else {
-                        app.config.recipient(&e.to).map_or("not configured".into(), |a| a.to_string())
+                        app.config
+                            .recipient(&e.to)
+                            .map_or("not configured".into(), |a| a.to_string())
                     };
                     json!({ "kind": e.kind, "to": to, "when": e.when })
                 })
@@ -206,18 +272,26 @@ pub struct TestEmailForm {
 }
 
 #[post("/test-email", data = "<form>")]
-pub async fn test_email(admin: Admin, form: Form<TestEmailForm>, app: &State<App>) -> Result<Flash<Redirect>, Error> {
+pub async fn test_email(
+    admin: Admin,
+    form: Form<TestEmailForm>,
+    app: &State<App>,
+) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
     let to = EmailAddress::parse(&form.to).map_err(Error::BadRequest)?;
     let email = Email {
         kind: "test".into(),
         to_visitor: false,
         category: "test".into(),
-        to: Some(Mailbox { name: None, email: to.clone() }),
+        to: Some(Mailbox {
+            name: None,
+            email: to.clone(),
+        }),
         reply_to: None,
         subject: "Kipekee test email".into(),
         text: "This test email from your Kipekee admin panel reached you: sending works.".into(),
-        html: "<p>This test email from your Kipekee admin panel reached you: sending works.</p>".into(),
+        html: "<p>This test email from your Kipekee admin panel reached you: sending works.</p>"
+            .into(),
         headers: Default::default(),
         attachments: Vec::new(),
     };
@@ -228,11 +302,19 @@ pub async fn test_email(admin: Admin, form: Form<TestEmailForm>, app: &State<App
         .and_then(|mut o| o.pop());
     let notice = match outcome {
         Some(o) if o.status == EmailStatus::Sent => {
-            format!("Test email to {to} accepted by Mailtrap (HTTP {}, message id {}).", o.http_status.unwrap_or(0), o.message_ids.join(", "))
+            format!(
+                "Test email to {to} accepted by Mailtrap (HTTP {}, message id {}).",
+                o.http_status.unwrap_or(0),
+                o.message_ids.join(", ")
+            )
         }
         Some(o) => format!(
             "Test email to {to} {}: {}",
-            if o.status == EmailStatus::Skipped { "not sent" } else { "failed" },
+            if o.status == EmailStatus::Skipped {
+                "not sent"
+            } else {
+                "failed"
+            },
             o.error.unwrap_or_default()
         ),
         None => "The test email could not be attempted.".into(),
@@ -241,9 +323,16 @@ pub async fn test_email(admin: Admin, form: Form<TestEmailForm>, app: &State<App
 }
 
 #[post("/forms/<slug>/test", data = "<form>")]
-pub async fn test_form(slug: &str, admin: Admin, form: Form<CsrfForm>, app: &State<App>) -> Result<Flash<Redirect>, Error> {
+pub async fn test_form(
+    slug: &str,
+    admin: Admin,
+    form: Form<CsrfForm>,
+    app: &State<App>,
+) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
-    let accepted = submit::test_submission(app, slug).await?.ok_or(Error::NotFound)?;
+    let accepted = submit::test_submission(app, slug)
+        .await?
+        .ok_or(Error::NotFound)?;
     let outcomes: Vec<String> = accepted
         .deliveries
         .iter()
@@ -258,6 +347,10 @@ pub async fn test_form(slug: &str, admin: Admin, form: Form<CsrfForm>, app: &Sta
     let id = accepted.submission.id;
     Ok(back_to(
         format!("/admin/submissions/{id}"),
-        format!("Test submission {} made: {}.", accepted.submission.reference, outcomes.join(", ")),
+        format!(
+            "Test submission {} made: {}.",
+            accepted.submission.reference,
+            outcomes.join(", ")
+        ),
     ))
 }

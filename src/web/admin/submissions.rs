@@ -39,7 +39,11 @@ pub fn list(
     spam: Option<bool>,
     test: Option<bool>,
 ) -> Result<RawHtml<String>, Error> {
-    let nonempty = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let nonempty = |s: Option<&str>| {
+        s.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     let filter = SubmissionFilter {
         form: nonempty(form),
         email_status: email.and_then(parse_email_status),
@@ -60,7 +64,11 @@ pub fn list(
     );
     let next = page.next.map(|n| {
         let mut query = vec![format!("before={n}")];
-        for (k, v) in [("form", &filter.form), ("status", &filter.status), ("q", &filter.query)] {
+        for (k, v) in [
+            ("form", &filter.form),
+            ("status", &filter.status),
+            ("q", &filter.query),
+        ] {
             if let Some(v) = v {
                 query.push(format!("{k}={}", urlencode(v)));
             }
@@ -76,13 +84,21 @@ pub fn list(
         format!("/admin/submissions?{}", query.join("&"))
     });
     ctx.insert("next", &next);
-    render(app, &admin, flash, ("admin/submissions.html", "submissions"), ctx)
+    render(
+        app,
+        &admin,
+        flash,
+        ("admin/submissions.html", "submissions"),
+        ctx,
+    )
 }
 
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -96,7 +112,10 @@ pub(super) fn row(app: &App, s: &crate::store::Submission) -> serde_json::Value 
         .or(s.fields.get("name"))
         .cloned()
         .unwrap_or_default();
-    let title = app.forms.get(&s.form).map_or(s.form.as_str(), |f| f.title.as_str());
+    let title = app
+        .forms
+        .get(&s.form)
+        .map_or(s.form.as_str(), |f| f.title.as_str());
     let summary: String = s
         .fields
         .get("message")
@@ -127,19 +146,25 @@ pub fn show(
             .iter()
             .filter_map(|f| Some(json!({ "label": f.label, "value": s.fields.get(&f.name)? })))
             .collect(),
-        None => s.fields.iter().map(|(k, v)| json!({ "label": k, "value": v })).collect(),
+        None => s
+            .fields
+            .iter()
+            .map(|(k, v)| json!({ "label": k, "value": v }))
+            .collect(),
     };
     let deliveries: Vec<_> = app
         .store
         .deliveries_of(id)?
         .into_iter()
         .rev()
-        .map(|d| json!({
-            "id": d.id, "kind": d.kind, "to": d.to, "subject": d.subject,
-            "started_at": human_time(d.started_at), "duration_ms": d.duration_ms,
-            "status": d.status, "http_status": d.http_status, "message_ids": d.message_ids,
-            "error": d.error, "text": d.text, "attachments": d.attachments,
-        }))
+        .map(|d| {
+            json!({
+                "id": d.id, "kind": d.kind, "to": d.to, "subject": d.subject,
+                "started_at": human_time(d.started_at), "duration_ms": d.duration_ms,
+                "status": d.status, "http_status": d.http_status, "message_ids": d.message_ids,
+                "error": d.error, "text": d.text, "attachments": d.attachments,
+            })
+        })
         .collect();
     let notes: Vec<_> = s
         .notes
@@ -152,10 +177,23 @@ pub fn show(
     ctx.insert("files", &s.files);
     ctx.insert("deliveries", &deliveries);
     ctx.insert("notes", &notes);
-    ctx.insert("statuses", &def.map(|d| d.statuses.clone()).unwrap_or_default());
-    ctx.insert("kinds", &def.map(|d| d.emails.iter().map(|e| e.kind.clone()).collect::<Vec<_>>()).unwrap_or_default());
+    ctx.insert(
+        "statuses",
+        &def.map(|d| d.statuses.clone()).unwrap_or_default(),
+    );
+    ctx.insert(
+        "kinds",
+        &def.map(|d| d.emails.iter().map(|e| e.kind.clone()).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
     ctx.insert("client_ip", &s.client_ip);
-    render(app, &admin, flash, ("admin/submission.html", "submissions"), ctx)
+    render(
+        app,
+        &admin,
+        flash,
+        ("admin/submission.html", "submissions"),
+        ctx,
+    )
 }
 
 #[derive(FromForm)]
@@ -167,13 +205,24 @@ pub struct ResendForm {
 }
 
 #[post("/submissions/<id>/resend", data = "<form>")]
-pub async fn resend(id: SubmissionId, admin: Admin, form: Form<ResendForm>, app: &State<App>) -> Result<Flash<Redirect>, Error> {
+pub async fn resend(
+    id: SubmissionId,
+    admin: Admin,
+    form: Form<ResendForm>,
+    app: &State<App>,
+) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
     let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
     let kind = form.kind.as_deref().filter(|k| !k.is_empty());
     let attempts = submit::resend(app, &s, kind).await?;
-    let sent = attempts.iter().filter(|d| d.status == EmailStatus::Sent).count();
-    let notice = format!("Resent: {sent} of {} email(s) delivered to Mailtrap.", attempts.len());
+    let sent = attempts
+        .iter()
+        .filter(|d| d.status == EmailStatus::Sent)
+        .count();
+    let notice = format!(
+        "Resent: {sent} of {} email(s) delivered to Mailtrap.",
+        attempts.len()
+    );
     Ok(back_to(format!("/admin/submissions/{id}"), notice))
 }
 
@@ -185,15 +234,31 @@ pub struct StatusForm {
 }
 
 #[post("/submissions/<id>/status", data = "<form>")]
-pub async fn set_status(id: SubmissionId, admin: Admin, form: Form<StatusForm>, app: &State<App>) -> Result<Flash<Redirect>, Error> {
+pub async fn set_status(
+    id: SubmissionId,
+    admin: Admin,
+    form: Form<StatusForm>,
+    app: &State<App>,
+) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
     let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
-    let allowed = app.forms.get(&s.form).is_some_and(|d| d.statuses.contains(&form.status));
+    let allowed = app
+        .forms
+        .get(&s.form)
+        .is_some_and(|d| d.statuses.contains(&form.status));
     if !allowed {
-        return Err(Error::BadRequest(format!("{:?} is not a status of this form.", form.status)));
+        return Err(Error::BadRequest(format!(
+            "{:?} is not a status of this form.",
+            form.status
+        )));
     }
-    app.store.update_submission(id, |s| s.status.clone_from(&form.status)).await?;
-    Ok(back_to(format!("/admin/submissions/{id}"), format!("Status set to {}.", form.status)))
+    app.store
+        .update_submission(id, |s| s.status.clone_from(&form.status))
+        .await?;
+    Ok(back_to(
+        format!("/admin/submissions/{id}"),
+        format!("Status set to {}.", form.status),
+    ))
 }
 
 #[derive(FromForm)]
@@ -205,9 +270,17 @@ pub struct NoteForm {
 }
 
 #[post("/submissions/<id>/notes", data = "<form>")]
-pub async fn add_note(id: SubmissionId, admin: Admin, form: Form<NoteForm>, app: &State<App>) -> Result<Flash<Redirect>, Error> {
+pub async fn add_note(
+    id: SubmissionId,
+    admin: Admin,
+    form: Form<NoteForm>,
+    app: &State<App>,
+) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
-    let note = Note { at: OffsetDateTime::now_utc(), text: form.text.trim().to_string() };
+    let note = Note {
+        at: OffsetDateTime::now_utc(),
+        text: form.text.trim().to_string(),
+    };
     app.store
         .update_submission(id, |s| s.notes.push(note.clone()))
         .await?
@@ -216,10 +289,18 @@ pub async fn add_note(id: SubmissionId, admin: Admin, form: Form<NoteForm>, app:
 }
 
 #[post("/submissions/<id>/delete", data = "<form>")]
-pub async fn delete(id: SubmissionId, admin: Admin, form: Form<CsrfForm>, app: &State<App>) -> Result<Flash<Redirect>, Error> {
+pub async fn delete(
+    id: SubmissionId,
+    admin: Admin,
+    form: Form<CsrfForm>,
+    app: &State<App>,
+) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
     let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
     app.store.delete_submission(id).await?;
     tracing::info!(submission_id = %id, "submission deleted by the admin");
-    Ok(back_to("/admin/submissions".into(), format!("{} deleted.", s.reference)))
+    Ok(back_to(
+        "/admin/submissions".into(),
+        format!("{} deleted.", s.reference),
+    ))
 }
