@@ -454,30 +454,67 @@ fn test_email(app: &AppConfig, public_base: &str, to: EmailAddress) -> Email {
     }
 }
 
-/// The store of a configured data directory that must already exist.
-fn existing_store(app: &AppConfig) -> Result<Store, CliError> {
+/// Runs `f` on the store of a data directory that must already exist; see `with_store`.
+fn with_existing_store<T>(
+    app: &AppConfig,
+    f: impl FnOnce(Store) -> Result<T, CliError>,
+) -> Result<T, CliError> {
     if !app.data_dir.is_dir() {
         return Err(CliError::Failed(format!(
             "there is no store at {} (set KIPEKEE_DATA_DIR to the server's data directory)",
             app.data_dir.display()
         )));
     }
-    Ok(Store::open(&app.data_dir)?)
+    with_store(&app.data_dir, f)
+}
+
+/// Opens the store, runs `f` (which drops it), then hands whatever sled wrote in the data
+/// directory back to the directory's owner: root running a command against a service's
+/// directory would otherwise leave root-owned files there (sled writes a snapshot file even
+/// on a read).
+fn with_store<T>(dir: &Path, f: impl FnOnce(Store) -> Result<T, CliError>) -> Result<T, CliError> {
+    let result = f(Store::open(dir)?);
+    #[cfg(unix)]
+    same_owner_as(dir, dir, 3);
+    result
+}
+
+/// Gives every entry under `root` (to `depth` levels) the owner of `dir`. Best effort: only
+/// root may change owners, and for anyone else nothing differs.
+#[cfg(unix)]
+fn same_owner_as(dir: &Path, root: &Path, depth: u8) {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(owner), Ok(entries)) = (std::fs::metadata(dir), std::fs::read_dir(root)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.uid() != owner.uid() || meta.gid() != owner.gid() {
+            let _ = std::os::unix::fs::lchown(&path, Some(owner.uid()), Some(owner.gid()));
+        }
+        if meta.is_dir() && depth > 1 {
+            same_owner_as(dir, &path, depth - 1);
+        }
+    }
 }
 
 /// `kipekee export`: CSV or JSON on stdout; a reader that stops early is not an error.
 fn export(form: Option<&str>, format: Format, include_test: bool) -> Result<(), CliError> {
     let app = AppConfig::from_figment(&config::figment())?;
-    let store = existing_store(&app)?;
-    let out = BufWriter::new(std::io::stdout().lock());
-    let written = match format {
-        Format::Csv => export::csv(&store, &app.forms, form, include_test, out),
-        Format::Json => export::json(&store, &app.forms, form, include_test, out),
-    };
-    match written {
-        Err(e) if e.is_broken_pipe() => Ok(()),
-        other => Ok(other?),
-    }
+    with_existing_store(&app, |store| {
+        let out = BufWriter::new(std::io::stdout().lock());
+        let written = match format {
+            Format::Csv => export::csv(&store, &app.forms, form, include_test, out),
+            Format::Json => export::json(&store, &app.forms, form, include_test, out),
+        };
+        match written {
+            Err(e) if e.is_broken_pipe() => Ok(()),
+            other => Ok(other?),
+        }
+    })
 }
 
 /// `kipekee backup FILE`: written beside FILE, synced, then renamed over it, so a failed
@@ -485,27 +522,29 @@ fn export(form: Option<&str>, format: Format, include_test: bool) -> Result<(), 
 /// data and the generated secrets.
 fn backup(file: &Path) -> Result<(), CliError> {
     let app = AppConfig::from_figment(&config::figment())?;
-    let store = existing_store(&app)?;
-    if file == Path::new("-") {
-        let stats = store.backup_to(BufWriter::new(std::io::stdout().lock()))?;
-        eprintln!("backed up {}", summary(&stats));
-        return Ok(());
-    }
-    let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
-    let partial = file.with_file_name(format!(".{}.partial", name.unwrap_or_default()));
-    let written = write_backup(&store, &partial);
-    let stats = match written.and_then(|s| {
-        std::fs::rename(&partial, file).map_err(file_error(file))?;
-        Ok(s)
-    }) {
-        Ok(stats) => stats,
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e);
+    with_existing_store(&app, |store| {
+        if file == Path::new("-") {
+            let stats = store.backup_to(BufWriter::new(std::io::stdout().lock()))?;
+            eprintln!("backed up {}", summary(&stats));
+            return Ok(());
         }
-    };
-    println!("backed up {} to {}", summary(&stats), file.display());
-    Ok(())
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+        let partial = file.with_file_name(format!(".{}.partial", name.unwrap_or_default()));
+        let written = write_backup(&store, &partial).and_then(|stats| {
+            std::fs::rename(&partial, file).map_err(file_error(file))?;
+            Ok(stats)
+        });
+        match written {
+            Ok(stats) => {
+                println!("backed up {} to {}", summary(&stats), file.display());
+                Ok(())
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                Err(e)
+            }
+        }
+    })
 }
 
 fn write_backup(store: &Store, path: &Path) -> Result<BackupStats, CliError> {
@@ -526,19 +565,19 @@ fn restore(file: &Path, force: bool) -> Result<(), CliError> {
     let app = AppConfig::from_figment(&config::figment())?;
     let dir = &app.data_dir;
     create_private_dir(dir)?;
-    let store = Store::open(dir)?;
-    store.check_restorable(force)?;
-    let stats = if file == Path::new("-") {
-        store.restore_into(std::io::stdin().lock(), force)?
-    } else {
+    let stats = with_store(dir, |store| {
+        store.check_restorable(force)?;
+        if file == Path::new("-") {
+            return Ok(store.restore_into(std::io::stdin().lock(), force)?);
+        }
         let open = || {
             File::open(file)
                 .map(BufReader::new)
                 .map_err(file_error(file))
         };
         Store::verify_backup(open()?)?;
-        store.restore_into(open()?, force)?
-    };
+        Ok(store.restore_into(open()?, force)?)
+    })?;
     println!("restored {} into {}", summary(&stats), dir.display());
     Ok(())
 }

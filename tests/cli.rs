@@ -611,6 +611,53 @@ fn commands_that_need_the_store_say_in_one_line_that_the_server_holds_it() {
     assert!(health.is_ok(), "the server suffered: {}", server.log_text());
 }
 
+/// Every entry under `dir` that is not owned by `uid`.
+#[cfg(unix)]
+fn not_owned_by(dir: &Path, uid: u32) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("data dir readable").flatten() {
+        let meta = entry.metadata().expect("metadata");
+        if meta.uid() != uid {
+            found.push(format!("{} (uid {})", entry.path().display(), meta.uid()));
+        }
+        if meta.is_dir() {
+            found.extend(not_owned_by(&entry.path(), uid));
+        }
+    }
+    found
+}
+
+/// Root running a command against a service's data directory must not leave files there
+/// that the service's own user cannot replace.
+#[cfg(unix)]
+#[test]
+fn commands_run_by_root_leave_the_data_directory_to_its_owner() {
+    const NOBODY: u32 = 65534;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    submissions_made_by_visitors(&data);
+    let chown = Command::new("chown")
+        .args(["-R", &format!("{NOBODY}:{NOBODY}")])
+        .arg(&data)
+        .status();
+    if !chown.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: changing owners needs root");
+        return;
+    }
+    let file = dir.path().join("b.backup");
+    let file = file.to_str().expect("utf-8 path");
+    for args in [
+        &["export"][..],
+        &["backup", file],
+        &["restore", "--force", file],
+    ] {
+        run(kipekee(&data, args), b"").assert_ok();
+        let strays = not_owned_by(&data, NOBODY);
+        assert!(strays.is_empty(), "after {args:?}: {strays:#?}");
+    }
+}
+
 // ---------------------------------------------------------------- version
 
 #[test]
