@@ -77,7 +77,10 @@ pub async fn accept(
         }
         _ => (None, None),
     };
-    let round = Round { skip, ..Round::SUBMIT };
+    let round = Round {
+        skip,
+        ..Round::SUBMIT
+    };
     let deliveries = deliver(app, def, &submission, subscriber.as_ref(), round).await?;
     if let Some(sub) = &subscriber {
         if skip.is_none() && deliveries.iter().any(|d| d.status != EmailStatus::Sent) {
@@ -102,7 +105,11 @@ pub struct Round<'a> {
 }
 
 impl Round<'_> {
-    pub const SUBMIT: Round<'static> = Round { trigger: Trigger::Submit, only: None, skip: None };
+    pub const SUBMIT: Round<'static> = Round {
+        trigger: Trigger::Submit,
+        only: None,
+        skip: None,
+    };
 }
 
 /// Renders the form's emails for the round, sends them in one round trip (unless `skip`
@@ -226,7 +233,10 @@ pub async fn confirm_subscription(
             .and_then(|s| Some((s, app.forms.get(&s.form)?)));
         match form {
             Some((submission, def)) => {
-                let round = Round { trigger: Trigger::Confirm, ..Round::SUBMIT };
+                let round = Round {
+                    trigger: Trigger::Confirm,
+                    ..Round::SUBMIT
+                };
                 deliver(app, def, submission, Some(&subscriber), round).await?;
             }
             None => warn!("confirmed subscriber's signup form is gone; no welcome email sent"),
@@ -258,7 +268,11 @@ pub async fn resend(
     let trigger = kind
         .and_then(|k| def.emails.iter().find(|e| e.kind == k))
         .map_or(trigger, |e| e.when);
-    let round = Round { trigger, only: kind, skip: None };
+    let round = Round {
+        trigger,
+        only: kind,
+        skip: None,
+    };
     deliver(app, def, submission, subscriber.as_ref(), round).await
 }
 
@@ -317,7 +331,10 @@ pub async fn test_submission(app: &App, slug: &str) -> Result<Option<Accepted>, 
     };
     let submission = app.store.insert_submission(new).await?;
     let deliveries = deliver(app, def, &submission, None, Round::SUBMIT).await?;
-    Ok(Some(Accepted { submission, deliveries }))
+    Ok(Some(Accepted {
+        submission,
+        deliveries,
+    }))
 }
 
 /// A one-page PDF, attached to test job applications.

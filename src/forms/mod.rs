@@ -49,7 +49,9 @@ pub struct FormDef {
 }
 
 fn default_statuses() -> Vec<String> {
-    ["new", "replied", "won", "lost", "archived"].map(String::from).to_vec()
+    ["new", "replied", "won", "lost", "archived"]
+        .map(String::from)
+        .to_vec()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -342,9 +344,16 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
             },
             confirmation("application"),
         ],
-        statuses: ["new", "reviewing", "interview", "hired", "rejected", "archived"]
-            .map(String::from)
-            .to_vec(),
+        statuses: [
+            "new",
+            "reviewing",
+            "interview",
+            "hired",
+            "rejected",
+            "archived",
+        ]
+        .map(String::from)
+        .to_vec(),
     };
     let newsletter = FormDef {
         title: "Newsletter".into(),

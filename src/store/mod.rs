@@ -18,8 +18,8 @@ use sled::{Db, Transactional, Tree};
 use time::OffsetDateTime;
 
 pub use keys::{DeliveryId, SubmissionId};
-pub use records::{Delivery, NewSubmission, Note, StoredFile, Submission};
 pub use queries::{DeliveryFilter, FormCounts, Page, SubmissionFilter};
+pub use records::{Delivery, NewSubmission, Note, StoredFile, Submission};
 pub use sessions::Session;
 pub use subscribers::{Signup, Subscriber, SubscriberState};
 
@@ -213,27 +213,37 @@ impl Store {
     /// Writes the submission, its index entries and its files in one transaction, then
     /// flushes to disk: when this returns, the submission survives `kill -9`.
     pub async fn insert_submission(&self, new: NewSubmission) -> Result<Submission> {
-        let id = SubmissionId(self.next_id());
-        let reference = self.next_reference(&new.form, &new.reference_prefix)?;
-        let (submission, files) = new.into_record(id, reference);
-        let record = records::encode(&submission);
-        (
-            &self.submissions,
-            &self.formslug_submissionid,
-            &self.reference_submissionid,
-            &self.files,
-        )
-            .transaction(|(subs, by_form, by_ref, file_tree)| {
-                subs.insert(&id.to_key(), record.as_slice())?;
-                by_form.insert(keys::form_key(&submission.form, id), &[])?;
-                by_ref.insert(submission.reference.as_bytes(), &id.to_key())?;
-                for (field, bytes) in &files {
-                    file_tree.insert(keys::file_key(id, field), bytes.as_slice())?;
-                }
-                Ok::<_, ConflictableTransactionError<StoreError>>(())
-            })?;
+        let mut stored = self.insert_submissions(vec![new]).await?;
+        Ok(stored.remove(0))
+    }
+
+    /// Many submissions (an import, a benchmark's fixture) with one flush at the end.
+    pub async fn insert_submissions(&self, batch: Vec<NewSubmission>) -> Result<Vec<Submission>> {
+        let mut stored = Vec::with_capacity(batch.len());
+        for new in batch {
+            let id = SubmissionId(self.next_id());
+            let reference = self.next_reference(&new.form, &new.reference_prefix)?;
+            let (submission, files) = new.into_record(id, reference);
+            let record = records::encode(&submission);
+            (
+                &self.submissions,
+                &self.formslug_submissionid,
+                &self.reference_submissionid,
+                &self.files,
+            )
+                .transaction(|(subs, by_form, by_ref, file_tree)| {
+                    subs.insert(&id.to_key(), record.as_slice())?;
+                    by_form.insert(keys::form_key(&submission.form, id), &[])?;
+                    by_ref.insert(submission.reference.as_bytes(), &id.to_key())?;
+                    for (field, bytes) in &files {
+                        file_tree.insert(keys::file_key(id, field), bytes.as_slice())?;
+                    }
+                    Ok::<_, ConflictableTransactionError<StoreError>>(())
+                })?;
+            stored.push(submission);
+        }
         self.db.flush_async().await?;
-        Ok(submission)
+        Ok(stored)
     }
 
     pub fn submission(&self, id: SubmissionId) -> Result<Option<Submission>> {

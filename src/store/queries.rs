@@ -5,7 +5,9 @@ use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 use time::OffsetDateTime;
 
-use super::{abort, keys, records, Delivery, DeliveryId, Result, Store, StoreError, Submission, SubmissionId};
+use super::{
+    abort, keys, records, Delivery, DeliveryId, Result, Store, StoreError, Submission, SubmissionId,
+};
 use crate::mail::EmailStatus;
 
 /// Which submissions a list shows. Spam and test rows only when asked for.
@@ -80,17 +82,31 @@ impl Store {
             Some(slug) => {
                 let start = keys::form_prefix(slug);
                 let end = keys::form_key(slug, SubmissionId(before.unwrap_or(u64::MAX)));
-                Box::new(self.formslug_submissionid.range(start..end).rev().map(|r| r.map(|(k, _)| k)))
+                Box::new(
+                    self.formslug_submissionid
+                        .range(start..end)
+                        .rev()
+                        .map(|r| r.map(|(k, _)| k)),
+                )
             }
             None => {
                 let end = SubmissionId(before.unwrap_or(u64::MAX)).to_key();
-                Box::new(self.submissions.range(..end).rev().map(|r| r.map(|(k, _)| k)))
+                Box::new(
+                    self.submissions
+                        .range(..end)
+                        .rev()
+                        .map(|r| r.map(|(k, _)| k)),
+                )
             }
         };
         let mut items = Vec::with_capacity(limit);
         for key in ids {
-            let Some(id) = keys::trailing_id(&key?) else { continue };
-            let Some(s) = self.submission(SubmissionId(id))? else { continue };
+            let Some(id) = keys::trailing_id(&key?) else {
+                continue;
+            };
+            let Some(s) = self.submission(SubmissionId(id))? else {
+                continue;
+            };
             if filter.matches(&s) {
                 if items.len() == limit {
                     let next = items.last().map(|s: &Submission| s.id.0);
@@ -107,7 +123,11 @@ impl Store {
         let midnight = now.replace_time(time::Time::MIDNIGHT);
         let (today, week) = (micros(midnight), micros(midnight - time::Duration::days(6)));
         let mut counts = FormCounts::default();
-        for entry in self.formslug_submissionid.scan_prefix(keys::form_prefix(slug)).keys() {
+        for entry in self
+            .formslug_submissionid
+            .scan_prefix(keys::form_prefix(slug))
+            .keys()
+        {
             let id = keys::trailing_id(&entry?).unwrap_or(0);
             counts.total += 1;
             counts.week += usize::from(id >= week);
@@ -184,7 +204,9 @@ impl Store {
                     files.remove(keys::file_key(id, &f.field))?;
                 }
                 for k in &delivery_keys {
-                    let Some(did) = keys::trailing_id(k) else { continue };
+                    let Some(did) = keys::trailing_id(k) else {
+                        continue;
+                    };
                     let key = DeliveryId(did).to_key();
                     if let Some(raw) = deliveries.get(key)? {
                         let mut d: Delivery = records::decode("deliveries", &raw).map_err(abort)?;
@@ -244,22 +266,46 @@ mod tests {
         }
         let all = SubmissionFilter::default();
         let p1 = store.list_submissions(&all, None, 3).unwrap();
-        assert_eq!(p1.items.iter().map(|s| s.id).collect::<Vec<_>>(), [ids[6], ids[5], ids[4]]);
+        assert_eq!(
+            p1.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+            [ids[6], ids[5], ids[4]]
+        );
         let p2 = store.list_submissions(&all, p1.next, 3).unwrap();
         assert_eq!(p2.items[0].id, ids[3]);
         let p3 = store.list_submissions(&all, p2.next, 3).unwrap();
         assert_eq!((p3.items.len(), p3.next), (1, None));
 
-        let quotes = SubmissionFilter { form: Some("quote".into()), ..Default::default() };
+        let quotes = SubmissionFilter {
+            form: Some("quote".into()),
+            ..Default::default()
+        };
         let q = store.list_submissions(&quotes, None, 10).unwrap();
-        assert_eq!(q.items.iter().map(|s| s.id).collect::<Vec<_>>(), [ids[6], ids[4], ids[2], ids[0]]);
+        assert_eq!(
+            q.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+            [ids[6], ids[4], ids[2], ids[0]]
+        );
         let q = store.list_submissions(&quotes, Some(ids[4].0), 10).unwrap();
         assert_eq!(q.items[0].id, ids[2]);
 
-        let search = SubmissionFilter { query: Some("TENTS 3".into()), ..Default::default() };
-        assert_eq!(store.list_submissions(&search, None, 10).unwrap().items[0].id, ids[3]);
-        let c = store.form_counts("quote", OffsetDateTime::now_utc()).unwrap();
-        assert_eq!(c, FormCounts { today: 4, week: 4, total: 4 });
+        let search = SubmissionFilter {
+            query: Some("TENTS 3".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            store.list_submissions(&search, None, 10).unwrap().items[0].id,
+            ids[3]
+        );
+        let c = store
+            .form_counts("quote", OffsetDateTime::now_utc())
+            .unwrap();
+        assert_eq!(
+            c,
+            FormCounts {
+                today: 4,
+                week: 4,
+                total: 4
+            }
+        );
     }
 
     #[rocket::async_test]
@@ -268,14 +314,26 @@ mod tests {
         let s = add(&store, "quote", "secret plans").await;
         let mut d = Delivery::planned("admin", Some("o@example.com"), "Quote from Jane");
         d.text = "Jane's secret plans".into();
-        store.record_deliveries(s.id, vec![d], EmailStatus::Sent).await.unwrap();
+        store
+            .record_deliveries(s.id, vec![d], EmailStatus::Sent)
+            .await
+            .unwrap();
         assert!(store.delete_submission(s.id).await.unwrap());
         assert!(store.submission(s.id).unwrap().is_none());
-        assert!(store.submission_by_reference(&s.reference).unwrap().is_none());
+        assert!(store
+            .submission_by_reference(&s.reference)
+            .unwrap()
+            .is_none());
         let log = store.deliveries_of(s.id).unwrap();
         assert_eq!(log[0].to, None);
         assert!(log[0].text.is_empty() && !log[0].subject.contains("Jane"));
-        assert_eq!(store.form_counts("quote", OffsetDateTime::now_utc()).unwrap().total, 0);
+        assert_eq!(
+            store
+                .form_counts("quote", OffsetDateTime::now_utc())
+                .unwrap()
+                .total,
+            0
+        );
         assert!(!store.delete_submission(s.id).await.unwrap());
     }
 }

@@ -59,7 +59,8 @@ impl Store {
         }
         if now - session.last_seen > TOUCH_EVERY {
             session.last_seen = now;
-            self.sessions.insert(id.as_bytes(), records::encode(&session))?;
+            self.sessions
+                .insert(id.as_bytes(), records::encode(&session))?;
         }
         Ok(Some(session))
     }
@@ -94,15 +95,33 @@ mod tests {
         let store = Store::temporary().unwrap();
         let hour = Duration::hours(1);
         let s = store.create_session("pw1").await.unwrap();
-        assert_eq!(store.session(&s.id, "pw1", hour).unwrap().unwrap().csrf, s.csrf);
+        assert_eq!(
+            store.session(&s.id, "pw1", hour).unwrap().unwrap().csrf,
+            s.csrf
+        );
         assert!(store.session("nope", "pw1", hour).unwrap().is_none());
-        assert!(store.session(&s.id, "pw2", hour).unwrap().is_none(), "new password");
-        assert!(store.session(&s.id, "pw1", hour).unwrap().is_none(), "and it stays gone");
+        assert!(
+            store.session(&s.id, "pw2", hour).unwrap().is_none(),
+            "new password"
+        );
+        assert!(
+            store.session(&s.id, "pw1", hour).unwrap().is_none(),
+            "and it stays gone"
+        );
 
         let s = store.create_session("pw1").await.unwrap();
-        assert!(store.session(&s.id, "pw1", Duration::ZERO).unwrap().is_none(), "idle");
+        assert!(
+            store
+                .session(&s.id, "pw1", Duration::ZERO)
+                .unwrap()
+                .is_none(),
+            "idle"
+        );
         let s = store.create_session("pw1").await.unwrap();
         store.delete_session(&s.id).await.unwrap();
-        assert!(store.session(&s.id, "pw1", hour).unwrap().is_none(), "logout");
+        assert!(
+            store.session(&s.id, "pw1", hour).unwrap().is_none(),
+            "logout"
+        );
     }
 }
