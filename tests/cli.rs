@@ -426,6 +426,18 @@ fn export_of_every_form_as_json_holds_full_records_oldest_first() {
     assert!(out.stderr.contains("\"nope\""), "{}", out.all());
 }
 
+#[test]
+fn export_and_backup_of_a_directory_without_a_store_say_so_and_create_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("nothing-here");
+    for args in [&["export"][..], &["backup", "-"]] {
+        let out = run(kipekee(&missing, args), b"");
+        out.assert_failed();
+        assert!(out.stderr.contains("there is no store at"), "{}", out.all());
+        assert!(!missing.exists(), "{args:?} created {}", missing.display());
+    }
+}
+
 // ---------------------------------------------------------------- backup and restore
 
 /// A submission with the bytes of each of its files and its delivery attempts.
