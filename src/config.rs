@@ -192,6 +192,11 @@ impl AppConfig {
         }
     }
 
+    /// The business's name as pages and emails show it: the sender's display name.
+    pub fn site_name(&self) -> &str {
+        self.default_from_email.name.as_deref().unwrap_or("Kipekee")
+    }
+
     /// Problems worth a warning that do not stop the server (`kipekee check` lists them).
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();

@@ -114,14 +114,7 @@ pub fn render(
         &crate::templates::human_time(sub.created_at),
     );
     ctx.insert("files", &sub.files);
-    ctx.insert(
-        "site_name",
-        &config
-            .default_from_email
-            .name
-            .as_deref()
-            .unwrap_or("Kipekee"),
-    );
+    ctx.insert("site_name", config.site_name());
     ctx.insert(
         "admin_url",
         &format!("{}/admin/submissions/{}", mc.public_base, sub.id),

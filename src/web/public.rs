@@ -39,14 +39,7 @@ fn page(app: &App, name: &str, ctx: &Context) -> Result<RawHtml<String>, Error> 
 
 fn base_context(app: &App) -> Context {
     let mut ctx = Context::new();
-    ctx.insert(
-        "site_name",
-        app.config
-            .default_from_email
-            .name
-            .as_deref()
-            .unwrap_or("Kipekee"),
-    );
+    ctx.insert("site_name", app.config.site_name());
     ctx
 }
 

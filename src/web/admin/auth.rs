@@ -205,14 +205,7 @@ fn login_page(
     let mut ctx = Context::new();
     ctx.insert("csrf_token", &token);
     ctx.insert("error", &error);
-    ctx.insert(
-        "site_name",
-        app.config
-            .default_from_email
-            .name
-            .as_deref()
-            .unwrap_or("Kipekee"),
-    );
+    ctx.insert("site_name", app.config.site_name());
     Ok(RawHtml(app.templates.render("admin/login.html", &ctx)?))
 }
 

@@ -88,24 +88,7 @@ pub async fn export_csv(
     _admin: Admin,
     app: &State<App>,
 ) -> Result<Download, Error> {
-    let forms = app.config.forms.clone();
-    let name = form.clone().unwrap_or_else(|| "all".into());
-    let bytes = export_with(app, move |store, out| {
-        crate::export::csv(
-            store,
-            &forms,
-            form.as_deref(),
-            include_test.unwrap_or(false),
-            out,
-        )
-        .map_err(|e| e.to_string())
-    })
-    .await?;
-    Ok(Download {
-        filename: format!("kipekee-{name}-{}.csv", stamp()),
-        content_type: ContentType::new("text", "csv").with_params(("charset", "utf-8")),
-        bytes,
-    })
+    export(app, form, include_test.unwrap_or(false), Format::Csv).await
 }
 
 #[get("/export.json?<form>&<include_test>")]
@@ -115,22 +98,43 @@ pub async fn export_json(
     _admin: Admin,
     app: &State<App>,
 ) -> Result<Download, Error> {
+    export(app, form, include_test.unwrap_or(false), Format::Json).await
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Csv,
+    Json,
+}
+
+/// The same rows as `kipekee export`: spam never, tests only when asked.
+async fn export(
+    app: &App,
+    form: Option<String>,
+    include_test: bool,
+    format: Format,
+) -> Result<Download, Error> {
     let forms = app.config.forms.clone();
     let name = form.clone().unwrap_or_else(|| "all".into());
     let bytes = export_with(app, move |store, out| {
-        crate::export::json(
-            store,
-            &forms,
-            form.as_deref(),
-            include_test.unwrap_or(false),
-            out,
-        )
+        let form = form.as_deref();
+        match format {
+            Format::Csv => crate::export::csv(store, &forms, form, include_test, out),
+            Format::Json => crate::export::json(store, &forms, form, include_test, out),
+        }
         .map_err(|e| e.to_string())
     })
     .await?;
+    let (extension, content_type) = match format {
+        Format::Csv => (
+            "csv",
+            ContentType::new("text", "csv").with_params(("charset", "utf-8")),
+        ),
+        Format::Json => ("json", ContentType::JSON),
+    };
     Ok(Download {
-        filename: format!("kipekee-{name}-{}.json", stamp()),
-        content_type: ContentType::JSON,
+        filename: format!("kipekee-{name}-{}.{extension}", stamp()),
+        content_type,
         bytes,
     })
 }

@@ -65,14 +65,7 @@ fn render(
     ctx.insert("notice", &flash.map(|f| f.message().to_string()));
     ctx.insert("csrf_token", &admin.session.csrf);
     ctx.insert("nav", nav);
-    ctx.insert(
-        "site_name",
-        app.config
-            .default_from_email
-            .name
-            .as_deref()
-            .unwrap_or("Kipekee"),
-    );
+    ctx.insert("site_name", app.config.site_name());
     ctx.insert("mailtrap_configured", &app.mailer.is_configured());
     Ok(RawHtml(app.templates.render(name, &ctx)?))
 }
