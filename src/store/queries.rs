@@ -24,6 +24,25 @@ pub struct SubmissionFilter {
 }
 
 impl SubmissionFilter {
+    /// A cheap look at the stored JSON before decoding it: a record whose bytes cannot
+    /// contain the search text or the email status is skipped undecoded. Never a false
+    /// negative: JSON keeps text verbatim except quotes, backslashes and control characters.
+    fn may_match(&self, raw: &[u8]) -> bool {
+        if let Some(status) = self.email_status {
+            let needle = format!("\"email_status\":{}", serde_json::json!(status));
+            if !contains(raw, needle.as_bytes()) {
+                return false;
+            }
+        }
+        match &self.query {
+            Some(q) if !q.contains(['"', '\\']) && !q.chars().any(char::is_control) => {
+                let text = String::from_utf8_lossy(raw).to_lowercase();
+                text.contains(&q.to_lowercase())
+            }
+            _ => true,
+        }
+    }
+
     fn matches(&self, s: &Submission) -> bool {
         if s.spam != self.spam || (s.test && !self.test) {
             return false;
@@ -65,6 +84,10 @@ pub struct FormCounts {
     pub total: usize,
 }
 
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 fn micros(t: OffsetDateTime) -> u64 {
     u64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(0)
 }
@@ -104,9 +127,13 @@ impl Store {
             let Some(id) = keys::trailing_id(&key?) else {
                 continue;
             };
-            let Some(s) = self.submission(SubmissionId(id))? else {
+            let Some(raw) = self.submissions.get(SubmissionId(id).to_key())? else {
                 continue;
             };
+            if !filter.may_match(&raw) {
+                continue;
+            }
+            let s: Submission = records::decode("submissions", &raw)?;
             if filter.matches(&s) {
                 if items.len() == limit {
                     let next = items.last().map(|s: &Submission| s.id.0);
