@@ -61,6 +61,7 @@ fn fixture(i: usize) -> NewSubmission {
         subject: None,
         client_ip: None,
         test: false,
+        idempotency_key: None,
     }
 }
 

@@ -157,8 +157,20 @@ fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rocket::execute(rocket.launch()) {
-        Ok(_) => ExitCode::SUCCESS,
+    // Rocket stops on SIGTERM or Ctrl-C after in-flight requests finish (its `shutdown`
+    // grace); the store is then flushed before the process exits.
+    let stopped = rocket::execute(async {
+        let rocket = rocket.launch().await?;
+        if let Some(app) = rocket.state::<crate::App>() {
+            match app.store.flush().await {
+                Ok(()) => tracing::info!("store flushed, stopped"),
+                Err(e) => tracing::error!("flushing the store at shutdown: {e}"),
+            }
+        }
+        Ok::<_, rocket::Error>(())
+    });
+    match stopped {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", crate::web::launch_error(&e));
             ExitCode::FAILURE

@@ -51,6 +51,14 @@ pub struct AppConfig {
     pub mailtrap_api_url: String,
     /// Seconds allowed for the whole Mailtrap request (connect, send, answer).
     pub mailtrap_timeout_secs: u64,
+    /// `SSL_CERT_FILE`: a PEM bundle of extra root certificates the Mailtrap client trusts,
+    /// on top of the system's (a TLS-inspecting proxy's CA, a loopback fake's certificate).
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub ssl_cert_file: Option<PathBuf>,
+    /// Benchmark only (`KIPEKEE_MAILTRAP_SEED_MODE`, not documented for users): send like
+    /// the seed did, a new connection per email, one email after the other.
+    #[serde(default, skip_serializing)]
+    pub mailtrap_seed_mode: bool,
     /// Sender of every email, `Name <addr>` or `addr`.
     pub default_from_email: Mailbox,
     /// Receives quote and contact notifications; the fallback for the other two.
@@ -81,6 +89,20 @@ pub struct AppConfig {
     pub max_upload_bytes: u64,
     /// The public forms by slug.
     pub forms: BTreeMap<String, FormDef>,
+    /// Log lines as `text` (for people, the default) or `json` (one object per line).
+    pub log_format: LogFormat,
+    /// Bearer token a non-loopback scraper must send for `/metrics`; unset: loopback only.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub metrics_token: Option<Secret>,
+}
+
+/// How log lines are written (`KIPEKEE_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 impl Default for AppConfig {
@@ -89,6 +111,8 @@ impl Default for AppConfig {
             mailtrap_api_token: None,
             mailtrap_api_url: "https://send.api.mailtrap.io".into(),
             mailtrap_timeout_secs: 10,
+            ssl_cert_file: None,
+            mailtrap_seed_mode: false,
             default_from_email: Mailbox::parse(PLACEHOLDER_FROM).expect("placeholder is valid"),
             admin_email: None,
             jobs_email: None,
@@ -101,6 +125,8 @@ impl Default for AppConfig {
             rate_limit: 10,
             max_upload_bytes: 5 * 1024 * 1024,
             forms: crate::forms::builtin(),
+            log_format: LogFormat::Text,
+            metrics_token: None,
         }
     }
 }
@@ -115,6 +141,7 @@ pub fn figment() -> Figment {
         .merge(Toml::file(Env::var_or("ROCKET_CONFIG", "Rocket.toml")).nested())
         .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
         .merge(Env::raw().only(SEED_ENV).global())
+        .merge(Env::raw().only(&["SSL_CERT_FILE"]).global())
         .merge(Env::prefixed("KIPEKEE_").global())
         .select(Profile::from_env_or(
             "ROCKET_PROFILE",
@@ -123,9 +150,12 @@ pub fn figment() -> Figment {
 }
 
 /// Body limits sized for the CV upload; Rocket's own defaults are too small for it.
+/// No client-address header is trusted unless configured (`ROCKET_IP_HEADER`): Rocket's
+/// default `X-Real-IP` would let any visitor choose the address rate limits and logs see.
 fn rocket_defaults() -> serde_json::Value {
     serde_json::json!({
-        "limits": { "form": "64 KiB", "data-form": "6 MiB", "file": "6 MiB", "json": "1 MiB" }
+        "limits": { "form": "64 KiB", "data-form": "6 MiB", "file": "6 MiB", "json": "1 MiB" },
+        "ip_header": false,
     })
 }
 

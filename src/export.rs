@@ -232,6 +232,7 @@ mod tests {
             subject: None,
             client_ip: None,
             test: false,
+            idempotency_key: None,
         }
     }
 

@@ -40,8 +40,14 @@ pub struct App {
     pub mailer: Arc<Mailtrap>,
     pub templates: Templates,
     pub admin: web::admin::AdminPassword,
+    /// The signed time field of form pages.
+    pub trap: forms::spam::TimeTrap,
+    pub rate_limit: forms::spam::RateLimiter,
+    pub confirmation_caps: forms::spam::ConfirmationCaps,
     /// Absolute base of emailed links, without a trailing slash.
     pub public_base: String,
+    /// Counters for `/metrics`.
+    pub metrics: web::metrics::Metrics,
 }
 
 /// Why the server could not be built; each variant displays as one line.
@@ -79,10 +85,14 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
     }
     let app = App {
         admin: web::admin::setup(&config, &store)?,
+        trap: forms::spam::TimeTrap::new(store.secret("time-trap")?, config.spam_min_seconds),
+        rate_limit: forms::spam::RateLimiter::new(config.rate_limit),
+        confirmation_caps: forms::spam::ConfirmationCaps::default(),
         forms: Forms::new(&config.forms),
         templates: Templates::load(&config)?,
         mailer: Arc::new(Mailtrap::new(&config)),
         public_base: config.public_base(&rocket_config),
+        metrics: Default::default(),
         store,
         config,
     };

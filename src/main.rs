@@ -5,14 +5,19 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kipekee::cli::{self, Cli, Command};
+use kipekee::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let command = Cli::parse().command.unwrap_or(Command::Serve);
-    // Installed before Rocket is built: Rocket then sends its own log records through it.
-    // The other commands keep stdout for their output (an export, a PHC string) and log
-    // only warnings, to stderr.
-    let serving = matches!(command, Command::Serve);
+    init_logs(matches!(command, Command::Serve));
+    cli::run(command)
+}
+
+/// Installed before Rocket is built: Rocket then sends its own log records through it.
+/// The server logs to stdout (the journal under systemd); the other commands keep stdout
+/// for their output (an export, a PHC string) and log only warnings, to stderr.
+fn init_logs(serving: bool) {
     let default_filter = if serving {
         "info,rocket=warn,_=warn"
     } else {
@@ -20,15 +25,20 @@ fn main() -> ExitCode {
     };
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    // A bad value is reported by `check` and by the server's start; logs fall back to text.
+    let format = kipekee::config::figment()
+        .extract_inner::<LogFormat>("log_format")
+        .unwrap_or_default();
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
-    if serving {
-        logs.with_ansi(std::io::stdout().is_terminal()).init();
-    } else {
-        logs.with_ansi(std::io::stderr().is_terminal())
+    match (format, serving) {
+        (LogFormat::Json, true) => logs.json().flatten_event(true).init(),
+        (LogFormat::Json, false) => logs.json().with_writer(std::io::stderr).init(),
+        (LogFormat::Text, true) => logs.with_ansi(std::io::stdout().is_terminal()).init(),
+        (LogFormat::Text, false) => logs
+            .with_ansi(std::io::stderr().is_terminal())
             .with_writer(std::io::stderr)
-            .init();
+            .init(),
     }
-    cli::run(command)
 }

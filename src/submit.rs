@@ -2,6 +2,8 @@
 //! then its emails rendered and sent in one Mailtrap round trip, then every attempt logged.
 //! The admin panel's resend and the newsletter confirmation use the same `deliver`.
 
+use std::net::IpAddr;
+
 use rocket::tokio::task::spawn_blocking;
 use time::Duration;
 use tracing::{error, info, instrument, warn};
@@ -33,28 +35,46 @@ impl Accepted {
     }
 }
 
-/// Stores a valid post (flushed), then sends its emails unless it is spam.
+/// Stores a valid post (flushed), then sends its emails unless it is spam. A repeated post
+/// (same one-time form token) is answered with the first submission, mailing nothing.
 #[instrument(skip_all, fields(form = slug))]
 pub async fn accept(
     app: &App,
     slug: &str,
     def: &FormDef,
     valid: Valid,
-    client_ip: Option<String>,
+    spam: bool,
+    client_ip: Option<IpAddr>,
 ) -> Result<Accepted, StoreError> {
     let new = NewSubmission {
         form: slug.to_string(),
         reference_prefix: def.reference_prefix.clone(),
-        spam: valid.honeypot,
+        spam,
         fields: valid.fields,
         uploads: valid.uploads,
         visitor_email: valid.visitor_email,
         subject: valid.subject,
-        client_ip,
+        client_ip: client_ip.map(|ip| ip.to_string()),
         test: false,
+        idempotency_key: valid.idempotency_key,
     };
-    let submission = app.store.insert_submission(new).await?;
+    let submission = match app.store.insert_submission(new).await {
+        Err(StoreError::Duplicate(first)) => {
+            let submission = app
+                .store
+                .submission(first)?
+                .ok_or(StoreError::Duplicate(first))?;
+            info!(submission_id = %first, "repeated post answered with its first submission");
+            let deliveries = app.store.deliveries_of(first)?;
+            return Ok(Accepted {
+                submission,
+                deliveries,
+            });
+        }
+        other => other?,
+    };
     info!(submission_id = %submission.id, reference = %submission.reference, spam = submission.spam, "stored");
+    app.metrics.submission(&submission);
     if submission.spam {
         return Ok(Accepted {
             submission,
@@ -77,8 +97,17 @@ pub async fn accept(
         }
         _ => (None, None),
     };
+    let now = u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0);
+    let capped = match (&submission.visitor_email, skip) {
+        (Some(email), None) if def.emails_on(Trigger::Submit).any(|e| e.to_visitor()) => app
+            .confirmation_caps
+            .allow(email.as_str(), client_ip, now)
+            .err(),
+        _ => None,
+    };
     let round = Round {
         skip,
+        skip_visitor: capped,
         ..Round::SUBMIT
     };
     let deliveries = deliver(app, def, &submission, subscriber.as_ref(), round).await?;
@@ -102,6 +131,8 @@ pub struct Round<'a> {
     pub only: Option<&'a str>,
     /// Render and log, but do not send, for this reason.
     pub skip: Option<&'a str>,
+    /// Do not send the visitor's emails, for this reason (the owner's still go).
+    pub skip_visitor: Option<&'a str>,
 }
 
 impl Round<'_> {
@@ -109,7 +140,12 @@ impl Round<'_> {
         trigger: Trigger::Submit,
         only: None,
         skip: None,
+        skip_visitor: None,
     };
+
+    fn skip_reason(&self, email: &Email) -> Option<&str> {
+        self.skip.or(self.skip_visitor.filter(|_| email.to_visitor))
+    }
 }
 
 /// Renders the form's emails for the round, sends them in one round trip (unless `skip`
@@ -147,10 +183,7 @@ pub async fn deliver(
             }
         }
     }
-    let outcomes = match round.skip {
-        Some(reason) => emails.iter().map(|_| Outcome::skipped(reason)).collect(),
-        None => send(app, &emails).await,
-    };
+    let outcomes = send(app, &emails, |e| round.skip_reason(e)).await;
     let mut attempts: Vec<Delivery> = emails
         .into_iter()
         .zip(outcomes)
@@ -166,25 +199,48 @@ pub async fn deliver(
         }
     }
     let status = EmailStatus::summarize(attempts.iter().map(|d| d.status));
-    app.store
+    let logged = app
+        .store
         .record_deliveries(submission.id, attempts, status)
-        .await
+        .await?;
+    app.metrics.deliveries(&logged);
+    Ok(logged)
 }
 
-/// The one Mailtrap round trip, on a blocking thread: ureq must never block the executor.
-async fn send(app: &App, emails: &[Email]) -> Vec<Outcome> {
-    let mailer = app.mailer.clone();
-    let batch = emails.to_vec();
-    match spawn_blocking(move || mailer.send_batch(&batch)).await {
-        Ok(outcomes) => outcomes,
-        Err(e) => {
-            error!("mail thread failed: {e}");
-            emails
-                .iter()
-                .map(|_| Outcome::failed("internal error while sending"))
-                .collect()
-        }
+/// The one Mailtrap round trip for every email not skipped, on a blocking thread (ureq must
+/// never block the executor); one outcome per email, in order.
+async fn send<'a>(
+    app: &App,
+    emails: &'a [Email],
+    skip: impl Fn(&'a Email) -> Option<&'a str>,
+) -> Vec<Outcome> {
+    let batch: Vec<Email> = emails
+        .iter()
+        .filter(|e| skip(e).is_none())
+        .cloned()
+        .collect();
+    let mut sent = if batch.is_empty() {
+        Vec::new()
+    } else {
+        let mailer = app.mailer.clone();
+        let n = batch.len();
+        spawn_blocking(move || mailer.send_batch(&batch))
+            .await
+            .unwrap_or_else(|e| {
+                error!("mail thread failed: {e}");
+                vec![Outcome::failed("internal error while sending"); n]
+            })
     }
+    .into_iter();
+    emails
+        .iter()
+        .map(|e| match skip(e) {
+            Some(reason) => Outcome::skipped(reason),
+            None => sent
+                .next()
+                .unwrap_or_else(|| Outcome::failed("no outcome for this email")),
+        })
+        .collect()
 }
 
 fn attachments(app: &App, submission: &Submission) -> Result<Vec<Attachment>, StoreError> {
@@ -271,7 +327,7 @@ pub async fn resend(
     let round = Round {
         trigger,
         only: kind,
-        skip: None,
+        ..Round::SUBMIT
     };
     deliver(app, def, submission, subscriber.as_ref(), round).await
 }
@@ -328,6 +384,7 @@ pub async fn test_submission(app: &App, slug: &str) -> Result<Option<Accepted>, 
         subject: None,
         client_ip: None,
         test: true,
+        idempotency_key: None,
     };
     let submission = app.store.insert_submission(new).await?;
     let deliveries = deliver(app, def, &submission, None, Round::SUBMIT).await?;

@@ -60,6 +60,10 @@ pub struct Valid {
     pub next: Option<String>,
     /// Formspree's `_subject`: subject of the owner's notification.
     pub subject: Option<String>,
+    /// The form page's signed time field `_t` (see `spam::TimeTrap`).
+    pub shown_at: Option<String>,
+    /// The form page's one-time `_idem` token: a second post with it is the same submission.
+    pub idempotency_key: Option<String>,
 }
 
 /// Why a post was refused, with what the visitor typed so the form can be shown again.
@@ -131,6 +135,11 @@ pub fn validate(def: &FormDef, input: RawInput, max_upload: u64) -> Result<Valid
         next: input
             .value("_next")
             .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+        shown_at: input.value("_t").map(str::to_string),
+        idempotency_key: input
+            .value("_idem")
+            .map(|s| single_line(s, 64))
             .filter(|s| !s.is_empty()),
         subject: input
             .value("_subject")

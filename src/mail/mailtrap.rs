@@ -1,9 +1,13 @@
 //! The Mailtrap Email Sending API client: one pooled, kept-alive `ureq` agent per process,
 //! one `/api/batch` round trip per call. Blocking: call it from `spawn_blocking`.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
@@ -43,31 +47,43 @@ impl Outcome {
 
 pub struct Mailtrap {
     agent: ureq::Agent,
+    /// Kept for seed mode, which builds a fresh agent (a fresh connection) per email.
+    tls: Option<Arc<rustls::ClientConfig>>,
+    timeout: Duration,
+    base_url: String,
     batch_url: String,
     token: Option<Secret>,
     from: Mailbox,
+    seed_mode: bool,
 }
 
 /// Mailtrap caps a batch at 500 messages; a submission sends two or three.
 const MAX_BATCH: usize = 500;
 
+/// Idle connections kept open to Mailtrap: one per concurrent send we promise (64 clients).
+const IDLE_CONNECTIONS: usize = 64;
+
 impl Mailtrap {
     pub fn new(config: &AppConfig) -> Mailtrap {
-        let total = Duration::from_secs(config.mailtrap_timeout_secs.max(1));
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(total.min(Duration::from_secs(5)))
-            .timeout(total)
-            .max_idle_connections_per_host(64)
-            .user_agent(concat!("kipekee/", env!("CARGO_PKG_VERSION")))
-            .build();
+        let timeout = Duration::from_secs(config.mailtrap_timeout_secs.max(1));
+        // Only an https:// API needs the root store: plain-HTTP fakes skip loading it.
+        let tls = config
+            .mailtrap_api_url
+            .starts_with("https://")
+            .then(|| Arc::new(tls_config(config.ssl_cert_file.as_deref())));
+        let base_url = config.mailtrap_api_url.trim_end_matches('/').to_string();
+        if config.mailtrap_seed_mode {
+            tracing::warn!("mailtrap_seed_mode is on: one new connection and one request per email (benchmark only)");
+        }
         Mailtrap {
-            agent,
-            batch_url: format!(
-                "{}/api/batch",
-                config.mailtrap_api_url.trim_end_matches('/')
-            ),
+            agent: agent(tls.as_ref(), timeout, IDLE_CONNECTIONS),
+            tls,
+            timeout,
+            batch_url: format!("{base_url}/api/batch"),
+            base_url,
             token: config.mailtrap_api_token.clone(),
             from: config.default_from_email.clone(),
+            seed_mode: config.mailtrap_seed_mode,
         }
     }
 
@@ -90,7 +106,12 @@ impl Mailtrap {
             .collect();
         for chunk in pending.chunks(MAX_BATCH) {
             let batch: Vec<&Email> = chunk.iter().map(|&i| &emails[i]).collect();
-            for (&i, outcome) in chunk.iter().zip(self.post(&batch)) {
+            let sent = if self.seed_mode {
+                self.post_one_by_one(&batch)
+            } else {
+                self.post(&batch)
+            };
+            for (&i, outcome) in chunk.iter().zip(sent) {
                 outcomes[i] = Some(outcome);
             }
         }
@@ -98,18 +119,50 @@ impl Mailtrap {
     }
 
     fn post(&self, emails: &[&Email]) -> Vec<Outcome> {
-        let Some(token) = &self.token else {
-            return vec![Outcome::skipped("MAILTRAP_API_TOKEN is not set"); emails.len()];
-        };
         let body = json!({
             "base": { "from": address(&self.from) },
             "requests": emails.iter().map(|e| message(e)).collect::<Vec<_>>(),
         });
+        let n = emails.len();
+        self.request(&self.agent, &self.batch_url, body, n, |status, text| {
+            parse_batch_answer(status, text, n)
+        })
+    }
+
+    /// The seed's way, kept only so the benchmark can measure the difference side by side
+    /// (`mailtrap_seed_mode`): each email through `/api/send` on a brand-new agent, that is a
+    /// new TCP connection and TLS handshake, one after the other.
+    fn post_one_by_one(&self, emails: &[&Email]) -> Vec<Outcome> {
+        let url = format!("{}/api/send", self.base_url);
+        emails
+            .iter()
+            .flat_map(|e| {
+                let mut body = message(e);
+                body["from"] = address(&self.from);
+                let fresh = agent(self.tls.as_ref(), self.timeout, 0);
+                self.request(&fresh, &url, body, 1, |status, text| {
+                    vec![parse_send_answer(status, text)]
+                })
+            })
+            .collect()
+    }
+
+    /// One POST carrying `n` emails, and their outcomes as `parse` reads them from the answer.
+    fn request(
+        &self,
+        agent: &ureq::Agent,
+        url: &str,
+        body: Value,
+        n: usize,
+        parse: impl FnOnce(u16, &str) -> Vec<Result<Vec<String>, String>>,
+    ) -> Vec<Outcome> {
+        let Some(token) = &self.token else {
+            return vec![Outcome::skipped("MAILTRAP_API_TOKEN is not set"); n];
+        };
         let started_at = OffsetDateTime::now_utc();
         let clock = Instant::now();
-        let answer = self
-            .agent
-            .post(&self.batch_url)
+        let answer = agent
+            .post(url)
             .set("Authorization", &format!("Bearer {}", token.expose()))
             .set("Accept", "application/json")
             .send_json(body);
@@ -117,15 +170,9 @@ impl Mailtrap {
             Ok(resp) | Err(ureq::Error::Status(_, resp)) => {
                 let status = resp.status();
                 let text = resp.into_string().unwrap_or_default();
-                (
-                    Some(status),
-                    parse_batch_answer(status, &text, emails.len()),
-                )
+                (Some(status), parse(status, &text))
             }
-            Err(ureq::Error::Transport(t)) => {
-                let why = transport_error(&t);
-                (None, vec![Err(why); emails.len()])
-            }
+            Err(ureq::Error::Transport(t)) => (None, vec![Err(transport_error(&t)); n]),
         };
         let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
         items
@@ -146,6 +193,92 @@ impl Mailtrap {
             })
             .collect()
     }
+}
+
+/// A pooled, kept-alive agent that trusts `tls`'s roots (ureq's built-in roots without it).
+fn agent(tls: Option<&Arc<rustls::ClientConfig>>, timeout: Duration, idle: usize) -> ureq::Agent {
+    let mut builder = ureq::AgentBuilder::new()
+        .timeout_connect(timeout.min(Duration::from_secs(5)))
+        .timeout(timeout)
+        .max_idle_connections(idle.max(1))
+        .max_idle_connections_per_host(idle.max(1))
+        .user_agent(concat!("kipekee/", env!("CARGO_PKG_VERSION")));
+    if let Some(tls) = tls {
+        builder = builder.tls_config(Arc::clone(tls));
+    }
+    builder.build()
+}
+
+/// The roots the Mailtrap client trusts: Mozilla's (compiled in, what ureq trusted before),
+/// the system store (`/etc/ssl/certs`…, which also honours `SSL_CERT_FILE`/`SSL_CERT_DIR` the
+/// OpenSSL way), and every certificate of the `SSL_CERT_FILE` bundle, added rather than
+/// replacing: a TLS-inspecting proxy's CA or a loopback fake's self-signed certificate.
+/// A bundle that cannot be read is logged and skipped; Mailtrap's real roots still work.
+pub fn tls_config(extra_bundle: Option<&Path>) -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(root_store(extra_bundle))
+        .with_no_client_auth()
+}
+
+fn root_store(extra_bundle: Option<&Path>) -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let native = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(native.certs);
+    tracing::debug!(
+        added,
+        errors = native.errors.len(),
+        "system root certificates"
+    );
+    if let Some(path) = extra_bundle {
+        match load_pem_bundle(path) {
+            Ok(certs) => {
+                let (added, ignored) = roots.add_parsable_certificates(certs);
+                tracing::info!(bundle = %path.display(), added, ignored, "extra root certificates");
+            }
+            Err(e) => tracing::warn!("SSL_CERT_FILE: {e}"),
+        }
+    }
+    roots
+}
+
+/// Every certificate of a PEM bundle; an error if it cannot be read or holds none.
+pub fn load_pem_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| fail(&e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(&e))?;
+    if certs.is_empty() {
+        return Err(fail(&"no PEM certificate in the file"));
+    }
+    Ok(certs)
+}
+
+/// `/api/send`'s answer for one message (seed mode): its ids, or why it failed.
+fn parse_send_answer(status: u16, body: &str) -> Result<Vec<String>, String> {
+    let json: Option<Value> = serde_json::from_str(body).ok();
+    match json {
+        Some(v) if (200..300).contains(&status) && v.get("success") == Some(&json!(true)) => {
+            Ok(message_ids(&v))
+        }
+        _ => parse_batch_answer(status, body, 1).remove(0),
+    }
+}
+
+fn message_ids(v: &Value) -> Vec<String> {
+    v.get("message_ids")
+        .and_then(Value::as_array)
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn address(m: &Mailbox) -> Value {
@@ -232,15 +365,9 @@ pub fn parse_batch_answer(status: u16, body: &str, n: usize) -> Vec<Result<Vec<S
     };
     (0..n)
         .map(|i| match items.get(i) {
-            Some(item) if item.get("success").and_then(Value::as_bool) == Some(true) => Ok(item
-                .get("message_ids")
-                .and_then(Value::as_array)
-                .map(|ids| {
-                    ids.iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default()),
+            Some(item) if item.get("success").and_then(Value::as_bool) == Some(true) => {
+                Ok(message_ids(item))
+            }
             Some(item) => {
                 Err(error_text(item).unwrap_or_else(|| "rejected without a reason".into()))
             }
@@ -330,6 +457,43 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    fn self_signed_pem() -> String {
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .cert
+            .pem()
+    }
+
+    #[test]
+    fn a_pem_bundle_adds_every_certificate_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = dir.path().join("bundle.pem");
+        let text = format!(
+            "# comments and other blocks are skipped\n{}\n{}",
+            self_signed_pem(),
+            self_signed_pem()
+        );
+        std::fs::write(&bundle, text).unwrap();
+        assert_eq!(load_pem_bundle(&bundle).unwrap().len(), 2);
+
+        let base = root_store(None).len();
+        assert_eq!(root_store(Some(&bundle)).len(), base + 2);
+    }
+
+    #[test]
+    fn an_unusable_bundle_is_an_error_naming_the_file_and_trust_stays_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let missing = dir.path().join("missing.pem");
+        for path in [&empty, &missing] {
+            let err = load_pem_bundle(path).unwrap_err();
+            assert!(err.contains(&path.display().to_string()), "{err}");
+        }
+        // Mozilla's roots are always there, whatever the bundle and the system store hold.
+        assert!(root_store(Some(&missing)).len() >= webpki_roots::TLS_SERVER_ROOTS.len());
     }
 
     #[test]

@@ -368,6 +368,7 @@ mod tests {
             subject: None,
             client_ip: None,
             test: false,
+            idempotency_key: None,
         }
     }
 

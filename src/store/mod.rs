@@ -2,7 +2,9 @@
 //! generated secrets. Every write that a visitor is told about is flushed before returning.
 
 pub mod backup;
+mod flush;
 mod keys;
+mod migrate;
 mod queries;
 mod records;
 mod sessions;
@@ -25,7 +27,7 @@ pub use subscribers::{Signup, Subscriber, SubscriberState};
 
 use crate::mail::EmailStatus;
 
-/// Version of the record layout; bumped with a migration in `migrate`.
+/// Version of the record layout; bumped with a migration step in `migrate.rs`.
 pub const SCHEMA_VERSION: u64 = 1;
 
 /// First number of every form's reference sequence, so references look like `Q-1001`.
@@ -43,6 +45,9 @@ pub enum StoreError {
     },
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
+    /// A post carried an idempotency key already used by this submission.
+    #[error("duplicate of submission {0}")]
+    Duplicate(SubmissionId),
     #[error("store: unreadable record in {tree}: {source}")]
     Corrupt {
         tree: &'static str,
@@ -84,7 +89,11 @@ pub struct Store {
     meta: Tree,
     /// Admin sessions: session id → `Session`.
     sessions: Tree,
+    /// `idempotency_submissionid`: a form page's one-time token → the submission it made
+    idempotency_submissionid: Tree,
     last_id: Arc<AtomicU64>,
+    /// Group commit: concurrent writers share one fsync.
+    flusher: Arc<flush::Flusher>,
 }
 
 impl Store {
@@ -116,7 +125,9 @@ impl Store {
             token_email: db.open_tree("token_email")?,
             meta: db.open_tree("meta")?,
             sessions: db.open_tree("sessions")?,
+            idempotency_submissionid: db.open_tree("idempotency_submissionid")?,
             last_id: Arc::new(AtomicU64::new(0)),
+            flusher: Arc::default(),
             db,
         };
         store.migrate(dir)?;
@@ -128,19 +139,6 @@ impl Store {
             .unwrap_or(0);
         store.last_id.store(newest, Ordering::SeqCst);
         Ok(store)
-    }
-
-    fn migrate(&self, dir: &Path) -> Result<()> {
-        let found = self.meta_u64("schema_version")?;
-        match found {
-            None => self.set_meta_u64("schema_version", SCHEMA_VERSION),
-            Some(v) if v > SCHEMA_VERSION => Err(StoreError::NewerSchema {
-                path: dir.display().to_string(),
-                found: v,
-                supported: SCHEMA_VERSION,
-            }),
-            Some(_) => Ok(()),
-        }
     }
 
     pub fn schema_version(&self) -> Result<u64> {
@@ -221,8 +219,15 @@ impl Store {
     pub async fn insert_submissions(&self, batch: Vec<NewSubmission>) -> Result<Vec<Submission>> {
         let mut stored = Vec::with_capacity(batch.len());
         for new in batch {
+            if let Some(key) = &new.idempotency_key {
+                if let Some(first) = self.idempotency_submissionid.get(key.as_bytes())? {
+                    let first = SubmissionId::from_key(&first).unwrap_or(SubmissionId(0));
+                    return Err(StoreError::Duplicate(first));
+                }
+            }
             let id = SubmissionId(self.next_id());
             let reference = self.next_reference(&new.form, &new.reference_prefix)?;
+            let key = new.idempotency_key.clone();
             let (submission, files) = new.into_record(id, reference);
             let record = records::encode(&submission);
             (
@@ -230,8 +235,16 @@ impl Store {
                 &self.formslug_submissionid,
                 &self.reference_submissionid,
                 &self.files,
+                &self.idempotency_submissionid,
             )
-                .transaction(|(subs, by_form, by_ref, file_tree)| {
+                .transaction(|(subs, by_form, by_ref, file_tree, idem)| {
+                    if let Some(key) = &key {
+                        // Checked again inside the transaction: two racing posts, one winner.
+                        if let Some(first) = idem.insert(key.as_bytes(), &id.to_key())? {
+                            let first = SubmissionId::from_key(&first).unwrap_or(SubmissionId(0));
+                            return Err(abort(StoreError::Duplicate(first)));
+                        }
+                    }
                     subs.insert(&id.to_key(), record.as_slice())?;
                     by_form.insert(keys::form_key(&submission.form, id), &[])?;
                     by_ref.insert(submission.reference.as_bytes(), &id.to_key())?;
@@ -242,7 +255,7 @@ impl Store {
                 })?;
             stored.push(submission);
         }
-        self.db.flush_async().await?;
+        self.flusher.flush(&self.db).await?;
         Ok(stored)
     }
 
@@ -331,7 +344,7 @@ impl Store {
                 }
                 Ok(())
             })?;
-        self.db.flush_async().await?;
+        self.flusher.flush(&self.db).await?;
         Ok(attempts)
     }
 
@@ -359,7 +372,7 @@ impl Store {
     }
 
     pub async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await?;
+        self.flusher.flush(&self.db).await?;
         Ok(())
     }
 }
@@ -381,6 +394,7 @@ mod tests {
             subject: None,
             client_ip: None,
             test: false,
+            idempotency_key: None,
         }
     }
 

@@ -201,7 +201,7 @@ impl Store {
             tree.insert(&id.to_key(), records::encode(&s))?;
             Ok::<_, ConflictableTransactionError<StoreError>>(Some(s))
         })?;
-        self.db.flush_async().await?;
+        self.flusher.flush(&self.db).await?;
         Ok(updated)
     }
 
@@ -247,7 +247,7 @@ impl Store {
                 }
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })?;
-        self.db.flush_async().await?;
+        self.flusher.flush(&self.db).await?;
         Ok(true)
     }
 
@@ -278,6 +278,7 @@ mod tests {
                 subject: None,
                 client_ip: None,
                 test: false,
+                idempotency_key: None,
             })
             .await
             .unwrap()

@@ -24,6 +24,8 @@ pub struct NewSubmission {
     pub client_ip: Option<String>,
     /// Made from the admin panel's "test this form".
     pub test: bool,
+    /// The form page's one-time token; a second post with it is answered with the first.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

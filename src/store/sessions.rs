@@ -41,7 +41,7 @@ impl Store {
         };
         self.sessions
             .insert(session.id.as_bytes(), records::encode(&session))?;
-        self.db.flush_async().await?;
+        self.flusher.flush(&self.db).await?;
         Ok(session)
     }
 
@@ -67,7 +67,7 @@ impl Store {
 
     pub async fn delete_session(&self, id: &str) -> Result<()> {
         self.sessions.remove(id.as_bytes())?;
-        self.db.flush_async().await?;
+        self.flusher.flush(&self.db).await?;
         Ok(())
     }
 

@@ -128,7 +128,7 @@ impl Store {
             subs.insert(key.as_bytes(), records::encode(&sub))?;
             Ok::<_, ConflictableTransactionError<StoreError>>((sub, signup))
         })?;
-        self.db.flush_async().await?;
+        self.flusher.flush(&self.db).await?;
         Ok(result)
     }
 
@@ -206,7 +206,7 @@ impl Store {
     async fn put_subscriber(&self, sub: &Subscriber) -> Result<()> {
         self.subscribers
             .insert(sub.email.normalized().as_bytes(), records::encode(sub))?;
-        self.db.flush_async().await?;
+        self.flusher.flush(&self.db).await?;
         Ok(())
     }
 }

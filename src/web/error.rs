@@ -24,6 +24,8 @@ pub enum Error {
     PayloadTooLarge(String),
     #[error("Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json.")]
     UnsupportedMediaType,
+    #[error("Too many submissions from your address. Please wait {0} seconds and try again.")]
+    TooManyRequests(u64),
     #[error("{0}")]
     Status(Status),
     #[error(transparent)]
@@ -40,6 +42,7 @@ impl Error {
             Error::Forbidden(_) => Status::Forbidden,
             Error::PayloadTooLarge(_) => Status::PayloadTooLarge,
             Error::UnsupportedMediaType => Status::UnsupportedMediaType,
+            Error::TooManyRequests(_) => Status::TooManyRequests,
             Error::Status(s) => *s,
             Error::Store(_) | Error::Template(_) => Status::InternalServerError,
         }
@@ -77,8 +80,14 @@ impl<'r> Responder<'r, 'static> for Error {
         } else {
             (ContentType::HTML, error_page(req, status, &message))
         };
-        Response::build()
-            .status(status)
+        let mut res = Response::build();
+        if let Error::TooManyRequests(seconds) = self {
+            res.header(rocket::http::Header::new(
+                "Retry-After",
+                seconds.to_string(),
+            ));
+        }
+        res.status(status)
             .header(content_type)
             .sized_body(body.len(), std::io::Cursor::new(body))
             .ok()

@@ -6,10 +6,28 @@ use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::{Header, Method};
 use rocket::{Data, Request, Response};
 
-/// One log line per request: method, path (never the query or body), status, duration.
+/// One log line per request: method, path (never the query or body), status, duration,
+/// client address and a request id, which the response carries as `X-Request-Id`.
 pub struct RequestLog;
 
 struct Started(Instant);
+
+/// The id of one request: the proxy's `X-Request-Id` when it is a plain token, otherwise
+/// 16 random hex digits.
+pub struct RequestId(pub String);
+
+impl RequestId {
+    fn of(req: &Request<'_>) -> RequestId {
+        let incoming = req.headers().get_one("X-Request-Id").filter(|id| {
+            (1..=64).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+        RequestId(match incoming {
+            Some(id) => id.to_string(),
+            None => format!("{:016x}", rand::random::<u64>()),
+        })
+    }
+}
 
 #[rocket::async_trait]
 impl Fairing for RequestLog {
@@ -22,15 +40,21 @@ impl Fairing for RequestLog {
 
     async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
         req.local_cache(|| Started(Instant::now()));
+        let id = RequestId::of(req);
+        req.local_cache(|| id);
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
         let started = req.local_cache(|| Started(Instant::now()));
+        let id = req.local_cache(|| RequestId::of(req));
+        res.set_header(Header::new("X-Request-Id", id.0.clone()));
         tracing::info!(
+            request_id = %id.0,
             method = %req.method(),
             path = %req.uri().path(),
             status = res.status().code,
             duration_ms = started.0.elapsed().as_secs_f64() * 1000.0,
+            client_ip = %req.client_ip().map(|ip| ip.to_string()).unwrap_or_default(),
             "request"
         );
     }
@@ -77,7 +101,10 @@ impl Fairing for Cors {
 }
 
 /// Baseline browser protections on every response.
-pub struct SecurityHeaders;
+pub struct SecurityHeaders {
+    /// The public URL is https: tell browsers to stay on https (HSTS).
+    pub https: bool,
+}
 
 #[rocket::async_trait]
 impl Fairing for SecurityHeaders {
@@ -103,6 +130,9 @@ impl Fairing for SecurityHeaders {
             if !res.headers().contains(name) {
                 res.set_header(Header::new(name, value));
             }
+        }
+        if self.https {
+            res.set_header(Header::new("Strict-Transport-Security", "max-age=31536000"));
         }
     }
 }

@@ -6,6 +6,7 @@ mod assets;
 mod error;
 mod fairings;
 mod input;
+pub mod metrics;
 mod public;
 
 use rocket::{Build, Rocket};
@@ -16,17 +17,20 @@ use crate::App;
 
 pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
     let allowed = app.config.allowed_origins.clone();
+    let https = app.public_base.starts_with("https://");
     rocket
         .manage(app)
         .mount("/", public::routes())
         .mount("/assets", assets::routes())
         .mount("/admin", admin::routes())
+        .mount("/", metrics::routes())
         .register("/", error::catchers())
         .register("/admin", admin::catchers())
         .manage(admin::LoginThrottle::default())
         .attach(fairings::RequestLog)
         .attach(fairings::Cors { allowed })
-        .attach(fairings::SecurityHeaders)
+        .attach(fairings::SecurityHeaders { https })
+        .attach(metrics::RejectedPosts)
 }
 
 /// One line for a failed launch (Rocket's error panics if dropped unread).

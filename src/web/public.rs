@@ -14,6 +14,7 @@ use tera::Context;
 
 use super::input::{Posted, Visitor};
 use super::Error;
+use crate::forms::spam::SpamReason;
 use crate::forms::{self, FieldErrors, FormDef, FormKind};
 use crate::mail::EmailStatus;
 use crate::submit::{self, Accepted};
@@ -82,7 +83,23 @@ fn form_html(
     ctx.insert("has_file", &fields.iter().any(|f| f["kind"] == "file"));
     ctx.insert("error_count", &errors.len());
     ctx.insert("form_error", &errors.get("_form"));
+    ctx.insert("shown_at", &app.trap.token(unix_now()));
+    ctx.insert("idempotency_key", &one_time_token());
     page(app, "public/form.html", &ctx)
+}
+
+fn unix_now() -> u64 {
+    u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0)
+}
+
+/// Identifies one display of a form, so a double click or a client retry is one submission.
+fn one_time_token() -> String {
+    use rand::Rng;
+    rand::thread_rng()
+        .sample_iter(rand::distributions::Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect()
 }
 
 #[get("/f/<slug>")]
@@ -122,6 +139,10 @@ async fn form_submit(
 ) -> Result<SubmitReply, Error> {
     let def = app.forms.get(slug).ok_or(Error::NotFound)?;
     visitor.check_origin(app)?;
+    let now = unix_now();
+    app.rate_limit
+        .check(visitor.ip, slug, now)
+        .map_err(Error::TooManyRequests)?;
     let valid = match forms::validate(def, posted?.0, app.config.max_upload_bytes) {
         Ok(valid) => valid,
         Err(invalid) => {
@@ -141,8 +162,16 @@ async fn form_submit(
         }
     };
     let next = visitor.allowed_next(app, valid.next.as_deref());
-    let accepted =
-        submit::accept(app, slug, def, valid, visitor.ip.map(|ip| ip.to_string())).await?;
+    // The time trap rides on the form page, so it only judges posts made from that page:
+    // not JSON clients, not a business's own site posting from an allowed origin.
+    let trapped = (visitor.same_origin && !visitor.wants_json)
+        .then(|| app.trap.check(valid.shown_at.as_deref(), now))
+        .flatten();
+    let spam = valid.honeypot.then_some(SpamReason::Honeypot).or(trapped);
+    if let Some(reason) = spam {
+        tracing::info!(form = slug, ?reason, "spam");
+    }
+    let accepted = submit::accept(app, slug, def, valid, spam.is_some(), visitor.ip).await?;
     Ok(reply(slug, def, &accepted, visitor.wants_json, next))
 }
 
@@ -244,11 +273,13 @@ async fn unsubscribe_one_click(token: &str, app: &State<App>) -> Result<Status, 
 
 #[get("/healthz")]
 fn healthz(app: &State<App>) -> (Status, (ContentType, String)) {
+    let health = super::metrics::delivery_health(&app.store);
     let body = match app.store.check() {
         Ok(schema) => (
             Status::Ok,
             json!({
-                "status": "ok",
+                "status": health.status(),
+                "cause": health.cause(),
                 "version": env!("CARGO_PKG_VERSION"),
                 "schema_version": schema,
                 "submissions": app.store.count_submissions(),

@@ -22,6 +22,11 @@
 //! [`Fault`]. Replies carry `Content-Type: application/json; charset=utf-8` and Content-Length.
 //! Not modelled: rate limiting (429) and the 403 "pending domain" case; inject them with
 //! [`Fault::Status`].
+//!
+//! HTTPS mode ([`FakeMailtrap::start_https`]) serves the same over TLS (rustls) with a fresh
+//! self-signed certificate for `IP:127.0.0.1`; [`FakeMailtrap::write_cert`] writes it as PEM for
+//! the appliance's `SSL_CERT_FILE`. There [`FakeMailtrap::connections`] counts TCP connections,
+//! each of which is one TLS handshake.
 #![allow(dead_code)]
 
 use std::fmt::Write as _;
@@ -134,32 +139,77 @@ pub struct FakeMailtrap {
     addr: SocketAddr,
     shared: Arc<Shared>,
     accept: Option<JoinHandle<()>>,
+    /// HTTPS mode: the self-signed certificate, PEM.
+    cert_pem: Option<String>,
 }
 
 impl FakeMailtrap {
-    /// Binds `127.0.0.1:0` and starts serving.
+    /// Binds `127.0.0.1:0` and starts serving plain HTTP.
     ///
     /// # Panics
     /// Only if the socket can't be bound or the accept thread can't be spawned.
     pub fn start() -> Self {
+        Self::serve(None)
+    }
+
+    /// Like [`FakeMailtrap::start`], but HTTPS with a new self-signed certificate whose
+    /// subject alternative names are `IP:127.0.0.1` and `DNS:localhost`.
+    pub fn start_https() -> Self {
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+            .expect("fake mailtrap: self-signed certificate");
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|b| {
+                b.with_no_client_auth()
+                    .with_single_cert(vec![cert.cert.der().clone()], key)
+            })
+            .expect("fake mailtrap: TLS server config");
+        let mut fake = Self::serve(Some(Arc::new(config)));
+        fake.cert_pem = Some(cert.cert.pem());
+        fake
+    }
+
+    fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("fake mailtrap: bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("fake mailtrap: local_addr");
         let shared = Arc::new(Shared::default());
         let s = Arc::clone(&shared);
         let accept = thread::Builder::new()
             .name("fake-mailtrap-accept".into())
-            .spawn(move || accept_loop(listener, s))
+            .spawn(move || accept_loop(listener, s, tls))
             .expect("fake mailtrap: spawn accept thread");
         FakeMailtrap {
             addr,
             shared,
             accept: Some(accept),
+            cert_pem: None,
         }
     }
 
-    /// `http://127.0.0.1:<port>`, without a trailing slash.
+    /// `http://127.0.0.1:<port>` (`https://` in HTTPS mode), without a trailing slash.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.cert_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// HTTPS mode: the certificate the fake presents, PEM; `None` in plain-HTTP mode.
+    pub fn cert_pem(&self) -> Option<&str> {
+        self.cert_pem.as_deref()
+    }
+
+    /// HTTPS mode: writes the certificate to `path` (for `SSL_CERT_FILE`).
+    ///
+    /// # Panics
+    /// In plain-HTTP mode, or if the file can't be written.
+    pub fn write_cert(&self, path: &std::path::Path) {
+        let pem = self.cert_pem().expect("fake mailtrap: not in HTTPS mode");
+        std::fs::write(path, pem).expect("fake mailtrap: write certificate");
     }
 
     pub fn set_fault(&self, f: Fault) {
@@ -234,7 +284,7 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
         .map(|(_, v)| v.as_str())
 }
 
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<Arc<rustls::ServerConfig>>) {
     for stream in listener.incoming() {
         if shared.stop.load(SeqCst) {
             break;
@@ -245,13 +295,63 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         };
         let index = shared.connections.fetch_add(1, SeqCst);
         let s = Arc::clone(&shared);
+        let tls = tls.clone();
         let _ = thread::Builder::new()
             .name(format!("fake-mailtrap-conn-{index}"))
-            .spawn(move || serve_connection(stream, index, s));
+            .spawn(move || {
+                let stream = match tls {
+                    None => Stream::Plain(stream),
+                    Some(config) => match rustls::ServerConnection::new(config) {
+                        Ok(conn) => Stream::Tls(Box::new(rustls::StreamOwned::new(conn, stream))),
+                        Err(_) => return,
+                    },
+                };
+                serve_connection(stream, index, s);
+            });
     }
 }
 
 // ---------------------------------------------------------------- HTTP/1.1 plumbing
+
+/// A connection's bytes: plain TCP, or TLS over it (the handshake happens on first use).
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
 
 struct Request {
     method: String,
@@ -294,7 +394,7 @@ impl Reply {
 }
 
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
     shared: Arc<Shared>,
 }
@@ -511,10 +611,10 @@ enum Outcome {
     Drop,
 }
 
-fn serve_connection(stream: TcpStream, connection: usize, shared: Arc<Shared>) {
-    let _ = stream.set_read_timeout(Some(POLL));
-    let _ = stream.set_write_timeout(Some(IDLE_LIMIT));
-    let _ = stream.set_nodelay(true);
+fn serve_connection(stream: Stream, connection: usize, shared: Arc<Shared>) {
+    let _ = stream.tcp().set_read_timeout(Some(POLL));
+    let _ = stream.tcp().set_write_timeout(Some(IDLE_LIMIT));
+    let _ = stream.tcp().set_nodelay(true);
     let mut c = Conn {
         stream,
         buf: Vec::new(),
@@ -590,7 +690,7 @@ fn serve_connection(stream: TcpStream, connection: usize, shared: Arc<Shared>) {
         }
         match outcome {
             Outcome::Hang => return c.hang(),
-            Outcome::Drop => return drop(c.stream.shutdown(Shutdown::Both)),
+            Outcome::Drop => return drop(c.stream.tcp().shutdown(Shutdown::Both)),
             Outcome::Reply(r) => {
                 if c.write(&r, req.close).is_err() || req.close {
                     return;

@@ -32,6 +32,9 @@ pub fn figment(dir: &Path, fake: &FakeMailtrap) -> Figment {
         .merge(("jobs_email", JOBS))
         .merge(("newsletter_email", NEWS))
         .merge(("public_url", PUBLIC_URL))
+        // Tests post instantly and often; the abuse controls have tests of their own.
+        .merge(("spam_min_seconds", 0))
+        .merge(("rate_limit", 0))
         .merge(("log_level", "off"))
 }
 

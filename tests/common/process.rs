@@ -40,6 +40,9 @@ pub fn command(data_dir: &Path, port: u16, fake_url: &str) -> Command {
         .env("JOBS_EMAIL", super::JOBS)
         .env("NEWSLETTER_EMAIL", super::NEWS)
         .env("KIPEKEE_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        // Tests post instantly and often; the abuse controls have tests of their own.
+        .env("KIPEKEE_SPAM_MIN_SECONDS", "0")
+        .env("KIPEKEE_RATE_LIMIT", "0")
         .current_dir(std::env::temp_dir());
     cmd
 }

@@ -1,0 +1,327 @@
+//! `/metrics` in Prometheus text format, from counters kept in memory since the process
+//! started, and the delivery health `/healthz` reports. Labels are form slugs, email kinds
+//! and outcomes only: never anything a visitor typed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::{ContentType, Method, Status};
+use rocket::request::{FromRequest, Outcome};
+use rocket::{get, routes, Request, Response, Route, State};
+
+use crate::mail::EmailStatus;
+use crate::store::{Delivery, DeliveryFilter, Store, Submission};
+use crate::App;
+
+/// Upper bounds (seconds) of the Mailtrap latency histogram's buckets.
+const LATENCY_BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// `/healthz` is degraded when this many of the latest attempts that went to Mailtrap
+/// (skipped ones do not count) all failed.
+pub const FAILING_DELIVERIES: usize = 5;
+
+/// How many of the newest delivery records `/healthz` reads at most.
+const HEALTH_WINDOW: usize = 50;
+
+pub fn routes() -> Vec<Route> {
+    routes![metrics]
+}
+
+/// Counters of one process. Cheap to update: one short lock per submission or round.
+#[derive(Default)]
+pub struct Metrics {
+    /// (form, outcome) → count.
+    submissions: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// (kind, outcome) → count.
+    deliveries: Mutex<BTreeMap<(String, &'static str), u64>>,
+    latency: Histogram,
+}
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    count: AtomicU64,
+    sum_ms: AtomicU64,
+}
+
+fn status_label(status: EmailStatus) -> &'static str {
+    match status {
+        EmailStatus::Pending => "pending",
+        EmailStatus::Sent => "sent",
+        EmailStatus::Failed => "failed",
+        EmailStatus::Skipped => "skipped",
+    }
+}
+
+fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
+    if let Ok(mut map) = map.lock() {
+        *map.entry(key).or_default() += 1;
+    }
+}
+
+impl Metrics {
+    /// A submission was stored: `stored`, or `spam` when a spam check caught it.
+    pub fn submission(&self, submission: &Submission) {
+        let outcome = if submission.spam { "spam" } else { "stored" };
+        bump(&self.submissions, (submission.form.clone(), outcome));
+    }
+
+    /// A round of delivery attempts was logged; those that reached Mailtrap feed the
+    /// latency histogram.
+    pub fn deliveries(&self, attempts: &[Delivery]) {
+        for d in attempts {
+            bump(&self.deliveries, (d.kind.clone(), status_label(d.status)));
+            if d.status != EmailStatus::Skipped && (d.http_status.is_some() || d.duration_ms > 0) {
+                self.latency.observe(d.duration_ms);
+            }
+        }
+    }
+
+    fn rejected(&self, form: &str, outcome: &'static str) {
+        bump(&self.submissions, (form.to_string(), outcome));
+    }
+
+    /// The Prometheus text exposition of every counter.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str(concat!(
+            "# HELP kipekee_build_info The running version.\n",
+            "# TYPE kipekee_build_info gauge\n",
+            "kipekee_build_info{version=\"",
+            env!("CARGO_PKG_VERSION"),
+            "\"} 1\n"
+        ));
+        counter(
+            &mut out,
+            "kipekee_submissions_total",
+            "Posts to a form by outcome: stored, spam, invalid, rate_limited, too_large, forbidden, rejected, error.",
+            ("form", "outcome"),
+            &self.submissions,
+        );
+        counter(
+            &mut out,
+            "kipekee_deliveries_total",
+            "Email delivery attempts by kind and outcome: sent, failed, skipped.",
+            ("kind", "outcome"),
+            &self.deliveries,
+        );
+        self.latency
+            .render(&mut out, "kipekee_mailtrap_request_duration_seconds");
+        out
+    }
+}
+
+fn counter(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    labels: (&str, &str),
+    values: &Mutex<BTreeMap<(String, &'static str), u64>>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    let Ok(values) = values.lock() else {
+        return;
+    };
+    for ((a, b), n) in values.iter() {
+        let (la, lb) = labels;
+        let _ = writeln!(out, "{name}{{{la}=\"{}\",{lb}=\"{b}\"}} {n}", escape(a));
+    }
+}
+
+/// A label value as the exposition format wants it.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Histogram {
+    fn observe(&self, ms: u64) {
+        let seconds = ms as f64 / 1000.0;
+        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.buckets) {
+            if seconds <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str) {
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time of Mailtrap API requests, per email attempted.\n# TYPE {name} histogram"
+        );
+        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.buckets) {
+            let n = bucket.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {n}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let sum = self.sum_ms.load(Ordering::Relaxed) as f64 / 1000.0;
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {count}");
+    }
+}
+
+/// A client allowed to scrape: a direct loopback connection (not relayed by a proxy on the
+/// same host), or one sending `Authorization: Bearer <KIPEKEE_METRICS_TOKEN>`.
+pub struct Scraper;
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Scraper {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        let Some(app) = req.rocket().state::<App>() else {
+            return Outcome::Error((Status::InternalServerError, ()));
+        };
+        let bearer = req
+            .headers()
+            .get_one("Authorization")
+            .and_then(|h| h.strip_prefix("Bearer "));
+        let token_ok = match (&app.config.metrics_token, bearer) {
+            (Some(token), Some(given)) => same(token.expose().as_bytes(), given.as_bytes()),
+            _ => false,
+        };
+        if token_ok || is_direct_loopback(req) {
+            Outcome::Success(Scraper)
+        } else {
+            Outcome::Error((Status::Forbidden, ()))
+        }
+    }
+}
+
+fn is_direct_loopback(req: &Request<'_>) -> bool {
+    let relayed = ["Forwarded", "X-Forwarded-For", "X-Real-IP"]
+        .iter()
+        .any(|h| req.headers().contains(*h));
+    let loopback = |ip: std::net::IpAddr| ip.is_loopback();
+    !relayed
+        && req.remote().is_some_and(|r| loopback(r.ip()))
+        && req.client_ip().is_some_and(loopback)
+}
+
+/// Compares without stopping at the first difference.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[get("/metrics")]
+fn metrics(_scraper: Scraper, app: &State<App>) -> (ContentType, String) {
+    let text =
+        ContentType::new("text", "plain").with_params([("version", "0.0.4"), ("charset", "utf-8")]);
+    (text, app.metrics.render())
+}
+
+/// Counts posts to a configured form that were turned away before being stored.
+pub struct RejectedPosts;
+
+#[rocket::async_trait]
+impl Fairing for RejectedPosts {
+    fn info(&self) -> Info {
+        Info {
+            name: "metrics: rejected posts",
+            kind: Kind::Response,
+        }
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        if req.method() != Method::Post {
+            return;
+        }
+        let Some(slug) = req.uri().path().as_str().strip_prefix("/f/") else {
+            return;
+        };
+        let outcome = match res.status().code {
+            413 => "too_large",
+            422 => "invalid",
+            429 => "rate_limited",
+            403 => "forbidden",
+            400..=499 => "rejected",
+            500..=599 => "error",
+            _ => return,
+        };
+        // Only configured forms: a slug in a label must not be the visitor's choice.
+        if let Some(app) = req.rocket().state::<App>() {
+            if app.config.forms.contains_key(slug) {
+                app.metrics.rejected(slug, outcome);
+            }
+        }
+    }
+}
+
+/// Whether email delivery works, judged from the newest records of the delivery log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryHealth {
+    Ok,
+    /// The latest attempts all failed; the text says how and the last error.
+    Failing(String),
+}
+
+impl DeliveryHealth {
+    /// `ok` or `degraded`, for `/healthz`'s `status`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            DeliveryHealth::Ok => "ok",
+            DeliveryHealth::Failing(_) => "degraded",
+        }
+    }
+
+    /// Why it is degraded, if it is.
+    pub fn cause(&self) -> Option<&str> {
+        match self {
+            DeliveryHealth::Ok => None,
+            DeliveryHealth::Failing(cause) => Some(cause),
+        }
+    }
+}
+
+/// Failing when the latest `FAILING_DELIVERIES` attempts that were not skipped all failed.
+pub fn delivery_health(store: &Store) -> DeliveryHealth {
+    let Ok(page) = store.list_deliveries(&DeliveryFilter::default(), None, HEALTH_WINDOW) else {
+        return DeliveryHealth::Ok;
+    };
+    let latest: Vec<&Delivery> = page
+        .items
+        .iter()
+        .filter(|d| d.status != EmailStatus::Skipped)
+        .take(FAILING_DELIVERIES)
+        .collect();
+    if latest.len() < FAILING_DELIVERIES || latest.iter().any(|d| d.status != EmailStatus::Failed) {
+        return DeliveryHealth::Ok;
+    }
+    let last = latest[0].error.as_deref().unwrap_or("no error text");
+    DeliveryHealth::Failing(format!(
+        "the last {FAILING_DELIVERIES} email deliveries failed; latest: {last}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_labels_escaped() {
+        let m = Metrics::default();
+        m.latency.observe(40);
+        m.latency.observe(700);
+        m.rejected("qu\"ote", "invalid");
+        let text = m.render();
+        assert!(text.contains("kipekee_mailtrap_request_duration_seconds_bucket{le=\"0.05\"} 1"));
+        assert!(text.contains("kipekee_mailtrap_request_duration_seconds_bucket{le=\"1\"} 2"));
+        assert!(text.contains("kipekee_mailtrap_request_duration_seconds_bucket{le=\"+Inf\"} 2"));
+        assert!(text.contains("kipekee_mailtrap_request_duration_seconds_sum 0.74"));
+        assert!(text.contains(r#"kipekee_submissions_total{form="qu\"ote",outcome="invalid"} 1"#));
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(same(b"abc", b"abc"));
+        assert!(!same(b"abc", b"abd"));
+        assert!(!same(b"abc", b"ab"));
+    }
+}
