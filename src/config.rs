@@ -87,6 +87,8 @@ pub struct AppConfig {
     pub rate_limit: u32,
     /// Largest accepted upload, in bytes.
     pub max_upload_bytes: u64,
+    /// First wait before retrying a transiently failed email; each retry waits 4× longer.
+    pub retry_base_secs: u64,
     /// The public forms by slug.
     pub forms: BTreeMap<String, FormDef>,
     /// Log lines as `text` (for people, the default) or `json` (one object per line).
@@ -124,6 +126,7 @@ impl Default for AppConfig {
             spam_min_seconds: 3,
             rate_limit: 10,
             max_upload_bytes: 5 * 1024 * 1024,
+            retry_base_secs: 30,
             forms: crate::forms::builtin(),
             log_format: LogFormat::Text,
             metrics_token: None,

@@ -11,6 +11,8 @@ pub mod export;
 pub mod forms;
 /// Rendering emails and sending them through Mailtrap.
 pub mod mail;
+/// Retrying transient delivery failures in-process, from a queue kept in the store.
+pub mod retry;
 /// The sled store: submissions, files, deliveries, subscribers, secrets.
 pub mod store;
 /// What happens to a valid submission: store, mail, log. Shared by every entry point.
@@ -33,21 +35,24 @@ use store::{Store, StoreError};
 use templates::Templates;
 
 /// Everything a request handler may need, managed once by Rocket.
+/// Cheap to clone (handles and `Arc`s), so background tasks such as the retry worker get
+/// their own copy.
+#[derive(Clone)]
 pub struct App {
     pub config: AppConfig,
     pub forms: Forms,
     pub store: Store,
     pub mailer: Arc<Mailtrap>,
-    pub templates: Templates,
-    pub admin: web::admin::AdminPassword,
+    pub templates: Arc<Templates>,
+    pub admin: Arc<web::admin::AdminPassword>,
     /// The signed time field of form pages.
-    pub trap: forms::spam::TimeTrap,
-    pub rate_limit: forms::spam::RateLimiter,
-    pub confirmation_caps: forms::spam::ConfirmationCaps,
+    pub trap: Arc<forms::spam::TimeTrap>,
+    pub rate_limit: Arc<forms::spam::RateLimiter>,
+    pub confirmation_caps: Arc<forms::spam::ConfirmationCaps>,
     /// Absolute base of emailed links, without a trailing slash.
     pub public_base: String,
     /// Counters for `/metrics`.
-    pub metrics: web::metrics::Metrics,
+    pub metrics: Arc<web::metrics::Metrics>,
 }
 
 /// Why the server could not be built; each variant displays as one line.
@@ -84,12 +89,15 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
         figment = figment.merge(("secret_key", key));
     }
     let app = App {
-        admin: web::admin::setup(&config, &store)?,
-        trap: forms::spam::TimeTrap::new(store.secret("time-trap")?, config.spam_min_seconds),
-        rate_limit: forms::spam::RateLimiter::new(config.rate_limit),
-        confirmation_caps: forms::spam::ConfirmationCaps::default(),
+        admin: Arc::new(web::admin::setup(&config, &store)?),
+        trap: Arc::new(forms::spam::TimeTrap::new(
+            store.secret("time-trap")?,
+            config.spam_min_seconds,
+        )),
+        rate_limit: Arc::new(forms::spam::RateLimiter::new(config.rate_limit)),
+        confirmation_caps: Arc::default(),
         forms: Forms::new(&config.forms),
-        templates: Templates::load(&config)?,
+        templates: Arc::new(Templates::load(&config)?),
         mailer: Arc::new(Mailtrap::new(&config)),
         public_base: config.public_base(&rocket_config),
         metrics: Default::default(),

@@ -111,6 +111,7 @@ pub async fn accept(
         ..Round::SUBMIT
     };
     let deliveries = deliver(app, def, &submission, subscriber.as_ref(), round).await?;
+    crate::retry::after_delivery(app, &deliveries, 1).await?;
     if let Some(sub) = &subscriber {
         if skip.is_none() && deliveries.iter().any(|d| d.status != EmailStatus::Sent) {
             // Let the visitor ask again at once instead of waiting out the resend window.
@@ -293,7 +294,8 @@ pub async fn confirm_subscription(
                     trigger: Trigger::Confirm,
                     ..Round::SUBMIT
                 };
-                deliver(app, def, submission, Some(&subscriber), round).await?;
+                let deliveries = deliver(app, def, submission, Some(&subscriber), round).await?;
+                crate::retry::after_delivery(app, &deliveries, 1).await?;
             }
             None => warn!("confirmed subscriber's signup form is gone; no welcome email sent"),
         }

@@ -7,6 +7,7 @@ mod keys;
 mod migrate;
 mod queries;
 mod records;
+mod retries;
 mod sessions;
 mod subscribers;
 
@@ -22,6 +23,7 @@ use time::OffsetDateTime;
 pub use keys::{DeliveryId, SubmissionId};
 pub use queries::{DeliveryFilter, FormCounts, Page, SubmissionFilter};
 pub use records::{Delivery, NewSubmission, Note, StoredFile, Submission};
+pub use retries::RetryJob;
 pub use sessions::Session;
 pub use subscribers::{Signup, Subscriber, SubscriberState};
 
@@ -94,6 +96,8 @@ pub struct Store {
     last_id: Arc<AtomicU64>,
     /// Group commit: concurrent writers share one fsync.
     flusher: Arc<flush::Flusher>,
+    /// The retry queue (see `retries`).
+    retries: Tree,
 }
 
 impl Store {
@@ -126,6 +130,7 @@ impl Store {
             meta: db.open_tree("meta")?,
             sessions: db.open_tree("sessions")?,
             idempotency_submissionid: db.open_tree("idempotency_submissionid")?,
+            retries: db.open_tree("retries")?,
             last_id: Arc::new(AtomicU64::new(0)),
             flusher: Arc::default(),
             db,

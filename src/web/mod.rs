@@ -30,6 +30,16 @@ pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
         .attach(fairings::RequestLog)
         .attach(fairings::Cors { allowed })
         .attach(fairings::SecurityHeaders { https })
+        .attach(rocket::fairing::AdHoc::on_liftoff(
+            "retry worker",
+            |rocket| {
+                Box::pin(async move {
+                    if let Some(app) = rocket.state::<App>() {
+                        rocket::tokio::spawn(crate::retry::run(app.clone()));
+                    }
+                })
+            },
+        ))
         .attach(metrics::RejectedPosts)
 }
 

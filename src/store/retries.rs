@@ -1,0 +1,76 @@
+//! The retry queue: deliveries to try again, ordered by when they are due. Kept in the
+//! store so that retries survive a restart.
+
+use serde::{Deserialize, Serialize};
+
+use super::{records, Result, Store, SubmissionId};
+
+/// One email of one submission to send again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryJob {
+    pub submission_id: SubmissionId,
+    pub kind: String,
+    /// The attempt this retry will be (the first send was attempt 1).
+    pub attempt: u32,
+}
+
+/// `retries`: `due (unix micros) ++ submission id ++ kind` → job.
+fn retry_key(due_micros: u64, job: &RetryJob) -> Vec<u8> {
+    let mut k = due_micros.to_be_bytes().to_vec();
+    k.extend_from_slice(&job.submission_id.to_key());
+    k.extend_from_slice(job.kind.as_bytes());
+    k
+}
+
+impl Store {
+    pub async fn schedule_retry(&self, due_micros: u64, job: &RetryJob) -> Result<()> {
+        self.retries
+            .insert(retry_key(due_micros, job), records::encode(job))?;
+        self.flusher.flush(&self.db).await?;
+        Ok(())
+    }
+
+    /// Jobs due at `now_micros`, taken off the queue (the caller reschedules what fails).
+    pub async fn take_due_retries(&self, now_micros: u64) -> Result<Vec<RetryJob>> {
+        let mut jobs = Vec::new();
+        for entry in self
+            .retries
+            .range(..(now_micros + 1).to_be_bytes().to_vec())
+        {
+            let (key, value) = entry?;
+            if self.retries.remove(&key)?.is_some() {
+                jobs.push(records::decode("retries", &value)?);
+            }
+        }
+        if !jobs.is_empty() {
+            self.flusher.flush(&self.db).await?;
+        }
+        Ok(jobs)
+    }
+
+    pub fn pending_retries(&self) -> usize {
+        self.retries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[rocket::async_test]
+    async fn due_jobs_come_out_in_order_once() {
+        let store = Store::temporary().unwrap();
+        let job = |kind: &str| RetryJob {
+            submission_id: SubmissionId(7),
+            kind: kind.into(),
+            attempt: 2,
+        };
+        store.schedule_retry(200, &job("late")).await.unwrap();
+        store.schedule_retry(100, &job("early")).await.unwrap();
+        assert!(store.take_due_retries(50).await.unwrap().is_empty());
+        assert_eq!(store.take_due_retries(150).await.unwrap(), [job("early")]);
+        assert_eq!(store.take_due_retries(1000).await.unwrap(), [job("late")]);
+        assert!(store.take_due_retries(1000).await.unwrap().is_empty());
+        assert_eq!(store.pending_retries(), 0);
+    }
+}
