@@ -23,26 +23,47 @@ pub struct SubmissionFilter {
     pub test: bool,
 }
 
-impl SubmissionFilter {
-    /// A cheap look at the stored JSON before decoding it: a record whose bytes cannot
-    /// contain the search text or the email status is skipped undecoded. Never a false
-    /// negative: JSON keeps text verbatim except quotes, backslashes and control characters.
-    fn may_match(&self, raw: &[u8]) -> bool {
-        if let Some(status) = self.email_status {
+/// A cheap look at a stored record's JSON before decoding it: a record whose bytes cannot
+/// contain the search text or the email status is skipped undecoded. JSON keeps text verbatim
+/// except quotes, backslashes and control characters, which turn the text part of the look
+/// off; the one miss left is a non-ASCII letter whose lowercase is ASCII (the Kelvin sign).
+struct Prefilter {
+    status: Option<memchr::memmem::Finder<'static>>,
+    /// The query lowercased; ASCII queries are searched in the ASCII-lowercased bytes.
+    query: Option<String>,
+}
+
+impl Prefilter {
+    fn new(filter: &SubmissionFilter) -> Prefilter {
+        let status = filter.email_status.map(|status| {
             let needle = format!("\"email_status\":{}", serde_json::json!(status));
-            if !contains(raw, needle.as_bytes()) {
-                return false;
-            }
-        }
-        match &self.query {
-            Some(q) if !q.contains(['"', '\\']) && !q.chars().any(char::is_control) => {
-                let text = String::from_utf8_lossy(raw).to_lowercase();
-                text.contains(&q.to_lowercase())
-            }
-            _ => true,
-        }
+            memchr::memmem::Finder::new(needle.as_bytes()).into_owned()
+        });
+        let query = filter
+            .query
+            .as_ref()
+            .filter(|q| !q.contains(['"', '\\']) && !q.chars().any(char::is_control))
+            .map(|q| q.to_lowercase());
+        Prefilter { status, query }
     }
 
+    fn may_match(&self, raw: &[u8]) -> bool {
+        if self.status.as_ref().is_some_and(|f| f.find(raw).is_none()) {
+            return false;
+        }
+        match &self.query {
+            Some(q) if q.is_ascii() => {
+                memchr::memmem::find(&raw.to_ascii_lowercase(), q.as_bytes()).is_some()
+            }
+            Some(q) => String::from_utf8_lossy(raw)
+                .to_lowercase()
+                .contains(q.as_str()),
+            None => true,
+        }
+    }
+}
+
+impl SubmissionFilter {
     fn matches(&self, s: &Submission) -> bool {
         if s.spam != self.spam || (s.test && !self.test) {
             return false;
@@ -84,10 +105,6 @@ pub struct FormCounts {
     pub total: usize,
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 fn micros(t: OffsetDateTime) -> u64 {
     u64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(0)
 }
@@ -122,6 +139,7 @@ impl Store {
                 )
             }
         };
+        let prefilter = Prefilter::new(filter);
         let mut items = Vec::with_capacity(limit);
         for key in ids {
             let Some(id) = keys::trailing_id(&key?) else {
@@ -130,7 +148,7 @@ impl Store {
             let Some(raw) = self.submissions.get(SubmissionId(id).to_key())? else {
                 continue;
             };
-            if !filter.may_match(&raw) {
+            if !prefilter.may_match(&raw) {
                 continue;
             }
             let s: Submission = records::decode("submissions", &raw)?;
