@@ -69,8 +69,11 @@ impl TimeTrap {
 /// Posts per minute per client address and form; 0 turns it off.
 pub struct RateLimiter {
     per_minute: u32,
-    seen: Mutex<HashMap<(Option<IpAddr>, String), (u64, u32)>>,
+    /// (address, form) → (minute, posts in it).
+    seen: Mutex<HashMap<ClientForm, (u64, u32)>>,
 }
+
+type ClientForm = (Option<IpAddr>, String);
 
 impl RateLimiter {
     pub fn new(per_minute: u32) -> RateLimiter {
