@@ -108,7 +108,7 @@ fn logs_have_a_request_id_and_never_a_secret_or_a_message_body() {
         &[
             ("KIPEKEE_LOG_FORMAT", "json"),
             ("KIPEKEE_METRICS_TOKEN", METRICS_TOKEN),
-            ("RUST_LOG", "debug,hyper=info,rocket=info"),
+            ("RUST_LOG", "info"),
         ],
     );
     let (_, request_id) = post_quote(&server, &[], MESSAGE);
