@@ -282,6 +282,10 @@ fn print_config(app: &AppConfig, rocket: &rocket::Config) {
     println!("profile = {}", rocket.profile);
     println!("address = {}:{}", rocket.address, rocket.port);
     println!("public_url = {}", app.public_base(rocket));
+    match &rocket.ip_header {
+        Some(header) => println!("ip_header = {header} (client address from the proxy)"),
+        None => println!("ip_header = none (no client address header trusted)"),
+    }
     let key = if rocket.secret_key.is_zero() {
         "generated on first start, kept in the store"
     } else {

@@ -497,3 +497,29 @@ fn check_installed(root: &Path, binary: &str) {
         .mode();
     assert_eq!(mode & 0o777, 0o600, "{}", env.display());
 }
+
+#[test]
+fn check_shows_which_client_address_header_is_trusted_and_masks_the_metrics_token() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let out = kipekee(&data, &["check"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.contains("ip_header = none"), "{text}");
+
+    let out = Command::new(process::binary())
+        .arg("check")
+        .env_clear()
+        .env("KIPEKEE_DATA_DIR", &data)
+        .env("ROCKET_CONFIG", "/nonexistent/Rocket.toml")
+        .env("ROCKET_IP_HEADER", "X-Forwarded-For")
+        .env("KIPEKEE_METRICS_TOKEN", "scrape-secret-91")
+        .env("KIPEKEE_LOG_FORMAT", "json")
+        .output()
+        .expect("kipekee runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.contains("ip_header = X-Forwarded-For"), "{text}");
+    assert!(text.contains(r#""log_format": "json""#), "{text}");
+    assert!(!text.contains("scrape-secret-91"), "{text}");
+}
