@@ -89,6 +89,7 @@ impl Appliance {
             .env("KIPEKEE_DATA_DIR", dir)
             .env("KIPEKEE_SPAM_MIN_SECONDS", "0")
             .env("KIPEKEE_RATE_LIMIT", "0")
+            .env("ROCKET_IP_HEADER", "X-Real-IP")
             .env("MAILTRAP_API_URL", fake.url())
             .env("MAILTRAP_API_TOKEN", TOKEN)
             .env("SSL_CERT_FILE", cert)
@@ -144,15 +145,24 @@ fn visitor() -> ureq::Agent {
         .build()
 }
 
+/// Every post is from a new visitor, as on a real site: confirmation emails are capped per
+/// recipient and per client address a day. The address travels in `X-Real-IP`, which the
+/// appliance is told to trust (`ROCKET_IP_HEADER`), as behind a reverse proxy.
+static VISITORS: AtomicUsize = AtomicUsize::new(0);
+
 /// One quote posted as JSON; its latency in ms if it was stored and both emails were sent.
 fn post(agent: &ureq::Agent, url: &str) -> Result<f64, String> {
+    let n = VISITORS.fetch_add(1, Ordering::Relaxed);
+    let email = format!("visitor-{n}@example.com");
+    let ip = format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255);
     let started = Instant::now();
     let res = agent
         .post(url)
         .set("Accept", "application/json")
+        .set("X-Real-IP", &ip)
         .send_form(&[
             ("full_name", "Bench Visitor"),
-            ("email", "visitor@example.com"),
+            ("email", &email),
             ("message", "Two tents for a week, please."),
         ])
         .map_err(|e| e.to_string())?;
