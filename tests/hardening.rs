@@ -166,7 +166,7 @@ fn a_double_submit_returns_the_first_answer_and_mails_once() {
             .client
             .post("/f/contact")
             .header(ContentType::JSON)
-            .body(body.to_string())
+            .body(body)
             .dispatch();
         assert_eq!(res.status(), Status::Created);
         res.into_json::<serde_json::Value>().unwrap()
