@@ -67,8 +67,8 @@ pub async fn after_delivery(
             Some(Retry::Transient) if attempt < MAX_ATTEMPTS => {
                 let base = app.config.retry_base_secs.max(1);
                 let mut wait = base.saturating_mul(4u64.saturating_pow(attempt - 1));
-                if d.http_status == Some(429) {
-                    wait = wait.max(60.min(base * 2));
+                if let Some(asked) = d.retry_after_secs {
+                    wait = wait.max(asked.min(3600));
                 }
                 let job = RetryJob {
                     submission_id: d.submission_id,

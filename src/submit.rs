@@ -267,6 +267,7 @@ fn attempt(email: Email, o: Outcome) -> Delivery {
         http_status: o.http_status,
         message_ids: o.message_ids,
         error: o.error,
+        retry_after_secs: o.retry_after_secs,
         text: email.text,
         html: email.html,
         attachments: email.attachments.into_iter().map(|a| a.filename).collect(),

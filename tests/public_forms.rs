@@ -527,6 +527,11 @@ fn mailtrap_failures_keep_the_submission_and_tell_the_truth() {
             let error = d.error.unwrap();
             assert!(error.contains(error_part), "{fault:?}: {error}");
             assert!(!error.contains("test-token"));
+            let asked = (http_status == Some(429)).then_some(3);
+            assert_eq!(
+                d.retry_after_secs, asked,
+                "Retry-After is kept for the retry queue"
+            );
         }
     }
 }

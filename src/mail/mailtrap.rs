@@ -23,6 +23,8 @@ pub struct Outcome {
     pub error: Option<String>,
     pub started_at: OffsetDateTime,
     pub duration_ms: u64,
+    /// Mailtrap's `Retry-After` (seconds), when it rate-limited the request.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl Outcome {
@@ -41,6 +43,7 @@ impl Outcome {
             error: Some(reason.into()),
             started_at: OffsetDateTime::now_utc(),
             duration_ms: 0,
+            retry_after_secs: None,
         }
     }
 }
@@ -166,9 +169,14 @@ impl Mailtrap {
             .set("Authorization", &format!("Bearer {}", token.expose()))
             .set("Accept", "application/json")
             .send_json(body);
+        let mut retry_after_secs = None;
         let (http_status, items) = match answer {
             Ok(resp) | Err(ureq::Error::Status(_, resp)) => {
                 let status = resp.status();
+                // Seconds only: Mailtrap documents no HTTP-date form.
+                retry_after_secs = resp
+                    .header("Retry-After")
+                    .and_then(|v| v.trim().parse().ok());
                 let text = resp.into_string().unwrap_or_default();
                 (Some(status), parse(status, &text))
             }
@@ -189,6 +197,7 @@ impl Mailtrap {
                     error,
                     started_at,
                     duration_ms,
+                    retry_after_secs,
                 }
             })
             .collect()

@@ -146,6 +146,9 @@ pub struct Delivery {
     #[serde(default)]
     pub message_ids: Vec<String>,
     pub error: Option<String>,
+    /// Mailtrap's `Retry-After`, seconds, on a rate-limited attempt.
+    #[serde(default)]
+    pub retry_after_secs: Option<u64>,
     /// The email as it was (or would have been) sent, for the admin's preview.
     #[serde(default)]
     pub text: String,
@@ -171,6 +174,7 @@ impl Delivery {
             http_status: None,
             message_ids: Vec::new(),
             error: None,
+            retry_after_secs: None,
             text: String::new(),
             html: String::new(),
             attachments: Vec::new(),
