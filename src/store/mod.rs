@@ -102,13 +102,24 @@ pub struct Store {
 
 impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
-        let db = sled::Config::new().path(dir).open().map_err(|e| match e {
-            sled::Error::Io(io) if io.to_string().contains("lock") => StoreError::Locked {
-                path: dir.display().to_string(),
-            },
-            other => StoreError::Sled(other),
-        })?;
-        Store::from_db(db, dir)
+        // sled releases its file lock from a background thread shortly after the last handle
+        // of a closed store is dropped, so a lock is only reported once it has held a while.
+        let mut waited = 0;
+        loop {
+            match sled::Config::new().path(dir).open() {
+                Ok(db) => return Store::from_db(db, dir),
+                Err(sled::Error::Io(io)) if io.to_string().contains("lock") => {
+                    if waited >= 1000 {
+                        return Err(StoreError::Locked {
+                            path: dir.display().to_string(),
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                    waited += 25;
+                }
+                Err(other) => return Err(StoreError::Sled(other)),
+            }
+        }
     }
 
     /// A store in a temporary directory that disappears when dropped (tests, benches).
@@ -475,15 +486,27 @@ mod tests {
         };
         let err = Store::open(dir.path()).err().unwrap();
         assert!(err.to_string().contains("newer than this binary"), "{err}");
-        let store = sled::open(dir.path()).unwrap();
-        let meta = store.open_tree("meta").unwrap();
-        meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())
-            .unwrap();
-        drop((meta, store));
+        {
+            let store = reopen_raw(dir.path());
+            let meta = store.open_tree("meta").unwrap();
+            meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())
+                .unwrap();
+            store.flush().unwrap();
+        }
         assert_eq!(
             Store::open(dir.path()).unwrap().secret("cookie").unwrap(),
             secret
         );
+    }
+
+    fn reopen_raw(dir: &Path) -> sled::Db {
+        for _ in 0..100 {
+            if let Ok(db) = sled::open(dir) {
+                return db;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        sled::open(dir).unwrap()
     }
 
     #[test]
