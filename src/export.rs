@@ -219,21 +219,7 @@ mod tests {
     use crate::store::NewSubmission;
 
     fn new(form: &str, fields: &[(&str, &str)]) -> NewSubmission {
-        NewSubmission {
-            form: form.into(),
-            reference_prefix: form[..1].to_uppercase(),
-            fields: fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            uploads: Vec::new(),
-            visitor_email: None,
-            spam: false,
-            subject: None,
-            client_ip: None,
-            test: false,
-            idempotency_key: None,
-        }
+        NewSubmission::for_test(form, &form[..1].to_uppercase(), fields)
     }
 
     fn text(f: impl FnOnce(&mut Vec<u8>) -> Result<(), ExportError>) -> String {

@@ -73,6 +73,17 @@ fn post<'a>(t: &'a TestApp, path: &str, pairs: &[(&str, &str)]) -> LocalResponse
         .dispatch()
 }
 
+/// The stored submission a form post's 303 points at.
+fn stored_behind(t: &TestApp, res: &LocalResponse<'_>) -> kipekee::store::Submission {
+    let location = res.headers().get_one("Location").expect("a redirect");
+    let reference = query_param(location, "reference").expect("a reference");
+    t.app()
+        .store
+        .submission_by_reference(&reference)
+        .unwrap()
+        .expect("stored")
+}
+
 fn quote(t: &TestApp) -> String {
     let res = t
         .client
@@ -85,13 +96,7 @@ fn quote(t: &TestApp) -> String {
         ]))
         .dispatch();
     assert_eq!(res.status(), Status::SeeOther);
-    let reference = query_param(res.headers().get_one("Location").unwrap(), "reference").unwrap();
-    let s = t
-        .app()
-        .store
-        .submission_by_reference(&reference)
-        .unwrap()
-        .unwrap();
+    let s = stored_behind(t, &res);
     s.id.to_string()
 }
 
@@ -431,13 +436,7 @@ fn uploaded_files_download_as_attachments() {
         .header(ContentType::parse_flexible(&ct).unwrap())
         .body(body)
         .dispatch();
-    let reference = query_param(res.headers().get_one("Location").unwrap(), "reference").unwrap();
-    let s = t
-        .app()
-        .store
-        .submission_by_reference(&reference)
-        .unwrap()
-        .unwrap();
+    let s = stored_behind(&t, &res);
     let detail = page(&t, &format!("/admin/submissions/{}", s.id));
     assert!(
         detail.contains(&format!("/admin/submissions/{}/files/cv", s.id)) && detail.contains("KiB")

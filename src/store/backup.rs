@@ -358,18 +358,7 @@ mod tests {
     use crate::store::{Delivery, NewSubmission};
 
     fn quote(message: &str) -> NewSubmission {
-        NewSubmission {
-            form: "quote".into(),
-            reference_prefix: "Q".into(),
-            fields: BTreeMap::from([("message".into(), message.into())]),
-            uploads: Vec::new(),
-            visitor_email: None,
-            spam: false,
-            subject: None,
-            client_ip: None,
-            test: false,
-            idempotency_key: None,
-        }
+        NewSubmission::for_test("quote", "Q", &[("message", message)])
     }
 
     async fn filled_store() -> Store {

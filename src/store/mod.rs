@@ -395,23 +395,11 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
 
     fn new_sub(form: &str, prefix: &str) -> NewSubmission {
-        NewSubmission {
-            form: form.into(),
-            reference_prefix: prefix.into(),
-            fields: BTreeMap::from([("email".into(), "a@example.com".into())]),
-            uploads: Vec::new(),
-            visitor_email: None,
-            spam: false,
-            subject: None,
-            client_ip: None,
-            test: false,
-            idempotency_key: None,
-        }
+        NewSubmission::for_test(form, prefix, &[("email", "a@example.com")])
     }
 
     #[rocket::async_test]

@@ -279,25 +279,13 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
     use crate::store::NewSubmission;
 
     async fn add(store: &Store, form: &str, message: &str) -> Submission {
         store
-            .insert_submission(NewSubmission {
-                form: form.into(),
-                reference_prefix: "X".into(),
-                fields: BTreeMap::from([("message".into(), message.into())]),
-                uploads: Vec::new(),
-                visitor_email: None,
-                spam: false,
-                subject: None,
-                client_ip: None,
-                test: false,
-                idempotency_key: None,
-            })
+            .insert_submission(NewSubmission::for_test(form, "X", &[("message", message)]))
             .await
             .unwrap()
     }

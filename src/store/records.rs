@@ -82,6 +82,26 @@ pub struct StoredFile {
 }
 
 impl NewSubmission {
+    /// A plain submission of `form` with these fields: the fixture of the unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(form: &str, prefix: &str, fields: &[(&str, &str)]) -> NewSubmission {
+        NewSubmission {
+            form: form.into(),
+            reference_prefix: prefix.into(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            uploads: Vec::new(),
+            visitor_email: None,
+            spam: false,
+            subject: None,
+            client_ip: None,
+            test: false,
+            idempotency_key: None,
+        }
+    }
+
     pub(super) fn into_record(
         self,
         id: SubmissionId,
