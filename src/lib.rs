@@ -13,6 +13,9 @@ pub mod forms;
 pub mod mail;
 /// Retrying transient delivery failures in-process, from a queue kept in the store.
 pub mod retry;
+/// Stopping cleanly: Rocket's grace sized to the Mailtrap timeout, background tasks joined,
+/// the store flushed, no configuration in any error.
+pub mod shutdown;
 /// The sled store: submissions, files, deliveries, subscribers, secrets.
 pub mod store;
 /// What happens to a valid submission: store, mail, log. Shared by every entry point.
@@ -88,6 +91,7 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
         let key = base64::engine::general_purpose::STANDARD.encode(store.secret("cookie")?);
         figment = figment.merge(("secret_key", key));
     }
+    let (figment, grace_warning) = shutdown::size_grace(figment, &config);
     let app = App {
         admin: Arc::new(web::admin::setup(&config, &store)?),
         trap: Arc::new(forms::spam::TimeTrap::new(
@@ -110,7 +114,7 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
         mailtrap = if app.mailer.is_configured() { "configured" } else { "not configured: emails are stored as skipped" },
         "kipekee ready"
     );
-    for warning in app.config.warnings() {
+    for warning in app.config.warnings().into_iter().chain(grace_warning) {
         tracing::warn!("{warning}");
     }
     Ok(web::mount(rocket::custom(figment), app))
@@ -132,5 +136,5 @@ fn open_store(config: &AppConfig) -> Result<Store, StartError> {
                 .map_err(io_error)?;
         }
     }
-    Ok(Store::open(dir)?)
+    Ok(Store::open_with_cache(dir, config.cache_bytes)?)
 }

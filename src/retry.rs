@@ -94,18 +94,27 @@ pub async fn after_delivery(
 }
 
 /// Runs due retries until the server shuts down; started at liftoff.
-pub async fn run(app: App) {
+pub async fn run(app: App, shutdown: rocket::Shutdown) {
     let poll = Duration::from_secs(app.config.retry_base_secs.clamp(1, 5));
     loop {
-        rocket::tokio::time::sleep(poll).await;
-        if let Err(e) = run_due(&app).await {
+        rocket::tokio::select! {
+            _ = rocket::tokio::time::sleep(poll) => {}
+            _ = shutdown.clone() => return,
+        }
+        if let Err(e) = run_due(&app, &shutdown).await {
             error!("retry queue: {e}");
         }
     }
 }
 
-async fn run_due(app: &App) -> Result<(), StoreError> {
+/// Sends the due jobs one after the other; after a stop signal no new job starts (the one
+/// being sent finishes and is recorded, the rest stay queued for the next start).
+async fn run_due(app: &App, shutdown: &rocket::Shutdown) -> Result<(), StoreError> {
     for job in app.store.take_due_retries(now_micros()).await? {
+        if stopping(shutdown).await {
+            app.store.schedule_retry(now_micros(), &job).await?;
+            continue;
+        }
         let Some(submission) = app.store.submission(job.submission_id)? else {
             continue; // deleted meanwhile
         };
@@ -115,6 +124,15 @@ async fn run_due(app: &App) -> Result<(), StoreError> {
         after_delivery(app, &attempts, job.attempt).await?;
     }
     Ok(())
+}
+
+/// Whether a stop was requested, without waiting for one.
+async fn stopping(shutdown: &rocket::Shutdown) -> bool {
+    rocket::tokio::select! {
+        biased;
+        _ = shutdown.clone() => true,
+        _ = std::future::ready(()) => false,
+    }
 }
 
 #[cfg(test)]

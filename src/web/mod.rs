@@ -30,30 +30,20 @@ pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
         .attach(fairings::RequestLog)
         .attach(fairings::Cors { allowed })
         .attach(fairings::SecurityHeaders { https })
+        .manage(crate::shutdown::Background::default())
         .attach(rocket::fairing::AdHoc::on_liftoff(
             "retry worker",
             |rocket| {
                 Box::pin(async move {
-                    if let Some(app) = rocket.state::<App>() {
-                        rocket::tokio::spawn(crate::retry::run(app.clone()));
+                    let state = (
+                        rocket.state::<App>(),
+                        rocket.state::<crate::shutdown::Background>(),
+                    );
+                    if let (Some(app), Some(background)) = state {
+                        background.spawn(crate::retry::run(app.clone(), rocket.shutdown()));
                     }
                 })
             },
         ))
         .attach(metrics::RejectedPosts)
-}
-
-/// One line for a failed launch (Rocket's error panics if dropped unread).
-pub fn launch_error(e: &rocket::Error) -> String {
-    match e.kind() {
-        rocket::error::ErrorKind::Bind(io) => {
-            format!("cannot listen on the configured address: {io}")
-        }
-        rocket::error::ErrorKind::Io(io) => format!("I/O error: {io}"),
-        rocket::error::ErrorKind::Config(c) => format!("configuration: {c}"),
-        rocket::error::ErrorKind::InsecureSecretKey(_) => {
-            "ROCKET_SECRET_KEY is missing or insecure".into()
-        }
-        other => format!("could not start: {other:?}"),
-    }
 }

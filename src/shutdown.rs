@@ -1,0 +1,210 @@
+//! Stopping on SIGTERM (`systemctl stop`) or Ctrl-C: Rocket's grace period is sized so a
+//! Mailtrap call in flight finishes and is recorded, background tasks end their round, the
+//! store is flushed, and the process exits 0. Nothing on this path prints a configuration:
+//! Rocket's errors carry the whole orbiting instance (figment, token, cookie key, admin hash)
+//! in their `Debug` form, so only their short `Display` or our own words reach the log.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use figment::Figment;
+use rocket::error::ErrorKind;
+use rocket::tokio::task::JoinHandle;
+use rocket::{Build, Orbit, Phase, Rocket};
+
+use crate::config::AppConfig;
+use crate::App;
+
+/// Seconds kept on top of the longest Mailtrap call for recording its outcome and writing
+/// the visitor's answer.
+pub const MARGIN_SECS: u64 = 2;
+
+/// Figment's name for Rocket's built-in defaults: a `shutdown.grace` from there was not chosen
+/// by the owner.
+const ROCKET_DEFAULTS: &str = "rocket::Config::default()";
+
+/// The longest one Mailtrap exchange may take, in seconds: ureq's whole-request timeout
+/// (`KIPEKEE_MAILTRAP_TIMEOUT_SECS`, connect + upload + answer).
+pub fn longest_send_secs(config: &AppConfig) -> u64 {
+    config.mailtrap_timeout_secs.max(1)
+}
+
+/// The grace period a stop needs so every send in flight ends by itself: the longest send
+/// plus [`MARGIN_SECS`]. With the default 10 s timeout: 12 s; Rocket's mercy (3 s) and one
+/// second of its own come on top, which is why the unit's `TimeoutStopSec` is 20.
+pub fn grace_needed_secs(config: &AppConfig) -> u64 {
+    longest_send_secs(config) + MARGIN_SECS
+}
+
+/// Sets Rocket's `shutdown.grace` to [`grace_needed_secs`] unless the owner chose one
+/// (`ROCKET_SHUTDOWN`, `Rocket.toml`); a chosen grace shorter than that is kept but
+/// returned as a warning, since a stop during a slow send then cuts it off.
+pub fn size_grace(figment: Figment, config: &AppConfig) -> (Figment, Option<String>) {
+    let needed = grace_needed_secs(config);
+    let chosen = figment
+        .find_metadata("shutdown.grace")
+        .is_some_and(|m| m.name != ROCKET_DEFAULTS);
+    if !chosen {
+        let grace = u32::try_from(needed).unwrap_or(u32::MAX);
+        return (figment.merge(("shutdown.grace", grace)), None);
+    }
+    let grace: u64 = figment.extract_inner("shutdown.grace").unwrap_or(0);
+    let warning = (grace < needed).then(|| {
+        format!(
+            "shutdown grace is {grace} s but a Mailtrap call may take {} s: a stop during a \
+             slow send cuts it off (leave ROCKET_SHUTDOWN's grace unset to size it)",
+            longest_send_secs(config)
+        )
+    });
+    (figment, warning)
+}
+
+/// Tasks that run beside the server (the retry queue); a stop waits for their current
+/// round before the store is flushed.
+#[derive(Default)]
+pub struct Background {
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Background {
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let handle = rocket::tokio::spawn(task);
+        if let Ok(mut tasks) = self.tasks.lock() {
+            tasks.push(handle);
+        }
+    }
+
+    /// Waits up to `limit` for every task to end; returns how many did not.
+    async fn join(&self, limit: Duration) -> usize {
+        let tasks: Vec<JoinHandle<()>> = match self.tasks.lock() {
+            Ok(mut tasks) => tasks.drain(..).collect(),
+            Err(_) => return 0,
+        };
+        let deadline = rocket::tokio::time::Instant::now() + limit;
+        let mut running = 0;
+        for task in tasks {
+            if rocket::tokio::time::timeout_at(deadline, task)
+                .await
+                .is_err()
+            {
+                running += 1;
+            }
+        }
+        running
+    }
+}
+
+/// Why serving ended badly; each variant is one line without any configuration in it.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on the configured address: {0}")]
+    Bind(std::io::Error),
+    #[error("I/O error: {0}")]
+    Io(std::io::Error),
+    #[error("configuration: {0} (run `kipekee check`)")]
+    Config(String),
+    #[error("ROCKET_SECRET_KEY is missing or insecure")]
+    InsecureSecretKey,
+    #[error("could not start: {0}")]
+    Launch(String),
+    #[error("flushing the store at shutdown: {0}")]
+    Flush(crate::store::StoreError),
+}
+
+impl ServeError {
+    /// One line for a failed launch. `kind()` marks the error handled (Rocket's error
+    /// panics if dropped unread); only `Display` forms are used, never `Debug`.
+    pub fn from_launch(e: &rocket::Error) -> ServeError {
+        match e.kind() {
+            ErrorKind::Bind(io) => ServeError::Bind(clone_io(io)),
+            ErrorKind::Io(io) => ServeError::Io(clone_io(io)),
+            // A figment error's text may quote the offending value: name the key only.
+            ErrorKind::Config(c) => ServeError::Config(match c.path.is_empty() {
+                true => "Rocket's configuration is invalid".into(),
+                false => format!("invalid value for {}", c.path.join(".")),
+            }),
+            ErrorKind::InsecureSecretKey(_) => ServeError::InsecureSecretKey,
+            other => ServeError::Launch(other.to_string()),
+        }
+    }
+}
+
+fn clone_io(e: &std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), e.to_string())
+}
+
+/// Launches, and after a stop signal finishes cleanly: waits for background tasks, flushes
+/// the store, returns `Ok` (exit 0). Rocket reports requests still running after its grace
+/// and mercy periods as a `Shutdown` error; that is still a stop: it is logged as one line
+/// and the store is flushed all the same.
+pub async fn serve(rocket: Rocket<Build>) -> Result<(), ServeError> {
+    let outcome = rocket.launch().await;
+    let stopped: Arc<Rocket<Orbit>> = match &outcome {
+        Ok(rocket) => return finish(rocket, 0).await,
+        Err(e) => match e.kind() {
+            ErrorKind::Shutdown(rocket, _) => rocket.clone(),
+            _ => return Err(ServeError::from_launch(e)),
+        },
+    };
+    // This handle and Rocket's own: anything more is a request task still running.
+    let running = Arc::strong_count(&stopped).saturating_sub(2);
+    finish(&stopped, running).await
+}
+
+async fn finish<P: Phase>(rocket: &Rocket<P>, requests_running: usize) -> Result<(), ServeError> {
+    let Some(app) = rocket.state::<App>() else {
+        return Ok(());
+    };
+    if requests_running > 0 {
+        tracing::warn!(
+            requests = requests_running,
+            grace_secs = rocket
+                .figment()
+                .extract_inner::<u32>("shutdown.grace")
+                .unwrap_or(0),
+            "stopping with requests still running after the shutdown grace period; their \
+             submissions are stored, an email they were sending may be unrecorded"
+        );
+    }
+    if let Some(background) = rocket.state::<Background>() {
+        let limit = Duration::from_secs(grace_needed_secs(&app.config));
+        let left = background.join(limit).await;
+        if left > 0 {
+            tracing::warn!(tasks = left, "stopping with a retry round still running");
+        }
+    }
+    app.store.flush().await.map_err(ServeError::Flush)?;
+    tracing::info!("store flushed, stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grace(figment: &Figment) -> u64 {
+        figment.extract_inner("shutdown.grace").unwrap()
+    }
+
+    #[test]
+    fn the_grace_covers_the_mailtrap_timeout_unless_the_owner_chose_one() {
+        let mut config = AppConfig::default();
+        let (sized, warning) = size_grace(crate::config::figment(), &config);
+        assert_eq!(grace(&sized), config.mailtrap_timeout_secs + MARGIN_SECS);
+        assert!(warning.is_none());
+
+        config.mailtrap_timeout_secs = 40;
+        let (sized, _) = size_grace(crate::config::figment(), &config);
+        assert_eq!(grace(&sized), 42);
+
+        let chosen = crate::config::figment().merge(("shutdown.grace", 5));
+        let (kept, warning) = size_grace(chosen, &config);
+        assert_eq!(grace(&kept), 5);
+        assert!(warning.is_some_and(|w| w.contains("40 s")));
+
+        let generous = crate::config::figment().merge(("shutdown.grace", 60));
+        let (kept, warning) = size_grace(generous, &config);
+        assert_eq!(grace(&kept), 60);
+        assert!(warning.is_none());
+    }
+}
