@@ -4,6 +4,7 @@
 pub mod fake_mailtrap;
 pub mod multipart;
 pub mod process;
+pub mod tools;
 
 use std::path::Path;
 
