@@ -223,7 +223,7 @@ fn thanks_page(
                 !n.is_empty() && n.len() <= 12 && n.bytes().all(|b| b.is_ascii_digit())
             })
     });
-    let email = email.filter(|e| ["sent", "failed", "skipped"].contains(e));
+    let email = email.filter(|e| ["sent", "failed", "skipped", "unknown"].contains(e));
     let mut ctx = base_context(app);
     ctx.insert("slug", slug);
     ctx.insert("form", def);
@@ -365,7 +365,7 @@ async fn resubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, E
 
 #[get("/healthz")]
 fn healthz(app: &State<App>) -> (Status, (ContentType, String)) {
-    let health = super::metrics::delivery_health(&app.store);
+    let health = super::metrics::DeliveryHealth::of(&app.store);
     let body = match app.store.check() {
         Ok(schema) => (
             Status::Ok,
