@@ -23,15 +23,16 @@ pub const MARGIN_SECS: u64 = 2;
 /// by the owner.
 const ROCKET_DEFAULTS: &str = "rocket::Config::default()";
 
-/// The longest one Mailtrap exchange may take, in seconds: ureq's whole-request timeout
-/// (`KIPEKEE_MAILTRAP_TIMEOUT_SECS`, connect + upload + answer).
+/// The longest one Mailtrap exchange may take, in seconds: the budget of the largest message
+/// Mailtrap takes ([`crate::mail::longest_send`]; 50 s with the default 10 s base).
 pub fn longest_send_secs(config: &AppConfig) -> u64 {
-    config.mailtrap_timeout_secs.max(1)
+    let base = Duration::from_secs(config.mailtrap_timeout_secs.max(1));
+    crate::mail::longest_send(base).as_secs()
 }
 
 /// The grace period a stop needs so every send in flight ends by itself: the longest send
-/// plus [`MARGIN_SECS`]. With the default 10 s timeout: 12 s; Rocket's mercy (3 s) and one
-/// second of its own come on top, which is why the unit's `TimeoutStopSec` is 20.
+/// plus [`MARGIN_SECS`]. With the default 10 s base: 52 s; Rocket's mercy (3 s) and one
+/// second of its own come on top, which is why the unit's `TimeoutStopSec` is 60.
 pub fn grace_needed_secs(config: &AppConfig) -> u64 {
     longest_send_secs(config) + MARGIN_SECS
 }
@@ -190,19 +191,23 @@ mod tests {
     fn the_grace_covers_the_mailtrap_timeout_unless_the_owner_chose_one() {
         let mut config = AppConfig::default();
         let (sized, warning) = size_grace(crate::config::figment(), &config);
-        assert_eq!(grace(&sized), config.mailtrap_timeout_secs + MARGIN_SECS);
+        let base = Duration::from_secs(config.mailtrap_timeout_secs);
+        let longest = crate::mail::longest_send(base).as_secs();
+        assert!(longest > config.mailtrap_timeout_secs);
+        assert_eq!(grace(&sized), longest + MARGIN_SECS);
         assert!(warning.is_none());
 
         config.mailtrap_timeout_secs = 40;
         let (sized, _) = size_grace(crate::config::figment(), &config);
-        assert_eq!(grace(&sized), 42);
+        let longest = crate::mail::longest_send(Duration::from_secs(40)).as_secs();
+        assert_eq!(grace(&sized), longest + MARGIN_SECS);
 
         let chosen = crate::config::figment().merge(("shutdown.grace", 5));
         let (kept, warning) = size_grace(chosen, &config);
         assert_eq!(grace(&kept), 5);
-        assert!(warning.is_some_and(|w| w.contains("40 s")));
+        assert!(warning.is_some_and(|w| w.contains(&format!("{longest} s"))));
 
-        let generous = crate::config::figment().merge(("shutdown.grace", 60));
+        let generous = crate::config::figment().merge(("shutdown.grace", 600));
         let (kept, warning) = size_grace(generous, &config);
         assert_eq!(grace(&kept), 60);
         assert!(warning.is_none());

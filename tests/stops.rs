@@ -22,8 +22,9 @@ use serde_json::{json, Value};
 /// Longer than Rocket's old grace + mercy (5 s), shorter than the 10 s Mailtrap timeout.
 const SLOW_ANSWER: Duration = Duration::from_secs(7);
 
-/// The unit's `TimeoutStopSec`: systemd kills the process after it.
-const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+/// The unit's `TimeoutStopSec`: systemd kills the process after it. (Rocket waits out its
+/// whole grace, 52 s by default, when a connection is open at the signal.)
+const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 
 struct Secrets {
     hash: String,
