@@ -209,7 +209,7 @@ mod tests {
 
         let generous = crate::config::figment().merge(("shutdown.grace", 600));
         let (kept, warning) = size_grace(generous, &config);
-        assert_eq!(grace(&kept), 60);
+        assert_eq!(grace(&kept), 600);
         assert!(warning.is_none());
     }
 }
