@@ -91,7 +91,7 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
         let key = base64::engine::general_purpose::STANDARD.encode(store.secret("cookie")?);
         figment = figment.merge(("secret_key", key));
     }
-    let (figment, grace_warning) = shutdown::size_grace(figment, &config);
+    let (figment, stop, grace_warning) = shutdown::plan(figment, &config);
     let app = App {
         admin: Arc::new(web::admin::setup(&config, &store)?),
         trap: Arc::new(forms::spam::TimeTrap::new(
@@ -117,7 +117,10 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
     for warning in app.config.warnings().into_iter().chain(grace_warning) {
         tracing::warn!("{warning}");
     }
-    Ok(web::mount(rocket::custom(figment), app))
+    let rocket = rocket::custom(figment)
+        .manage(stop.clone())
+        .attach(shutdown::InFlight(stop));
+    Ok(web::mount(rocket, app))
 }
 
 fn open_store(config: &AppConfig) -> Result<Store, StartError> {

@@ -1,16 +1,21 @@
-//! Stopping on SIGTERM (`systemctl stop`) or Ctrl-C: Rocket's grace period is sized so a
-//! Mailtrap call in flight finishes and is recorded, background tasks end their round, the
-//! store is flushed, and the process exits 0. Nothing on this path prints a configuration:
-//! Rocket's errors carry the whole orbiting instance (figment, token, cookie key, admin hash)
-//! in their `Debug` form, so only their short `Display` or our own words reach the log.
+//! Stopping on SIGTERM (`systemctl stop`) or Ctrl-C. kipekee handles the signal itself
+//! (Rocket's own handling is switched off): it keeps serving until the requests in flight
+//! have answered, their Mailtrap calls included (at most the longest send the app allows),
+//! then asks Rocket to shut down with its short default grace, waits for background tasks,
+//! flushes the store and exits 0. An idle server stops at once. Nothing on this path prints a
+//! configuration: Rocket's errors carry the whole orbiting instance (figment, token, cookie
+//! key, admin hash) in their `Debug` form, so only their short `Display` or our own words
+//! reach the log.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use figment::Figment;
 use rocket::error::ErrorKind;
+use rocket::fairing::{Fairing, Info, Kind};
 use rocket::tokio::task::JoinHandle;
-use rocket::{Build, Orbit, Phase, Rocket};
+use rocket::{Build, Data, Orbit, Phase, Request, Response, Rocket};
 
 use crate::config::AppConfig;
 use crate::App;
@@ -30,34 +35,97 @@ pub fn longest_send_secs(config: &AppConfig) -> u64 {
     crate::mail::longest_send(base).as_secs()
 }
 
-/// The grace period a stop needs so every send in flight ends by itself: the longest send
-/// plus [`MARGIN_SECS`]. With the default 10 s base: 52 s; Rocket's mercy (3 s) and one
-/// second of its own come on top, which is why the unit's `TimeoutStopSec` is 60.
-pub fn grace_needed_secs(config: &AppConfig) -> u64 {
+/// How long a stop waits for requests in flight before asking Rocket to shut down: the
+/// longest send plus [`MARGIN_SECS`] (52 s with the default 10 s base). Rocket's grace (2 s),
+/// mercy (3 s) and one second of its own come on top: the unit's `TimeoutStopSec` is 60.
+pub fn drain_needed_secs(config: &AppConfig) -> u64 {
     longest_send_secs(config) + MARGIN_SECS
 }
 
-/// Sets Rocket's `shutdown.grace` to [`grace_needed_secs`] unless the owner chose one
-/// (`ROCKET_SHUTDOWN`, `Rocket.toml`); a chosen grace shorter than that is kept but
-/// returned as a warning, since a stop during a slow send then cuts it off.
-pub fn size_grace(figment: Figment, config: &AppConfig) -> (Figment, Option<String>) {
-    let needed = grace_needed_secs(config);
+/// Switches Rocket's signal handling off ([`serve`] handles SIGTERM and SIGINT) and sizes
+/// the wait for requests in flight: [`drain_needed_secs`], or the owner's `shutdown.grace`
+/// (`ROCKET_SHUTDOWN`, `Rocket.toml`) if one is set; one shorter than the longest send is
+/// kept but returned as a warning, since a stop during a slow send then cuts it off.
+pub fn plan(figment: Figment, config: &AppConfig) -> (Figment, Arc<StopState>, Option<String>) {
+    let needed = drain_needed_secs(config);
     let chosen = figment
         .find_metadata("shutdown.grace")
         .is_some_and(|m| m.name != ROCKET_DEFAULTS);
-    if !chosen {
-        let grace = u32::try_from(needed).unwrap_or(u32::MAX);
-        return (figment.merge(("shutdown.grace", grace)), None);
-    }
     let grace: u64 = figment.extract_inner("shutdown.grace").unwrap_or(0);
-    let warning = (grace < needed).then(|| {
+    let drain = if chosen { grace } else { needed };
+    let warning = (drain < needed).then(|| {
         format!(
             "shutdown grace is {grace} s but a Mailtrap call may take {} s: a stop during a \
              slow send cuts it off (leave ROCKET_SHUTDOWN's grace unset to size it)",
             longest_send_secs(config)
         )
     });
-    (figment, warning)
+    let figment = figment
+        .merge(("shutdown.ctrlc", false))
+        .merge(("shutdown.signals", Vec::<String>::new()));
+    let state = StopState {
+        drain: Duration::from_secs(drain),
+        in_flight: AtomicUsize::new(0),
+    };
+    (figment, Arc::new(state), warning)
+}
+
+/// The requests in flight (counted by [`InFlight`]) and how long a stop waits for them.
+pub struct StopState {
+    drain: Duration,
+    in_flight: AtomicUsize,
+}
+
+impl StopState {
+    /// Waits for SIGTERM or SIGINT, then for the requests in flight (at most the drain
+    /// time), then notifies Rocket's shutdown.
+    async fn stop_on_signal(self: Arc<Self>, shutdown: rocket::Shutdown) {
+        use rocket::tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot listen for SIGTERM/SIGINT: only SIGKILL stops the server");
+            return;
+        };
+        let name = rocket::tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        let requests = self.in_flight.load(Ordering::SeqCst);
+        tracing::info!(
+            requests,
+            "{name}: stopping once the requests in flight have answered"
+        );
+        let deadline = rocket::tokio::time::Instant::now() + self.drain;
+        while self.in_flight.load(Ordering::SeqCst) > 0
+            && rocket::tokio::time::Instant::now() < deadline
+        {
+            rocket::tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        shutdown.notify();
+    }
+}
+
+/// Counts requests from their arrival to their response.
+pub struct InFlight(pub Arc<StopState>);
+
+#[rocket::async_trait]
+impl Fairing for InFlight {
+    fn info(&self) -> Info {
+        Info {
+            name: "requests in flight",
+            kind: Kind::Request | Kind::Response,
+        }
+    }
+
+    async fn on_request(&self, _: &mut Request<'_>, _: &mut Data<'_>) {
+        self.0.in_flight.fetch_add(1, Ordering::SeqCst);
+    }
+
+    async fn on_response<'r>(&self, _: &'r Request<'_>, _: &mut Response<'r>) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Tasks that run beside the server (the retry queue); a stop waits for their current
@@ -139,6 +207,13 @@ fn clone_io(e: &std::io::Error) -> std::io::Error {
 /// and mercy periods as a `Shutdown` error; that is still a stop: it is logged as one line
 /// and the store is flushed all the same.
 pub async fn serve(rocket: Rocket<Build>) -> Result<(), ServeError> {
+    let rocket = match rocket.ignite().await {
+        Ok(rocket) => rocket,
+        Err(e) => return Err(ServeError::from_launch(&e)),
+    };
+    if let Some(stop) = rocket.state::<Arc<StopState>>() {
+        rocket::tokio::spawn(stop.clone().stop_on_signal(rocket.shutdown()));
+    }
     let outcome = rocket.launch().await;
     let stopped: Arc<Rocket<Orbit>> = match &outcome {
         Ok(rocket) => return finish(rocket, 0).await,
@@ -168,7 +243,7 @@ async fn finish<P: Phase>(rocket: &Rocket<P>, requests_running: usize) -> Result
         );
     }
     if let Some(background) = rocket.state::<Background>() {
-        let limit = Duration::from_secs(grace_needed_secs(&app.config));
+        let limit = Duration::from_secs(drain_needed_secs(&app.config));
         let left = background.join(limit).await;
         if left > 0 {
             tracing::warn!(tasks = left, "stopping with a retry round still running");
@@ -183,33 +258,32 @@ async fn finish<P: Phase>(rocket: &Rocket<P>, requests_running: usize) -> Result
 mod tests {
     use super::*;
 
-    fn grace(figment: &Figment) -> u64 {
-        figment.extract_inner("shutdown.grace").unwrap()
-    }
-
     #[test]
-    fn the_grace_covers_the_mailtrap_timeout_unless_the_owner_chose_one() {
+    fn the_drain_covers_the_longest_send_unless_the_owner_chose_a_grace() {
         let mut config = AppConfig::default();
-        let (sized, warning) = size_grace(crate::config::figment(), &config);
+        let (figment, stop, warning) = plan(crate::config::figment(), &config);
         let base = Duration::from_secs(config.mailtrap_timeout_secs);
         let longest = crate::mail::longest_send(base).as_secs();
         assert!(longest > config.mailtrap_timeout_secs);
-        assert_eq!(grace(&sized), longest + MARGIN_SECS);
+        assert_eq!(stop.drain.as_secs(), longest + MARGIN_SECS);
         assert!(warning.is_none());
+        let rocket: rocket::Config = figment.extract().unwrap();
+        assert!(!rocket.shutdown.ctrlc);
+        assert!(rocket.shutdown.signals.is_empty());
 
         config.mailtrap_timeout_secs = 40;
-        let (sized, _) = size_grace(crate::config::figment(), &config);
+        let (_, stop, _) = plan(crate::config::figment(), &config);
         let longest = crate::mail::longest_send(Duration::from_secs(40)).as_secs();
-        assert_eq!(grace(&sized), longest + MARGIN_SECS);
+        assert_eq!(stop.drain.as_secs(), longest + MARGIN_SECS);
 
         let chosen = crate::config::figment().merge(("shutdown.grace", 5));
-        let (kept, warning) = size_grace(chosen, &config);
-        assert_eq!(grace(&kept), 5);
+        let (_, stop, warning) = plan(chosen, &config);
+        assert_eq!(stop.drain.as_secs(), 5);
         assert!(warning.is_some_and(|w| w.contains(&format!("{longest} s"))));
 
         let generous = crate::config::figment().merge(("shutdown.grace", 600));
-        let (kept, warning) = size_grace(generous, &config);
-        assert_eq!(grace(&kept), 600);
+        let (_, stop, warning) = plan(generous, &config);
+        assert_eq!(stop.drain.as_secs(), 600);
         assert!(warning.is_none());
     }
 }
