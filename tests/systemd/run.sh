@@ -11,6 +11,8 @@
 # Cached in $KIPEKEE_TEST_CACHE (default /var/cache/kipekee-test): the debootstrapped root
 # and the previous release's .deb (built from the tag $KIPEKEE_PREVIOUS_RELEASE, default
 # v0.1.0). The container is limited to 1000 MiB of memory, as a "1 GB" server is.
+# KIPEKEE_TEST_DIST=DIR uses the tarball and .deb already built there by
+# packaging/build-release.sh; KIPEKEE_TEST_PREV_DEB=FILE uses that .deb as the previous release.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 here="$repo/tests/systemd"
@@ -63,7 +65,7 @@ echo "== previous release ($prev_ref)"
 prev_commit="$(git -C "$repo" rev-parse --short=7 "$prev_ref^{commit}" 2>/dev/null)" ||
   { echo "FAIL: no $prev_ref in the repository (git fetch --tags)" >&2; exit 1; }
 prev_dir="$cache/prev/$prev_commit"
-prev_deb="$(ls "$prev_dir"/*.deb 2>/dev/null | head -n1 || true)"
+prev_deb="${KIPEKEE_TEST_PREV_DEB:-$(ls "$prev_dir"/*.deb 2>/dev/null | head -n1 || true)}"
 if [ -z "$prev_deb" ]; then
   # Built in the same target dir, so the dependencies are compiled once; before the new
   # release build below, which puts the new binary back in target/release.
@@ -85,8 +87,12 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== this release (packaging/build-release.sh)"
-"$repo/packaging/build-release.sh" "$work/dist" >"$work/build.log" 2>&1 ||
-  { tail -n 30 "$work/build.log"; echo "FAIL: packaging/build-release.sh" >&2; exit 1; }
+if [ -n "${KIPEKEE_TEST_DIST:-}" ]; then
+  cp -r "$KIPEKEE_TEST_DIST" "$work/dist"
+else
+  "$repo/packaging/build-release.sh" "$work/dist" >"$work/build.log" 2>&1 ||
+    { tail -n 30 "$work/build.log"; echo "FAIL: packaging/build-release.sh" >&2; exit 1; }
+fi
 ls "$work/dist"
 if command -v lintian >/dev/null; then
   echo "== lintian (overrides: packaging/debian/lintian-overrides, justified in the README)"
@@ -106,7 +112,8 @@ cp "$work"/dist/*.deb "$kt/new.deb"
 cp "$work"/dist/*.tar.gz "$here/inside.sh" "$here/fake_mailtrap.py" "$here/post.py" "$kt/"
 echo upgrade >"$kt/phase"
 head -c 64 /dev/urandom | base64 -w0 >"$kt/cookie-key"
-printf 'systemd test password\n' | "$target_dir/release/kipekee" hash-password >"$kt/admin-hash"
+tar -xzf "$work"/dist/*.tar.gz -C "$work" --wildcards '*/kipekee'
+printf 'systemd test password\n' | "$work"/kipekee-*/kipekee hash-password >"$kt/admin-hash"
 # A real PDF for the job form's CV, printed by Chromium when it is there (cached).
 if [ ! -s "$cache/cv.pdf" ] && command -v chromium >/dev/null; then
   chromium --headless --no-sandbox --disable-gpu --print-to-pdf="$cache/cv.pdf" \
