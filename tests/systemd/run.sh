@@ -12,7 +12,9 @@
 # and the previous release's .deb (built from the tag $KIPEKEE_PREVIOUS_RELEASE, default
 # v0.1.0). The container is limited to 1000 MiB of memory, as a "1 GB" server is.
 # KIPEKEE_TEST_DIST=DIR uses the tarball and .deb already built there by
-# packaging/build-release.sh; KIPEKEE_TEST_PREV_DEB=FILE uses that .deb as the previous release.
+# packaging/build-release.sh; KIPEKEE_TEST_PREV_DEB=FILE uses that .deb as the previous release;
+# KIPEKEE_TEST_NSPAWN_ARGS adds systemd-nspawn options (e.g. --bind-ro=DIR for a debug build,
+# whose rust-embed reads templates from the source tree).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 here="$repo/tests/systemd"
@@ -157,7 +159,7 @@ boot() {
     [ -z "$cg" ] || echo "$BASHPID" >"$cg/cgroup.procs"
     # PID 1 of this host may not be systemd: no machined registration, no new scope.
     exec timeout 900 systemd-nspawn --quiet --boot --private-network --register=no --keep-unit \
-      --machine=kipekee-test -D "$work/root"
+      --machine=kipekee-test -D "$work/root" ${KIPEKEE_TEST_NSPAWN_ARGS:-}
   ) >"$work/boot-$1.log" 2>&1 || rc=$?
   grep -a -e 'inside.sh\[' "$work/boot-$1.log" | sed 's/.*inside.sh\[[0-9]*\]: //' || true
   if [ "$rc" != 0 ] || ! grep -aq "PHASE $1 PASSED" "$work/boot-$1.log"; then
