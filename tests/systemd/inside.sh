@@ -81,7 +81,7 @@ EOF
   systemctl daemon-reload
   systemctl enable --now kipekee
   up
-  if false; then
+  if [ -f "$kt/memory-limited" ]; then
     step "control: the previous release under the 1000 MiB limit logs sled's ERROR"
     journalctl -u kipekee -o cat --no-pager | grep -q 'ERROR.*cache capacity' ||
       fail "the old binary logged no cache ERROR: the memory check below could not fail"
@@ -197,7 +197,7 @@ if [ "$phase" = reboot ]; then
 
   step "apt purge leaves nothing enabled, keeps the data"
   apt-get purge -y -q kipekee >"$kt/apt.log" 2>&1 || { cat "$kt/apt.log"; fail "apt purge"; }
-  left=$(find /etc/systemd /usr/lib/systemd /run/systemd/system -name 'kipekee*' 2>/dev/null || true)
+  left=$(find /etc/systemd /usr/lib/systemd /run/systemd/system -name 'kipekee.service*' 2>/dev/null || true)
   [ -z "$left" ] || fail "left after purge: $left"
   [ ! -e /etc/kipekee ] || fail "/etc/kipekee left after purge"
   [ -d /var/lib/private/kipekee ] || fail "purge deleted the data (the README says it keeps it)"
