@@ -4,6 +4,7 @@
 pub mod fake_mailtrap;
 pub mod multipart;
 pub mod process;
+pub mod proxy;
 
 use std::path::Path;
 
