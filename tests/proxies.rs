@@ -8,7 +8,7 @@ mod common;
 use std::net::IpAddr;
 
 use common::process::Server;
-use common::proxy::{self, Kind, Proxy};
+use common::proxy::{self, Kind, Proxy, SlowClients, Slowness};
 use common::FakeMailtrap;
 
 const VISITOR_A: [u8; 4] = [127, 0, 0, 2];
@@ -111,4 +111,82 @@ fn forwarded_lists_through_nginx_count_each_visitor() {
     assert!(log.contains("client_ip=2001:db8::1\n"), "{log}");
     let warnings = log.matches("not an address").count();
     assert_eq!(warnings, 1, "{log}");
+}
+
+const SLOW_CLIENTS: usize = 1050;
+
+/// 1,050 slow connections of each kind from one address are held open while another
+/// visitor posts, and the post is served. Kipekee runs under systemd's default open-file
+/// limit (1,024), stricter than the unit's `LimitNOFILE`: the proxy alone must hold them.
+fn slow_clients_do_not_stop_a_visitor(kind: Kind, proxy_nofile: u64) {
+    if !kind.available() {
+        return;
+    }
+    let env = [("ROCKET_IP_HEADER", "X-Forwarded-For")];
+    let (server, _fake, _dir) = kipekee(&env, 1024);
+    let proxy = Proxy::start(kind, server.port, proxy_nofile);
+    for slowness in [
+        Slowness::Silent,
+        Slowness::HeadByteByByte,
+        Slowness::BodyByteByByte,
+    ] {
+        let slow = SlowClients::open(slowness, ip(VISITOR_A), proxy.addr(), SLOW_CLIENTS);
+        let status = proxy::post_quote(ip(VISITOR_B), proxy.addr(), &[], "I am not slow");
+        let held = slow.still_open();
+        eprintln!(
+            "{kind:?}, {slowness:?}: {held} of {SLOW_CLIENTS} slow connections open, {} refused \
+             at connect; the visitor's post: {status}",
+            slow.refused
+        );
+        assert_eq!(status, 201, "{kind:?}, {slowness:?}:\n{}", proxy.log_text());
+        assert_eq!(slow.refused, 0, "{kind:?}, {slowness:?}");
+    }
+}
+
+#[test]
+fn slow_clients_behind_nginx_do_not_stop_a_visitor() {
+    // Debian's nginx.service sets no LimitNOFILE: 1,024, raised by worker_rlimit_nofile.
+    slow_clients_do_not_stop_a_visitor(Kind::Nginx, 1024);
+}
+
+#[test]
+fn slow_clients_behind_caddy_do_not_stop_a_visitor() {
+    // Debian's caddy.service: LimitNOFILE=1048576.
+    slow_clients_do_not_stop_a_visitor(Kind::Caddy, 1_048_576);
+}
+
+/// Measurement for the README, not a check: slow connections straight to the binary under
+/// systemd's default open-file limit, until a new visitor can no longer connect.
+#[test]
+#[ignore = "a measurement: cargo test --test proxies -- --ignored --nocapture"]
+fn measure_slow_connections_the_binary_alone_withstands() {
+    let nofile = std::env::var("NOFILE").map_or(1024, |v| v.parse().expect("NOFILE"));
+    let (server, _fake, _dir) = kipekee(&[], nofile);
+    let to: std::net::SocketAddr = ([127, 0, 0, 1], server.port).into();
+    let mut held = Vec::new();
+    for _ in 0..2000 {
+        held.push(SlowClients::open(Slowness::Silent, ip(VISITOR_A), to, 10));
+        let probe = proxy::connect(ip(VISITOR_B), to).and_then(|mut s| {
+            use std::io::{Read, Write};
+            s.set_read_timeout(Some(std::time::Duration::from_secs(3)))?;
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+            let mut answer = Vec::new();
+            s.read_to_end(&mut answer)?;
+            Ok(answer)
+        });
+        if !probe.is_ok_and(|a| a.starts_with(b"HTTP/1.1 200")) {
+            break;
+        }
+    }
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", server.child.id()))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS"))
+        .unwrap_or_default()
+        .to_string();
+    eprintln!(
+        "open-file limit {nofile}: {} slow connections held when a new visitor failed (or the \
+         end), kipekee {rss}",
+        held.len() * 10
+    );
 }

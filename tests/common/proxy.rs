@@ -212,26 +212,33 @@ impl Drop for Proxy {
     }
 }
 
-/// The main configuration of Debian's stock `/etc/nginx/nginx.conf` (`worker_processes auto`,
-/// `worker_connections 768`), with paths in the test's directory, including the site file.
+/// `/etc/nginx/nginx.conf` with one worker (a 1-CPU host: Debian's `worker_processes auto`
+/// at its smallest), `packaging/nginx-main.conf` for the main context, paths in the test's
+/// directory, and the site file in the `http` block.
 fn nginx_main(dir: &Path, site: &Path) -> String {
     let d = dir.display();
+    let main = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/nginx-main.conf");
     format!(
-        "daemon off;\nworker_processes auto;\npid {d}/nginx.pid;\nuser root;\n\
-         events {{ worker_connections 768; }}\n\
+        "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nuser root;\ninclude {};\n\
          http {{\n  access_log off;\n  error_log {d}/error.log;\n\
            client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
            fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
            scgi_temp_path {d}/scgi;\n  include {};\n}}\n",
+        main.display(),
         site.display()
     )
 }
 
-/// `program args…` under an open-file limit, as systemd's `LimitNOFILE` would set it.
+/// `program args…` under an open-file limit, as systemd's `LimitNOFILE` would set it (at
+/// most the hard limit this test runs under).
 pub fn limited(nofile: u64, program: &str, args: &[String]) -> Command {
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
-        .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+        .arg(format!(
+            "n={nofile}; h=$(ulimit -Hn); \
+             if [ \"$h\" != unlimited ] && [ \"$h\" -lt \"$n\" ]; then n=$h; fi; \
+             ulimit -Sn \"$n\" && exec \"$0\" \"$@\""
+        ))
         .arg(program)
         .args(args);
     cmd
@@ -332,4 +339,111 @@ pub fn kipekee_command(
     }
     cmd.current_dir(std::env::temp_dir());
     cmd
+}
+
+/// What a slow client sends before it stalls.
+#[derive(Clone, Copy, Debug)]
+pub enum Slowness {
+    /// Connects and says nothing.
+    Silent,
+    /// Sends a request head one byte at a time, never finishing it.
+    HeadByteByByte,
+    /// Sends a complete head announcing a 100 kB body, then the body one byte at a time.
+    BodyByteByByte,
+}
+
+/// `n` slow connections of one kind from one address, fed one more byte each half second
+/// by a background thread until dropped.
+pub struct SlowClients {
+    streams: std::sync::Arc<std::sync::Mutex<Vec<(Slowness, TcpStream)>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    feeder: Option<std::thread::JoinHandle<()>>,
+    /// Connections that could not even be opened.
+    pub refused: usize,
+}
+
+const SLOW_HEAD: &[u8] = b"POST /f/quote HTTP/1.1\r\nHost: forms.example.com\r\nX-Slow: ";
+
+impl SlowClients {
+    pub fn open(kind: Slowness, from: IpAddr, to: SocketAddr, n: usize) -> SlowClients {
+        let mut streams = Vec::with_capacity(n);
+        let mut refused = 0;
+        for _ in 0..n {
+            let opened = connect(from, to).and_then(|mut s| {
+                match kind {
+                    Slowness::Silent => {}
+                    Slowness::HeadByteByByte => s.write_all(&SLOW_HEAD[..1])?,
+                    Slowness::BodyByteByByte => s.write_all(
+                        b"POST /f/quote HTTP/1.1\r\nHost: forms.example.com\r\n\
+                          Content-Type: application/x-www-form-urlencoded\r\n\
+                          Content-Length: 100000\r\n\r\nm",
+                    )?,
+                }
+                s.set_nonblocking(true)?;
+                Ok(s)
+            });
+            match opened {
+                Ok(s) => streams.push((kind, s)),
+                Err(_) => refused += 1,
+            }
+        }
+        let streams = std::sync::Arc::new(std::sync::Mutex::new(streams));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let feeder = {
+            let (streams, stop) = (streams.clone(), stop.clone());
+            std::thread::spawn(move || feed(&streams, &stop))
+        };
+        SlowClients {
+            streams,
+            stop,
+            feeder: Some(feeder),
+            refused,
+        }
+    }
+
+    /// How many of the connections the server (or proxy) has not closed yet.
+    pub fn still_open(&self) -> usize {
+        let streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buf = [0u8; 512];
+        streams
+            .iter()
+            .filter(|(_, s)| loop {
+                match (&*s).read(&mut buf) {
+                    Ok(0) => break false,
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break true,
+                    Err(_) => break false,
+                }
+            })
+            .count()
+    }
+}
+
+fn feed(
+    streams: &std::sync::Mutex<Vec<(Slowness, TcpStream)>>,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    let mut tick = 1;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(500));
+        let streams = streams.lock().unwrap_or_else(|e| e.into_inner());
+        for (kind, stream) in streams.iter() {
+            let byte = match kind {
+                Slowness::Silent => continue,
+                Slowness::HeadByteByByte => SLOW_HEAD.get(tick).copied().unwrap_or(b'a'),
+                Slowness::BodyByteByByte => b'a',
+            };
+            let _ = (&*stream).write(&[byte]);
+        }
+        tick += 1;
+    }
+}
+
+impl Drop for SlowClients {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(feeder) = self.feeder.take() {
+            let _ = feeder.join();
+        }
+    }
 }
