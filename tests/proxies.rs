@@ -190,3 +190,21 @@ fn measure_slow_connections_the_binary_alone_withstands() {
         held.len() * 10
     );
 }
+
+/// The README shows the deployment files the tests above run, unchanged.
+#[test]
+fn readme_shows_the_tested_proxy_files_verbatim() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    for file in [
+        "packaging/nginx.conf",
+        "packaging/nginx-main.conf",
+        "packaging/Caddyfile",
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).expect(file);
+        assert!(
+            readme.contains(&format!("\n{text}```\n")),
+            "README.md does not show {file} as it is"
+        );
+    }
+}
