@@ -8,7 +8,8 @@ mod common;
 use std::net::IpAddr;
 
 use common::process::Server;
-use common::proxy::{self, Kind, Proxy, SlowClients, Slowness};
+use common::proxy::{self, Kind, Proxy};
+use common::slow::{SlowClients, Slowness};
 use common::FakeMailtrap;
 
 const VISITOR_A: [u8; 4] = [127, 0, 0, 2];

@@ -5,6 +5,7 @@ pub mod fake_mailtrap;
 pub mod multipart;
 pub mod process;
 pub mod proxy;
+pub mod slow;
 
 use std::path::Path;
 
