@@ -2,7 +2,9 @@
 //! generated secrets. Every write that a visitor is told about is flushed before returning.
 
 pub mod backup;
+mod caps;
 mod flush;
+mod idem;
 mod keys;
 mod migrate;
 mod queries;
@@ -20,6 +22,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Db, Transactional, Tree};
 use time::OffsetDateTime;
 
+pub use caps::{normalized_address, CapLimits};
 pub use keys::{DeliveryId, SubmissionId};
 pub use queries::{DeliveryFilter, FormCounts, Page, SubmissionFilter};
 pub use records::{Delivery, NewSubmission, Note, StoredFile, Submission};
@@ -47,7 +50,7 @@ pub enum StoreError {
     },
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
-    /// A post carried an idempotency key already used by this submission.
+    /// A post carried an idempotency key already used with the same content by this submission.
     #[error("duplicate of submission {0}")]
     Duplicate(SubmissionId),
     #[error("store: unreadable record in {tree}: {source}")]
@@ -91,8 +94,14 @@ pub struct Store {
     meta: Tree,
     /// Admin sessions: session id → `Session`.
     sessions: Tree,
-    /// `idempotency_submissionid`: a form page's one-time token → the submission it made
-    idempotency_submissionid: Tree,
+    /// `formidem_record`: `form 0x00 _idem` → what the key bound (`idem::Record`, JSON)
+    formidem_record: Tree,
+    /// When expired idempotency keys were last pruned, unix seconds.
+    idem_pruned_at: Arc<AtomicU64>,
+    /// `daykey_count`: `day (u64 BE) 0x00 to:|from: key` → confirmations counted (`caps`)
+    daykey_count: Tree,
+    /// `review_submissionid`: submission id → () for each submission awaiting review
+    review_submissionid: Tree,
     last_id: Arc<AtomicU64>,
     /// Group commit: concurrent writers share one fsync.
     flusher: Arc<flush::Flusher>,
@@ -140,7 +149,10 @@ impl Store {
             token_email: db.open_tree("token_email")?,
             meta: db.open_tree("meta")?,
             sessions: db.open_tree("sessions")?,
-            idempotency_submissionid: db.open_tree("idempotency_submissionid")?,
+            formidem_record: db.open_tree("formidem_record")?,
+            idem_pruned_at: Arc::default(),
+            daykey_count: db.open_tree("daykey_count")?,
+            review_submissionid: db.open_tree("review_submissionid")?,
             retries: db.open_tree("retries")?,
             last_id: Arc::new(AtomicU64::new(0)),
             flusher: Arc::default(),
@@ -232,47 +244,102 @@ impl Store {
     }
 
     /// Many submissions (an import, a benchmark's fixture) with one flush at the end.
+    /// A post whose `_idem` already bound the same content fails with `Duplicate(first)`.
     pub async fn insert_submissions(&self, batch: Vec<NewSubmission>) -> Result<Vec<Submission>> {
+        self.insert_submissions_at(batch, OffsetDateTime::now_utc())
+            .await
+    }
+
+    /// `insert_submissions` with the clock passed in (idempotency keys expire by it).
+    pub(crate) async fn insert_submissions_at(
+        &self,
+        batch: Vec<NewSubmission>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Submission>> {
+        self.prune_idempotency_keys(now)?;
         let mut stored = Vec::with_capacity(batch.len());
         for new in batch {
-            if let Some(key) = &new.idempotency_key {
-                if let Some(first) = self.idempotency_submissionid.get(key.as_bytes())? {
-                    let first = SubmissionId::from_key(&first).unwrap_or(SubmissionId(0));
+            let idem = new
+                .idempotency_key
+                .as_ref()
+                .map(|k| (idem::tree_key(&new.form, k), idem::content_hash(&new)));
+            if let Some((key, hash)) = &idem {
+                // Checked first so a replay does not use up a reference number.
+                let record = idem::Record::live(self.formidem_record.get(key)?.as_deref(), now)
+                    .map(|r| r.retain_stored(|id| self.submissions.contains_key(id.to_key())))
+                    .transpose()?;
+                if let Some(idem::Seen::Replay(first)) = record.map(|r| r.seen(hash)) {
                     return Err(StoreError::Duplicate(first));
                 }
             }
             let id = SubmissionId(self.next_id());
             let reference = self.next_reference(&new.form, &new.reference_prefix)?;
-            let key = new.idempotency_key.clone();
-            let (submission, files) = new.into_record(id, reference);
-            let record = records::encode(&submission);
-            (
+            let (mut submission, files) = new.into_record(id, reference);
+            let edit_of = (
                 &self.submissions,
                 &self.formslug_submissionid,
                 &self.reference_submissionid,
                 &self.files,
-                &self.idempotency_submissionid,
+                &self.formidem_record,
+                &self.review_submissionid,
             )
-                .transaction(|(subs, by_form, by_ref, file_tree, idem)| {
-                    if let Some(key) = &key {
-                        // Checked again inside the transaction: two racing posts, one winner.
-                        if let Some(first) = idem.insert(key.as_bytes(), &id.to_key())? {
-                            let first = SubmissionId::from_key(&first).unwrap_or(SubmissionId(0));
-                            return Err(abort(StoreError::Duplicate(first)));
+                .transaction(
+                    |(subs, by_form, by_ref, file_tree, idem_tree, review)| {
+                        let mut record = submission.clone();
+                        if let Some((key, hash)) = &idem {
+                            // Checked again inside the transaction: two racing posts, one winner.
+                            let bound = idem::Record::live(idem_tree.get(key)?.as_deref(), now)
+                                .unwrap_or_default()
+                                .retain_stored(|id| subs.get(id.to_key()).map(|v| v.is_some()))?;
+                            match bound.seen(hash) {
+                                idem::Seen::Replay(first) => {
+                                    return Err(abort(StoreError::Duplicate(first)))
+                                }
+                                idem::Seen::EditOf(first) => record.edit_of = Some(first),
+                                idem::Seen::New => {}
+                            }
+                            let bound = bound.with(hash.clone(), id, now);
+                            idem_tree.insert(key.as_slice(), records::encode(&bound))?;
                         }
-                    }
-                    subs.insert(&id.to_key(), record.as_slice())?;
-                    by_form.insert(keys::form_key(&submission.form, id), &[])?;
-                    by_ref.insert(submission.reference.as_bytes(), &id.to_key())?;
-                    for (field, bytes) in &files {
-                        file_tree.insert(keys::file_key(id, field), bytes.as_slice())?;
-                    }
-                    Ok::<_, ConflictableTransactionError<StoreError>>(())
-                })?;
+                        subs.insert(&id.to_key(), records::encode(&record))?;
+                        by_form.insert(keys::form_key(&record.form, id), &[])?;
+                        by_ref.insert(record.reference.as_bytes(), &id.to_key())?;
+                        if record.review.is_some() {
+                            review.insert(&id.to_key(), &[])?;
+                        }
+                        for (field, bytes) in &files {
+                            file_tree.insert(keys::file_key(id, field), bytes.as_slice())?;
+                        }
+                        Ok::<_, ConflictableTransactionError<StoreError>>(record.edit_of)
+                    },
+                )?;
+            submission.edit_of = edit_of;
             stored.push(submission);
         }
         self.flusher.flush(&self.db).await?;
         Ok(stored)
+    }
+
+    /// Removes idempotency keys past their lifetime (and unreadable ones), at most once an
+    /// hour: lookups ignore expired keys anyway, this only keeps the tree small.
+    fn prune_idempotency_keys(&self, now: OffsetDateTime) -> Result<()> {
+        let now_secs = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+        let last = self.idem_pruned_at.load(Ordering::Relaxed);
+        if now_secs < last + 3600
+            || self
+                .idem_pruned_at
+                .compare_exchange(last, now_secs, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+        {
+            return Ok(());
+        }
+        for entry in self.formidem_record.iter() {
+            let (k, v) = entry?;
+            if idem::Record::live(Some(&v), now).is_none() {
+                self.formidem_record.remove(k)?;
+            }
+        }
+        Ok(())
     }
 
     pub fn submission(&self, id: SubmissionId) -> Result<Option<Submission>> {
@@ -456,6 +523,63 @@ mod tests {
             store.submission(s.id).unwrap().unwrap().email_status,
             EmailStatus::Failed
         );
+    }
+
+    #[rocket::async_test]
+    async fn idempotency_keys_are_per_form_bound_to_content_and_expire() {
+        let store = Store::temporary().unwrap();
+        let keyed = |form: &str, message: &str| {
+            let mut n = NewSubmission::for_test(form, "Q", &[("message", message)]);
+            n.idempotency_key = Some("k-1".into());
+            n
+        };
+        let t0 = OffsetDateTime::now_utc();
+        let at = |n, t| store.insert_submissions_at(vec![n], t);
+        let first = at(keyed("quote", "two tents"), t0).await.unwrap().remove(0);
+        match at(keyed("quote", "two tents"), t0).await {
+            Err(StoreError::Duplicate(id)) => assert_eq!(id, first.id),
+            other => panic!("expected a replay, got {other:?}"),
+        }
+        let edit = at(keyed("quote", "three tents"), t0)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(edit.edit_of, Some(first.id));
+        assert!(matches!(
+            at(keyed("quote", "three tents"), t0).await,
+            Err(StoreError::Duplicate(id)) if id == edit.id
+        ));
+        let other_form = at(keyed("contact", "two tents"), t0)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(
+            other_form.edit_of, None,
+            "another form's key is another key"
+        );
+
+        store.delete_submission(other_form.id).await.unwrap();
+        let after_delete = at(keyed("contact", "two tents"), t0)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(after_delete.edit_of, None);
+        assert_ne!(after_delete.id, other_form.id);
+
+        let next_day = t0 + idem::TTL + time::Duration::seconds(1);
+        let fresh = at(keyed("quote", "two tents"), next_day)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(fresh.edit_of, None, "an expired key is new");
+        store.idem_pruned_at.store(0, Ordering::SeqCst);
+        at(
+            NewSubmission::for_test("quote", "Q", &[]),
+            next_day + idem::TTL,
+        )
+        .await
+        .unwrap();
+        assert_eq!(store.formidem_record.len(), 0, "expired keys are pruned");
     }
 
     #[test]
