@@ -259,7 +259,7 @@ fn a_key_used_elsewhere_or_whose_submission_was_deleted_never_swallows_a_post() 
             .post(format!("/f/{slug}"))
             .remote(from())
             .header(ContentType::JSON)
-            .body(body.to_string())
+            .body(body)
             .dispatch();
         assert_eq!(res.status(), Status::Created);
         res.into_json::<Value>().unwrap()

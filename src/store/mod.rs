@@ -320,28 +320,6 @@ impl Store {
         Ok(stored)
     }
 
-    /// Removes idempotency keys past their lifetime (and unreadable ones), at most once an
-    /// hour: lookups ignore expired keys anyway, this only keeps the tree small.
-    fn prune_idempotency_keys(&self, now: OffsetDateTime) -> Result<()> {
-        let now_secs = u64::try_from(now.unix_timestamp()).unwrap_or(0);
-        let last = self.idem_pruned_at.load(Ordering::Relaxed);
-        if now_secs < last + 3600
-            || self
-                .idem_pruned_at
-                .compare_exchange(last, now_secs, Ordering::SeqCst, Ordering::SeqCst)
-                .is_err()
-        {
-            return Ok(());
-        }
-        for entry in self.formidem_record.iter() {
-            let (k, v) = entry?;
-            if idem::Record::live(Some(&v), now).is_none() {
-                self.formidem_record.remove(k)?;
-            }
-        }
-        Ok(())
-    }
-
     pub fn submission(&self, id: SubmissionId) -> Result<Option<Submission>> {
         self.submissions
             .get(id.to_key())?
@@ -523,63 +501,6 @@ mod tests {
             store.submission(s.id).unwrap().unwrap().email_status,
             EmailStatus::Failed
         );
-    }
-
-    #[rocket::async_test]
-    async fn idempotency_keys_are_per_form_bound_to_content_and_expire() {
-        let store = Store::temporary().unwrap();
-        let keyed = |form: &str, message: &str| {
-            let mut n = NewSubmission::for_test(form, "Q", &[("message", message)]);
-            n.idempotency_key = Some("k-1".into());
-            n
-        };
-        let t0 = OffsetDateTime::now_utc();
-        let at = |n, t| store.insert_submissions_at(vec![n], t);
-        let first = at(keyed("quote", "two tents"), t0).await.unwrap().remove(0);
-        match at(keyed("quote", "two tents"), t0).await {
-            Err(StoreError::Duplicate(id)) => assert_eq!(id, first.id),
-            other => panic!("expected a replay, got {other:?}"),
-        }
-        let edit = at(keyed("quote", "three tents"), t0)
-            .await
-            .unwrap()
-            .remove(0);
-        assert_eq!(edit.edit_of, Some(first.id));
-        assert!(matches!(
-            at(keyed("quote", "three tents"), t0).await,
-            Err(StoreError::Duplicate(id)) if id == edit.id
-        ));
-        let other_form = at(keyed("contact", "two tents"), t0)
-            .await
-            .unwrap()
-            .remove(0);
-        assert_eq!(
-            other_form.edit_of, None,
-            "another form's key is another key"
-        );
-
-        store.delete_submission(other_form.id).await.unwrap();
-        let after_delete = at(keyed("contact", "two tents"), t0)
-            .await
-            .unwrap()
-            .remove(0);
-        assert_eq!(after_delete.edit_of, None);
-        assert_ne!(after_delete.id, other_form.id);
-
-        let next_day = t0 + idem::TTL + time::Duration::seconds(1);
-        let fresh = at(keyed("quote", "two tents"), next_day)
-            .await
-            .unwrap()
-            .remove(0);
-        assert_eq!(fresh.edit_of, None, "an expired key is new");
-        store.idem_pruned_at.store(0, Ordering::SeqCst);
-        at(
-            NewSubmission::for_test("quote", "Q", &[]),
-            next_day + idem::TTL,
-        )
-        .await
-        .unwrap();
-        assert_eq!(store.formidem_record.len(), 0, "expired keys are pruned");
     }
 
     #[test]
