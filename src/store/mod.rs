@@ -159,6 +159,9 @@ impl Store {
             db,
         };
         store.migrate(dir)?;
+        // Global, never-expiring idempotency keys of earlier releases; `formidem_record`
+        // replaces them (keys are per form now, so none of them could match).
+        store.db.drop_tree("idempotency_submissionid")?;
         let newest = [&store.submissions, &store.deliveries]
             .iter()
             .filter_map(|t| t.last().ok().flatten())
