@@ -56,6 +56,7 @@ pub fn dashboard(
     );
     ctx.insert("failed", &failed);
     ctx.insert("banner", &failure_banner(&recent));
+    ctx.insert("disk_full", &app.disk.check().err().map(|e| e.to_string()));
     render(
         app,
         &admin,
