@@ -467,6 +467,7 @@ fn error_text(v: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     #[test]
     fn batch_items_are_read_one_by_one() {
