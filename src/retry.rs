@@ -8,40 +8,20 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tracing::{error, info, warn};
 
-use crate::mail::EmailStatus;
+use crate::mail::{EmailStatus, FailureKind, Retry};
 use crate::store::{Delivery, RetryJob, StoreError};
 use crate::{submit, App};
 
 /// Attempts in all, the first send included.
 pub const MAX_ATTEMPTS: u32 = 5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retry {
-    /// Mailtrap did not take it (no connection, rate limit, server error): safe to send again.
-    Transient,
-    /// The request may have reached Mailtrap (timed out or cut off after sending).
-    Ambiguous,
-    /// Mailtrap refused it for good (validation, auth, domain): sending again cannot help.
-    Permanent,
-}
-
-/// How a failed delivery may be retried; `None` for one that did not fail.
+/// How a delivery may be retried: from its typed failure, never from its text; `None` for
+/// one that did not fail.
 pub fn classify(d: &Delivery) -> Option<Retry> {
-    if d.status != EmailStatus::Failed {
+    if !matches!(d.status, EmailStatus::Failed | EmailStatus::Unknown) {
         return None;
     }
-    let error = d.error.as_deref().unwrap_or("");
-    Some(match d.http_status {
-        Some(429 | 500..=599) => Retry::Transient,
-        Some(_) => Retry::Permanent,
-        None if error.starts_with("could not connect")
-            || error.starts_with("could not resolve") =>
-        {
-            Retry::Transient
-        }
-        None if error.starts_with("could not render") => Retry::Permanent,
-        None => Retry::Ambiguous,
-    })
+    Some(d.failure.map_or(Retry::Ambiguous, FailureKind::retry))
 }
 
 fn now_micros() -> u64 {
@@ -56,12 +36,13 @@ pub async fn after_delivery(
     attempt: u32,
 ) -> Result<(), StoreError> {
     for d in deliveries {
-        if d.http_status == Some(401) {
-            error!(
-                kind = %d.kind,
-                "Mailtrap answered 401 Unauthorized: the API token is wrong or expired, or the \
-                 sender's domain is not verified; emails will keep failing until it is fixed"
-            );
+        if let Some(
+            kind @ FailureKind::Http {
+                status: 401 | 403, ..
+            },
+        ) = d.failure
+        {
+            error!(kind = %d.kind, "emails will keep failing until this is fixed: {}", kind.advice());
         }
         match classify(d) {
             Some(Retry::Transient) if attempt < MAX_ATTEMPTS => {
@@ -121,48 +102,52 @@ async fn run_due(app: &App) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
-    fn failed(http: Option<u16>, error: &str) -> Delivery {
+    fn failed(failure: FailureKind, error: &str) -> Delivery {
         let mut d = Delivery::planned("admin", Some("o@example.com"), "s");
-        d.status = EmailStatus::Failed;
-        d.http_status = http;
+        d.status = failure.status();
+        d.http_status = failure.http_status();
+        d.failure = Some(failure);
         d.error = Some(error.into());
         d
     }
 
     #[test]
-    fn only_failures_that_surely_did_not_deliver_are_retried() {
-        assert_eq!(
-            classify(&failed(Some(500), "HTTP 500")),
-            Some(Retry::Transient)
-        );
-        assert_eq!(
-            classify(&failed(Some(429), "HTTP 429")),
-            Some(Retry::Transient)
-        );
-        assert_eq!(
-            classify(&failed(None, "could not connect to Mailtrap: refused")),
-            Some(Retry::Transient)
-        );
-        assert_eq!(
-            classify(&failed(
-                None,
-                "connection to Mailtrap failed or timed out: timed out"
-            )),
-            Some(Retry::Ambiguous)
-        );
-        assert_eq!(
-            classify(&failed(Some(400), "HTTP 400: bad")),
-            Some(Retry::Permanent)
-        );
-        assert_eq!(
-            classify(&failed(Some(401), "HTTP 401")),
-            Some(Retry::Permanent)
-        );
-        assert_eq!(
-            classify(&failed(Some(403), "HTTP 403")),
-            Some(Retry::Permanent)
-        );
-        let mut sent = failed(Some(200), "");
+    fn rewording_an_error_changes_no_retry_decision() {
+        let kinds = [
+            FailureKind::Connect,
+            FailureKind::TimeoutBeforeSent,
+            FailureKind::TimeoutAfterSent,
+            FailureKind::Http {
+                status: 500,
+                mailtrap: true,
+            },
+            FailureKind::Http {
+                status: 504,
+                mailtrap: false,
+            },
+            FailureKind::Http {
+                status: 401,
+                mailtrap: true,
+            },
+            FailureKind::Rejected,
+        ];
+        let texts = [
+            "could not connect to Mailtrap: refused",
+            "connection to Mailtrap failed or timed out",
+            "HTTP 500: non-JSON answer",
+            "something else entirely",
+            "",
+        ];
+        for kind in kinds {
+            for text in texts {
+                assert_eq!(
+                    classify(&failed(kind, text)),
+                    Some(kind.retry()),
+                    "{kind:?} {text}"
+                );
+            }
+        }
+        let mut sent = failed(FailureKind::Connect, "");
         sent.status = EmailStatus::Sent;
         assert_eq!(classify(&sent), None);
     }

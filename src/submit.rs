@@ -9,7 +9,9 @@ use time::Duration;
 use tracing::{error, info, instrument, warn};
 
 use crate::forms::{FieldKind, FormDef, FormKind, Trigger, Valid};
-use crate::mail::{self, Attachment, Email, EmailStatus, MailContext, Outcome};
+use crate::mail::{
+    self, Attachment, Email, EmailStatus, Failure, FailureKind, MailContext, Outcome,
+};
 use crate::store::{Delivery, NewSubmission, Signup, StoreError, Submission, Subscriber};
 use crate::App;
 
@@ -179,6 +181,7 @@ pub async fn deliver(
                 error!(kind = %email_def.kind, "{e}");
                 let mut d = Delivery::planned(&email_def.kind, None, "");
                 d.status = EmailStatus::Failed;
+                d.failure = Some(FailureKind::Render);
                 d.error = Some(format!("could not render the email: {e}"));
                 broken.push(d);
             }
@@ -193,8 +196,8 @@ pub async fn deliver(
     attempts.extend(broken);
     for d in &attempts {
         match d.status {
-            EmailStatus::Failed => {
-                warn!(kind = %d.kind, http_status = ?d.http_status, error = d.error.as_deref().unwrap_or(""), "email failed")
+            EmailStatus::Failed | EmailStatus::Unknown => {
+                warn!(kind = %d.kind, status = ?d.status, http_status = ?d.http_status, error = d.error.as_deref().unwrap_or(""), "email not delivered")
             }
             _ => info!(kind = %d.kind, status = ?d.status, duration_ms = d.duration_ms, "email"),
         }
@@ -229,7 +232,13 @@ async fn send<'a>(
             .await
             .unwrap_or_else(|e| {
                 error!("mail thread failed: {e}");
-                vec![Outcome::failed("internal error while sending"); n]
+                vec![
+                    Outcome::failed(Failure::new(
+                        FailureKind::Internal,
+                        "internal error while sending"
+                    ));
+                    n
+                ]
             })
     }
     .into_iter();
@@ -237,9 +246,12 @@ async fn send<'a>(
         .iter()
         .map(|e| match skip(e) {
             Some(reason) => Outcome::skipped(reason),
-            None => sent
-                .next()
-                .unwrap_or_else(|| Outcome::failed("no outcome for this email")),
+            None => sent.next().unwrap_or_else(|| {
+                Outcome::failed(Failure::new(
+                    FailureKind::Internal,
+                    "no outcome for this email",
+                ))
+            }),
         })
         .collect()
 }
@@ -267,6 +279,7 @@ fn attempt(email: Email, o: Outcome) -> Delivery {
         http_status: o.http_status,
         message_ids: o.message_ids,
         error: o.error,
+        failure: o.failure,
         retry_after_secs: o.retry_after_secs,
         text: email.text,
         html: email.html,

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::{DeliveryId, StoreError, SubmissionId};
 use crate::config::EmailAddress;
 use crate::forms::Upload;
-use crate::mail::EmailStatus;
+use crate::mail::{EmailStatus, FailureKind};
 
 /// A valid post on its way into the store.
 #[derive(Debug, Clone)]
@@ -166,6 +166,9 @@ pub struct Delivery {
     #[serde(default)]
     pub message_ids: Vec<String>,
     pub error: Option<String>,
+    /// Why it failed or may not have arrived, typed; `None` when sent or skipped.
+    #[serde(default)]
+    pub failure: Option<FailureKind>,
     /// Mailtrap's `Retry-After`, seconds, on a rate-limited attempt.
     #[serde(default)]
     pub retry_after_secs: Option<u64>,
@@ -194,6 +197,7 @@ impl Delivery {
             http_status: None,
             message_ids: Vec::new(),
             error: None,
+            failure: None,
             retry_after_secs: None,
             text: String::new(),
             html: String::new(),
