@@ -12,6 +12,8 @@ pub mod forms;
 /// Rendering emails and sending them through Mailtrap.
 pub mod mail;
 /// Retrying transient delivery failures in-process, from a queue kept in the store.
+pub mod outbox;
+
 pub mod retry;
 /// The free-space floor below which posts are refused (507).
 pub mod space;

@@ -781,3 +781,30 @@ fn the_release_profile_starts_without_a_configured_secret_key_and_keeps_the_gene
     assert!(first.len() >= 43, "32 random bytes, base64");
     assert_eq!(start(), first, "the generated key survives a restart");
 }
+
+/// A page with `Referrer-Policy: no-referrer` or a sandboxed frame posts with `Origin: null`:
+/// no site is named, so it is treated like a post without an `Origin` (issue 9, item 5).
+#[test]
+fn origin_null_is_treated_like_a_missing_origin() {
+    let t = TestApp::start_with(|f| f.merge(("allowed_origins", "https://shop.example")));
+    for origin in ["null", "NULL", " null "] {
+        let res = t
+            .client
+            .post("/f/quote")
+            .header(ContentType::Form)
+            .header(Header::new("Origin", origin))
+            .body(form_body(QUOTE))
+            .dispatch();
+        assert_eq!(res.status(), Status::SeeOther, "Origin: {origin:?}");
+    }
+    let res = t
+        .client
+        .post("/f/quote")
+        .header(ContentType::JSON)
+        .header(Header::new("Accept", "application/json"))
+        .header(Header::new("Origin", "null"))
+        .body(r#"{"full_name":"Ann","email":"ann@visitor.example","message":"hi"}"#)
+        .dispatch();
+    assert_eq!(res.status(), Status::Created);
+    assert_eq!(t.app().store.count_submissions(), 4);
+}

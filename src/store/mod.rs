@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 
 pub use keys::{DeliveryId, SubmissionId};
 pub use queries::{DeliveryFilter, FormCounts, Page, SubmissionFilter};
-pub use records::{Delivery, NewSubmission, Note, StoredFile, Submission};
+pub use records::{Attempt, Delivery, NewSubmission, Note, StoredFile, Submission};
 pub use retries::RetryJob;
 pub use sessions::Session;
 pub use subscribers::{Signup, Subscriber, SubscriberState};

@@ -146,6 +146,21 @@ impl NewSubmission {
     }
 }
 
+/// What an attempt was, as the admin panel labels it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attempt {
+    /// Sent when the visitor posted (or confirmed their subscription).
+    #[default]
+    FirstTry,
+    /// The retry queue's attempt number `n` (the first try was 1).
+    AutomaticRetry(u32),
+    /// The owner's Resend.
+    ResentByOwner,
+    /// Held for review, then sent by the owner's "Not spam — send the emails".
+    ApprovedByOwner,
+}
+
 /// One attempt to deliver one email, as the delivery log shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
@@ -172,6 +187,8 @@ pub struct Delivery {
     /// Mailtrap's `Retry-After`, seconds, on a rate-limited attempt.
     #[serde(default)]
     pub retry_after_secs: Option<u64>,
+    #[serde(default)]
+    pub attempt: Attempt,
     /// The email as it was (or would have been) sent, for the admin's preview.
     #[serde(default)]
     pub text: String,
@@ -199,6 +216,7 @@ impl Delivery {
             error: None,
             failure: None,
             retry_after_secs: None,
+            attempt: Attempt::FirstTry,
             text: String::new(),
             html: String::new(),
             attachments: Vec::new(),

@@ -4,6 +4,8 @@
 pub mod fake_mailtrap;
 pub mod multipart;
 pub mod process;
+pub mod proxy;
+pub mod slow;
 
 use std::path::Path;
 

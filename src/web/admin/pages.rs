@@ -19,7 +19,7 @@ use crate::store::{Delivery, DeliveryFilter, DeliveryId, SubmissionFilter, Subsc
 use crate::templates::human_time;
 use crate::web::metrics::DeliveryHealth;
 use crate::web::Error;
-use crate::{submit, App};
+use crate::{outbox, submit, App};
 
 /// Deliveries looked at for the "keeps failing" banner.
 const RECENT: usize = 200;
@@ -43,12 +43,13 @@ pub fn dashboard(
         .store
         .list_deliveries(&DeliveryFilter::default(), None, RECENT)?
         .items;
-    let failed: Vec<_> = recent
-        .iter()
+    // An email needs attention only while its latest attempt has not gone through.
+    let mut failed: Vec<&Delivery> = outbox::latest_attempts(&recent)
+        .into_iter()
         .filter(|d| matches!(d.status, EmailStatus::Failed | EmailStatus::Unknown))
-        .take(8)
-        .map(delivery_row)
         .collect();
+    failed.sort_by_key(|d| std::cmp::Reverse(d.id));
+    let failed: Vec<_> = failed.into_iter().take(8).map(delivery_row).collect();
     let mut ctx = Context::new();
     ctx.insert("counts", &counts);
     ctx.insert(
