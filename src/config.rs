@@ -97,8 +97,12 @@ pub struct AppConfig {
     pub confirmations_per_client: u32,
     /// Posts per minute per client address per form; 0 turns the limit off.
     pub rate_limit: u32,
-    /// Largest accepted upload, in bytes.
+    /// Largest accepted upload, in bytes; a larger one is the field's error (422).
     pub max_upload_bytes: u64,
+    /// Largest multipart body read at all, in bytes (Rocket's `data-form` limit); beyond: 413.
+    pub max_body_bytes: u64,
+    /// Free space the data dir's file system keeps, in bytes; below it posts get 507. 0: off.
+    pub min_free_bytes: u64,
     /// First wait before retrying a transiently failed email; each retry waits 4× longer.
     pub retry_base_secs: u64,
     /// The public forms by slug.
@@ -143,6 +147,8 @@ impl Default for AppConfig {
             confirmations_per_client: 20,
             rate_limit: 10,
             max_upload_bytes: 5 * 1024 * 1024,
+            max_body_bytes: 32 * 1024 * 1024,
+            min_free_bytes: 512 * 1024 * 1024,
             retry_base_secs: 30,
             forms: crate::forms::builtin(),
             log_format: LogFormat::Text,
@@ -170,12 +176,13 @@ pub fn figment() -> Figment {
         ))
 }
 
-/// Body limits sized for the CV upload; Rocket's own defaults are too small for it.
+/// Body limits of url-encoded and JSON posts; the multipart limit (`data-form`) follows
+/// `KIPEKEE_MAX_BODY_BYTES` (see `crate::rocket`).
 /// No client-address header is trusted unless configured (`ROCKET_IP_HEADER`): Rocket's
 /// default `X-Real-IP` would let any visitor choose the address rate limits and logs see.
 fn rocket_defaults() -> serde_json::Value {
     serde_json::json!({
-        "limits": { "form": "64 KiB", "data-form": "6 MiB", "file": "6 MiB", "json": "1 MiB" },
+        "limits": { "form": "64 KiB", "json": "1 MiB" },
         "ip_header": false,
     })
 }
@@ -195,6 +202,15 @@ impl AppConfig {
             key: key.into(),
             message,
         };
+        if self.max_body_bytes <= self.max_upload_bytes {
+            return Err(value_error(
+                "max_body_bytes",
+                format!(
+                    "must be larger than max_upload_bytes ({}): the body carries the upload and the form's fields",
+                    self.max_upload_bytes
+                ),
+            ));
+        }
         if !self.mailtrap_api_url.starts_with("http://")
             && !self.mailtrap_api_url.starts_with("https://")
         {
@@ -542,10 +558,13 @@ mod tests {
                 ["https://a.example", "https://b.example"]
             );
             assert_eq!(format!("{:?}", c.mailtrap_api_token), "Some(\"***\")");
+            assert_eq!(c.max_upload_bytes, 5 << 20);
+            assert_eq!(c.max_body_bytes, 32 << 20);
+            assert_eq!(c.min_free_bytes, 512 << 20);
             let limits: rocket::data::Limits = figment().extract_inner("limits").unwrap();
             assert_eq!(
-                limits.get("data-form"),
-                Some(rocket::data::ByteUnit::Mebibyte(6))
+                limits.get("json"),
+                Some(rocket::data::ByteUnit::Mebibyte(1))
             );
 
             jail.set_env("JOBS_EMAIL", "not an address");
@@ -586,9 +605,10 @@ mod tests {
         assert_eq!(c.admin_email.unwrap().as_str(), "owner@shop.example");
         let limits: rocket::data::Limits = figment.extract_inner("limits").unwrap();
         assert_eq!(
-            limits.get("data-form"),
-            Some(rocket::data::ByteUnit::Mebibyte(6))
+            limits.get("json"),
+            Some(rocket::data::ByteUnit::Mebibyte(1))
         );
+        assert_eq!(c.max_body_bytes, 32 << 20);
     }
 
     #[test]

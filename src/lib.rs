@@ -15,6 +15,8 @@ pub mod mail;
 pub mod outbox;
 
 pub mod retry;
+/// The free-space floor below which posts are refused (507).
+pub mod space;
 /// The sled store: submissions, files, deliveries, subscribers, secrets.
 pub mod store;
 /// What happens to a valid submission: store, mail, log. Shared by every entry point.
@@ -54,6 +56,8 @@ pub struct App {
     pub public_base: String,
     /// Counters for `/metrics`.
     pub metrics: Arc<web::metrics::Metrics>,
+    /// `KIPEKEE_MIN_FREE_BYTES` on the data dir's file system.
+    pub disk: space::DiskFloor,
 }
 
 /// Why the server could not be built; each variant displays as one line.
@@ -82,7 +86,8 @@ impl From<figment::Error> for StartError {
 pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
     let config = AppConfig::from_figment(&figment)?;
     let store = open_store(&config)?;
-    let mut figment = figment;
+    // Rocket reads the whole multipart body within this; an upload's own cap is smaller.
+    let mut figment = figment.merge(("limits.data-form", config.max_body_bytes));
     let rocket_config: rocket::Config = figment.extract()?;
     if rocket_config.secret_key.is_zero() {
         // Generated once and kept in the store, so private cookies survive restarts.
@@ -101,6 +106,7 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
         mailer: Arc::new(Mailtrap::new(&config)),
         public_base: config.public_base(&rocket_config),
         metrics: Default::default(),
+        disk: space::DiskFloor::new(config.data_dir.clone(), config.min_free_bytes),
         store,
         config,
     };
@@ -132,5 +138,6 @@ fn open_store(config: &AppConfig) -> Result<Store, StartError> {
                 .map_err(io_error)?;
         }
     }
+    forms::temp::prepare(dir).map_err(io_error)?;
     Ok(Store::open(dir)?)
 }

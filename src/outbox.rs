@@ -175,7 +175,7 @@ fn attachments(app: &App, submission: &Submission) -> Result<Vec<Attachment>, St
             out.push(Attachment {
                 filename: f.filename.clone(),
                 content_type: f.content_type.clone(),
-                bytes,
+                bytes: bytes.into(),
             });
         }
     }

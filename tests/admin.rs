@@ -684,3 +684,18 @@ fn resend_all_failed_catches_up_after_the_token_is_fixed() {
     );
     assert_ne!(bad.status(), Status::SeeOther);
 }
+
+#[test]
+fn the_dashboard_says_why_posts_are_refused_when_the_disk_is_nearly_full() {
+    let t = start_with(|f| f.merge(("min_free_bytes", u64::MAX / 2)));
+    assert_eq!(login(&t.client, PASSWORD).status(), Status::SeeOther);
+    let html = page(&t, "/admin");
+    assert!(
+        html.contains("New submissions are refused: the disk is nearly full."),
+        "{html}"
+    );
+    assert!(html.contains("below KIPEKEE_MIN_FREE_BYTES"), "{html}");
+
+    let t = logged_in();
+    assert!(!page(&t, "/admin").contains("the disk is nearly full"));
+}

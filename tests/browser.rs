@@ -330,7 +330,11 @@ async fn journey(c: Client, fake: Arc<FakeMailtrap>, base: String, artifacts: Pa
     let before = fake.requests().len();
     click(&c, "form[action$='/resend'] button[type=submit]").await;
     wait_text(&c, ".flash", "Nothing resent").await;
-    assert_eq!(fake.requests().len(), before, "nothing failed, nothing resent");
+    assert_eq!(
+        fake.requests().len(),
+        before,
+        "nothing failed, nothing resent"
+    );
     click(&c, "form[action$='/resend'] select option[value='all']").await;
     click(&c, "form[action$='/resend'] button[type=submit]").await;
     wait_text(&c, ".flash", "Resent: 2 of 2").await;

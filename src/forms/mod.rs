@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use upload::{sniff, FileType};
+pub use upload::{list_in_words, size_in_words, sniff, temp, FileType};
 pub use validate::{validate, FieldErrors, Invalid, RawFile, RawInput, Upload, Valid, MAX_FIELDS};
 
 /// What a form does with a valid submission besides storing it.
@@ -336,8 +336,8 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
         ],
         statuses: default_statuses(),
     };
-    let mut cv = field("cv", "CV (PDF, DOC or DOCX)", File, true);
-    cv.accept = vec![FileType::Pdf, FileType::Doc, FileType::Docx];
+    let mut cv = field("cv", "CV", File, true);
+    cv.accept = vec![FileType::Pdf, FileType::Doc, FileType::Docx, FileType::Odt];
     let job = FormDef {
         title: "Apply for a job".into(),
         intro: "Send us your application and CV.".into(),

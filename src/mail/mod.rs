@@ -61,11 +61,13 @@ impl EmailStatus {
     }
 }
 
+/// A file attached to an email. The bytes are shared: every email and batch that carries
+/// the file points at one copy (a CV is megabytes).
 #[derive(Debug, Clone)]
 pub struct Attachment {
     pub filename: String,
     pub content_type: String,
-    pub bytes: Vec<u8>,
+    pub bytes: std::sync::Arc<[u8]>,
 }
 
 /// One rendered email. `to` is `None` when its recipient is not configured: it is logged
@@ -263,7 +265,7 @@ pub(crate) mod tests {
             attachments: vec![Attachment {
                 filename: "cv \"final\".pdf".into(),
                 content_type: "application/pdf".into(),
-                bytes: vec![7; size],
+                bytes: vec![7; size].into(),
             }],
         }
     }

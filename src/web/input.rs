@@ -13,8 +13,12 @@ use serde_json::Value;
 use super::client::ClientAddr;
 use super::error::wants_json;
 use super::Error;
+use crate::forms::temp::{self, Received};
 use crate::forms::{RawFile, RawInput, MAX_FIELDS};
 use crate::App;
+
+/// Most bytes of a multipart text part that is not a file (a textarea sent as a part).
+const TEXT_PART_LIMIT: rocket::data::ByteUnit = rocket::data::ByteUnit::Kibibyte(64);
 
 /// A post body: url-encoded, multipart (with files) or a JSON object.
 pub struct Posted(pub RawInput);
@@ -24,6 +28,11 @@ impl<'r> FromData<'r> for Posted {
     type Error = Error;
 
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        // Below the free-space floor nothing is read, so nothing is half-written.
+        if let Some(Err(e)) = req.rocket().state::<App>().map(|app| app.disk.check()) {
+            let e = Error::InsufficientStorage(e);
+            return Outcome::Error((e.status(), e));
+        }
         let ct = req.content_type();
         if ct.is_some_and(|c| c.is_json()) {
             return match read_json(req, data).await {
@@ -38,9 +47,9 @@ impl<'r> FromData<'r> for Posted {
             Outcome::Success(form) => Outcome::Success(Posted(form.into_inner().0)),
             Outcome::Error((status, errors)) => {
                 let e = if status == Status::PayloadTooLarge {
-                    Error::PayloadTooLarge(
-                        "The submission is larger than this server accepts.".into(),
-                    )
+                    Error::PayloadTooLarge(super::error::TOO_LARGE.into())
+                } else if status == Status::InsufficientStorage {
+                    Error::InsufficientStorage(crate::space::SpaceError::WriteFailed)
                 } else {
                     Error::BadRequest(format!("The form data could not be read: {errors}"))
                 };
@@ -120,32 +129,43 @@ impl<'r> FromForm<'r> for Fields {
 
     async fn push_data(ctxt: &mut Self::Context, field: DataField<'r, '_>) {
         let name = field.name.source().to_string();
-        let max = field
-            .request
-            .rocket()
-            .state::<App>()
-            .map_or(5 * 1024 * 1024, |app| app.config.max_upload_bytes);
+        let Some(app) = field.request.rocket().state::<App>() else {
+            return;
+        };
+        let max = app.config.max_upload_bytes;
         let filename = field
             .file_name
             .map(|f| f.dangerous_unsafe_unsanitized_raw().as_str().to_string());
-        // One byte over the limit tells "too large" apart from "exactly the limit".
-        match field.data.open((max + 1).bytes()).into_bytes().await {
-            Ok(bytes) if filename.is_none() && field.content_type.is_text() => {
-                let text = String::from_utf8_lossy(&bytes).into_owned();
-                push_value(&mut ctxt.raw, name, text);
+        if filename.is_none() && field.content_type.is_text() {
+            match field.data.open(TEXT_PART_LIMIT).into_string().await {
+                Ok(text) => push_value(&mut ctxt.raw, name, text.into_inner()),
+                Err(e) => ctxt.errors.push(form::Error::from(e)),
             }
-            Ok(bytes) => {
-                if ctxt.raw.values.len() + ctxt.raw.files.len() >= MAX_FIELDS {
-                    ctxt.raw.too_many_fields = true;
-                    return;
-                }
-                let truncated = !bytes.is_complete() || bytes.len() as u64 > max;
+            return;
+        }
+        if ctxt.raw.values.len() + ctxt.raw.files.len() >= MAX_FIELDS {
+            ctxt.raw.too_many_fields = true;
+            return;
+        }
+        // One byte over the limit tells "too large" apart from "exactly the limit".
+        let part = field.data.open((max + 1).bytes());
+        match temp::receive(&app.config.data_dir, part, max).await {
+            Ok(received) => {
+                let (bytes, truncated) = match received {
+                    Received::Whole(bytes) => (bytes, false),
+                    Received::TooLarge => (Vec::new(), true),
+                };
                 ctxt.raw.files.push(RawFile {
                     field: name,
                     filename,
-                    bytes: bytes.into_inner(),
+                    bytes,
                     truncated,
                 });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+                tracing::error!("upload not received: {e}");
+                let kind = form::error::ErrorKind::Custom(Status::InsufficientStorage, Box::new(e));
+                ctxt.errors.push(form::Error::from(kind));
             }
             Err(e) => ctxt.errors.push(form::Error::from(e)),
         }

@@ -75,6 +75,9 @@ fn form_html(
                 "name": f.name, "label": f.label, "kind": f.kind, "required": f.required,
                 "options": f.options, "placeholder": f.placeholder, "max_length": f.max_length(),
                 "accept": f.accept.iter().map(|t| format!(".{}", t.extension())).collect::<Vec<_>>().join(","),
+                "hint": (f.kind == forms::FieldKind::File).then(|| format!(
+                    "{}, up to {}", forms::list_in_words(&f.accept), forms::size_in_words(app.config.max_upload_bytes)
+                )),
                 "value": values.get(&f.name), "error": errors.get(&f.name),
             })
         })
@@ -151,7 +154,7 @@ async fn form_submit(
     app.rate_limit
         .check(visitor.ip, slug, now)
         .map_err(Error::TooManyRequests)?;
-    let valid = match forms::validate(def, posted?.0, app.config.max_upload_bytes) {
+    let mut valid = match forms::validate(def, posted?.0, app.config.max_upload_bytes) {
         Ok(valid) => valid,
         Err(invalid) => {
             let status = if invalid.too_large {
@@ -181,6 +184,11 @@ async fn form_submit(
     if let Some(reason) = spam {
         tracing::info!(form = slug, ?reason, soft = reason.is_soft(), "spam check");
     }
+    if valid.honeypot {
+        // A bot's files are never kept (issue 12, item 3).
+        valid.uploads.clear();
+    }
+    app.disk.check().map_err(Error::InsufficientStorage)?;
     let accepted = submit::accept(app, slug, def, valid, spam, visitor.ip).await?;
     Ok(reply(slug, def, &accepted, visitor.wants_json, next))
 }
@@ -386,15 +394,22 @@ async fn resubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, E
     )
 }
 
+/// `/healthz`'s `cause` while free disk space is below `KIPEKEE_MIN_FREE_BYTES`.
+pub const DISK_FULL: &str = "disk_full";
+
 #[get("/healthz")]
 fn healthz(app: &State<App>) -> (Status, (ContentType, String)) {
     let health = super::metrics::DeliveryHealth::of(&app.store);
+    let (status, cause) = match app.disk.check() {
+        Err(_) => ("degraded", Some(DISK_FULL)),
+        Ok(()) => (health.status(), health.cause()),
+    };
     let body = match app.store.check() {
         Ok(schema) => (
             Status::Ok,
             json!({
-                "status": health.status(),
-                "cause": health.cause(),
+                "status": status,
+                "cause": cause,
                 "version": env!("CARGO_PKG_VERSION"),
                 "schema_version": schema,
                 "submissions": app.store.count_submissions(),

@@ -59,6 +59,7 @@ pub fn dashboard(
     ctx.insert("failed", &failed);
     ctx.insert("banner", &failure_banner(&recent));
     ctx.insert("review_count", &app.store.count_review());
+    ctx.insert("disk_full", &app.disk.check().err().map(|e| e.to_string()));
     render(
         app,
         &admin,
