@@ -1,9 +1,11 @@
 //! Shared test harness: a loopback fake Mailtrap, the app in-process, the binary as a process.
 #![allow(dead_code)]
 
+pub mod admin_http;
 pub mod fake_mailtrap;
 pub mod multipart;
 pub mod process;
+pub mod secrets;
 
 use std::path::Path;
 

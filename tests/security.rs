@@ -1,0 +1,141 @@
+//! Security properties of the real binary: secrets kept out of logs, login bursts,
+//! what anonymous clients see, backups and redirects.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::admin_http::{hidden, login, Browser};
+use common::process::{self, Server};
+use common::secrets::assert_no_secrets;
+use common::{FakeMailtrap, Fault};
+use serde_json::json;
+
+const PASSWORD: &str = "correct-horse-battery-77";
+const METRICS_TOKEN: &str = "metrics-token-9c41f0a7d2";
+
+fn start(data_dir: &Path, fake: &FakeMailtrap, env: &[(&str, &str)]) -> Server {
+    Server::start_command(data_dir, |port| {
+        let mut cmd = process::command(data_dir, port, &fake.url());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd
+    })
+}
+
+/// `kill -TERM`, then waits (at most 15 s) for the exit.
+fn sigterm(mut server: Server) -> String {
+    let pid = server.child.id().to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while server.child.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "no exit 15 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.log_text()
+}
+
+fn post_quote(server: &Server, message: &str) -> u16 {
+    let body = json!({ "full_name": "Neema Juma", "email": "neema@visitor.example", "message": message });
+    match process::http()
+        .post(&server.url("/f/quote"))
+        .set("Accept", "application/json")
+        .send_json(body)
+    {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r.status(),
+        Err(e) => panic!("transport error: {e}"),
+    }
+}
+
+#[test]
+fn no_secret_reaches_the_log_even_at_trace_level() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let fake = FakeMailtrap::start();
+    let phc = kipekee::web::admin::hash_password(PASSWORD);
+    let server = start(
+        &data,
+        &fake,
+        &[
+            // The user's filter asks the HTTP layers for everything by name, too.
+            ("RUST_LOG", "trace,rocket=trace,rocket::server=trace,hyper=trace"),
+            ("KIPEKEE_ADMIN_PASSWORD_HASH", &phc),
+            ("KIPEKEE_METRICS_TOKEN", METRICS_TOKEN),
+            ("KIPEKEE_MAILTRAP_TIMEOUT_SECS", "2"),
+        ],
+    );
+    let mut admin = Browser::default();
+    assert_eq!(login(&server, &mut admin, "wrong-password-1").status, 401);
+    let csrf_refused = admin.post(
+        &server.url("/admin/login"),
+        &[("password", PASSWORD), ("csrf_token", "forged-token-123")],
+    );
+    assert_eq!(csrf_refused.status, 403);
+    let done = login(&server, &mut admin, PASSWORD);
+    assert_eq!(done.status, 303, "{}", done.body);
+    let session_cookie = admin.cookie("kipekee_session").expect("session").to_string();
+    let dashboard = admin.get(&server.url("/admin"), &[]);
+    assert_eq!(dashboard.status, 200);
+    let csrf = hidden(&dashboard.body, "csrf_token");
+    assert_eq!(admin.get(&server.url("/admin/settings"), &[]).status, 200);
+
+    assert_eq!(post_quote(&server, "delivered"), 201);
+    fake.set_fault(Fault::Status {
+        code: 401,
+        body: r#"{"success":false,"errors":["Unauthorized"]}"#.into(),
+        retry_after: None,
+    });
+    assert_eq!(post_quote(&server, "refused by Mailtrap"), 201);
+    fake.set_fault(Fault::Hang);
+    let send_test = admin.post(
+        &server.url("/admin/test-email"),
+        &[("csrf_token", &csrf), ("to", "owner@shop.example")],
+    );
+    assert!(send_test.status < 500, "{}", send_test.status);
+    fake.set_fault(Fault::None);
+
+    let bearer = format!("Bearer {METRICS_TOKEN}");
+    let metrics = admin.get(&server.url("/metrics"), &[("Authorization", &bearer)]);
+    assert_eq!(metrics.status, 200);
+    let forged = admin.post(&server.url("/admin/logout"), &[("csrf_token", "nope-nope")]);
+    assert_eq!(forged.status, 403);
+    assert_eq!(admin.get(&server.url("/healthz"), &[]).status, 200);
+
+    let log = sigterm(server);
+    assert!(log.contains("TRACE") || log.contains("DEBUG"), "not a debug log:\n{log}");
+    let store = sled::open(&data).expect("store");
+    let meta = store.open_tree("meta").expect("meta");
+    let b64 = |v: sled::IVec| base64::engine::general_purpose::STANDARD.encode(v);
+    let cookie_key = b64(meta.get("secret/cookie").unwrap().expect("cookie key"));
+    let trap_key = b64(meta.get("secret/time-trap").unwrap().expect("trap key"));
+    let session_id = store
+        .open_tree("sessions")
+        .expect("sessions")
+        .iter()
+        .keys()
+        .next()
+        .expect("a session")
+        .map(|k| String::from_utf8_lossy(&k).into_owned())
+        .expect("key");
+    let phc_hash = phc.rsplit('$').next().unwrap_or_default().to_string();
+    assert_no_secrets(
+        &log,
+        &[
+            common::fake_mailtrap::TOKEN,
+            METRICS_TOKEN,
+            PASSWORD,
+            &phc,
+            &phc_hash,
+            &cookie_key,
+            &trap_key,
+            &session_cookie,
+            &session_id,
+            &csrf,
+        ],
+    );
+}
