@@ -9,6 +9,8 @@ pub mod config;
 pub mod export;
 /// Forms as data, their built-in definitions and the validation of a post.
 pub mod forms;
+/// The log filter that keeps secret-carrying HTTP dumps out of every log level.
+pub mod logging;
 /// Rendering emails and sending them through Mailtrap.
 pub mod mail;
 /// Retrying transient delivery failures in-process, from a queue kept in the store.

@@ -41,7 +41,8 @@ fn sigterm(mut server: Server) -> String {
 }
 
 fn post_quote(server: &Server, message: &str) -> u16 {
-    let body = json!({ "full_name": "Neema Juma", "email": "neema@visitor.example", "message": message });
+    let body =
+        json!({ "full_name": "Neema Juma", "email": "neema@visitor.example", "message": message });
     match process::http()
         .post(&server.url("/f/quote"))
         .set("Accept", "application/json")
@@ -63,7 +64,10 @@ fn no_secret_reaches_the_log_even_at_trace_level() {
         &fake,
         &[
             // The user's filter asks the HTTP layers for everything by name, too.
-            ("RUST_LOG", "trace,rocket=trace,rocket::server=trace,hyper=trace"),
+            (
+                "RUST_LOG",
+                "trace,rocket=trace,rocket::server=trace,hyper=trace",
+            ),
             ("KIPEKEE_ADMIN_PASSWORD_HASH", &phc),
             ("KIPEKEE_METRICS_TOKEN", METRICS_TOKEN),
             ("KIPEKEE_MAILTRAP_TIMEOUT_SECS", "2"),
@@ -78,7 +82,10 @@ fn no_secret_reaches_the_log_even_at_trace_level() {
     assert_eq!(csrf_refused.status, 403);
     let done = login(&server, &mut admin, PASSWORD);
     assert_eq!(done.status, 303, "{}", done.body);
-    let session_cookie = admin.cookie("kipekee_session").expect("session").to_string();
+    let session_cookie = admin
+        .cookie("kipekee_session")
+        .expect("session")
+        .to_string();
     let dashboard = admin.get(&server.url("/admin"), &[]);
     assert_eq!(dashboard.status, 200);
     let csrf = hidden(&dashboard.body, "csrf_token");
@@ -107,7 +114,10 @@ fn no_secret_reaches_the_log_even_at_trace_level() {
     assert_eq!(admin.get(&server.url("/healthz"), &[]).status, 200);
 
     let log = sigterm(server);
-    assert!(log.contains("TRACE") || log.contains("DEBUG"), "not a debug log:\n{log}");
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "not a debug log:\n{log}"
+    );
     let store = sled::open(&data).expect("store");
     let meta = store.open_tree("meta").expect("meta");
     let b64 = |v: sled::IVec| base64::engine::general_purpose::STANDARD.encode(v);

@@ -43,7 +43,8 @@ pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
         .attach(metrics::RejectedPosts)
 }
 
-/// One line for a failed launch (Rocket's error panics if dropped unread).
+/// One line for a failed launch (Rocket's error panics if dropped unread), without any
+/// configuration value in it.
 pub fn launch_error(e: &rocket::Error) -> String {
     match e.kind() {
         rocket::error::ErrorKind::Bind(io) => {
@@ -54,6 +55,12 @@ pub fn launch_error(e: &rocket::Error) -> String {
         rocket::error::ErrorKind::InsecureSecretKey(_) => {
             "ROCKET_SECRET_KEY is missing or insecure".into()
         }
-        other => format!("could not start: {other:?}"),
+        rocket::error::ErrorKind::FailedFairings(failed) => {
+            let names: Vec<&str> = failed.iter().map(|f| f.name).collect();
+            format!("could not start: {} failed", names.join(", "))
+        }
+        // Never `Debug`: a shutdown error embeds the Rocket instance, and with it the figment
+        // holding every configured secret.
+        other => format!("could not start: {other}"),
     }
 }
