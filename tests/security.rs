@@ -149,3 +149,67 @@ fn no_secret_reaches_the_log_even_at_trace_level() {
         ],
     );
 }
+
+/// The peak resident memory of a process, in MiB (`VmHWM` of `/proc/<pid>/status`).
+fn peak_rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    kib / 1024
+}
+
+#[test]
+fn a_burst_of_wrong_passwords_gets_five_guesses_and_bounded_memory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fake = FakeMailtrap::start();
+    let phc = kipekee::web::admin::hash_password(PASSWORD);
+    let server = start(
+        &dir.path().join("data"),
+        &fake,
+        &[("KIPEKEE_ADMIN_PASSWORD_HASH", &phc)],
+    );
+    let mut browser = Browser::default();
+    let page = browser.get(&server.url("/admin/login"), &[]);
+    let token = hidden(&page.body, "csrf_token");
+    let cookie = format!(
+        "kipekee_login={}",
+        browser.cookie("kipekee_login").expect("login cookie")
+    );
+    let before = peak_rss_mib(server.child.id());
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(40));
+    let url = server.url("/admin/login");
+    let guesses: Vec<_> = (0..40)
+        .map(|n| {
+            let (barrier, url, cookie) = (barrier.clone(), url.clone(), cookie.clone());
+            let body = common::form_body(&[
+                ("password", &format!("wrong-guess-{n}")),
+                ("csrf_token", &token),
+            ]);
+            std::thread::spawn(move || {
+                barrier.wait();
+                let sent = process::http()
+                    .post(&url)
+                    .set("Cookie", &cookie)
+                    .set("Content-Type", "application/x-www-form-urlencoded")
+                    .send_string(&body);
+                match sent {
+                    Ok(r) | Err(ureq::Error::Status(_, r)) => r.status(),
+                    Err(e) => panic!("transport error: {e}"),
+                }
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = guesses.into_iter().map(|g| g.join().unwrap()).collect();
+    let peak = peak_rss_mib(server.child.id());
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    println!("40 concurrent wrong passwords: {checked} checked (401), {refused} refused (429); peak RSS {before} MiB -> {peak} MiB");
+    assert_eq!(checked + refused, 40, "{statuses:?}");
+    assert!(checked <= 5, "{checked} of 40 guesses were checked");
+    assert!(peak < 150, "peak RSS {peak} MiB");
+    let after = login(&server, &mut browser, PASSWORD);
+    assert_eq!(after.status, 429, "the address stays locked for the window");
+}
