@@ -2,9 +2,11 @@
 //! generated secrets. Every write that a visitor is told about is flushed before returning.
 
 pub mod backup;
+mod backup_check;
 mod flush;
 mod keys;
 mod migrate;
+pub mod private;
 mod queries;
 mod records;
 mod retries;
