@@ -213,3 +213,250 @@ fn a_burst_of_wrong_passwords_gets_five_guesses_and_bounded_memory() {
     let after = login(&server, &mut browser, PASSWORD);
     assert_eq!(after.status, 429, "the address stays locked for the window");
 }
+
+// ------------------------------------------------------------ in-process: links and headers
+
+mod in_process {
+    use std::net::SocketAddr;
+
+    use rocket::http::{ContentType, Header, Status};
+    use rocket::local::blocking::LocalResponse;
+    use serde_json::{json, Value};
+    use url::Url;
+
+    use super::common::{form_body, Fault, TestApp, PUBLIC_URL};
+    use super::PASSWORD;
+
+    const PARTNER: &str = "https://partner.example";
+
+    fn start() -> TestApp {
+        let hash = kipekee::web::admin::hash_password(PASSWORD);
+        TestApp::start_with(|f| {
+            f.merge(("admin_password_hash", hash))
+                .merge(("allowed_origins", vec![PARTNER]))
+                .merge(("metrics_token", "healthz-token-55aa10"))
+        })
+    }
+
+    fn remote(addr: &str) -> SocketAddr {
+        addr.parse().expect("socket address")
+    }
+
+    fn log_in(t: &TestApp) {
+        let page = t
+            .client
+            .get("/admin/login")
+            .dispatch()
+            .into_string()
+            .unwrap();
+        let token = super::hidden(&page, "csrf_token");
+        let res = t
+            .client
+            .post("/admin/login")
+            .header(ContentType::Form)
+            .body(form_body(&[("password", PASSWORD), ("csrf_token", &token)]))
+            .dispatch();
+        assert_eq!(res.status(), Status::SeeOther);
+    }
+
+    fn post_json<'a>(t: &'a TestApp, body: Value) -> LocalResponse<'a> {
+        t.client
+            .post("/f/contact")
+            .header(ContentType::JSON)
+            .header(Header::new("Accept", "application/json"))
+            .body(body.to_string())
+            .dispatch()
+    }
+
+    #[test]
+    fn a_hostile_next_never_sends_the_browser_off_site() {
+        let t = start();
+        let base = Url::parse(PUBLIC_URL).unwrap();
+        let hostile = [
+            "/\t/evil.example/phish",
+            "/\n/evil.example",
+            "//evil.example",
+            "///evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "/.//evil.example",
+            "/%09/evil.example",
+            "https://evil.example/",
+            "http://shop.test@evil.example/",
+            "https://partner.example.evil.example/",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+        ];
+        for next in hostile {
+            let res = t
+                .client
+                .post("/f/contact")
+                .header(ContentType::Form)
+                .body(form_body(&[
+                    ("name", "Asha"),
+                    ("email", "asha@visitor.example"),
+                    ("message", "hello"),
+                    ("_next", next),
+                ]))
+                .dispatch();
+            assert_eq!(res.status(), Status::SeeOther, "{next:?}");
+            let location = res.headers().get_one("Location").unwrap_or_default();
+            // What a browser does with it: the WHATWG parser, against the page's URL.
+            let followed = base.join(location).expect("a URL");
+            assert_eq!(
+                followed.host_str(),
+                Some("shop.test"),
+                "{next:?} → Location {location:?}"
+            );
+        }
+        for (next, expected) in [
+            ("/welcome?x=1", "/welcome?x=1"),
+            (
+                "https://partner.example/done",
+                "https://partner.example/done",
+            ),
+        ] {
+            let res = t
+                .client
+                .post("/f/contact")
+                .header(ContentType::Form)
+                .body(form_body(&[
+                    ("name", "Asha"),
+                    ("email", "asha@visitor.example"),
+                    ("message", "hello"),
+                    ("_next", next),
+                ]))
+                .dispatch();
+            assert_eq!(res.headers().get_one("Location"), Some(expected));
+        }
+    }
+
+    #[test]
+    fn reply_by_email_cannot_add_recipients_or_a_body() {
+        let t = start();
+        log_in(&t);
+        let address = "?bcc=eve%40evil.example&body=Wire%20it&x=@evil.example";
+        let res = post_json(
+            &t,
+            json!({ "name": "Mallory", "email": address, "message": "hi" }),
+        );
+        assert_eq!(res.status(), Status::Created);
+        let created: Value = res.into_json().unwrap();
+        let id = created["id"].as_str().expect("id");
+        let page = t
+            .client
+            .get(format!("/admin/submissions/{id}"))
+            .dispatch()
+            .into_string()
+            .unwrap();
+        let at = page.find("href=\"mailto:").expect("a reply link") + 6;
+        let href = page[at..].split('"').next().unwrap();
+        let href = href.replace("&#x2F;", "/").replace("&amp;", "&");
+        let link = Url::parse(&href).expect("a mailto URL");
+        let params: Vec<(String, String)> = link.query_pairs().into_owned().collect();
+        assert_eq!(
+            params.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            ["subject"],
+            "{href}"
+        );
+        let to = percent_decode(link.path());
+        assert_eq!(to, address, "{href}");
+    }
+
+    fn percent_decode(s: &str) -> String {
+        url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    }
+
+    fn health(t: &TestApp, from: &str, headers: &[(&'static str, &'static str)]) -> Value {
+        let mut req = t.client.get("/healthz").remote(remote(from));
+        for (k, v) in headers {
+            req = req.header(Header::new(*k, *v));
+        }
+        let res = req.dispatch();
+        assert_eq!(res.status(), Status::Ok);
+        res.into_json().expect("JSON")
+    }
+
+    #[test]
+    fn anonymous_clients_see_only_the_health_status_and_its_category() {
+        let t = start();
+        t.fake.set_fault(Fault::Status {
+            code: 401,
+            body: r#"{"success":false,"errors":["Unauthorized token xyz"]}"#.into(),
+            retry_after: None,
+        });
+        for n in 0..3 {
+            let body = json!({ "name": "Asha", "email": "asha@visitor.example", "message": n.to_string() });
+            assert_eq!(post_json(&t, body).status(), Status::Created);
+        }
+        let outside = [
+            health(&t, "203.0.113.9:4000", &[]),
+            health(&t, "127.0.0.1:4000", &[("X-Forwarded-For", "203.0.113.9")]),
+            health(&t, "127.0.0.1:4000", &[("X-Real-IP", "203.0.113.9")]),
+            health(&t, "127.0.0.1:4000", &[("Forwarded", "for=203.0.113.9")]),
+            health(
+                &t,
+                "203.0.113.9:4000",
+                &[("Authorization", "Bearer wrong-token-0")],
+            ),
+        ];
+        for public in outside {
+            assert_eq!(
+                public,
+                json!({ "status": "degraded", "cause": "email_delivery" }),
+                "{public}"
+            );
+        }
+        for inside in [
+            health(&t, "127.0.0.1:4000", &[]),
+            health(
+                &t,
+                "203.0.113.9:4000",
+                &[("Authorization", "Bearer healthz-token-55aa10")],
+            ),
+        ] {
+            assert_eq!(inside["status"], "degraded", "{inside}");
+            assert_eq!(inside["submissions"], 3, "{inside}");
+            assert!(inside["version"].is_string(), "{inside}");
+            let detail = inside["detail"].as_str().unwrap_or_default();
+            assert!(detail.contains("401"), "{inside}");
+        }
+        t.fake.set_fault(Fault::None);
+        let body = json!({ "name": "Asha", "email": "asha@visitor.example", "message": "ok" });
+        assert_eq!(post_json(&t, body).status(), Status::Created);
+        assert_eq!(
+            health(&t, "203.0.113.9:4000", &[]),
+            json!({ "status": "ok" })
+        );
+    }
+
+    #[test]
+    fn no_page_can_be_framed_and_the_email_preview_says_so_itself() {
+        let t = start();
+        log_in(&t);
+        let body = json!({ "name": "Asha", "email": "asha@visitor.example", "message": "hi" });
+        let created: Value = post_json(&t, body).into_json().unwrap();
+        let id = created["id"].as_str().unwrap().parse().unwrap();
+        let delivery = t.app().store.deliveries_of(id).unwrap()[0].id;
+        for path in [
+            "/".to_string(),
+            "/f/quote".into(),
+            "/admin/login".into(),
+            "/admin".into(),
+            format!("/admin/deliveries/{delivery}/preview"),
+        ] {
+            let res = t.client.get(path.clone()).dispatch();
+            assert_eq!(res.status(), Status::Ok, "{path}");
+            let frames: Vec<&str> = res.headers().get("X-Frame-Options").collect();
+            assert_eq!(frames, ["DENY"], "{path}");
+            let csp = res
+                .headers()
+                .get_one("Content-Security-Policy")
+                .unwrap_or("");
+            assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        }
+    }
+}

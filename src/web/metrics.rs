@@ -167,8 +167,9 @@ impl Histogram {
     }
 }
 
-/// A client allowed to scrape: a direct loopback connection (not relayed by a proxy on the
-/// same host), or one sending `Authorization: Bearer <KIPEKEE_METRICS_TOKEN>`.
+/// A client allowed to scrape `/metrics` and read `/healthz`'s details: a direct loopback
+/// connection (not relayed by a proxy on the same host: no forwarding header), or one
+/// sending `Authorization: Bearer <KIPEKEE_METRICS_TOKEN>`.
 pub struct Scraper;
 
 #[rocket::async_trait]

@@ -8,6 +8,7 @@ mod fairings;
 mod input;
 pub mod metrics;
 mod public;
+mod redirect;
 
 use rocket::{Build, Rocket};
 
@@ -29,6 +30,7 @@ pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
         .manage(admin::LoginThrottle::default())
         .attach(fairings::RequestLog)
         .attach(fairings::Cors { allowed })
+        .attach(shield())
         .attach(fairings::SecurityHeaders { https })
         .attach(rocket::fairing::AdHoc::on_liftoff(
             "retry worker",
@@ -41,6 +43,13 @@ pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
             },
         ))
         .attach(metrics::RejectedPosts)
+}
+
+/// Rocket's Shield with `X-Frame-Options: DENY` instead of its default `SAMEORIGIN`: no
+/// page of Kipekee is meant to be framed (security review #15). Its other defaults stay
+/// (`nosniff`, the `interest-cohort` opt-out).
+fn shield() -> rocket::shield::Shield {
+    rocket::shield::Shield::default().enable(rocket::shield::Frame::Deny)
 }
 
 /// One line for a failed launch (Rocket's error panics if dropped unread), without any
