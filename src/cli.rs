@@ -14,7 +14,7 @@ use figment::Figment;
 
 use crate::config::{self, AppConfig, ConfigError, EmailAddress, Mailbox};
 use crate::export::{self, ExportError};
-use crate::mail::{Email, EmailStatus, Mailtrap, Outcome};
+use crate::mail::{Email, EmailStatus, Failure, FailureKind, Mailtrap, Outcome};
 use crate::store::backup::{BackupError, BackupStats};
 use crate::store::{private, Store, StoreError};
 
@@ -417,7 +417,12 @@ fn send_test(to: EmailAddress) -> Result<(), CliError> {
         .send_batch(std::slice::from_ref(&email))
         .into_iter()
         .next()
-        .unwrap_or_else(|| Outcome::failed("Mailtrap client returned no outcome"));
+        .unwrap_or_else(|| {
+            Outcome::failed(Failure::new(
+                FailureKind::Internal,
+                "Mailtrap client returned no outcome",
+            ))
+        });
     let status = format!("{:?}", outcome.status).to_lowercase();
     println!(
         "to = {}",
@@ -435,10 +440,10 @@ fn send_test(to: EmailAddress) -> Result<(), CliError> {
         return Ok(());
     }
     let why = outcome.error.unwrap_or_default();
-    let hint = match outcome.http_status {
-        Some(401 | 403) => " (check MAILTRAP_API_TOKEN, and that DEFAULT_FROM_EMAIL is on a domain verified in Mailtrap)",
-        _ => "",
-    };
+    let hint = outcome
+        .failure
+        .map(|kind| format!(" — {}", kind.advice()))
+        .unwrap_or_default();
     Err(CliError::Failed(format!(
         "the test email was {status}: {why}{hint}"
     )))

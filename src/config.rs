@@ -12,6 +12,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::forms::FormDef;
 
+mod text_env;
+mod trusted;
+
+use text_env::TextEnv;
+pub use trusted::TrustedProxies;
+
 /// The seed's environment names, read without a prefix so existing deployments work unchanged.
 const SEED_ENV: &[&str] = &[
     "MAILTRAP_API_TOKEN",
@@ -96,6 +102,9 @@ pub struct AppConfig {
     /// Bearer token a non-loopback scraper must send for `/metrics`; unset: loopback only.
     #[serde(default, deserialize_with = "empty_is_none")]
     pub metrics_token: Option<Secret>,
+    /// Peers whose client-address header (`ROCKET_IP_HEADER`) is believed
+    /// (`KIPEKEE_TRUSTED_PROXIES`, comma-separated addresses and CIDR ranges).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// How log lines are written (`KIPEKEE_LOG_FORMAT`).
@@ -130,6 +139,7 @@ impl Default for AppConfig {
             forms: crate::forms::builtin(),
             log_format: LogFormat::Text,
             metrics_token: None,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -143,9 +153,9 @@ pub fn figment() -> Figment {
         .merge(Serialized::defaults(AppConfig::default()))
         .merge(Toml::file(Env::var_or("ROCKET_CONFIG", "Rocket.toml")).nested())
         .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
-        .merge(Env::raw().only(SEED_ENV).global())
-        .merge(Env::raw().only(&["SSL_CERT_FILE"]).global())
-        .merge(Env::prefixed("KIPEKEE_").global())
+        .merge(TextEnv(Env::raw().only(SEED_ENV).global()))
+        .merge(TextEnv(Env::raw().only(&["SSL_CERT_FILE"]).global()))
+        .merge(TextEnv(Env::prefixed("KIPEKEE_").global()))
         .select(Profile::from_env_or(
             "ROCKET_PROFILE",
             rocket::Config::DEFAULT_PROFILE,
@@ -164,8 +174,10 @@ fn rocket_defaults() -> serde_json::Value {
 
 impl AppConfig {
     /// Extracts and cross-checks the configuration; the error names the offending key.
+    /// Lossy: the environment's values are text (`TextEnv`), and a number or a switch is read
+    /// from its text (`"10"`, `"true"`) where the setting wants one.
     pub fn from_figment(figment: &Figment) -> Result<AppConfig, ConfigError> {
-        let config: AppConfig = figment.extract()?;
+        let config: AppConfig = figment.extract_lossy()?;
         config.check()?;
         Ok(config)
     }

@@ -14,6 +14,8 @@ pub mod logging;
 /// Rendering emails and sending them through Mailtrap.
 pub mod mail;
 /// Retrying transient delivery failures in-process, from a queue kept in the store.
+pub mod outbox;
+
 pub mod retry;
 /// The sled store: submissions, files, deliveries, subscribers, secrets.
 pub mod store;

@@ -349,10 +349,16 @@ fn each_of_the_four_forms_goes_from_http_to_the_store_to_mailtrap() {
     );
     references.insert("newsletter", reference);
 
-    // following the opt-in link sends the welcome and the owner's notice, in one round trip
+    // a mail scanner's GET or HEAD of the opt-in link acts on nothing
     let (requests, delivered) = (fake.requests().len(), fake.delivered().len());
-    let resp = get(&server, &confirm);
-    assert_eq!(resp.status(), 200, "GET {confirm}");
+    assert_eq!(get(&server, &confirm).status(), 200, "GET {confirm}");
+    let head = answer(process::http().head(&server.url(&confirm)).call());
+    assert_eq!(head.status(), 200, "HEAD {confirm}");
+    assert_eq!(fake.requests().len(), requests, "GET and HEAD send nothing");
+
+    // the page's button posts: the welcome and the owner's notice, in one round trip
+    let resp = answer(process::http().post(&server.url(&confirm)).call());
+    assert_eq!(resp.status(), 200, "POST {confirm}");
     let messages = one_batch(&fake, requests, delivered, "confirm");
     assert_eq!(messages.len(), 2, "welcome and notice: {messages:#?}");
     let welcome = message_to(&messages, visitor, "confirm");
@@ -361,11 +367,22 @@ fn each_of_the_four_forms_goes_from_http_to_the_store_to_mailtrap() {
         .as_str()
         .unwrap_or_else(|| panic!("the welcome has no List-Unsubscribe header: {welcome}"));
     let unsubscribe = link_path(list_unsubscribe, &base, "unsubscribe");
-    let resp = get(&server, &unsubscribe);
+    assert_eq!(
+        get(&server, &unsubscribe).status(),
+        200,
+        "GET {unsubscribe}"
+    );
+    // RFC 8058: the mail client's one-click POST, from no page of ours
+    let resp = answer(
+        process::http()
+            .post(&server.url(&unsubscribe))
+            .set("Content-Type", URLENCODED)
+            .send_string("List-Unsubscribe=One-Click"),
+    );
     assert_eq!(
         resp.status(),
         200,
-        "GET {unsubscribe} (from List-Unsubscribe)"
+        "POST {unsubscribe} (List-Unsubscribe-Post)"
     );
     assert_eq!(
         fake.requests().len(),

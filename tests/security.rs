@@ -406,7 +406,7 @@ mod in_process {
         for public in outside {
             assert_eq!(
                 public,
-                json!({ "status": "degraded", "cause": "email_delivery" }),
+                json!({ "status": "degraded", "cause": "mailtrap_unauthorized" }),
                 "{public}"
             );
         }

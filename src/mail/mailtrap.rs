@@ -1,7 +1,9 @@
 //! The Mailtrap Email Sending API client: one pooled, kept-alive `ureq` agent per process,
 //! one `/api/batch` round trip per call. Blocking: call it from `spawn_blocking`.
 
+use std::io::{Cursor, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,7 @@ use rustls_pki_types::CertificateDer;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
+use super::failure::{Failure, FailureKind};
 use super::{Email, EmailStatus};
 use crate::config::{AppConfig, Mailbox, Secret};
 
@@ -21,6 +24,8 @@ pub struct Outcome {
     pub http_status: Option<u16>,
     pub message_ids: Vec<String>,
     pub error: Option<String>,
+    /// Why it failed, typed; `None` when sent or skipped.
+    pub failure: Option<FailureKind>,
     pub started_at: OffsetDateTime,
     pub duration_ms: u64,
     /// Mailtrap's `Retry-After` (seconds), when it rate-limited the request.
@@ -31,16 +36,19 @@ impl Outcome {
     pub fn skipped(reason: &str) -> Outcome {
         Outcome {
             status: EmailStatus::Skipped,
-            ..Outcome::failed(reason)
+            failure: None,
+            ..Outcome::failed(Failure::new(FailureKind::Internal, reason))
         }
     }
 
-    pub fn failed(reason: &str) -> Outcome {
+    /// An attempt that failed before or without an HTTP answer.
+    pub fn failed(failure: Failure) -> Outcome {
         Outcome {
-            status: EmailStatus::Failed,
-            http_status: None,
+            status: failure.kind.status(),
+            http_status: failure.kind.http_status(),
             message_ids: Vec::new(),
-            error: Some(reason.into()),
+            error: Some(failure.detail),
+            failure: Some(failure.kind),
             started_at: OffsetDateTime::now_utc(),
             duration_ms: 0,
             retry_after_secs: None,
@@ -157,18 +165,29 @@ impl Mailtrap {
         url: &str,
         body: Value,
         n: usize,
-        parse: impl FnOnce(u16, &str) -> Vec<Result<Vec<String>, String>>,
+        parse: impl FnOnce(u16, &str) -> Vec<Result<Vec<String>, Failure>>,
     ) -> Vec<Outcome> {
         let Some(token) = &self.token else {
             return vec![Outcome::skipped("MAILTRAP_API_TOKEN is not set"); n];
         };
+        let body = body.to_string().into_bytes();
+        let len = body.len();
+        let written = Arc::new(AtomicUsize::new(0));
         let started_at = OffsetDateTime::now_utc();
         let clock = Instant::now();
+        // A fixed Content-Length (no chunked encoding) and a reader that counts what ureq
+        // took of the body: a timeout before it took everything cannot have delivered.
         let answer = agent
             .post(url)
+            .timeout(budget(self.timeout, len))
             .set("Authorization", &format!("Bearer {}", token.expose()))
             .set("Accept", "application/json")
-            .send_json(body);
+            .set("Content-Type", "application/json")
+            .set("Content-Length", &len.to_string())
+            .send(Counted {
+                inner: Cursor::new(body),
+                read: Arc::clone(&written),
+            });
         let mut retry_after_secs = None;
         let (http_status, items) = match answer {
             Ok(resp) | Err(ureq::Error::Status(_, resp)) => {
@@ -180,27 +199,68 @@ impl Mailtrap {
                 let text = resp.into_string().unwrap_or_default();
                 (Some(status), parse(status, &text))
             }
-            Err(ureq::Error::Transport(t)) => (None, vec![Err(transport_error(&t)); n]),
+            Err(ureq::Error::Transport(t)) => {
+                let whole = written.load(Ordering::Relaxed) >= len;
+                (None, vec![Err(transport_failure(&t, whole)); n])
+            }
         };
         let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
         items
             .into_iter()
-            .map(|item| {
-                let (status, message_ids, error) = match item {
-                    Ok(ids) => (EmailStatus::Sent, ids, None),
-                    Err(e) => (EmailStatus::Failed, Vec::new(), Some(e)),
-                };
-                Outcome {
-                    status,
+            .map(|item| match item {
+                Ok(message_ids) => Outcome {
+                    status: EmailStatus::Sent,
                     http_status,
                     message_ids,
-                    error,
+                    error: None,
+                    failure: None,
                     started_at,
                     duration_ms,
                     retry_after_secs,
-                }
+                },
+                Err(failure) => Outcome {
+                    http_status,
+                    started_at,
+                    duration_ms,
+                    retry_after_secs,
+                    ..Outcome::failed(failure)
+                },
             })
             .collect()
+    }
+}
+
+/// The slowest uplink a host is expected to have, in bytes per second (2 Mbit/s): the
+/// request's budget grows by the time this takes to carry its body.
+const SLOWEST_UPLINK_BYTES_PER_SEC: u64 = 250_000;
+
+/// Mailtrap's limit on one message, attachments base64-encoded (its sending API docs).
+pub const MAX_MESSAGE_BYTES: usize = 10_000_000;
+
+/// The time budget of one request of `len` bytes: `base` (`KIPEKEE_MAILTRAP_TIMEOUT_SECS`,
+/// the budget of an ordinary message) plus the body's time at the slowest planned uplink.
+/// A 7 MB job application gets 38 s at a 10 s base; the largest request Mailtrap takes
+/// (one message of 10 MB) 50 s: see [`longest_send`].
+pub fn budget(base: Duration, len: usize) -> Duration {
+    base + Duration::from_secs(len as u64 / SLOWEST_UPLINK_BYTES_PER_SEC)
+}
+
+/// The longest a send in flight can take with this base budget: what a stop must wait for.
+pub fn longest_send(base: Duration) -> Duration {
+    budget(base, MAX_MESSAGE_BYTES)
+}
+
+/// A request body that counts the bytes the HTTP client has taken from it.
+struct Counted {
+    inner: Cursor<Vec<u8>>,
+    read: Arc<AtomicUsize>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n, Ordering::Relaxed);
+        Ok(n)
     }
 }
 
@@ -269,7 +329,7 @@ pub fn load_pem_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>, Stri
 }
 
 /// `/api/send`'s answer for one message (seed mode): its ids, or why it failed.
-fn parse_send_answer(status: u16, body: &str) -> Result<Vec<String>, String> {
+fn parse_send_answer(status: u16, body: &str) -> Result<Vec<String>, Failure> {
     let json: Option<Value> = serde_json::from_str(body).ok();
     match json {
         Some(v) if (200..300).contains(&status) && v.get("success") == Some(&json!(true)) => {
@@ -296,6 +356,33 @@ fn address(m: &Mailbox) -> Value {
         v["name"] = json!(name);
     }
     v
+}
+
+/// The size in bytes of `e` as one JSON message, attachments base64-encoded: what
+/// Mailtrap's 10 MB limit counts. Computed without encoding the attachments.
+pub(super) fn message_size(e: &Email) -> usize {
+    let bare = Email {
+        attachments: Vec::new(),
+        ..e.clone()
+    };
+    let files: usize = e
+        .attachments
+        .iter()
+        .map(|a| {
+            let meta = json!({
+                "filename": a.filename,
+                "type": a.content_type,
+                "disposition": "attachment",
+                "content": "",
+            });
+            meta.to_string().len() + a.bytes.len().div_ceil(3) * 4
+        })
+        .sum();
+    let wrapper = match e.attachments.len() {
+        0 => 0,
+        n => r#","attachments":[]"#.len() + (n - 1),
+    };
+    message(&bare).to_string().len() + files + wrapper
 }
 
 /// One `requests[]` item. Absent fields are omitted, never sent as `null`.
@@ -333,29 +420,52 @@ fn message(e: &Email) -> Value {
     Value::Object(m)
 }
 
-fn transport_error(t: &ureq::Transport) -> String {
-    let kind = match t.kind() {
-        ureq::ErrorKind::ConnectionFailed => "could not connect to Mailtrap",
-        ureq::ErrorKind::Dns => "could not resolve Mailtrap's host name",
-        ureq::ErrorKind::Io => "connection to Mailtrap failed or timed out",
-        ureq::ErrorKind::InvalidUrl => "MAILTRAP_API_URL is not a valid URL",
-        _ => "Mailtrap request failed",
+/// A failure without an HTTP answer. `whole`: the request body had been handed over whole,
+/// so Mailtrap may have received and accepted it.
+fn transport_failure(t: &ureq::Transport, whole: bool) -> Failure {
+    let (kind, text) = match t.kind() {
+        ureq::ErrorKind::ConnectionFailed => {
+            (FailureKind::Connect, "could not connect to Mailtrap")
+        }
+        ureq::ErrorKind::Dns => (
+            FailureKind::Connect,
+            "could not resolve Mailtrap's host name",
+        ),
+        ureq::ErrorKind::InvalidUrl | ureq::ErrorKind::UnknownScheme => {
+            (FailureKind::BadUrl, "MAILTRAP_API_URL is not a valid URL")
+        }
+        _ if whole => (
+            FailureKind::TimeoutAfterSent,
+            "sent to Mailtrap, but no answer came in time (it may have been delivered)",
+        ),
+        _ => (
+            FailureKind::TimeoutBeforeSent,
+            "the connection to Mailtrap failed or timed out before the email was sent",
+        ),
     };
-    match t.message() {
-        Some(detail) => format!("{kind}: {detail}"),
+    let detail = match t.message() {
+        Some(detail) => format!("{text}: {detail}"),
         None => match std::error::Error::source(t) {
-            Some(source) => format!("{kind}: {source}"),
-            None => kind.to_string(),
+            Some(source) => format!("{text}: {source}"),
+            None => text.to_string(),
         },
-    }
+    };
+    Failure::new(kind, detail)
 }
 
 /// Reads Mailtrap's answer to a batch of `n` messages: for each, its message ids or why it
-/// failed. Tolerates every error shape the API has been seen to use.
-pub fn parse_batch_answer(status: u16, body: &str, n: usize) -> Vec<Result<Vec<String>, String>> {
-    let json: Option<Value> = serde_json::from_str(body).ok();
-    let whole = |why: String| vec![Err(why); n];
+/// failed. Tolerates every error shape the API has been seen to use; an error status whose
+/// body is not JSON comes from something in front of Mailtrap (a gateway's page).
+pub fn parse_batch_answer(status: u16, body: &str, n: usize) -> Vec<Result<Vec<String>, Failure>> {
+    let json: Option<Value> = serde_json::from_str::<Value>(body)
+        .ok()
+        .filter(Value::is_object);
+    let whole = |kind: FailureKind, why: String| vec![Err(Failure::new(kind, why)); n];
     if !(200..300).contains(&status) {
+        let kind = FailureKind::Http {
+            status,
+            mailtrap: json.is_some(),
+        };
         let detail = json.as_ref().and_then(error_text).unwrap_or_else(|| {
             if body.trim().is_empty() {
                 "empty answer".into()
@@ -363,24 +473,37 @@ pub fn parse_batch_answer(status: u16, body: &str, n: usize) -> Vec<Result<Vec<S
                 "non-JSON answer".into()
             }
         });
-        return whole(format!("HTTP {status}: {detail}"));
+        return whole(kind, format!("HTTP {status}: {detail}"));
     }
     let Some(json) = json else {
-        return whole(format!("HTTP {status}: non-JSON answer"));
+        return whole(
+            FailureKind::UnreadableAnswer,
+            format!("HTTP {status}: non-JSON answer"),
+        );
     };
     let Some(items) = json.get("responses").and_then(Value::as_array) else {
-        let detail = error_text(&json).unwrap_or_else(|| "answer without responses".into());
-        return whole(format!("HTTP {status}: {detail}"));
+        // `{"success":false,"errors":[…]}` with a 2xx: refused as a whole.
+        return match error_text(&json) {
+            Some(detail) => whole(FailureKind::Rejected, format!("HTTP {status}: {detail}")),
+            None => whole(
+                FailureKind::UnreadableAnswer,
+                format!("HTTP {status}: answer without responses"),
+            ),
+        };
     };
     (0..n)
         .map(|i| match items.get(i) {
             Some(item) if item.get("success").and_then(Value::as_bool) == Some(true) => {
                 Ok(message_ids(item))
             }
-            Some(item) => {
-                Err(error_text(item).unwrap_or_else(|| "rejected without a reason".into()))
-            }
-            None => Err("Mailtrap's answer did not cover this message".into()),
+            Some(item) => Err(Failure::new(
+                FailureKind::Rejected,
+                error_text(item).unwrap_or_else(|| "rejected without a reason".into()),
+            )),
+            None => Err(Failure::new(
+                FailureKind::UnreadableAnswer,
+                "Mailtrap's answer did not cover this message",
+            )),
         })
         .collect()
 }
@@ -422,50 +545,103 @@ mod tests {
         assert_eq!(got[0], Ok(vec!["a1".to_string(), "a2".to_string()]));
         assert_eq!(
             got[1],
-            Err("'from' is required; 'subject' is required".to_string())
+            Err(Failure::new(
+                FailureKind::Rejected,
+                "'from' is required; 'subject' is required"
+            ))
         );
-        assert!(got[2].as_ref().unwrap_err().contains("did not cover"));
+        let uncovered = got[2].as_ref().unwrap_err();
+        assert!(uncovered.detail.contains("did not cover"));
+        assert_eq!(uncovered.kind, FailureKind::UnreadableAnswer);
     }
 
     #[test]
     fn every_error_shape_is_understood() {
+        let mt = |status| FailureKind::Http {
+            status,
+            mailtrap: true,
+        };
+        let gateway = |status| FailureKind::Http {
+            status,
+            mailtrap: false,
+        };
         let cases = [
             (
                 401,
                 r#"{"errors":["Unauthorized"]}"#,
+                mt(401),
                 "HTTP 401: Unauthorized",
             ),
             (
                 400,
                 r#"{"success":false,"errors":["bad"]}"#,
+                mt(400),
                 "HTTP 400: bad",
             ),
             (
                 401,
                 r#"{"error":"Incorrect API token"}"#,
+                mt(401),
                 "HTTP 401: Incorrect API token",
             ),
             (
                 422,
                 r#"{"errors":{"base":["x"]}}"#,
+                mt(422),
                 r#"HTTP 422: base: ["x"]"#,
             ),
-            (503, "<html>cloudflare</html>", "HTTP 503: non-JSON answer"),
-            (500, "", "HTTP 500: empty answer"),
+            (
+                503,
+                "<html>cloudflare</html>",
+                gateway(503),
+                "HTTP 503: non-JSON answer",
+            ),
+            (502, "", gateway(502), "HTTP 502: empty answer"),
+            (
+                500,
+                r#"{"errors":["Internal"]}"#,
+                mt(500),
+                "HTTP 500: Internal",
+            ),
             (
                 200,
                 r#"{"success":false,"errors":["general"]}"#,
+                FailureKind::Rejected,
                 "HTTP 200: general",
             ),
-            (200, "not json", "HTTP 200: non-JSON answer"),
+            (
+                200,
+                "not json",
+                FailureKind::UnreadableAnswer,
+                "HTTP 200: non-JSON answer",
+            ),
         ];
-        for (status, body, want) in cases {
+        for (status, body, kind, want) in cases {
             assert_eq!(
                 parse_batch_answer(status, body, 1),
-                vec![Err(want.to_string())],
+                vec![Err(Failure::new(kind, want))],
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn the_message_size_is_counted_without_encoding() {
+        let mut e = crate::mail::tests::email_with_attachment(1000);
+        assert_eq!(message_size(&e), message(&e).to_string().len());
+        e.attachments.push(e.attachments[0].clone());
+        assert_eq!(message_size(&e), message(&e).to_string().len());
+        e.attachments.clear();
+        assert_eq!(message_size(&e), message(&e).to_string().len());
+    }
+
+    #[test]
+    fn the_budget_grows_with_the_body() {
+        let base = Duration::from_secs(10);
+        assert_eq!(budget(base, 2_000), base);
+        // A 5 MiB CV base64-encoded in a batch: about 7 MB.
+        assert_eq!(budget(base, 7_000_000), Duration::from_secs(38));
+        assert_eq!(longest_send(base), Duration::from_secs(50));
     }
 
     fn self_signed_pem() -> String {

@@ -1,6 +1,7 @@
 //! Emails: what a form's emails say (rendered from embedded tera templates) and how they
 //! leave (the Mailtrap client). Never touches the store: outcomes are returned as data.
 
+mod failure;
 mod mailtrap;
 
 use std::collections::BTreeMap;
@@ -8,7 +9,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use tera::Context;
 
-pub use mailtrap::{parse_batch_answer, Mailtrap, Outcome};
+pub use failure::{Failure, FailureKind, Retry};
+pub use mailtrap::{
+    budget, longest_send, parse_batch_answer, Mailtrap, Outcome, MAX_MESSAGE_BYTES,
+};
 
 use crate::config::{AppConfig, Mailbox};
 use crate::forms::{single_line, EmailDef, FormDef};
@@ -35,10 +39,14 @@ pub enum EmailStatus {
     Failed,
     /// Not sent on purpose: no token, no recipient configured, spam, or nothing to send.
     Skipped,
+    /// May have been delivered: the request reached Mailtrap (or a gateway in front of it)
+    /// but no usable answer came back. Never retried automatically.
+    Unknown,
 }
 
 impl EmailStatus {
-    /// A submission's status from its emails' outcomes: failed if any failed.
+    /// A submission's status from its emails' outcomes: failed if any failed, else unknown
+    /// if any may not have arrived, else skipped if any was skipped.
     pub fn summarize(outcomes: impl IntoIterator<Item = EmailStatus>) -> EmailStatus {
         let mut all = outcomes.into_iter().peekable();
         if all.peek().is_none() {
@@ -46,6 +54,7 @@ impl EmailStatus {
         }
         all.fold(EmailStatus::Sent, |acc, s| match (acc, s) {
             (EmailStatus::Failed, _) | (_, EmailStatus::Failed) => EmailStatus::Failed,
+            (EmailStatus::Unknown, _) | (_, EmailStatus::Unknown) => EmailStatus::Unknown,
             (EmailStatus::Skipped, _) | (_, EmailStatus::Skipped) => EmailStatus::Skipped,
             _ => EmailStatus::Sent,
         })
@@ -159,7 +168,7 @@ pub fn render(
             email: e,
         })
     };
-    Ok(Email {
+    let email = Email {
         kind: def.kind.clone(),
         to_visitor: def.to_visitor(),
         category: format!("{}-{}", mc.slug, def.kind),
@@ -174,12 +183,84 @@ pub fn render(
         } else {
             Vec::new()
         },
-    })
+    };
+    Ok(within_mailtrap_limit(
+        email,
+        &format!("{}/admin/submissions/{}", mc.public_base, sub.id),
+    ))
+}
+
+/// A message over Mailtrap's limit ([`MAX_MESSAGE_BYTES`]) is refused as a whole, so it is
+/// never attempted as is: it goes without its attachments and says where the files are.
+pub fn within_mailtrap_limit(mut email: Email, admin_url: &str) -> Email {
+    if email.attachments.is_empty() || mailtrap::message_size(&email) <= MAX_MESSAGE_BYTES {
+        return email;
+    }
+    let names: Vec<String> = email.attachments.drain(..).map(|a| a.filename).collect();
+    let note = format!(
+        "The attached file ({}) was too large to send by email (Mailtrap accepts up to 10 MB \
+         per message). It is kept in the admin panel: {admin_url}",
+        names.join(", ")
+    );
+    email.text = format!("{note}\n\n{}", email.text);
+    let html_note = format!(
+        "<p style=\"padding:12px;border:1px solid #d97706;border-radius:6px\">{}</p>",
+        tera::escape_html(&note)
+    );
+    email.html = match email.html.find("<body") {
+        Some(at) => match email.html[at..].find('>') {
+            Some(end) => {
+                let cut = at + end + 1;
+                format!("{}{html_note}{}", &email.html[..cut], &email.html[cut..])
+            }
+            None => format!("{html_note}{}", email.html),
+        },
+        None => format!("{html_note}{}", email.html),
+    };
+    email
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// An owner notification carrying one file of `size` bytes.
+    pub(crate) fn email_with_attachment(size: usize) -> Email {
+        Email {
+            kind: "admin".into(),
+            to_visitor: false,
+            category: "job-admin".into(),
+            to: Some(Mailbox::new(
+                "",
+                crate::config::EmailAddress::parse("jobs@shop.example").unwrap(),
+            )),
+            reply_to: None,
+            subject: "New application".into(),
+            text: "Application from Zoë \"Z\" <z@example.com>".into(),
+            html: "<html><body><p>Application</p></body></html>".into(),
+            headers: BTreeMap::new(),
+            attachments: vec![Attachment {
+                filename: "cv \"final\".pdf".into(),
+                content_type: "application/pdf".into(),
+                bytes: vec![7; size],
+            }],
+        }
+    }
+
+    #[test]
+    fn a_message_over_mailtrap_limit_goes_without_its_file_and_says_so() {
+        let fits = within_mailtrap_limit(email_with_attachment(5 * 1024 * 1024), "http://x/a");
+        assert_eq!(fits.attachments.len(), 1);
+        // 7.6 MB of file is 10.1 MB base64-encoded.
+        let big = within_mailtrap_limit(email_with_attachment(7_600_000), "http://x/admin/1");
+        assert!(big.attachments.is_empty());
+        assert!(big.text.contains("too large") && big.text.contains("http://x/admin/1"));
+        assert!(
+            big.html.starts_with("<html><body><p style="),
+            "{}",
+            big.html
+        );
+    }
 
     #[test]
     fn summary_is_failed_if_any_failed_and_sent_only_if_all_sent() {
@@ -187,6 +268,8 @@ mod tests {
         assert_eq!(EmailStatus::summarize([Sent, Sent]), Sent);
         assert_eq!(EmailStatus::summarize([Sent, Failed, Skipped]), Failed);
         assert_eq!(EmailStatus::summarize([Sent, Skipped]), Skipped);
+        assert_eq!(EmailStatus::summarize([Sent, Unknown, Skipped]), Unknown);
+        assert_eq!(EmailStatus::summarize([Unknown, Failed]), Failed);
         assert_eq!(EmailStatus::summarize([]), Skipped);
     }
 }

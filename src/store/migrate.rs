@@ -6,15 +6,19 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{keys, records, Delivery, Result, Store, StoreError, Submission, SCHEMA_VERSION};
+use crate::mail::{EmailStatus, FailureKind};
 
 /// A step brings the store from version `n` to `n + 1`; `STEPS[n]` is that step. Steps are
 /// idempotent: one interrupted by a crash is run again, whole, at the next start.
 type Step = (&'static str, fn(&Store) -> Result<()>);
 
-const STEPS: [Step; SCHEMA_VERSION as usize] = [(
-    "records rewritten in the current layout, indexes and reference counters rebuilt",
-    v0_to_v1,
-)];
+const STEPS: [Step; SCHEMA_VERSION as usize] = [
+    (
+        "records rewritten in the current layout, indexes and reference counters rebuilt",
+        v0_to_v1,
+    ),
+    ("failed deliveries given their failure kind", v1_to_v2),
+];
 
 impl Store {
     /// Brings the store to `SCHEMA_VERSION`, step by step, recording each version reached.
@@ -88,6 +92,45 @@ fn v0_to_v1(store: &Store) -> Result<()> {
     Ok(())
 }
 
+/// Version 1 recorded a failure only as text. Each failed attempt gets its `FailureKind`,
+/// read once from what version 1 wrote (its status code and the fixed wording of its
+/// client's errors); from version 2 on no decision reads error text. The status is kept as
+/// it was recorded.
+fn v1_to_v2(store: &Store) -> Result<()> {
+    for entry in store.deliveries.iter() {
+        let (key, raw) = entry?;
+        let mut d: Delivery = records::decode("deliveries", &raw)?;
+        if d.status != EmailStatus::Failed || d.failure.is_some() {
+            continue;
+        }
+        d.failure = Some(legacy_failure_kind(
+            d.http_status,
+            d.error.as_deref().unwrap_or(""),
+        ));
+        store.deliveries.insert(&key, records::encode(&d))?;
+    }
+    Ok(())
+}
+
+fn legacy_failure_kind(http_status: Option<u16>, error: &str) -> FailureKind {
+    match http_status {
+        Some(200..=299) => FailureKind::Rejected,
+        Some(status) => FailureKind::Http {
+            status,
+            mailtrap: !(error.ends_with("non-JSON answer") || error.ends_with("empty answer")),
+        },
+        None if error.starts_with("could not connect")
+            || error.starts_with("could not resolve") =>
+        {
+            FailureKind::Connect
+        }
+        None if error.starts_with("could not render") => FailureKind::Render,
+        None if error.starts_with("MAILTRAP_API_URL") => FailureKind::BadUrl,
+        // "connection to Mailtrap failed or timed out", or anything else: may have arrived.
+        None => FailureKind::TimeoutAfterSent,
+    }
+}
+
 /// `1042` of `Q-1042`.
 fn reference_number(reference: &str) -> Option<u64> {
     reference.rsplit_once('-')?.1.parse().ok()
@@ -140,6 +183,72 @@ mod tests {
             "the record is rewritten in the new layout"
         );
         assert_eq!(store.next_reference("quote", "Q").unwrap(), "Q-1008");
+    }
+
+    #[test]
+    fn version_1_failures_get_their_kind_and_keep_their_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                Some(401),
+                "HTTP 401: Unauthorized",
+                FailureKind::Http {
+                    status: 401,
+                    mailtrap: true,
+                },
+            ),
+            (
+                Some(504),
+                "HTTP 504: non-JSON answer",
+                FailureKind::Http {
+                    status: 504,
+                    mailtrap: false,
+                },
+            ),
+            (
+                None,
+                "could not connect to Mailtrap: refused",
+                FailureKind::Connect,
+            ),
+            (
+                None,
+                "connection to Mailtrap failed or timed out: timed out",
+                FailureKind::TimeoutAfterSent,
+            ),
+            (Some(200), "'from' is required", FailureKind::Rejected),
+        ];
+        {
+            let db = sled::open(dir.path()).unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .insert("schema_version", &1u64.to_be_bytes())
+                .unwrap();
+            let deliveries = db.open_tree("deliveries").unwrap();
+            for (i, (http, error, _)) in cases.iter().enumerate() {
+                let raw = serde_json::json!({
+                    "id": format!("{:016x}", i + 1), "submission_id": format!("{:016x}", 1),
+                    "kind": "admin", "to": "o@example.com", "subject": "s",
+                    "started_at": "2026-11-01T09:30:00Z", "duration_ms": 5,
+                    "status": "failed", "http_status": http, "error": error,
+                });
+                deliveries
+                    .insert((i as u64 + 1).to_be_bytes(), raw.to_string().as_bytes())
+                    .unwrap();
+            }
+            db.flush().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        for (i, (_, _, kind)) in cases.iter().enumerate() {
+            let raw = store
+                .deliveries
+                .get((i as u64 + 1).to_be_bytes())
+                .unwrap()
+                .unwrap();
+            let d: Delivery = records::decode("deliveries", &raw).unwrap();
+            assert_eq!(d.failure, Some(*kind), "{:?}", d.error);
+            assert_eq!(d.status, EmailStatus::Failed);
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 
 pub use keys::{DeliveryId, SubmissionId};
 pub use queries::{DeliveryFilter, FormCounts, Page, SubmissionFilter};
-pub use records::{Delivery, NewSubmission, Note, StoredFile, Submission};
+pub use records::{Attempt, Delivery, NewSubmission, Note, StoredFile, Submission};
 pub use retries::RetryJob;
 pub use sessions::Session;
 pub use subscribers::{Signup, Subscriber, SubscriberState};
@@ -32,7 +32,7 @@ pub use subscribers::{Signup, Subscriber, SubscriberState};
 use crate::mail::EmailStatus;
 
 /// Version of the record layout; bumped with a migration step in `migrate.rs`.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// First number of every form's reference sequence, so references look like `Q-1001`.
 const FIRST_REFERENCE: u64 = 1001;

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::{DeliveryId, StoreError, SubmissionId};
 use crate::config::EmailAddress;
 use crate::forms::Upload;
-use crate::mail::EmailStatus;
+use crate::mail::{EmailStatus, FailureKind};
 
 /// A valid post on its way into the store.
 #[derive(Debug, Clone)]
@@ -146,6 +146,21 @@ impl NewSubmission {
     }
 }
 
+/// What an attempt was, as the admin panel labels it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attempt {
+    /// Sent when the visitor posted (or confirmed their subscription).
+    #[default]
+    FirstTry,
+    /// The retry queue's attempt number `n` (the first try was 1).
+    AutomaticRetry(u32),
+    /// The owner's Resend.
+    ResentByOwner,
+    /// Held for review, then sent by the owner's "Not spam — send the emails".
+    ApprovedByOwner,
+}
+
 /// One attempt to deliver one email, as the delivery log shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
@@ -166,9 +181,14 @@ pub struct Delivery {
     #[serde(default)]
     pub message_ids: Vec<String>,
     pub error: Option<String>,
+    /// Why it failed or may not have arrived, typed; `None` when sent or skipped.
+    #[serde(default)]
+    pub failure: Option<FailureKind>,
     /// Mailtrap's `Retry-After`, seconds, on a rate-limited attempt.
     #[serde(default)]
     pub retry_after_secs: Option<u64>,
+    #[serde(default)]
+    pub attempt: Attempt,
     /// The email as it was (or would have been) sent, for the admin's preview.
     #[serde(default)]
     pub text: String,
@@ -194,7 +214,9 @@ impl Delivery {
             http_status: None,
             message_ids: Vec::new(),
             error: None,
+            failure: None,
             retry_after_secs: None,
+            attempt: Attempt::FirstTry,
             text: String::new(),
             html: String::new(),
             attachments: Vec::new(),

@@ -166,6 +166,36 @@ impl Store {
         Ok(Some(sub))
     }
 
+    /// The subscriber an emailed link's token belongs to, without changing anything: what
+    /// the page behind a `GET`/`HEAD` of that link shows.
+    pub fn subscriber_for_link(&self, token: &str) -> Result<Option<Subscriber>> {
+        Ok(self
+            .subscriber_by_token(token)?
+            .filter(|s| s.confirm_token == token || s.unsubscribe_token == token))
+    }
+
+    /// "Subscribe again" from the unsubscribed page, by the holder of the unsubscribe token:
+    /// back to confirmed if the address had been confirmed before (the token proves the
+    /// mailbox), otherwise back to pending, awaiting the opt-in link it already holds.
+    pub async fn resubscribe(&self, token: &str) -> Result<Option<Subscriber>> {
+        let Some(mut sub) = self.subscriber_by_token(token)? else {
+            return Ok(None);
+        };
+        if sub.unsubscribe_token != token {
+            return Ok(None);
+        }
+        if sub.state == SubscriberState::Unsubscribed {
+            sub.state = if sub.confirmed_at.is_some() {
+                SubscriberState::Confirmed
+            } else {
+                SubscriberState::Pending
+            };
+            sub.unsubscribed_at = None;
+            self.put_subscriber(&sub).await?;
+        }
+        Ok(Some(sub))
+    }
+
     /// Forgets that an opt-in went out (it failed), so signing up again sends one at once.
     pub async fn forget_optin(&self, email: &EmailAddress) -> Result<()> {
         if let Some(mut sub) = self.subscriber(email)? {

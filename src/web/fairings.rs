@@ -54,7 +54,7 @@ impl Fairing for RequestLog {
             path = %req.uri().path(),
             status = res.status().code,
             duration_ms = started.0.elapsed().as_secs_f64() * 1000.0,
-            client_ip = %req.client_ip().map(|ip| ip.to_string()).unwrap_or_default(),
+            client_ip = %super::client::ClientAddr::of(req).0.map(|ip| ip.to_string()).unwrap_or_default(),
             "request"
         );
     }

@@ -10,6 +10,7 @@ use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use serde_json::Value;
 
+use super::client::ClientAddr;
 use super::error::wants_json;
 use super::Error;
 use crate::forms::{RawFile, RawInput, MAX_FIELDS};
@@ -202,14 +203,20 @@ impl<'r> FromRequest<'r> for Visitor {
     type Error = std::convert::Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
-        let origin = req.headers().get_one("Origin").map(str::to_string);
+        // `Origin: null` (a page with `Referrer-Policy: no-referrer`, a sandboxed frame) names
+        // no site at all: treated like a missing Origin, never refused for that alone.
+        let origin = req
+            .headers()
+            .get_one("Origin")
+            .filter(|o| !o.trim().eq_ignore_ascii_case("null"))
+            .map(str::to_string);
         let host = req.headers().get_one("Host").unwrap_or("");
         let public = req.rocket().state::<App>().map(|a| a.public_base.as_str());
         let same_origin = origin.as_deref().is_none_or(|o| {
             Some(o) == public || o == format!("http://{host}") || o == format!("https://{host}")
         });
         Outcome::Success(Visitor {
-            ip: req.client_ip(),
+            ip: ClientAddr::of(req).0,
             origin,
             wants_json: wants_json(req),
             same_origin,

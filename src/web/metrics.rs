@@ -12,16 +12,16 @@ use rocket::http::{ContentType, Method, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::{get, routes, Request, Response, Route, State};
 
-use crate::mail::EmailStatus;
+use crate::mail::{EmailStatus, FailureKind};
 use crate::store::{Delivery, DeliveryFilter, Store, Submission};
 use crate::App;
 
 /// Upper bounds (seconds) of the Mailtrap latency histogram's buckets.
 const LATENCY_BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
-/// `/healthz` is degraded when this many of the latest attempts that went to Mailtrap
-/// (skipped ones do not count) all failed.
-pub const FAILING_DELIVERIES: usize = 5;
+/// Delivery counts as failing (`/healthz` degraded, the dashboard's banner) when this many of
+/// the latest attempts that went to Mailtrap (skipped ones do not count) all failed.
+pub const FAILING_DELIVERIES: usize = 3;
 
 /// How many of the newest delivery records `/healthz` reads at most.
 const HEALTH_WINDOW: usize = 50;
@@ -53,6 +53,7 @@ fn status_label(status: EmailStatus) -> &'static str {
         EmailStatus::Sent => "sent",
         EmailStatus::Failed => "failed",
         EmailStatus::Skipped => "skipped",
+        EmailStatus::Unknown => "unknown",
     }
 }
 
@@ -104,7 +105,7 @@ impl Metrics {
         counter(
             &mut out,
             "kipekee_deliveries_total",
-            "Email delivery attempts by kind and outcome: sent, failed, skipped.",
+            "Email delivery attempts by kind and outcome: sent, failed, unknown (may have been delivered), skipped.",
             ("kind", "outcome"),
             &self.deliveries,
         );
@@ -255,50 +256,76 @@ impl Fairing for RejectedPosts {
     }
 }
 
-/// Whether email delivery works, judged from the newest records of the delivery log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Whether email delivery works, judged from the newest records of the delivery log: the one
+/// rule behind `/healthz`'s `degraded` and the dashboard's "Emails are failing" banner.
+#[derive(Debug, Clone, PartialEq)]
 pub enum DeliveryHealth {
     Ok,
-    /// The latest attempts all failed; the text says how and the last error.
-    Failing(String),
+    /// The latest `streak` attempts that went to Mailtrap all failed.
+    Failing {
+        streak: Vec<Delivery>,
+    },
 }
 
 impl DeliveryHealth {
+    /// Failing when the newest [`FAILING_DELIVERIES`] attempts that were not skipped all
+    /// failed (`failed` or `unknown`); `newest_first` is the delivery log's head.
+    pub fn judge(newest_first: &[Delivery]) -> DeliveryHealth {
+        let streak: Vec<Delivery> = newest_first
+            .iter()
+            .filter(|d| d.status != EmailStatus::Skipped)
+            .take_while(|d| matches!(d.status, EmailStatus::Failed | EmailStatus::Unknown))
+            .cloned()
+            .collect();
+        if streak.len() < FAILING_DELIVERIES {
+            return DeliveryHealth::Ok;
+        }
+        DeliveryHealth::Failing { streak }
+    }
+
+    /// From the store's newest records.
+    pub fn of(store: &Store) -> DeliveryHealth {
+        match store.list_deliveries(&DeliveryFilter::default(), None, HEALTH_WINDOW) {
+            Ok(page) => DeliveryHealth::judge(&page.items),
+            Err(_) => DeliveryHealth::Ok,
+        }
+    }
+
     /// `ok` or `degraded`, for `/healthz`'s `status`.
     pub fn status(&self) -> &'static str {
         match self {
             DeliveryHealth::Ok => "ok",
-            DeliveryHealth::Failing(_) => "degraded",
+            DeliveryHealth::Failing { .. } => "degraded",
         }
     }
 
-    /// Why it is degraded, if it is.
-    pub fn cause(&self) -> Option<&str> {
+    /// The latest failure's kind, when failing.
+    pub fn failure(&self) -> Option<FailureKind> {
         match self {
             DeliveryHealth::Ok => None,
-            DeliveryHealth::Failing(cause) => Some(cause),
+            DeliveryHealth::Failing { streak } => {
+                Some(streak[0].failure.unwrap_or(FailureKind::Internal))
+            }
         }
     }
-}
 
-/// Failing when the latest `FAILING_DELIVERIES` attempts that were not skipped all failed.
-pub fn delivery_health(store: &Store) -> DeliveryHealth {
-    let Ok(page) = store.list_deliveries(&DeliveryFilter::default(), None, HEALTH_WINDOW) else {
-        return DeliveryHealth::Ok;
-    };
-    let latest: Vec<&Delivery> = page
-        .items
-        .iter()
-        .filter(|d| d.status != EmailStatus::Skipped)
-        .take(FAILING_DELIVERIES)
-        .collect();
-    if latest.len() < FAILING_DELIVERIES || latest.iter().any(|d| d.status != EmailStatus::Failed) {
-        return DeliveryHealth::Ok;
+    /// Why it is degraded, as a short category without error text (`/healthz`'s `cause`).
+    pub fn cause(&self) -> Option<&'static str> {
+        self.failure().map(FailureKind::category)
     }
-    let last = latest[0].error.as_deref().unwrap_or("no error text");
-    DeliveryHealth::Failing(format!(
-        "the last {FAILING_DELIVERIES} email deliveries failed; latest: {last}"
-    ))
+
+    /// How long the streak is and the latest failure's error text (Mailtrap's own words):
+    /// `/healthz`'s `detail`, for loopback or the metrics token only.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            DeliveryHealth::Ok => None,
+            DeliveryHealth::Failing { streak } => Some(format!(
+                "the last {} email attempts failed; latest: {}",
+                streak.len(),
+                streak[0].error.as_deref().unwrap_or("no error text")
+            )),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -317,6 +344,34 @@ mod tests {
         assert!(text.contains("kipekee_mailtrap_request_duration_seconds_bucket{le=\"+Inf\"} 2"));
         assert!(text.contains("kipekee_mailtrap_request_duration_seconds_sum 0.74"));
         assert!(text.contains(r#"kipekee_submissions_total{form="qu\"ote",outcome="invalid"} 1"#));
+    }
+
+    #[test]
+    fn failing_takes_the_same_streak_for_banner_and_health() {
+        let attempt = |status, failure| {
+            let mut d = Delivery::planned("admin", Some("o@example.com"), "s");
+            d.status = status;
+            d.failure = failure;
+            d
+        };
+        let refused = Some(FailureKind::Http {
+            status: 401,
+            mailtrap: true,
+        });
+        let failed = attempt(EmailStatus::Failed, refused);
+        let skipped = attempt(EmailStatus::Skipped, None);
+        let sent = attempt(EmailStatus::Sent, None);
+        let two = [
+            failed.clone(),
+            skipped.clone(),
+            failed.clone(),
+            sent.clone(),
+        ];
+        assert_eq!(DeliveryHealth::judge(&two), DeliveryHealth::Ok);
+        let three = [failed.clone(), skipped, failed.clone(), failed, sent];
+        let health = DeliveryHealth::judge(&three);
+        assert_eq!(health.status(), "degraded");
+        assert_eq!(health.cause(), Some("mailtrap_unauthorized"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod admin;
 mod assets;
+pub mod client;
 mod error;
 mod fairings;
 mod input;

@@ -18,6 +18,7 @@ use super::Error;
 use crate::forms::spam::SpamReason;
 use crate::forms::{self, FieldErrors, FormDef, FormKind};
 use crate::mail::EmailStatus;
+use crate::store::{Subscriber, SubscriberState};
 use crate::submit::{self, Accepted};
 use crate::App;
 
@@ -28,9 +29,11 @@ pub fn routes() -> Vec<Route> {
         form_submit,
         form_preflight,
         thanks_page,
+        confirm_page,
         confirm,
+        unsubscribe_page,
         unsubscribe,
-        unsubscribe_one_click,
+        resubscribe,
         healthz
     ]
 }
@@ -221,7 +224,7 @@ fn thanks_page(
                 !n.is_empty() && n.len() <= 12 && n.bytes().all(|b| b.is_ascii_digit())
             })
     });
-    let email = email.filter(|e| ["sent", "failed", "skipped"].contains(e));
+    let email = email.filter(|e| ["sent", "failed", "skipped", "unknown"].contains(e));
     let mut ctx = base_context(app);
     ctx.insert("slug", slug);
     ctx.insert("form", def);
@@ -231,53 +234,142 @@ fn thanks_page(
     page(app, "public/thanks.html", &ctx)
 }
 
-fn message_page(app: &App, title: &str, message: &str) -> Result<RawHtml<String>, Error> {
+/// What the page behind an emailed link shows: the address, and a button when there is
+/// something to do.
+struct LinkPage<'a> {
+    title: &'a str,
+    message: &'a str,
+    email: Option<&'a str>,
+    /// `(path, label)` of the button that posts back; `None` when nothing is left to do.
+    button: Option<(String, &'a str)>,
+}
+
+fn link_page(app: &App, p: LinkPage<'_>) -> Result<RawHtml<String>, Error> {
     let mut ctx = base_context(app);
-    ctx.insert("title", title);
-    ctx.insert("message", message);
-    page(app, "public/message.html", &ctx)
+    ctx.insert("title", p.title);
+    ctx.insert("message", p.message);
+    ctx.insert("email", &p.email);
+    ctx.insert("action", &p.button.as_ref().map(|b| b.0.as_str()));
+    ctx.insert("button", &p.button.as_ref().map(|b| b.1));
+    page(app, "public/link.html", &ctx)
 }
 
+/// Emailed links never act on `GET` or `HEAD`: mail link scanners (Safe Links, Proofpoint,
+/// Mimecast, Gmail's prefetch) open every link. The page asks; only the button's `POST` acts.
 #[get("/confirm/<token>")]
+fn confirm_page(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
+    let sub = app
+        .store
+        .subscriber_for_link(token)?
+        .filter(|s| s.confirm_token == token && s.state != SubscriberState::Unsubscribed)
+        .ok_or(Error::NotFound)?;
+    if sub.state == SubscriberState::Confirmed {
+        return link_page(
+            app,
+            LinkPage {
+                title: "You're subscribed",
+                message: "This address is already confirmed. Nothing more to do.",
+                email: Some(sub.email.as_str()),
+                button: None,
+            },
+        );
+    }
+    link_page(
+        app,
+        LinkPage {
+            title: "Confirm your subscription",
+            message: "Press the button to start receiving the newsletter at this address.",
+            email: Some(sub.email.as_str()),
+            button: Some((format!("/confirm/{token}"), "Confirm")),
+        },
+    )
+}
+
+#[post("/confirm/<token>")]
 async fn confirm(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
-    match submit::confirm_subscription(app, token).await? {
-        Some(_) => message_page(
-            app,
-            "You're subscribed",
-            "Thank you for confirming. Welcome aboard!",
-        ),
-        None => Err(Error::NotFound),
-    }
+    let sub = submit::confirm_subscription(app, token)
+        .await?
+        .ok_or(Error::NotFound)?;
+    link_page(
+        app,
+        LinkPage {
+            title: "You're subscribed",
+            message: "Thank you for confirming. Welcome aboard!",
+            email: Some(sub.email.as_str()),
+            button: None,
+        },
+    )
 }
 
-/// A plain link in the email unsubscribes at once: that is what people expect of it.
 #[get("/unsubscribe/<token>")]
-async fn unsubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
-    match app.store.unsubscribe(token).await? {
-        Some(_) => message_page(
-            app,
-            "You're unsubscribed",
-            "You will not receive the newsletter any more.",
-        ),
-        None => Err(Error::NotFound),
+fn unsubscribe_page(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
+    let sub = app
+        .store
+        .subscriber_for_link(token)?
+        .filter(|s| s.unsubscribe_token == token)
+        .ok_or(Error::NotFound)?;
+    if sub.state == SubscriberState::Unsubscribed {
+        return unsubscribed_page(app, &sub);
     }
+    link_page(
+        app,
+        LinkPage {
+            title: "Unsubscribe",
+            message: "Press the button to stop receiving the newsletter at this address.",
+            email: Some(sub.email.as_str()),
+            button: Some((format!("/unsubscribe/{token}"), "Unsubscribe")),
+        },
+    )
 }
 
-/// RFC 8058 one-click unsubscribe, posted by mail clients from `List-Unsubscribe-Post`.
+fn unsubscribed_page(app: &App, sub: &Subscriber) -> Result<RawHtml<String>, Error> {
+    link_page(
+        app,
+        LinkPage {
+            title: "You're unsubscribed",
+            message: "You will not receive the newsletter any more. Changed your mind?",
+            email: Some(sub.email.as_str()),
+            button: Some((
+                format!("/resubscribe/{}", sub.unsubscribe_token),
+                "Subscribe again",
+            )),
+        },
+    )
+}
+
+/// The page's button and RFC 8058 one-click unsubscribe alike (mail clients post
+/// `List-Unsubscribe=One-Click` from `List-Unsubscribe-Post`, from any origin).
 #[post("/unsubscribe/<token>")]
-async fn unsubscribe_one_click(token: &str, app: &State<App>) -> Result<Status, Error> {
-    match app.store.unsubscribe(token).await? {
-        Some(_) => Ok(Status::Ok),
-        None => Err(Error::NotFound),
-    }
+async fn unsubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
+    let sub = app.store.unsubscribe(token).await?.ok_or(Error::NotFound)?;
+    unsubscribed_page(app, &sub)
 }
 
-/// Anyone gets `status` and, when not ok, a one-word `cause`; the counts, the version and
+#[post("/resubscribe/<token>")]
+async fn resubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
+    let sub = app.store.resubscribe(token).await?.ok_or(Error::NotFound)?;
+    let message = if sub.state == SubscriberState::Confirmed {
+        "Welcome back: you will receive the newsletter again."
+    } else {
+        "Almost there: follow the confirmation link in the email we sent you."
+    };
+    link_page(
+        app,
+        LinkPage {
+            title: "You're subscribed again",
+            message,
+            email: Some(sub.email.as_str()),
+            button: None,
+        },
+    )
+}
+
+/// Anyone gets `status` and, when not ok, a short `cause` category; the counts, the version and
 /// the last Mailtrap error only go to whoever may scrape `/metrics` (a direct loopback
 /// client or the metrics token). Security review #14.
 #[get("/healthz")]
 fn healthz(app: &State<App>, insider: Option<Scraper>) -> (Status, (ContentType, String)) {
-    let health = super::metrics::delivery_health(&app.store);
+    let health = super::metrics::DeliveryHealth::of(&app.store);
     let schema = match app.store.check() {
         Ok(schema) => schema,
         Err(e) => {
@@ -290,11 +382,11 @@ fn healthz(app: &State<App>, insider: Option<Scraper>) -> (Status, (ContentType,
         }
     };
     let mut body = json!({ "status": health.status() });
-    if health.cause().is_some() {
-        body["cause"] = json!("email_delivery");
+    if let Some(cause) = health.cause() {
+        body["cause"] = json!(cause);
     }
     if insider.is_some() {
-        body["detail"] = json!(health.cause());
+        body["detail"] = json!(health.detail());
         body["version"] = json!(env!("CARGO_PKG_VERSION"));
         body["schema_version"] = json!(schema);
         body["submissions"] = json!(app.store.count_submissions());

@@ -40,6 +40,16 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
+/// The page a gateway (Cloudflare, nginx) in front of Mailtrap answers with.
+pub fn gateway_page(code: u16) -> String {
+    format!(
+        "<html><head><title>{code} {}</title></head><body><center><h1>{code} {}</h1></center>\
+         <hr><center>cloudflare</center></body></html>",
+        reason(code),
+        reason(code)
+    )
+}
+
 /// The only accepted API token.
 pub const TOKEN: &str = "test-token";
 /// From-addresses must be on exactly this domain (no subdomains), else 401.
@@ -77,6 +87,10 @@ pub enum Fault {
     /// batch only: HTTP 200, top-level success:true, but every item {"success":false,...};
     /// `/api/send` behaves normally
     FailAllItems,
+    /// a gateway in front of Mailtrap: the message is accepted and delivered as usual, then
+    /// the gateway answers this status (502/503/504) with its own HTML page, not Mailtrap's
+    /// JSON (a proxy timing out on Mailtrap's answer)
+    GatewayAfterAccept(u16),
 }
 
 /// One request as the fake saw it.
@@ -111,6 +125,8 @@ struct State {
 
 #[derive(Default)]
 struct Shared {
+    /// Request bytes the fake reads per second; 0 = unthrottled (a slow uplink).
+    upload_rate: AtomicU64,
     state: Mutex<State>,
     arrived: Condvar,
     stop: AtomicBool,
@@ -214,6 +230,12 @@ impl FakeMailtrap {
 
     pub fn set_fault(&self, f: Fault) {
         self.shared.lock().fault = f;
+    }
+
+    /// Reads request bytes at most this fast, as a slow uplink between the appliance and
+    /// Mailtrap would deliver them; 0 turns the throttle off.
+    pub fn set_upload_rate(&self, bytes_per_sec: u64) {
+        self.shared.upload_rate.store(bytes_per_sec, SeqCst);
     }
 
     /// Delay added before answering each request.
@@ -404,14 +426,23 @@ impl Conn {
     fn fill(&mut self) -> Result<(), ReadErr> {
         let mut chunk = [0u8; 16 * 1024];
         let since = Instant::now();
+        // Throttled: a slice per 50 ms tick, so the sender's writes back up as on a slow link.
+        let rate = self.shared.upload_rate.load(SeqCst);
+        let take = match rate {
+            0 => chunk.len(),
+            r => usize::try_from(r / 20).unwrap_or(1).clamp(1, chunk.len()),
+        };
         loop {
             if self.shared.stop.load(SeqCst) || since.elapsed() > IDLE_LIMIT {
                 return Err(ReadErr::Closed);
             }
-            match self.stream.read(&mut chunk) {
+            match self.stream.read(&mut chunk[..take]) {
                 Ok(0) => return Err(ReadErr::Closed),
                 Ok(n) => {
                     self.buf.extend_from_slice(&chunk[..n]);
+                    if rate > 0 {
+                        thread::sleep(Duration::from_millis(50));
+                    }
                     return Ok(());
                 }
                 Err(e) if is_timeout(&e) => {}
@@ -638,6 +669,16 @@ fn serve_connection(stream: Stream, connection: usize, shared: Arc<Shared>) {
         let (outcome, delivered) = match fault {
             Fault::None => route(&req, &body, false, &c.shared),
             Fault::FailAllItems => route(&req, &body, true, &c.shared),
+            Fault::GatewayAfterAccept(code) => {
+                let (_, delivered) = route(&req, &body, false, &c.shared);
+                let page = Reply {
+                    status: code,
+                    content_type: "text/html; charset=utf-8",
+                    body: gateway_page(code),
+                    retry_after: None,
+                };
+                (Outcome::Reply(page), delivered)
+            }
             Fault::Hang => (Outcome::Hang, vec![]),
             Fault::Drop => (Outcome::Drop, vec![]),
             Fault::Status {

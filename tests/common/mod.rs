@@ -5,7 +5,9 @@ pub mod admin_http;
 pub mod fake_mailtrap;
 pub mod multipart;
 pub mod process;
+pub mod proxy;
 pub mod secrets;
+pub mod slow;
 
 use std::path::Path;
 

@@ -16,7 +16,7 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_kipekee")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -36,6 +36,7 @@ pub fn routes() -> Vec<Route> {
         submissions::list,
         submissions::show,
         submissions::resend,
+        submissions::resend_failed,
         submissions::set_status,
         submissions::add_note,
         submissions::delete,

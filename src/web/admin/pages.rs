@@ -14,11 +14,12 @@ use super::auth::{Admin, CsrfForm};
 use super::submissions::row;
 use super::{back_to, render};
 use crate::config::{EmailAddress, Mailbox};
-use crate::mail::{Email, EmailStatus};
+use crate::mail::{Email, EmailStatus, FailureKind};
 use crate::store::{Delivery, DeliveryFilter, DeliveryId, SubmissionFilter, SubscriberState};
 use crate::templates::human_time;
+use crate::web::metrics::DeliveryHealth;
 use crate::web::Error;
-use crate::{submit, App};
+use crate::{outbox, submit, App};
 
 /// Deliveries looked at for the "keeps failing" banner.
 const RECENT: usize = 200;
@@ -42,12 +43,13 @@ pub fn dashboard(
         .store
         .list_deliveries(&DeliveryFilter::default(), None, RECENT)?
         .items;
-    let failed: Vec<_> = recent
-        .iter()
-        .filter(|d| d.status == EmailStatus::Failed)
-        .take(8)
-        .map(delivery_row)
+    // An email needs attention only while its latest attempt has not gone through.
+    let mut failed: Vec<&Delivery> = outbox::latest_attempts(&recent)
+        .into_iter()
+        .filter(|d| matches!(d.status, EmailStatus::Failed | EmailStatus::Unknown))
         .collect();
+    failed.sort_by_key(|d| std::cmp::Reverse(d.id));
+    let failed: Vec<_> = failed.into_iter().take(8).map(delivery_row).collect();
     let mut ctx = Context::new();
     ctx.insert("counts", &counts);
     ctx.insert(
@@ -65,32 +67,22 @@ pub fn dashboard(
     )
 }
 
-/// When the newest attempts failed one after another, say why and who is left waiting:
-/// the visitors and owners whose email failed in that streak.
+/// When delivery is failing ([`DeliveryHealth`]), say why and who is left waiting: the
+/// visitors and owners whose email failed in that streak.
 fn failure_banner(recent: &[Delivery]) -> Option<serde_json::Value> {
-    let streak: Vec<&Delivery> = recent
-        .iter()
-        .filter(|d| d.status != EmailStatus::Skipped)
-        .take_while(|d| d.status == EmailStatus::Failed)
-        .collect();
-    if streak.len() < 2 {
+    let health = DeliveryHealth::judge(recent);
+    let DeliveryHealth::Failing { streak } = &health else {
         return None;
-    }
+    };
     let visitors = streak.iter().filter(|d| d.to_visitor).count();
     let cause = streak[0]
         .error
         .clone()
         .unwrap_or_else(|| "unknown error".into());
-    let hint = match streak[0].http_status {
-        Some(401) => "Mailtrap refuses the token or the sender's domain: check MAILTRAP_API_TOKEN and DEFAULT_FROM_EMAIL.",
-        Some(403) => "The sending domain is not verified yet, or the token lacks permission.",
-        Some(429) => "Mailtrap is rate-limiting this account or its quota is used up.",
-        Some(500..=599) | None => "Mailtrap could not be reached or had an outage.",
-        _ => "Mailtrap rejected the emails; see the delivery log.",
-    };
     Some(json!({
         "count": streak.len(), "visitors": visitors, "owners": streak.len() - visitors,
-        "cause": cause, "hint": hint, "since": human_time(streak[streak.len() - 1].started_at),
+        "cause": cause, "hint": health.failure().map(FailureKind::advice),
+        "since": human_time(streak[streak.len() - 1].started_at),
     }))
 }
 

@@ -12,9 +12,10 @@ use time::OffsetDateTime;
 
 use super::auth::{Admin, CsrfForm};
 use super::{back_to, form_refs, render};
-use crate::mail::EmailStatus;
-use crate::store::{Note, SubmissionFilter, SubmissionId};
-use crate::submit;
+use crate::mail::{EmailStatus, FailureKind};
+use crate::outbox::{self, Resend};
+use crate::store::Attempt;
+use crate::store::{DeliveryFilter, Note, SubmissionFilter, SubmissionId};
 use crate::templates::human_time;
 use crate::web::Error;
 use crate::App;
@@ -175,7 +176,20 @@ pub fn show(
                 "started_at": human_time(d.started_at), "duration_ms": d.duration_ms,
                 "status": d.status, "http_status": d.http_status, "message_ids": d.message_ids,
                 "error": d.error, "text": d.text, "attachments": d.attachments,
+                "attempt": attempt_label(d.attempt),
+                "advice": d.failure.map(FailureKind::advice),
             })
+        })
+        .collect();
+    let retries: Vec<_> = app
+        .store
+        .queued_retries(id)?
+        .into_iter()
+        .map(|(due, job)| {
+            let due = OffsetDateTime::from_unix_timestamp_nanos(i128::from(due) * 1000)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            json!({ "kind": job.kind, "due": human_time(due), "attempt": job.attempt,
+                    "of": outbox::MAX_ATTEMPTS })
         })
         .collect();
     let notes: Vec<_> = s
@@ -188,6 +202,7 @@ pub fn show(
     ctx.insert("fields", &fields);
     ctx.insert("files", &s.files);
     ctx.insert("deliveries", &deliveries);
+    ctx.insert("retries", &retries);
     ctx.insert("notes", &notes);
     ctx.insert(
         "statuses",
@@ -213,11 +228,21 @@ pub fn show(
     )
 }
 
+/// How the submission page names an attempt.
+fn attempt_label(a: Attempt) -> String {
+    match a {
+        Attempt::FirstTry => "first try".into(),
+        Attempt::AutomaticRetry(n) => format!("automatic retry {}", n.saturating_sub(1)),
+        Attempt::ResentByOwner => "resent by the owner".into(),
+        Attempt::ApprovedByOwner => "sent on the owner's approval".into(),
+    }
+}
+
 #[derive(FromForm)]
 pub struct ResendForm {
     #[field(default = String::new())]
     csrf_token: String,
-    /// One email kind, or all of the submission's emails when absent.
+    /// One email kind, `all` for every email, or (absent or empty) those that failed.
     kind: Option<String>,
 }
 
@@ -230,8 +255,12 @@ pub async fn resend(
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
     let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
-    let kind = form.kind.as_deref().filter(|k| !k.is_empty());
-    let attempts = submit::resend(app, &s, kind).await?;
+    let which = match form.kind.as_deref().unwrap_or("") {
+        "" => Resend::Failed,
+        "all" => Resend::All,
+        kind => Resend::Kind(kind),
+    };
+    let attempts = outbox::resend(app, &s, which, Attempt::ResentByOwner).await?;
     let sent = attempts
         .iter()
         .filter(|d| d.status == EmailStatus::Sent)
@@ -241,6 +270,49 @@ pub async fn resend(
         attempts.len()
     );
     Ok(back_to(format!("/admin/submissions/{id}"), notice))
+}
+
+/// Submissions looked at by "Resend all failed" at most, newest first.
+const CATCH_UP_DELIVERIES: usize = 2000;
+
+/// "Resend all failed": after the token or the sending domain is fixed, every email whose
+/// latest attempt failed goes again, as the owner's resend. Unknown ones (may have arrived)
+/// are left to the owner, one by one.
+#[post("/deliveries/resend-failed", data = "<form>")]
+pub async fn resend_failed(
+    admin: Admin,
+    form: Form<CsrfForm>,
+    app: &State<App>,
+) -> Result<Flash<Redirect>, Error> {
+    admin.check_csrf(&form.csrf_token)?;
+    let recent = app
+        .store
+        .list_deliveries(&DeliveryFilter::default(), None, CATCH_UP_DELIVERIES)?
+        .items;
+    let mut ids: Vec<SubmissionId> = outbox::latest_attempts(&recent)
+        .into_iter()
+        .filter(|d| d.status == EmailStatus::Failed)
+        .map(|d| d.submission_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let (mut tried, mut sent) = (0, 0);
+    for id in &ids {
+        let Some(s) = app.store.submission(*id)? else {
+            continue;
+        };
+        let attempts = outbox::resend(app, &s, Resend::Failed, Attempt::ResentByOwner).await?;
+        tried += attempts.len();
+        sent += attempts
+            .iter()
+            .filter(|d| d.status == EmailStatus::Sent)
+            .count();
+    }
+    let notice = format!(
+        "Resent {tried} failed email(s) of {} submission(s): {sent} delivered to Mailtrap.",
+        ids.len()
+    );
+    Ok(back_to("/admin/deliveries".into(), notice))
 }
 
 #[derive(FromForm)]

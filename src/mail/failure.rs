@@ -1,0 +1,219 @@
+//! Why an email was not delivered, typed where the failure happens (the Mailtrap client,
+//! the renderer), and everything decided from it: whether to retry, the email's status, and
+//! the one piece of advice shown to the owner. No decision here reads an error's text.
+
+use serde::{Deserialize, Serialize};
+
+use super::EmailStatus;
+
+/// What went wrong with one attempt. Kept on the delivery record; records written before
+/// kinds existed get one from the store's migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FailureKind {
+    /// No connection to Mailtrap (refused, DNS, TLS handshake): nothing was sent.
+    Connect,
+    /// The time budget ran out while the request was still being written: Mailtrap cannot
+    /// have accepted a request it did not receive whole.
+    TimeoutBeforeSent,
+    /// The request was written whole but no answer came within the budget, or the
+    /// connection broke after sending: Mailtrap may have accepted it.
+    TimeoutAfterSent,
+    /// An HTTP error status. `mailtrap` tells whether the body was Mailtrap's JSON: a 502,
+    /// 503 or 504 page from a gateway in front of Mailtrap may follow an accepted message.
+    Http { status: u16, mailtrap: bool },
+    /// Mailtrap answered for the batch but refused this message (`success: false`).
+    Rejected,
+    /// The email's template could not be rendered: nothing was sent.
+    Render,
+    /// `MAILTRAP_API_URL` is not a usable URL.
+    BadUrl,
+    /// An answer that cannot be read (2xx without Mailtrap's JSON, or not covering this
+    /// message): the request arrived, so it may have been accepted.
+    UnreadableAnswer,
+    /// The sending thread died; whether the request left is not known.
+    Internal,
+}
+
+/// A failure and its detail for the owner (Mailtrap's own error text where it gave one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub detail: String,
+}
+
+impl Failure {
+    pub fn new(kind: FailureKind, detail: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// How a failed attempt may be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Mailtrap surely did not take it (no connection, 429, its own 5xx): send again.
+    Transient,
+    /// The request may have reached Mailtrap: never resent automatically (status `unknown`).
+    Ambiguous,
+    /// Refused for good (validation, auth, domain): sending again cannot help.
+    Permanent,
+}
+
+impl FailureKind {
+    pub fn retry(self) -> Retry {
+        match self {
+            FailureKind::Connect | FailureKind::TimeoutBeforeSent => Retry::Transient,
+            FailureKind::TimeoutAfterSent
+            | FailureKind::UnreadableAnswer
+            | FailureKind::Internal => Retry::Ambiguous,
+            FailureKind::Http {
+                status: 502..=504,
+                mailtrap: false,
+            } => Retry::Ambiguous,
+            FailureKind::Http {
+                status: 429 | 500..=599,
+                ..
+            } => Retry::Transient,
+            FailureKind::Http { .. }
+            | FailureKind::Rejected
+            | FailureKind::Render
+            | FailureKind::BadUrl => Retry::Permanent,
+        }
+    }
+
+    /// The status an attempt that failed this way gets: `unknown` when it may have been
+    /// delivered, `failed` otherwise.
+    pub fn status(self) -> EmailStatus {
+        match self.retry() {
+            Retry::Ambiguous => EmailStatus::Unknown,
+            Retry::Transient | Retry::Permanent => EmailStatus::Failed,
+        }
+    }
+
+    pub fn http_status(self) -> Option<u16> {
+        match self {
+            FailureKind::Http { status, .. } => Some(status),
+            _ => None,
+        }
+    }
+
+    /// Short category for `/healthz`'s `cause` and the metrics (no error text).
+    pub fn category(self) -> &'static str {
+        match self {
+            FailureKind::Connect => "mailtrap_unreachable",
+            FailureKind::TimeoutBeforeSent | FailureKind::TimeoutAfterSent => "mailtrap_timeout",
+            FailureKind::Http { status: 401, .. } => "mailtrap_unauthorized",
+            FailureKind::Http { status: 403, .. } => "mailtrap_forbidden",
+            FailureKind::Http { status: 429, .. } => "mailtrap_rate_limited",
+            FailureKind::Http {
+                mailtrap: false, ..
+            } => "gateway_error",
+            FailureKind::Http { .. } | FailureKind::Rejected => "mailtrap_rejected",
+            FailureKind::Render => "template_error",
+            FailureKind::BadUrl => "configuration",
+            FailureKind::UnreadableAnswer => "mailtrap_unreadable_answer",
+            FailureKind::Internal => "internal",
+        }
+    }
+
+    /// What the owner can do about it, in plain words: the one advice table behind the
+    /// dashboard's banner, the settings page, `kipekee send-test` and `/healthz`. Status
+    /// meanings from Mailtrap's Email Sending API documentation.
+    pub fn advice(self) -> &'static str {
+        match self {
+            FailureKind::Http { status: 401, .. } => {
+                "Mailtrap refuses the request: MAILTRAP_API_TOKEN is wrong or expired, or \
+                 DEFAULT_FROM_EMAIL is not on a verified sending domain of that token's account."
+            }
+            FailureKind::Http { status: 403, .. } => {
+                "Mailtrap forbids sending: the sending domain of DEFAULT_FROM_EMAIL is not \
+                 verified yet, or the account is under compliance review or blocked. See the \
+                 Sending Domains page in Mailtrap."
+            }
+            FailureKind::Http { status: 429, .. } => {
+                "Mailtrap is rate-limiting this account or its monthly quota is used up; \
+                 emails are retried automatically."
+            }
+            FailureKind::Http {
+                status: 502..=504,
+                mailtrap: false,
+            } => {
+                "A gateway in front of Mailtrap failed after the email was sent to it: it may \
+                 have been delivered. Check the recipient's inbox before resending."
+            }
+            FailureKind::Http {
+                status: 500..=599, ..
+            } => "Mailtrap had an outage; emails are retried automatically.",
+            FailureKind::Http { .. } | FailureKind::Rejected => {
+                "Mailtrap rejected the email; its answer is in the delivery log."
+            }
+            FailureKind::Connect => {
+                "Mailtrap could not be reached (network, DNS or firewall); emails are retried \
+                 automatically."
+            }
+            FailureKind::TimeoutBeforeSent => {
+                "The connection to Mailtrap was too slow to send the email in time; it is \
+                 retried automatically."
+            }
+            FailureKind::TimeoutAfterSent
+            | FailureKind::UnreadableAnswer
+            | FailureKind::Internal => {
+                "Mailtrap did not answer in time after the email was sent: it may have been \
+                 delivered. Check before resending."
+            }
+            FailureKind::Render => "An email template could not be rendered; see the log.",
+            FailureKind::BadUrl => "MAILTRAP_API_URL is not a valid URL.",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(status: u16, mailtrap: bool) -> FailureKind {
+        FailureKind::Http { status, mailtrap }
+    }
+
+    #[test]
+    fn only_failures_that_surely_did_not_deliver_are_retried() {
+        assert_eq!(http(500, true).retry(), Retry::Transient);
+        assert_eq!(http(503, true).retry(), Retry::Transient);
+        assert_eq!(http(429, true).retry(), Retry::Transient);
+        assert_eq!(http(429, false).retry(), Retry::Transient);
+        assert_eq!(FailureKind::Connect.retry(), Retry::Transient);
+        assert_eq!(FailureKind::TimeoutBeforeSent.retry(), Retry::Transient);
+        assert_eq!(FailureKind::TimeoutAfterSent.retry(), Retry::Ambiguous);
+        for gateway in [502, 503, 504] {
+            assert_eq!(http(gateway, false).retry(), Retry::Ambiguous);
+            assert_eq!(http(gateway, false).status(), EmailStatus::Unknown);
+        }
+        for refused in [400, 401, 403, 422] {
+            assert_eq!(http(refused, true).retry(), Retry::Permanent);
+        }
+        assert_eq!(FailureKind::Rejected.retry(), Retry::Permanent);
+        assert_eq!(FailureKind::Render.retry(), Retry::Permanent);
+    }
+
+    #[test]
+    fn unauthorized_and_forbidden_get_different_advice() {
+        assert!(http(401, true).advice().contains("MAILTRAP_API_TOKEN"));
+        assert!(http(403, true).advice().contains("not verified"));
+        assert_ne!(http(401, true).advice(), http(403, true).advice());
+    }
+
+    #[test]
+    fn kinds_round_trip_through_the_store_format() {
+        for kind in [
+            http(504, false),
+            FailureKind::TimeoutAfterSent,
+            FailureKind::Rejected,
+        ] {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(serde_json::from_str::<FailureKind>(&json).unwrap(), kind);
+        }
+    }
+}
