@@ -87,8 +87,14 @@ pub struct AppConfig {
     /// Origins (`https://shop.example`) allowed to post cross-site.
     #[serde(deserialize_with = "comma_list")]
     pub allowed_origins: Vec<String>,
-    /// Least seconds between showing a form and its post; 0 turns the trap off.
+    /// Least seconds between showing a form and its post; 0 turns the trap off. A post
+    /// sooner than this is held for review, not dropped (Round 2 contract: a signup 1.5 s
+    /// after the page was shown is not suspect under the default).
     pub spam_min_seconds: u64,
+    /// Emails a day to one visitor address, normalised (lower case, `+tag` removed); 0 = no cap.
+    pub confirmations_per_address: u32,
+    /// Visitor emails a day triggered by one client address; 0 = no cap.
+    pub confirmations_per_client: u32,
     /// Posts per minute per client address per form; 0 turns the limit off.
     pub rate_limit: u32,
     /// Largest accepted upload, in bytes.
@@ -132,7 +138,9 @@ impl Default for AppConfig {
             public_url: None,
             admin_password_hash: None,
             allowed_origins: Vec::new(),
-            spam_min_seconds: 3,
+            spam_min_seconds: 1,
+            confirmations_per_address: 3,
+            confirmations_per_client: 20,
             rate_limit: 10,
             max_upload_bytes: 5 * 1024 * 1024,
             retry_base_secs: 30,
@@ -237,6 +245,14 @@ impl AppConfig {
         }
     }
 
+    /// The daily caps on emails to visitors' addresses.
+    pub fn confirmation_caps(&self) -> crate::store::CapLimits {
+        crate::store::CapLimits {
+            per_address: self.confirmations_per_address,
+            per_client: self.confirmations_per_client,
+        }
+    }
+
     /// The business's name as pages and emails show it: the sender's display name.
     pub fn site_name(&self) -> &str {
         self.default_from_email.name.as_deref().unwrap_or("Kipekee")
@@ -291,6 +307,22 @@ impl EmailAddress {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The address as Mailtrap accepts it (ASCII only): the domain in its punycode form
+    /// (`anna@bücher.example` → `anna@xn--bcher-kva.example`, IDNA/UTS 46 via the `idna`
+    /// crate). `None` when the local part is not ASCII (no ASCII form exists) or the
+    /// domain is not a valid international name.
+    pub fn to_ascii(&self) -> Option<String> {
+        let (local, domain) = self.0.rsplit_once('@')?;
+        if !local.is_ascii() {
+            return None;
+        }
+        if domain.is_ascii() {
+            return Some(self.0.clone());
+        }
+        let ascii = idna::domain_to_ascii(domain).ok()?;
+        Some(format!("{local}@{ascii}"))
     }
 
     /// The address lowercased, for lookups where `A@x.com` and `a@x.com` are one person.
@@ -475,6 +507,20 @@ mod tests {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(EmailAddress::parse("jane.doe+quotes@mail.example.co.tz").is_ok());
+    }
+
+    #[test]
+    fn international_domains_have_an_ascii_form_and_local_parts_do_not() {
+        let anna = EmailAddress::parse("anna@bücher.example").unwrap();
+        assert_eq!(
+            anna.to_ascii().as_deref(),
+            Some("anna@xn--bcher-kva.example")
+        );
+        let plain = EmailAddress::parse("jo@shop.example").unwrap();
+        assert_eq!(plain.to_ascii().as_deref(), Some("jo@shop.example"));
+        if let Ok(local) = EmailAddress::parse("jösef@shop.example") {
+            assert_eq!(local.to_ascii(), None);
+        }
     }
 
     #[test]

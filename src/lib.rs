@@ -52,7 +52,6 @@ pub struct App {
     /// The signed time field of form pages.
     pub trap: Arc<forms::spam::TimeTrap>,
     pub rate_limit: Arc<forms::spam::RateLimiter>,
-    pub confirmation_caps: Arc<forms::spam::ConfirmationCaps>,
     /// Absolute base of emailed links, without a trailing slash.
     pub public_base: String,
     /// Counters for `/metrics`.
@@ -99,7 +98,6 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
             config.spam_min_seconds,
         )),
         rate_limit: Arc::new(forms::spam::RateLimiter::new(config.rate_limit)),
-        confirmation_caps: Arc::default(),
         forms: Forms::new(&config.forms),
         templates: Arc::new(Templates::load(&config)?),
         mailer: Arc::new(Mailtrap::new(&config)),

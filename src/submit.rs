@@ -7,10 +7,11 @@ use std::net::IpAddr;
 use time::Duration;
 use tracing::{info, instrument, warn};
 
+use crate::forms::spam::SpamReason;
 use crate::forms::{FieldKind, FormDef, FormKind, Trigger, Valid};
 use crate::mail::EmailStatus;
 use crate::outbox::{deliver, Round};
-use crate::store::{Delivery, NewSubmission, Signup, StoreError, Submission, Subscriber};
+use crate::store::{Attempt, Delivery, NewSubmission, Signup, StoreError, Submission, Subscriber};
 use crate::App;
 
 /// A pending subscriber who signs up again within this window gets no second opt-in email.
@@ -35,23 +36,28 @@ impl Accepted {
     }
 }
 
-/// Stores a valid post (flushed), then sends its emails unless it is spam. A repeated post
-/// (same one-time form token) is answered with the first submission, mailing nothing.
+/// Stores a valid post (flushed), then sends its emails unless a spam check caught it: the
+/// honeypot (`spam`, hard) stores it without files and mails nothing; a soft signal stores it
+/// with its files for the owner's review and holds its emails until `approve`. A repeated
+/// post (same `_idem`, same fields) is answered with the first submission, mailing nothing.
 #[instrument(skip_all, fields(form = slug))]
 pub async fn accept(
     app: &App,
     slug: &str,
     def: &FormDef,
     valid: Valid,
-    spam: bool,
+    spam: Option<SpamReason>,
     client_ip: Option<IpAddr>,
 ) -> Result<Accepted, StoreError> {
+    let hard = spam.is_some_and(|r| !r.is_soft());
     let new = NewSubmission {
         form: slug.to_string(),
         reference_prefix: def.reference_prefix.clone(),
-        spam,
+        spam: hard,
+        review: spam.filter(|r| r.is_soft()),
         fields: valid.fields,
-        uploads: valid.uploads,
+        // Spam keeps no files; a submission held for review keeps them for its approval.
+        uploads: if hard { Vec::new() } else { valid.uploads },
         visitor_email: valid.visitor_email,
         subject: valid.subject,
         client_ip: client_ip.map(|ip| ip.to_string()),
@@ -60,6 +66,8 @@ pub async fn accept(
     };
     let submission = match app.store.insert_submission(new).await {
         Err(StoreError::Duplicate(first)) => {
+            // `Duplicate` only names a submission the store has just seen; should it vanish in
+            // between (a concurrent delete), the answer is an error, not someone else's.
             let submission = app
                 .store
                 .submission(first)?
@@ -73,14 +81,33 @@ pub async fn accept(
         }
         other => other?,
     };
-    info!(submission_id = %submission.id, reference = %submission.reference, spam = submission.spam, "stored");
+    info!(submission_id = %submission.id, reference = %submission.reference, spam = submission.spam,
+          review = ?submission.review, edit_of = ?submission.edit_of, "stored");
     app.metrics.submission(&submission);
-    if submission.spam {
+    if submission.spam || submission.review.is_some() {
         return Ok(Accepted {
             submission,
             deliveries: Vec::new(),
         });
     }
+    let deliveries =
+        send_submit_emails(app, def, &submission, client_ip, Attempt::FirstTry).await?;
+    Ok(Accepted {
+        submission,
+        deliveries,
+    })
+}
+
+/// The emails a stored submission sends on arrival: the newsletter sign-up, the daily caps
+/// on visitor emails (counted in the store), one delivery round, the retry queue. Used by a
+/// visitor's post and by the owner's approval of a submission held for review.
+pub async fn send_submit_emails(
+    app: &App,
+    def: &FormDef,
+    submission: &Submission,
+    client_ip: Option<IpAddr>,
+    attempt: Attempt,
+) -> Result<Vec<Delivery>, StoreError> {
     let (subscriber, skip) = match (def.kind, &submission.visitor_email) {
         (FormKind::Newsletter, Some(email)) => {
             let name = submission.fields.get("name").map(String::as_str);
@@ -97,30 +124,61 @@ pub async fn accept(
         }
         _ => (None, None),
     };
-    let now = u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0);
     let capped = match (&submission.visitor_email, skip) {
-        (Some(email), None) if def.emails_on(Trigger::Submit).any(|e| e.to_visitor()) => app
-            .confirmation_caps
-            .allow(email.as_str(), client_ip, now)
-            .err(),
+        (Some(email), None) if def.emails_on(Trigger::Submit).any(|e| e.to_visitor()) => {
+            let limits = app.config.confirmation_caps();
+            let now = time::OffsetDateTime::now_utc();
+            app.store
+                .count_confirmation(email, client_ip, limits, now)?
+                .err()
+        }
         _ => None,
     };
+    if let Some(reason) = capped {
+        warn!(submission_id = %submission.id, reason, "visitor email capped");
+    }
     let round = Round {
         skip,
         skip_visitor: capped,
+        attempt,
         ..Round::SUBMIT
     };
-    let deliveries = deliver(app, def, &submission, subscriber.as_ref(), round).await?;
+    let deliveries = deliver(app, def, submission, subscriber.as_ref(), round).await?;
     if let Some(sub) = &subscriber {
         if skip.is_none() && deliveries.iter().any(|d| d.status != EmailStatus::Sent) {
             // Let the visitor ask again at once instead of waiting out the resend window.
             app.store.forget_optin(&sub.email).await?;
         }
     }
-    Ok(Accepted {
-        submission,
-        deliveries,
-    })
+    Ok(deliveries)
+}
+
+/// The owner's "Not spam — send the emails": clears the flag and sends what was held back,
+/// through the same path as a visitor's post. `None` when the submission is gone.
+pub async fn approve(
+    app: &App,
+    id: crate::store::SubmissionId,
+) -> Result<Option<(Submission, Vec<Delivery>)>, StoreError> {
+    let Some(before) = app.store.submission(id)? else {
+        return Ok(None);
+    };
+    if before.review.is_none() && !before.spam {
+        return Ok(Some((before, Vec::new())));
+    }
+    let Some(submission) = app.store.approve_submission(id).await? else {
+        return Ok(None);
+    };
+    info!(submission_id = %id, reference = %submission.reference, "approved by the owner");
+    let Some(def) = app.forms.get(&submission.form) else {
+        return Ok(Some((submission, Vec::new())));
+    };
+    let client_ip = submission
+        .client_ip
+        .as_deref()
+        .and_then(|ip| ip.parse().ok());
+    let deliveries =
+        send_submit_emails(app, def, &submission, client_ip, Attempt::ApprovedByOwner).await?;
+    Ok(Some((submission, deliveries)))
 }
 
 /// Confirms a newsletter subscriber and, the first time, sends the welcome and the notice.
@@ -199,6 +257,7 @@ pub async fn test_submission(app: &App, slug: &str) -> Result<Option<Accepted>, 
         uploads,
         visitor_email: visitor,
         spam: false,
+        review: None,
         subject: None,
         client_ip: None,
         test: true,

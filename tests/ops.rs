@@ -270,6 +270,7 @@ fn healthz_turns_degraded_while_deliveries_keep_failing() {
     }
     let h = health(&app);
     assert_eq!(h["status"], "degraded", "{h}");
+    assert_eq!(h["cause"], "mailtrap_unauthorized", "a short category: {h}");
     assert!(
         h["detail"].as_str().is_some_and(|c| c.contains("failed")),
         "{h}"

@@ -164,6 +164,12 @@ fn check_value(f: &FieldDef, raw: &str) -> Result<String, String> {
             "Must be a single line of text.".into()
         });
     }
+    if f.kind != FieldKind::Textarea && value.chars().any(super::is_bidi_or_format) {
+        return Err(
+            "Contains invisible direction or formatting characters (such as U+202E); please retype it."
+                .into(),
+        );
+    }
     if f.kind == FieldKind::Checkbox {
         return match value.to_ascii_lowercase().as_str() {
             "" | "off" | "false" | "0" | "no" if f.required => Err("Please tick this box.".into()),
@@ -323,6 +329,34 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.errors["name"], "Must be a single line of text.");
+        let e = validate(
+            &forms["contact"],
+            input(&[
+                ("name", "Eve \u{202E}moc.knab"),
+                ("email", "e@x.com"),
+                ("message", "hi \u{200F}"),
+            ]),
+            1024,
+        )
+        .unwrap_err();
+        assert!(e.errors["name"].contains("invisible"), "{:?}", e.errors);
+        assert!(
+            !e.errors.contains_key("message"),
+            "textareas may hold RTL marks"
+        );
+        let persian = validate(
+            &forms["contact"],
+            input(&[
+                ("name", "مهدی\u{200C}زاده"),
+                ("email", "m@x.com"),
+                ("message", "hi"),
+            ]),
+            1024,
+        );
+        assert!(
+            persian.is_ok(),
+            "a zero-width non-joiner is part of Persian names"
+        );
     }
 
     #[test]

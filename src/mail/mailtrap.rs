@@ -108,6 +108,9 @@ impl Mailtrap {
             .iter()
             .map(|e| match (&self.token, &e.to) {
                 (_, None) => Some(Outcome::skipped("recipient is not configured")),
+                (_, Some(to)) if to.email.to_ascii().is_none() => Some(Outcome::skipped(
+                    "the address has non-ASCII characters before the @, which Mailtrap cannot send to",
+                )),
                 (None, _) => Some(Outcome::skipped("MAILTRAP_API_TOKEN is not set")),
                 _ => None,
             })
@@ -350,8 +353,10 @@ fn message_ids(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Mailtrap's address object; the domain in punycode (Mailtrap accepts ASCII addresses only).
 fn address(m: &Mailbox) -> Value {
-    let mut v = json!({ "email": m.email.as_str() });
+    let email = m.email.to_ascii();
+    let mut v = json!({ "email": email.as_deref().unwrap_or(m.email.as_str()) });
     if let Some(name) = &m.name {
         v["name"] = json!(name);
     }

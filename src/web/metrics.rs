@@ -64,9 +64,13 @@ fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
 }
 
 impl Metrics {
-    /// A submission was stored: `stored`, or `spam` when a spam check caught it.
+    /// A submission was stored: `stored`, `review` (a soft spam signal) or `spam` (honeypot).
     pub fn submission(&self, submission: &Submission) {
-        let outcome = if submission.spam { "spam" } else { "stored" };
+        let outcome = match (submission.spam, submission.review) {
+            (true, _) => "spam",
+            (false, Some(_)) => "review",
+            (false, None) => "stored",
+        };
         bump(&self.submissions, (submission.form.clone(), outcome));
     }
 
@@ -98,7 +102,7 @@ impl Metrics {
         counter(
             &mut out,
             "kipekee_submissions_total",
-            "Posts to a form by outcome: stored, spam, invalid, rate_limited, too_large, forbidden, rejected, error.",
+            "Posts to a form by outcome: stored, review, spam, invalid, rate_limited, too_large, forbidden, rejected, error.",
             ("form", "outcome"),
             &self.submissions,
         );

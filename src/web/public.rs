@@ -87,13 +87,17 @@ fn form_html(
     ctx.insert("has_file", &fields.iter().any(|f| f["kind"] == "file"));
     ctx.insert("error_count", &errors.len());
     ctx.insert("form_error", &errors.get("_form"));
-    ctx.insert("shown_at", &app.trap.token(unix_now()));
+    ctx.insert("shown_at", &app.trap.token(unix_now_ms()));
     ctx.insert("idempotency_key", &one_time_token());
     page(app, "public/form.html", &ctx)
 }
 
 fn unix_now() -> u64 {
     u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0)
+}
+
+fn unix_now_ms() -> u64 {
+    u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
 /// Identifies one display of a form, so a double click or a client retry is one submission.
@@ -139,6 +143,7 @@ async fn form_submit(
     slug: &str,
     posted: Result<Posted, Error>,
     visitor: Visitor,
+    content_type: Option<&ContentType>,
     app: &State<App>,
 ) -> Result<SubmitReply, Error> {
     let def = app.forms.get(slug).ok_or(Error::NotFound)?;
@@ -166,27 +171,45 @@ async fn form_submit(
         }
     };
     let next = visitor.allowed_next(app, valid.next.as_deref());
-    // The time trap rides on the form page, so it only judges posts made from that page:
-    // not JSON clients, not a business's own site posting from an allowed origin.
-    let trapped = (visitor.same_origin && !visitor.wants_json)
-        .then(|| app.trap.check(valid.shown_at.as_deref(), now))
+    // The time trap rides on the form page, so it only judges posts that could come from
+    // it: not a JSON body (an API client), not a business's own site posting from an allowed
+    // origin. `Accept` is the client's to choose and exempts nothing (issue 12 item 7).
+    let json_body = content_type.is_some_and(|c| c.is_json());
+    let trapped = (visitor.same_origin && !json_body)
+        .then(|| app.trap.check(valid.shown_at.as_deref(), unix_now_ms()))
         .flatten();
     let spam = valid.honeypot.then_some(SpamReason::Honeypot).or(trapped);
     if let Some(reason) = spam {
-        tracing::info!(form = slug, ?reason, "spam");
+        tracing::info!(form = slug, ?reason, soft = reason.is_soft(), "spam check");
     }
-    let accepted = submit::accept(app, slug, def, valid, spam.is_some(), visitor.ip).await?;
+    let accepted = submit::accept(app, slug, def, valid, spam, visitor.ip).await?;
     Ok(reply(slug, def, &accepted, visitor.wants_json, next))
 }
+
+/// The `reason` of an email held back with its submission for the owner's review.
+const HELD: &str = "held until the site owner has checked this submission";
 
 fn reply(slug: &str, def: &FormDef, a: &Accepted, json: bool, next: Option<String>) -> SubmitReply {
     let visitor_status = a.visitor_status(def).unwrap_or(EmailStatus::Skipped);
     if json {
-        let emails: Vec<Value> = a
+        let mut emails: Vec<Value> = a
             .deliveries
             .iter()
-            .map(|d| json!({ "kind": d.kind, "status": d.status, "message_ids": d.message_ids }))
+            .map(|d| {
+                let mut e =
+                    json!({ "kind": d.kind, "status": d.status, "message_ids": d.message_ids });
+                if d.status == EmailStatus::Skipped {
+                    e["reason"] = json!(d.error);
+                }
+                e
+            })
             .collect();
+        if a.submission.review.is_some() && a.deliveries.is_empty() {
+            emails = def
+                .emails_on(forms::Trigger::Submit)
+                .map(|e| json!({ "kind": e.kind, "status": EmailStatus::Skipped, "reason": HELD }))
+                .collect();
+        }
         return SubmitReply::Created(json!({
             "id": a.submission.id, "form": slug, "reference": a.submission.reference,
             "emails": emails,

@@ -37,6 +37,7 @@ pub fn routes() -> Vec<Route> {
         submissions::show,
         submissions::resend,
         submissions::resend_failed,
+        submissions::approve,
         submissions::set_status,
         submissions::add_note,
         submissions::delete,

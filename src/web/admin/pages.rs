@@ -58,6 +58,7 @@ pub fn dashboard(
     );
     ctx.insert("failed", &failed);
     ctx.insert("banner", &failure_banner(&recent));
+    ctx.insert("review_count", &app.store.count_review());
     render(
         app,
         &admin,

@@ -16,6 +16,7 @@ use crate::mail::{EmailStatus, FailureKind};
 use crate::outbox::{self, Resend};
 use crate::store::Attempt;
 use crate::store::{DeliveryFilter, Note, SubmissionFilter, SubmissionId};
+use crate::submit;
 use crate::templates::human_time;
 use crate::web::Error;
 use crate::App;
@@ -27,7 +28,7 @@ fn parse_email_status(s: &str) -> Option<EmailStatus> {
 }
 
 #[allow(clippy::too_many_arguments)]
-#[get("/submissions?<form>&<email>&<status>&<q>&<before>&<spam>&<test>")]
+#[get("/submissions?<form>&<email>&<status>&<q>&<before>&<spam>&<test>&<review>")]
 pub fn list(
     admin: Admin,
     app: &State<App>,
@@ -39,6 +40,7 @@ pub fn list(
     before: Option<u64>,
     spam: Option<bool>,
     test: Option<bool>,
+    review: Option<bool>,
 ) -> Result<RawHtml<String>, Error> {
     let nonempty = |s: Option<&str>| {
         s.map(str::trim)
@@ -52,6 +54,7 @@ pub fn list(
         query: nonempty(q),
         spam: spam.unwrap_or(false),
         test: test.unwrap_or(false),
+        review: review.unwrap_or(false),
     };
     let page = app.store.list_submissions(&filter, before, PAGE)?;
     let rows: Vec<_> = page.items.iter().map(|s| row(app, s)).collect();
@@ -61,7 +64,7 @@ pub fn list(
     ctx.insert(
         "filter",
         &json!({ "form": filter.form, "email": email, "status": filter.status, "q": filter.query,
-                 "spam": filter.spam, "test": filter.test }),
+                 "spam": filter.spam, "test": filter.test, "review": filter.review }),
     );
     let next = page.next.map(|n| {
         let mut query = vec![format!("before={n}")];
@@ -77,7 +80,11 @@ pub fn list(
         if let Some(e) = email {
             query.push(format!("email={}", urlencode(e)));
         }
-        for (k, on) in [("spam", filter.spam), ("test", filter.test)] {
+        for (k, on) in [
+            ("spam", filter.spam),
+            ("test", filter.test),
+            ("review", filter.review),
+        ] {
             if on {
                 query.push(format!("{k}=true"));
             }
@@ -136,11 +143,17 @@ pub(super) fn row(app: &App, s: &crate::store::Submission) -> serde_json::Value 
         .or(s.fields.get("cover_letter"))
         .map(|m| m.chars().take(90).collect())
         .unwrap_or_default();
+    // The original of an edit, while it is still stored.
+    let edit_of = s
+        .edit_of
+        .and_then(|id| app.store.submission(id).ok().flatten())
+        .map(|o| json!({ "id": o.id, "reference": o.reference }));
     json!({
         "id": s.id, "reference": s.reference, "form": s.form, "form_title": title,
         "who": who, "email": s.visitor_email, "summary": summary,
         "created_at": human_time(s.created_at), "email_status": s.email_status,
         "status": s.status, "spam": s.spam, "test": s.test,
+        "review": s.review.map(|r| r.describe()), "edit_of": edit_of,
     })
 }
 
@@ -265,10 +278,16 @@ pub async fn resend(
         .iter()
         .filter(|d| d.status == EmailStatus::Sent)
         .count();
-    let notice = format!(
-        "Resent: {sent} of {} email(s) delivered to Mailtrap.",
-        attempts.len()
-    );
+    let notice = if attempts.is_empty() {
+        "Nothing resent: no email of this submission has failed. Choose \"All emails\" or one \
+         email to send it again."
+            .to_string()
+    } else {
+        format!(
+            "Resent: {sent} of {} email(s) delivered to Mailtrap.",
+            attempts.len()
+        )
+    };
     Ok(back_to(format!("/admin/submissions/{id}"), notice))
 }
 
@@ -313,6 +332,28 @@ pub async fn resend_failed(
         ids.len()
     );
     Ok(back_to("/admin/deliveries".into(), notice))
+}
+
+/// "Not spam — send the emails": clears the review (or spam) flag and sends what was held.
+#[post("/submissions/<id>/approve", data = "<form>")]
+pub async fn approve(
+    id: SubmissionId,
+    admin: Admin,
+    form: Form<CsrfForm>,
+    app: &State<App>,
+) -> Result<Flash<Redirect>, Error> {
+    admin.check_csrf(&form.csrf_token)?;
+    let (s, sent) = submit::approve(app, id).await?.ok_or(Error::NotFound)?;
+    let delivered = sent
+        .iter()
+        .filter(|d| d.status == EmailStatus::Sent)
+        .count();
+    let notice = format!(
+        "{} approved: {delivered} of {} email(s) delivered to Mailtrap.",
+        s.reference,
+        sent.len()
+    );
+    Ok(back_to(format!("/admin/submissions/{id}"), notice))
 }
 
 #[derive(FromForm)]
