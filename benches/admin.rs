@@ -58,6 +58,7 @@ fn fixture(i: usize) -> NewSubmission {
         visitor_email: kipekee::config::EmailAddress::parse(&format!("visitor{i}@example.com"))
             .ok(),
         spam: false,
+        review: None,
         subject: None,
         client_ip: None,
         test: false,

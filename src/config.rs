@@ -12,6 +12,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::forms::FormDef;
 
+mod text_env;
+mod trusted;
+
+use text_env::TextEnv;
+pub use trusted::TrustedProxies;
+
 /// The seed's environment names, read without a prefix so existing deployments work unchanged.
 const SEED_ENV: &[&str] = &[
     "MAILTRAP_API_TOKEN",
@@ -84,12 +90,22 @@ pub struct AppConfig {
     /// Origins (`https://shop.example`) allowed to post cross-site.
     #[serde(deserialize_with = "comma_list")]
     pub allowed_origins: Vec<String>,
-    /// Least seconds between showing a form and its post; 0 turns the trap off.
+    /// Least seconds between showing a form and its post; 0 turns the trap off. A post
+    /// sooner than this is held for review, not dropped (Round 2 contract: a signup 1.5 s
+    /// after the page was shown is not suspect under the default).
     pub spam_min_seconds: u64,
+    /// Emails a day to one visitor address, normalised (lower case, `+tag` removed); 0 = no cap.
+    pub confirmations_per_address: u32,
+    /// Visitor emails a day triggered by one client address; 0 = no cap.
+    pub confirmations_per_client: u32,
     /// Posts per minute per client address per form; 0 turns the limit off.
     pub rate_limit: u32,
-    /// Largest accepted upload, in bytes.
+    /// Largest accepted upload, in bytes; a larger one is the field's error (422).
     pub max_upload_bytes: u64,
+    /// Largest multipart body read at all, in bytes (Rocket's `data-form` limit); beyond: 413.
+    pub max_body_bytes: u64,
+    /// Free space the data dir's file system keeps, in bytes; below it posts get 507. 0: off.
+    pub min_free_bytes: u64,
     /// First wait before retrying a transiently failed email; each retry waits 4× longer.
     pub retry_base_secs: u64,
     /// The public forms by slug.
@@ -99,6 +115,9 @@ pub struct AppConfig {
     /// Bearer token a non-loopback scraper must send for `/metrics`; unset: loopback only.
     #[serde(default, deserialize_with = "empty_is_none")]
     pub metrics_token: Option<Secret>,
+    /// Peers whose client-address header (`ROCKET_IP_HEADER`) is believed
+    /// (`KIPEKEE_TRUSTED_PROXIES`, comma-separated addresses and CIDR ranges).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// How log lines are written (`KIPEKEE_LOG_FORMAT`).
@@ -127,13 +146,18 @@ impl Default for AppConfig {
             public_url: None,
             admin_password_hash: None,
             allowed_origins: Vec::new(),
-            spam_min_seconds: 3,
+            spam_min_seconds: 1,
+            confirmations_per_address: 3,
+            confirmations_per_client: 20,
             rate_limit: 10,
             max_upload_bytes: 5 * 1024 * 1024,
+            max_body_bytes: 32 * 1024 * 1024,
+            min_free_bytes: 512 * 1024 * 1024,
             retry_base_secs: 30,
             forms: crate::forms::builtin(),
             log_format: LogFormat::Text,
             metrics_token: None,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -147,29 +171,32 @@ pub fn figment() -> Figment {
         .merge(Serialized::defaults(AppConfig::default()))
         .merge(Toml::file(Env::var_or("ROCKET_CONFIG", "Rocket.toml")).nested())
         .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
-        .merge(Env::raw().only(SEED_ENV).global())
-        .merge(Env::raw().only(&["SSL_CERT_FILE"]).global())
-        .merge(Env::prefixed("KIPEKEE_").global())
+        .merge(TextEnv(Env::raw().only(SEED_ENV).global()))
+        .merge(TextEnv(Env::raw().only(&["SSL_CERT_FILE"]).global()))
+        .merge(TextEnv(Env::prefixed("KIPEKEE_").global()))
         .select(Profile::from_env_or(
             "ROCKET_PROFILE",
             rocket::Config::DEFAULT_PROFILE,
         ))
 }
 
-/// Body limits sized for the CV upload; Rocket's own defaults are too small for it.
+/// Body limits of url-encoded and JSON posts; the multipart limit (`data-form`) follows
+/// `KIPEKEE_MAX_BODY_BYTES` (see `crate::rocket`).
 /// No client-address header is trusted unless configured (`ROCKET_IP_HEADER`): Rocket's
 /// default `X-Real-IP` would let any visitor choose the address rate limits and logs see.
 fn rocket_defaults() -> serde_json::Value {
     serde_json::json!({
-        "limits": { "form": "64 KiB", "data-form": "6 MiB", "file": "6 MiB", "json": "1 MiB" },
+        "limits": { "form": "64 KiB", "json": "1 MiB" },
         "ip_header": false,
     })
 }
 
 impl AppConfig {
     /// Extracts and cross-checks the configuration; the error names the offending key.
+    /// Lossy: the environment's values are text (`TextEnv`), and a number or a switch is read
+    /// from its text (`"10"`, `"true"`) where the setting wants one.
     pub fn from_figment(figment: &Figment) -> Result<AppConfig, ConfigError> {
-        let config: AppConfig = figment.extract()?;
+        let config: AppConfig = figment.extract_lossy()?;
         config.check()?;
         Ok(config)
     }
@@ -179,6 +206,15 @@ impl AppConfig {
             key: key.into(),
             message,
         };
+        if self.max_body_bytes <= self.max_upload_bytes {
+            return Err(value_error(
+                "max_body_bytes",
+                format!(
+                    "must be larger than max_upload_bytes ({}): the body carries the upload and the form's fields",
+                    self.max_upload_bytes
+                ),
+            ));
+        }
         if !self.mailtrap_api_url.starts_with("http://")
             && !self.mailtrap_api_url.starts_with("https://")
         {
@@ -226,6 +262,14 @@ impl AppConfig {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("http://{}:{}", rocket.address, rocket.port),
+        }
+    }
+
+    /// The daily caps on emails to visitors' addresses.
+    pub fn confirmation_caps(&self) -> crate::store::CapLimits {
+        crate::store::CapLimits {
+            per_address: self.confirmations_per_address,
+            per_client: self.confirmations_per_client,
         }
     }
 
@@ -283,6 +327,22 @@ impl EmailAddress {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The address as Mailtrap accepts it (ASCII only): the domain in its punycode form
+    /// (`anna@bücher.example` → `anna@xn--bcher-kva.example`, IDNA/UTS 46 via the `idna`
+    /// crate). `None` when the local part is not ASCII (no ASCII form exists) or the
+    /// domain is not a valid international name.
+    pub fn to_ascii(&self) -> Option<String> {
+        let (local, domain) = self.0.rsplit_once('@')?;
+        if !local.is_ascii() {
+            return None;
+        }
+        if domain.is_ascii() {
+            return Some(self.0.clone());
+        }
+        let ascii = idna::domain_to_ascii(domain).ok()?;
+        Some(format!("{local}@{ascii}"))
     }
 
     /// The address lowercased, for lookups where `A@x.com` and `a@x.com` are one person.
@@ -470,6 +530,20 @@ mod tests {
     }
 
     #[test]
+    fn international_domains_have_an_ascii_form_and_local_parts_do_not() {
+        let anna = EmailAddress::parse("anna@bücher.example").unwrap();
+        assert_eq!(
+            anna.to_ascii().as_deref(),
+            Some("anna@xn--bcher-kva.example")
+        );
+        let plain = EmailAddress::parse("jo@shop.example").unwrap();
+        assert_eq!(plain.to_ascii().as_deref(), Some("jo@shop.example"));
+        if let Ok(local) = EmailAddress::parse("jösef@shop.example") {
+            assert_eq!(local.to_ascii(), None);
+        }
+    }
+
+    #[test]
     #[allow(clippy::result_large_err)]
     fn env_names_of_the_seed_work_and_bad_recipient_names_its_key() {
         figment::Jail::expect_with(|jail| {
@@ -488,10 +562,13 @@ mod tests {
                 ["https://a.example", "https://b.example"]
             );
             assert_eq!(format!("{:?}", c.mailtrap_api_token), "Some(\"***\")");
+            assert_eq!(c.max_upload_bytes, 5 << 20);
+            assert_eq!(c.max_body_bytes, 32 << 20);
+            assert_eq!(c.min_free_bytes, 512 << 20);
             let limits: rocket::data::Limits = figment().extract_inner("limits").unwrap();
             assert_eq!(
-                limits.get("data-form"),
-                Some(rocket::data::ByteUnit::Mebibyte(6))
+                limits.get("json"),
+                Some(rocket::data::ByteUnit::Mebibyte(1))
             );
 
             jail.set_env("JOBS_EMAIL", "not an address");
@@ -532,9 +609,10 @@ mod tests {
         assert_eq!(c.admin_email.unwrap().as_str(), "owner@shop.example");
         let limits: rocket::data::Limits = figment.extract_inner("limits").unwrap();
         assert_eq!(
-            limits.get("data-form"),
-            Some(rocket::data::ByteUnit::Mebibyte(6))
+            limits.get("json"),
+            Some(rocket::data::ByteUnit::Mebibyte(1))
         );
+        assert_eq!(c.max_body_bytes, 32 << 20);
     }
 
     #[test]

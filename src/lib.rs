@@ -9,13 +9,19 @@ pub mod config;
 pub mod export;
 /// Forms as data, their built-in definitions and the validation of a post.
 pub mod forms;
+/// The log filter that keeps secret-carrying HTTP dumps out of every log level.
+pub mod logging;
 /// Rendering emails and sending them through Mailtrap.
 pub mod mail;
 /// Retrying transient delivery failures in-process, from a queue kept in the store.
+pub mod outbox;
+
 pub mod retry;
 /// Stopping cleanly: Rocket's grace sized to the Mailtrap timeout, background tasks joined,
 /// the store flushed, no configuration in any error.
 pub mod shutdown;
+/// The free-space floor below which posts are refused (507).
+pub mod space;
 /// The sled store: submissions, files, deliveries, subscribers, secrets.
 pub mod store;
 /// What happens to a valid submission: store, mail, log. Shared by every entry point.
@@ -51,11 +57,12 @@ pub struct App {
     /// The signed time field of form pages.
     pub trap: Arc<forms::spam::TimeTrap>,
     pub rate_limit: Arc<forms::spam::RateLimiter>,
-    pub confirmation_caps: Arc<forms::spam::ConfirmationCaps>,
     /// Absolute base of emailed links, without a trailing slash.
     pub public_base: String,
     /// Counters for `/metrics`.
     pub metrics: Arc<web::metrics::Metrics>,
+    /// `KIPEKEE_MIN_FREE_BYTES` on the data dir's file system.
+    pub disk: space::DiskFloor,
 }
 
 /// Why the server could not be built; each variant displays as one line.
@@ -84,7 +91,8 @@ impl From<figment::Error> for StartError {
 pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
     let config = AppConfig::from_figment(&figment)?;
     let store = open_store(&config)?;
-    let mut figment = figment;
+    // Rocket reads the whole multipart body within this; an upload's own cap is smaller.
+    let mut figment = figment.merge(("limits.data-form", config.max_body_bytes));
     let rocket_config: rocket::Config = figment.extract()?;
     if rocket_config.secret_key.is_zero() {
         // Generated once and kept in the store, so private cookies survive restarts.
@@ -99,12 +107,12 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
             config.spam_min_seconds,
         )),
         rate_limit: Arc::new(forms::spam::RateLimiter::new(config.rate_limit)),
-        confirmation_caps: Arc::default(),
         forms: Forms::new(&config.forms),
         templates: Arc::new(Templates::load(&config)?),
         mailer: Arc::new(Mailtrap::new(&config)),
         public_base: config.public_base(&rocket_config),
         metrics: Default::default(),
+        disk: space::DiskFloor::new(config.data_dir.clone(), config.min_free_bytes),
         store,
         config,
     };
@@ -129,15 +137,14 @@ fn open_store(config: &AppConfig) -> Result<Store, StartError> {
         path: dir.display().to_string(),
         source,
     };
-    if !dir.exists() {
-        std::fs::create_dir_all(dir).map_err(io_error)?;
-        // The store holds visitors' personal data and the generated secrets.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(io_error)?;
-        }
+    let created = store::private::create_dir(dir).map_err(io_error)?;
+    forms::temp::prepare(dir).map_err(io_error)?;
+    let store = Store::open_with_cache(dir, config.cache_bytes)?;
+    if created {
+        store::private::restrict_contents(dir).map_err(io_error)?;
     }
-    Ok(Store::open_with_cache(dir, config.cache_bytes)?)
+    for wide in store::private::wide_modes(dir) {
+        tracing::warn!("the data directory should be the owner's alone: {wide} (chmod 700 the directory, 600 its files)");
+    }
+    Ok(store)
 }

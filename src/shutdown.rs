@@ -193,6 +193,10 @@ impl ServeError {
                 false => format!("invalid value for {}", c.path.join(".")),
             }),
             ErrorKind::InsecureSecretKey(_) => ServeError::InsecureSecretKey,
+            ErrorKind::FailedFairings(failed) => {
+                let names: Vec<&str> = failed.iter().map(|f| f.name).collect();
+                ServeError::Launch(format!("{} failed", names.join(", ")))
+            }
             other => ServeError::Launch(other.to_string()),
         }
     }

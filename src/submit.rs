@@ -1,18 +1,17 @@
 //! One submission's way through the appliance after validation: stored and flushed first,
-//! then its emails rendered and sent in one Mailtrap round trip, then every attempt logged.
-//! The admin panel's resend and the newsletter confirmation use the same `deliver`.
+//! then its emails handed to the delivery round (`outbox`). The newsletter confirmation and
+//! the admin's "test this form" start here too.
 
 use std::net::IpAddr;
 
-use rocket::tokio::task::spawn_blocking;
 use time::Duration;
-use tracing::{error, info, instrument, warn};
+use tracing::{info, instrument, warn};
 
+use crate::forms::spam::SpamReason;
 use crate::forms::{FieldKind, FormDef, FormKind, Trigger, Valid};
-use crate::mail::{
-    self, Attachment, Email, EmailStatus, Failure, FailureKind, MailContext, Outcome,
-};
-use crate::store::{Delivery, NewSubmission, Signup, StoreError, Submission, Subscriber};
+use crate::mail::EmailStatus;
+use crate::outbox::{deliver, Round};
+use crate::store::{Attempt, Delivery, NewSubmission, Signup, StoreError, Submission, Subscriber};
 use crate::App;
 
 /// A pending subscriber who signs up again within this window gets no second opt-in email.
@@ -37,23 +36,28 @@ impl Accepted {
     }
 }
 
-/// Stores a valid post (flushed), then sends its emails unless it is spam. A repeated post
-/// (same one-time form token) is answered with the first submission, mailing nothing.
+/// Stores a valid post (flushed), then sends its emails unless a spam check caught it: the
+/// honeypot (`spam`, hard) stores it without files and mails nothing; a soft signal stores it
+/// with its files for the owner's review and holds its emails until `approve`. A repeated
+/// post (same `_idem`, same fields) is answered with the first submission, mailing nothing.
 #[instrument(skip_all, fields(form = slug))]
 pub async fn accept(
     app: &App,
     slug: &str,
     def: &FormDef,
     valid: Valid,
-    spam: bool,
+    spam: Option<SpamReason>,
     client_ip: Option<IpAddr>,
 ) -> Result<Accepted, StoreError> {
+    let hard = spam.is_some_and(|r| !r.is_soft());
     let new = NewSubmission {
         form: slug.to_string(),
         reference_prefix: def.reference_prefix.clone(),
-        spam,
+        spam: hard,
+        review: spam.filter(|r| r.is_soft()),
         fields: valid.fields,
-        uploads: valid.uploads,
+        // Spam keeps no files; a submission held for review keeps them for its approval.
+        uploads: if hard { Vec::new() } else { valid.uploads },
         visitor_email: valid.visitor_email,
         subject: valid.subject,
         client_ip: client_ip.map(|ip| ip.to_string()),
@@ -62,6 +66,8 @@ pub async fn accept(
     };
     let submission = match app.store.insert_submission(new).await {
         Err(StoreError::Duplicate(first)) => {
+            // `Duplicate` only names a submission the store has just seen; should it vanish in
+            // between (a concurrent delete), the answer is an error, not someone else's.
             let submission = app
                 .store
                 .submission(first)?
@@ -75,14 +81,33 @@ pub async fn accept(
         }
         other => other?,
     };
-    info!(submission_id = %submission.id, reference = %submission.reference, spam = submission.spam, "stored");
+    info!(submission_id = %submission.id, reference = %submission.reference, spam = submission.spam,
+          review = ?submission.review, edit_of = ?submission.edit_of, "stored");
     app.metrics.submission(&submission);
-    if submission.spam {
+    if submission.spam || submission.review.is_some() {
         return Ok(Accepted {
             submission,
             deliveries: Vec::new(),
         });
     }
+    let deliveries =
+        send_submit_emails(app, def, &submission, client_ip, Attempt::FirstTry).await?;
+    Ok(Accepted {
+        submission,
+        deliveries,
+    })
+}
+
+/// The emails a stored submission sends on arrival: the newsletter sign-up, the daily caps
+/// on visitor emails (counted in the store), one delivery round, the retry queue. Used by a
+/// visitor's post and by the owner's approval of a submission held for review.
+pub async fn send_submit_emails(
+    app: &App,
+    def: &FormDef,
+    submission: &Submission,
+    client_ip: Option<IpAddr>,
+    attempt: Attempt,
+) -> Result<Vec<Delivery>, StoreError> {
     let (subscriber, skip) = match (def.kind, &submission.visitor_email) {
         (FormKind::Newsletter, Some(email)) => {
             let name = submission.fields.get("name").map(String::as_str);
@@ -99,194 +124,61 @@ pub async fn accept(
         }
         _ => (None, None),
     };
-    let now = u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0);
     let capped = match (&submission.visitor_email, skip) {
-        (Some(email), None) if def.emails_on(Trigger::Submit).any(|e| e.to_visitor()) => app
-            .confirmation_caps
-            .allow(email.as_str(), client_ip, now)
-            .err(),
+        (Some(email), None) if def.emails_on(Trigger::Submit).any(|e| e.to_visitor()) => {
+            let limits = app.config.confirmation_caps();
+            let now = time::OffsetDateTime::now_utc();
+            app.store
+                .count_confirmation(email, client_ip, limits, now)?
+                .err()
+        }
         _ => None,
     };
+    if let Some(reason) = capped {
+        warn!(submission_id = %submission.id, reason, "visitor email capped");
+    }
     let round = Round {
         skip,
         skip_visitor: capped,
+        attempt,
         ..Round::SUBMIT
     };
-    let deliveries = deliver(app, def, &submission, subscriber.as_ref(), round).await?;
-    crate::retry::after_delivery(app, &deliveries, 1).await?;
+    let deliveries = deliver(app, def, submission, subscriber.as_ref(), round).await?;
     if let Some(sub) = &subscriber {
         if skip.is_none() && deliveries.iter().any(|d| d.status != EmailStatus::Sent) {
             // Let the visitor ask again at once instead of waiting out the resend window.
             app.store.forget_optin(&sub.email).await?;
         }
     }
-    Ok(Accepted {
-        submission,
-        deliveries,
-    })
+    Ok(deliveries)
 }
 
-/// Which of a form's emails one delivery round sends.
-#[derive(Debug, Clone, Copy)]
-pub struct Round<'a> {
-    pub trigger: Trigger,
-    /// Only the email of this kind (a resend of one email).
-    pub only: Option<&'a str>,
-    /// Render and log, but do not send, for this reason.
-    pub skip: Option<&'a str>,
-    /// Do not send the visitor's emails, for this reason (the owner's still go).
-    pub skip_visitor: Option<&'a str>,
-}
-
-impl Round<'_> {
-    pub const SUBMIT: Round<'static> = Round {
-        trigger: Trigger::Submit,
-        only: None,
-        skip: None,
-        skip_visitor: None,
-    };
-
-    fn skip_reason(&self, email: &Email) -> Option<&str> {
-        self.skip.or(self.skip_visitor.filter(|_| email.to_visitor))
-    }
-}
-
-/// Renders the form's emails for the round, sends them in one round trip (unless `skip`
-/// says why not), and logs every attempt with the submission's new status.
-#[instrument(skip_all, fields(submission_id = %submission.id))]
-pub async fn deliver(
+/// The owner's "Not spam — send the emails": clears the flag and sends what was held back,
+/// through the same path as a visitor's post. `None` when the submission is gone.
+pub async fn approve(
     app: &App,
-    def: &FormDef,
-    submission: &Submission,
-    subscriber: Option<&Subscriber>,
-    round: Round<'_>,
-) -> Result<Vec<Delivery>, StoreError> {
-    let mc = MailContext {
-        slug: &submission.form,
-        form: def,
-        submission,
-        subscriber,
-        files: attachments(app, submission)?,
-        public_base: app.public_base.clone(),
+    id: crate::store::SubmissionId,
+) -> Result<Option<(Submission, Vec<Delivery>)>, StoreError> {
+    let Some(before) = app.store.submission(id)? else {
+        return Ok(None);
     };
-    let mut emails = Vec::new();
-    let mut broken = Vec::new();
-    let wanted = def
-        .emails_on(round.trigger)
-        .filter(|e| round.only.is_none_or(|kind| kind == e.kind));
-    for email_def in wanted {
-        match mail::render(&app.templates, &app.config, email_def, &mc) {
-            Ok(email) => emails.push(email),
-            Err(e) => {
-                error!(kind = %email_def.kind, "{e}");
-                let mut d = Delivery::planned(&email_def.kind, None, "");
-                d.status = EmailStatus::Failed;
-                d.failure = Some(FailureKind::Render);
-                d.error = Some(format!("could not render the email: {e}"));
-                broken.push(d);
-            }
-        }
+    if before.review.is_none() && !before.spam {
+        return Ok(Some((before, Vec::new())));
     }
-    let outcomes = send(app, &emails, |e| round.skip_reason(e)).await;
-    let mut attempts: Vec<Delivery> = emails
-        .into_iter()
-        .zip(outcomes)
-        .map(|(email, outcome)| attempt(email, outcome))
-        .collect();
-    attempts.extend(broken);
-    for d in &attempts {
-        match d.status {
-            EmailStatus::Failed | EmailStatus::Unknown => {
-                warn!(kind = %d.kind, status = ?d.status, http_status = ?d.http_status, error = d.error.as_deref().unwrap_or(""), "email not delivered")
-            }
-            _ => info!(kind = %d.kind, status = ?d.status, duration_ms = d.duration_ms, "email"),
-        }
-    }
-    let status = EmailStatus::summarize(attempts.iter().map(|d| d.status));
-    let logged = app
-        .store
-        .record_deliveries(submission.id, attempts, status)
-        .await?;
-    app.metrics.deliveries(&logged);
-    Ok(logged)
-}
-
-/// The one Mailtrap round trip for every email not skipped, on a blocking thread (ureq must
-/// never block the executor); one outcome per email, in order.
-async fn send<'a>(
-    app: &App,
-    emails: &'a [Email],
-    skip: impl Fn(&'a Email) -> Option<&'a str>,
-) -> Vec<Outcome> {
-    let batch: Vec<Email> = emails
-        .iter()
-        .filter(|e| skip(e).is_none())
-        .cloned()
-        .collect();
-    let mut sent = if batch.is_empty() {
-        Vec::new()
-    } else {
-        let mailer = app.mailer.clone();
-        let n = batch.len();
-        spawn_blocking(move || mailer.send_batch(&batch))
-            .await
-            .unwrap_or_else(|e| {
-                error!("mail thread failed: {e}");
-                vec![
-                    Outcome::failed(Failure::new(
-                        FailureKind::Internal,
-                        "internal error while sending"
-                    ));
-                    n
-                ]
-            })
-    }
-    .into_iter();
-    emails
-        .iter()
-        .map(|e| match skip(e) {
-            Some(reason) => Outcome::skipped(reason),
-            None => sent.next().unwrap_or_else(|| {
-                Outcome::failed(Failure::new(
-                    FailureKind::Internal,
-                    "no outcome for this email",
-                ))
-            }),
-        })
-        .collect()
-}
-
-fn attachments(app: &App, submission: &Submission) -> Result<Vec<Attachment>, StoreError> {
-    let mut out = Vec::new();
-    for f in &submission.files {
-        if let Some(bytes) = app.store.file(submission.id, &f.field)? {
-            out.push(Attachment {
-                filename: f.filename.clone(),
-                content_type: f.content_type.clone(),
-                bytes,
-            });
-        }
-    }
-    Ok(out)
-}
-
-fn attempt(email: Email, o: Outcome) -> Delivery {
-    let to = email.to.as_ref().map(|m| m.email.to_string());
-    Delivery {
-        started_at: o.started_at,
-        duration_ms: o.duration_ms,
-        status: o.status,
-        http_status: o.http_status,
-        message_ids: o.message_ids,
-        error: o.error,
-        failure: o.failure,
-        retry_after_secs: o.retry_after_secs,
-        text: email.text,
-        html: email.html,
-        attachments: email.attachments.into_iter().map(|a| a.filename).collect(),
-        to_visitor: email.to_visitor,
-        ..Delivery::planned(&email.kind, to.as_deref(), &email.subject)
-    }
+    let Some(submission) = app.store.approve_submission(id).await? else {
+        return Ok(None);
+    };
+    info!(submission_id = %id, reference = %submission.reference, "approved by the owner");
+    let Some(def) = app.forms.get(&submission.form) else {
+        return Ok(Some((submission, Vec::new())));
+    };
+    let client_ip = submission
+        .client_ip
+        .as_deref()
+        .and_then(|ip| ip.parse().ok());
+    let deliveries =
+        send_submit_emails(app, def, &submission, client_ip, Attempt::ApprovedByOwner).await?;
+    Ok(Some((submission, deliveries)))
 }
 
 /// Confirms a newsletter subscriber and, the first time, sends the welcome and the notice.
@@ -308,44 +200,12 @@ pub async fn confirm_subscription(
                     trigger: Trigger::Confirm,
                     ..Round::SUBMIT
                 };
-                let deliveries = deliver(app, def, submission, Some(&subscriber), round).await?;
-                crate::retry::after_delivery(app, &deliveries, 1).await?;
+                deliver(app, def, submission, Some(&subscriber), round).await?;
             }
             None => warn!("confirmed subscriber's signup form is gone; no welcome email sent"),
         }
     }
     Ok(Some(subscriber))
-}
-
-/// The admin's resend: the submission's emails (or the one of `kind`) again, as a new,
-/// logged attempt. A newsletter signup resends its opt-in, or its welcome once confirmed.
-pub async fn resend(
-    app: &App,
-    submission: &Submission,
-    kind: Option<&str>,
-) -> Result<Vec<Delivery>, StoreError> {
-    let Some(def) = app.forms.get(&submission.form) else {
-        return Ok(Vec::new());
-    };
-    let subscriber = match &submission.visitor_email {
-        Some(email) if def.kind == FormKind::Newsletter => app.store.subscriber(email)?,
-        _ => None,
-    };
-    let trigger = match &subscriber {
-        Some(s) if s.state == crate::store::SubscriberState::Confirmed && kind.is_none() => {
-            Trigger::Confirm
-        }
-        _ => Trigger::Submit,
-    };
-    let trigger = kind
-        .and_then(|k| def.emails.iter().find(|e| e.kind == k))
-        .map_or(trigger, |e| e.when);
-    let round = Round {
-        trigger,
-        only: kind,
-        ..Round::SUBMIT
-    };
-    deliver(app, def, submission, subscriber.as_ref(), round).await
 }
 
 /// The admin's "test this form": a submission marked as a test, filled with sample values,
@@ -397,13 +257,19 @@ pub async fn test_submission(app: &App, slug: &str) -> Result<Option<Accepted>, 
         uploads,
         visitor_email: visitor,
         spam: false,
+        review: None,
         subject: None,
         client_ip: None,
         test: true,
         idempotency_key: None,
     };
     let submission = app.store.insert_submission(new).await?;
-    let deliveries = deliver(app, def, &submission, None, Round::SUBMIT).await?;
+    // A test's failures are shown to the owner at once, not retried behind their back.
+    let round = Round {
+        retry_failures: false,
+        ..Round::SUBMIT
+    };
+    let deliveries = deliver(app, def, &submission, None, round).await?;
     Ok(Some(Accepted {
         submission,
         deliveries,

@@ -590,3 +590,112 @@ fn without_a_configured_hash_a_password_is_generated_once_and_kept() {
     assert!(first.starts_with("$argon2id$"));
     assert_eq!(hash_after_start().unwrap(), first);
 }
+
+#[test]
+fn a_resend_takes_the_queued_retrys_place_and_only_failed_emails_go_again() {
+    let t = logged_in();
+    t.fake.set_fault(Fault::Status {
+        code: 503,
+        body: r#"{"errors":["Service unavailable"]}"#.into(),
+        retry_after: None,
+    });
+    let id = quote(&t);
+    let sid = id.parse().unwrap();
+    let store = &t.app().store;
+    assert_eq!(
+        store.queued_retries(sid).unwrap().len(),
+        2,
+        "Mailtrap's 503 is transient"
+    );
+    let detail = page(&t, &format!("/admin/submissions/{id}"));
+    assert!(detail.contains("retrying"), "{detail}");
+    assert!(detail.contains("attempt 2 of 5"), "{detail}");
+    assert!(detail.contains("first try"));
+    let attention = |t: &TestApp| {
+        let html = page(t, "/admin");
+        let at = html.find("Deliveries that need attention").unwrap();
+        html[at..].to_string()
+    };
+    assert!(attention(&t).contains(&format!("/admin/submissions/{id}")));
+
+    t.fake.set_fault(Fault::None);
+    let csrf = csrf_of(&detail);
+    let res = post(
+        &t,
+        &format!("/admin/submissions/{id}/resend"),
+        &[("csrf_token", &csrf), ("kind", "")],
+    );
+    assert_eq!(res.status(), Status::SeeOther);
+    assert_eq!(t.fake.delivered().len(), 2);
+    assert!(store.queued_retries(sid).unwrap().is_empty(), "never both");
+    let detail = page(&t, &format!("/admin/submissions/{id}"));
+    assert!(detail.contains("resent by the owner"));
+    assert!(!detail.contains("attempt 2 of 5"));
+    // Needs attention only while the latest attempt has failed.
+    assert!(attention(&t).contains("Nothing failed recently"));
+
+    // The default resend leaves what already arrived alone.
+    let res = post(
+        &t,
+        &format!("/admin/submissions/{id}/resend"),
+        &[("csrf_token", &csrf), ("kind", "")],
+    );
+    assert_eq!(res.status(), Status::SeeOther);
+    assert_eq!(
+        t.fake.delivered().len(),
+        2,
+        "nothing failed, nothing resent"
+    );
+}
+
+#[test]
+fn resend_all_failed_catches_up_after_the_token_is_fixed() {
+    let t = logged_in();
+    t.fake.set_fault(Fault::Status {
+        code: 401,
+        body: r#"{"errors":["Unauthorized"]}"#.into(),
+        retry_after: None,
+    });
+    quote(&t);
+    quote(&t);
+    assert_eq!(t.app().store.pending_retries(), 0, "a 401 is not retried");
+    let deliveries = page(&t, "/admin/deliveries");
+    let csrf = csrf_of(&deliveries);
+    assert!(deliveries.contains("Resend all failed"));
+    t.fake.set_fault(Fault::None);
+    let res = post(
+        &t,
+        "/admin/deliveries/resend-failed",
+        &[("csrf_token", &csrf)],
+    );
+    assert_eq!(res.status(), Status::SeeOther);
+    assert_eq!(t.fake.delivered().len(), 4, "two emails of two submissions");
+    let again = post(
+        &t,
+        "/admin/deliveries/resend-failed",
+        &[("csrf_token", &csrf)],
+    );
+    assert_eq!(again.status(), Status::SeeOther);
+    assert_eq!(t.fake.delivered().len(), 4, "each exactly once");
+    let bad = post(
+        &t,
+        "/admin/deliveries/resend-failed",
+        &[("csrf_token", "x")],
+    );
+    assert_ne!(bad.status(), Status::SeeOther);
+}
+
+#[test]
+fn the_dashboard_says_why_posts_are_refused_when_the_disk_is_nearly_full() {
+    let t = start_with(|f| f.merge(("min_free_bytes", u64::MAX / 2)));
+    assert_eq!(login(&t.client, PASSWORD).status(), Status::SeeOther);
+    let html = page(&t, "/admin");
+    assert!(
+        html.contains("New submissions are refused: the disk is nearly full."),
+        "{html}"
+    );
+    assert!(html.contains("below KIPEKEE_MIN_FREE_BYTES"), "{html}");
+
+    let t = logged_in();
+    assert!(!page(&t, "/admin").contains("the disk is nearly full"));
+}

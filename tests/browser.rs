@@ -331,9 +331,18 @@ async fn journey(c: Client, fake: Arc<FakeMailtrap>, base: String, artifacts: Pa
     );
     screenshots(&c, &artifacts, "submission").await;
 
-    // 4. Resend (all emails): a new round trip, reported on the page.
+    // 4. Resend: nothing failed, so the default (failed emails) sends nothing; "All emails"
+    // is a new round trip, reported on the page.
     step("resend");
     let before = fake.requests().len();
+    click(&c, "form[action$='/resend'] button[type=submit]").await;
+    wait_text(&c, ".flash", "Nothing resent").await;
+    assert_eq!(
+        fake.requests().len(),
+        before,
+        "nothing failed, nothing resent"
+    );
+    click(&c, "form[action$='/resend'] select option[value='all']").await;
     click(&c, "form[action$='/resend'] button[type=submit]").await;
     wait_text(&c, ".flash", "Resent: 2 of 2").await;
     let after = wait_requests(&fake, before + 1).await;

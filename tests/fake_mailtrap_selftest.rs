@@ -156,7 +156,18 @@ fn validation_errors_and_from_domain() {
     let mut m = message();
     m["text"] = json!("x".repeat(fake_mailtrap::MAX_MESSAGE_BYTES));
     assert_eq!(send(&fake, "/api/send", &m).status, 413);
+    // Addresses are ASCII only, as on the real API: an international domain goes as punycode.
+    let mut m = message();
+    m["reply_to"] = json!({"email": "anna@bücher.example", "name": "Anna"});
+    let a = send(&fake, "/api/send", &m);
+    assert_eq!(a.status, 400);
+    assert_eq!(a.body["errors"][0], "'reply_to' address is invalid");
+    let mut m = message();
+    m["to"] = json!([{"email": "anna@bücher.example"}]);
+    assert_eq!(send(&fake, "/api/send", &m).status, 400);
     assert!(fake.delivered().is_empty());
+    m["to"] = json!([{"email": "anna@xn--bcher-kva.example"}]);
+    assert_eq!(send(&fake, "/api/send", &m).status, 200);
 }
 
 #[test]

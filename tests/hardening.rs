@@ -37,12 +37,12 @@ fn hidden(html: &str, name: &str) -> String {
     html[at..].split('"').next().unwrap().to_string()
 }
 
-fn now() -> u64 {
-    time::OffsetDateTime::now_utc().unix_timestamp() as u64
+fn now_ms() -> u64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64
 }
 
 #[test]
-fn a_form_posted_faster_than_a_person_types_is_stored_as_spam_and_mails_nothing() {
+fn a_form_posted_faster_than_a_person_types_is_held_for_review_and_mails_nothing() {
     let t = TestApp::start_with(|f| f.merge(("spam_min_seconds", 3)));
     let page = t.client.get("/f/quote").dispatch().into_string().unwrap();
     let shown_at = hidden(&page, "_t");
@@ -56,7 +56,7 @@ fn a_form_posted_faster_than_a_person_types_is_stored_as_spam_and_mails_nothing(
     );
     let res = post(&t, "quote", QUOTE, addr(1));
     assert_eq!(res.status(), Status::SeeOther, "no time field at all");
-    let forged = format!("{}.{}", now() - 60, "00".repeat(32));
+    let forged = format!("{}.{}", now_ms() - 60_000, "00".repeat(32));
     let mut pairs = QUOTE.to_vec();
     pairs.push(("_t", &forged));
     assert_eq!(
@@ -66,10 +66,10 @@ fn a_form_posted_faster_than_a_person_types_is_stored_as_spam_and_mails_nothing(
     assert!(t.fake.requests().is_empty());
     let stored = t.app().store.latest_submissions(None, 10).unwrap();
     assert_eq!(stored.len(), 3);
-    assert!(stored.iter().all(|s| s.spam));
+    assert!(stored.iter().all(|s| s.review.is_some() && !s.spam));
 
     // Shown a while ago (a token minted for five seconds back): a person.
-    let slow = t.app().trap.token(now() - 5);
+    let slow = t.app().trap.token(now_ms() - 5000);
     let mut pairs = QUOTE.to_vec();
     pairs.push(("_t", &slow));
     let res = post(&t, "quote", &pairs, addr(1));

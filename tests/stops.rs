@@ -96,13 +96,10 @@ fn stop_during_the_send(mut server: Server, fake: &FakeMailtrap) -> (ExitStatus,
 }
 
 fn assert_no_secret(log: &str, secrets: &Secrets) {
-    for (name, secret) in [
-        ("the Mailtrap token", TOKEN),
-        ("the admin password hash", secrets.hash.as_str()),
-        ("the cookie key", secrets.cookie_key.as_str()),
-    ] {
-        assert!(!log.contains(secret), "{name} is in the log:\n{log}");
-    }
+    common::secrets::assert_no_secrets(
+        log,
+        &[TOKEN, secrets.hash.as_str(), secrets.cookie_key.as_str()],
+    );
     assert!(
         !log.contains("Orbiting"),
         "a Rocket instance is in the log:\n{log}"

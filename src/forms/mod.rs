@@ -1,6 +1,7 @@
 //! Forms as data: a `FormDef` says which fields a form has, how each is checked and which
 //! emails it sends to whom. The four built-in forms are defaults the config can override.
 
+pub mod limits;
 pub mod spam;
 mod upload;
 mod validate;
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use upload::{sniff, FileType};
+pub use upload::{list_in_words, size_in_words, sniff, temp, FileType};
 pub use validate::{validate, FieldErrors, Invalid, RawFile, RawInput, Upload, Valid, MAX_FIELDS};
 
 /// What a form does with a valid submission besides storing it.
@@ -235,13 +236,23 @@ impl Forms {
     }
 }
 
-/// Collapses whitespace (including CR/LF) and drops control characters, then caps the length:
-/// what a value must look like before it sits in a subject or a display name.
+/// Invisible characters that reorder or hide text (Unicode bidi controls, zero-width and
+/// format characters): `U+202E` makes `gpj.exe` read as `exe.jpg`. The zero-width joiners
+/// (`U+200C`, `U+200D`) are left out: Persian, Indic scripts and emoji need them in names.
+pub fn is_bidi_or_format(c: char) -> bool {
+    matches!(c,
+        '\u{061C}' | '\u{180E}' | '\u{200B}' | '\u{200E}' | '\u{200F}'
+        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}'
+        | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// Collapses whitespace (including CR/LF) and drops control, bidi and format characters,
+/// then caps the length: what a value must look like before it sits in a subject.
 pub fn single_line(s: &str, max_chars: usize) -> String {
     let cleaned: String = s
         .chars()
         .map(|c| if c.is_whitespace() { ' ' } else { c })
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !is_bidi_or_format(*c))
         .collect();
     cleaned
         .split_whitespace()
@@ -250,6 +261,18 @@ pub fn single_line(s: &str, max_chars: usize) -> String {
         .chars()
         .take(max_chars)
         .collect()
+}
+
+/// A visitor-typed name made safe as the display name of a Reply-To: `single_line`, without
+/// the address specials `"`, `<`, `>`, `,`, `@` (a name such as `Jo, <x@evil.test>` would
+/// otherwise read as a second address) and without zero-width joiners. Issue 9 item 10.
+pub fn display_name(s: &str, max_chars: usize) -> String {
+    let spaced: String = s
+        .chars()
+        .map(|c| if "\"<>,@".contains(c) { ' ' } else { c })
+        .filter(|c| !matches!(c, '\u{200C}' | '\u{200D}'))
+        .collect();
+    single_line(&spaced, max_chars)
 }
 
 fn field(name: &str, label: &str, kind: FieldKind, required: bool) -> FieldDef {
@@ -314,8 +337,8 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
         ],
         statuses: default_statuses(),
     };
-    let mut cv = field("cv", "CV (PDF, DOC or DOCX)", File, true);
-    cv.accept = vec![FileType::Pdf, FileType::Doc, FileType::Docx];
+    let mut cv = field("cv", "CV", File, true);
+    cv.accept = vec![FileType::Pdf, FileType::Doc, FileType::Docx, FileType::Odt];
     let job = FormDef {
         title: "Apply for a job".into(),
         intro: "Send us your application and CV.".into(),
@@ -447,6 +470,11 @@ mod tests {
         );
         assert_eq!(single_line("  a\u{0}b\tc  ", 100), "ab c");
         assert_eq!(single_line("abcdef", 3), "abc");
+        assert_eq!(single_line("Eve\u{202E}gpj.exe\u{FEFF}", 100), "Evegpj.exe");
+        assert_eq!(
+            display_name("Müller, \"Jo\" <x@evil.test>\u{2066}\u{200B}", 100),
+            "Müller Jo x evil.test"
+        );
     }
 
     #[test]

@@ -1,27 +1,49 @@
 //! Abuse controls of the public forms, as plain data structures with the clock passed in:
-//! the signed time trap, the per-address rate limit, and the daily caps on confirmation
-//! emails that keep the forms from being used to mail strangers.
-
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
+//! the signed time trap (the per-client rate limit is `forms::limits`). The daily caps on confirmation
+//! emails live in the store (`store::caps`) so a restart does not reset them.
 
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Why a post was judged to be spam: stored flagged, never mailed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How long a form page's `_t` stays valid: a post with an older one is held for review
+/// (Round 2 contract, "stale form token"; issue 12 item 7).
+pub const TOKEN_LIFETIME_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Why a post looks like spam. `Honeypot` is a hard signal (stored as spam, never mailed);
+/// the others are soft (held for the owner's review, mailed once approved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SpamReason {
     Honeypot,
-    /// Posted sooner than a person could have filled the form in.
+    /// Posted sooner than `KIPEKEE_SPAM_MIN_SECONDS` after the form was shown.
     TooFast,
-    /// The form page's signed time field is missing or forged.
+    /// The form page's signed time field is missing or not genuine.
     NoTimeToken,
+    /// The form page's signed time field is older than `TOKEN_LIFETIME_MS`.
+    StaleTimeToken,
 }
 
-/// A hidden field `_t` = `<unix seconds>.<hmac>` on every form page; a post carrying it
+impl SpamReason {
+    /// Soft signals put a submission into review instead of spam.
+    pub fn is_soft(self) -> bool {
+        self != SpamReason::Honeypot
+    }
+
+    /// What the admin panel says about it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SpamReason::Honeypot => "the hidden honeypot field was filled in",
+            SpamReason::TooFast => "posted very quickly after the form was shown",
+            SpamReason::NoTimeToken => "posted without the form page's token",
+            SpamReason::StaleTimeToken => "posted with a form page token older than a day",
+        }
+    }
+}
+
+/// A hidden field `_t` = `<unix milliseconds>.<hmac>` on every form page; a post carrying it
 /// proves when the form was shown.
 pub struct TimeTrap {
     key: Vec<u8>,
@@ -34,144 +56,79 @@ impl TimeTrap {
         TimeTrap { key, min_seconds }
     }
 
-    fn mac(&self, shown_at: u64) -> String {
+    fn mac(&self, shown_at: &str) -> HmacSha256 {
         // HMAC accepts keys of any length; this cannot fail.
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(shown_at.to_string().as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        mac.update(shown_at.as_bytes());
+        mac
     }
 
-    pub fn token(&self, now: u64) -> String {
-        format!("{now}.{}", self.mac(now))
+    /// The token of a form shown at `now_ms` (unix milliseconds).
+    pub fn token(&self, now_ms: u64) -> String {
+        let shown = now_ms.to_string();
+        let mac = hex::encode(self.mac(&shown).finalize().into_bytes());
+        format!("{shown}.{mac}")
     }
 
-    /// `None` when the post passes the trap (or the trap is off).
-    pub fn check(&self, token: Option<&str>, now: u64) -> Option<SpamReason> {
+    /// `None` when the post passes the trap (or the trap is off). `now_ms`: unix milliseconds.
+    pub fn check(&self, token: Option<&str>, now_ms: u64) -> Option<SpamReason> {
         if self.min_seconds == 0 {
             return None;
         }
         let Some((shown, mac)) = token.and_then(|t| t.split_once('.')) else {
             return Some(SpamReason::NoTimeToken);
         };
-        let Ok(shown_at) = shown.parse::<u64>() else {
+        let Ok(mut shown_at) = shown.parse::<u64>() else {
             return Some(SpamReason::NoTimeToken);
         };
-        let mut check = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
-        check.update(shown.as_bytes());
-        let genuine = hex::decode(mac).is_ok_and(|m| check.verify_slice(&m).is_ok());
-        if !genuine || shown_at > now {
+        let genuine = hex::decode(mac).is_ok_and(|m| self.mac(shown).verify_slice(&m).is_ok());
+        // Tokens of pages rendered before the switch to milliseconds carry seconds.
+        if shown_at < 100_000_000_000 {
+            shown_at = shown_at.saturating_mul(1000);
+        }
+        if !genuine || shown_at > now_ms + 1000 {
             return Some(SpamReason::NoTimeToken);
         }
-        (now - shown_at < self.min_seconds).then_some(SpamReason::TooFast)
+        let elapsed = now_ms.saturating_sub(shown_at);
+        if elapsed > TOKEN_LIFETIME_MS {
+            return Some(SpamReason::StaleTimeToken);
+        }
+        (elapsed < self.min_seconds.saturating_mul(1000)).then_some(SpamReason::TooFast)
     }
 }
 
-/// Posts per minute per client address and form; 0 turns it off.
-pub struct RateLimiter {
-    per_minute: u32,
-    /// (address, form) → (minute, posts in it).
-    seen: Mutex<HashMap<ClientForm, (u64, u32)>>,
-}
-
-type ClientForm = (Option<IpAddr>, String);
-
-impl RateLimiter {
-    pub fn new(per_minute: u32) -> RateLimiter {
-        RateLimiter {
-            per_minute,
-            seen: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// `Err(seconds to wait)` when this post is over the limit.
-    pub fn check(&self, ip: Option<IpAddr>, form: &str, now: u64) -> Result<(), u64> {
-        if self.per_minute == 0 {
-            return Ok(());
-        }
-        let minute = now / 60;
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() > 10_000 {
-            seen.retain(|_, (m, _)| *m == minute);
-        }
-        let entry = seen.entry((ip, form.to_string())).or_insert((minute, 0));
-        if entry.0 != minute {
-            *entry = (minute, 0);
-        }
-        if entry.1 >= self.per_minute {
-            return Err(60 - now % 60);
-        }
-        entry.1 += 1;
-        Ok(())
-    }
-}
-
-/// Confirmation emails per recipient address and per client address per day.
-pub struct ConfirmationCaps {
-    per_recipient: u32,
-    per_client: u32,
-    sent: Mutex<HashMap<String, (u64, u32)>>,
-}
-
-impl Default for ConfirmationCaps {
-    fn default() -> Self {
-        ConfirmationCaps {
-            per_recipient: 3,
-            per_client: 20,
-            sent: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl ConfirmationCaps {
-    /// Counts one confirmation to `recipient` asked for by `client`, or says why not.
-    pub fn allow(
-        &self,
-        recipient: &str,
-        client: Option<IpAddr>,
-        now: u64,
-    ) -> Result<(), &'static str> {
-        let day = now / 86_400;
-        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-        sent.retain(|_, (d, _)| *d == day);
-        let to_key = format!("to:{}", recipient.to_lowercase());
-        let from_key = format!(
-            "from:{}",
-            client.map_or("unknown".into(), |ip| ip.to_string())
-        );
-        let count = |k: &str| sent.get(k).map_or(0, |(_, n)| *n);
-        if count(&to_key) >= self.per_recipient {
-            return Err("daily limit of confirmation emails to this address reached");
-        }
-        if client.is_some() && count(&from_key) >= self.per_client {
-            return Err("daily limit of confirmation emails from this client reached");
-        }
-        for k in [to_key, from_key] {
-            sent.entry(k).or_insert((day, 0)).1 += 1;
-        }
-        Ok(())
-    }
-}
+pub use super::limits::{client_key, ClientKey, RateLimiter};
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// 2026-11-30 in unix milliseconds: tokens carry real times.
+    const T0: u64 = 1_796_000_000_000;
+
     #[test]
     fn time_trap_accepts_a_genuine_slow_post_only() {
-        let trap = TimeTrap::new(b"key".to_vec(), 3);
-        let token = trap.token(1000);
-        assert_eq!(trap.check(Some(&token), 1005), None);
-        assert_eq!(trap.check(Some(&token), 1001), Some(SpamReason::TooFast));
-        assert_eq!(trap.check(None, 1005), Some(SpamReason::NoTimeToken));
-        let forged = format!("900.{}", token.split_once('.').unwrap().1);
+        let trap = TimeTrap::new(b"key".to_vec(), 1);
+        let token = trap.token(T0);
         assert_eq!(
-            trap.check(Some(&forged), 1005),
+            trap.check(Some(&token), T0 + 1500),
+            None,
+            "1.5 s is a human"
+        );
+        assert_eq!(
+            trap.check(Some(&token), T0 + 200),
+            Some(SpamReason::TooFast)
+        );
+        assert_eq!(trap.check(None, T0 + 5000), Some(SpamReason::NoTimeToken));
+        let forged = format!("{}.{}", T0 - 60_000, token.split_once('.').unwrap().1);
+        assert_eq!(
+            trap.check(Some(&forged), T0 + 5000),
             Some(SpamReason::NoTimeToken)
         );
-        assert_eq!(trap.check(Some("x.y"), 1005), Some(SpamReason::NoTimeToken));
-        let other = TimeTrap::new(b"other".to_vec(), 3);
+        assert_eq!(trap.check(Some("x.y"), T0), Some(SpamReason::NoTimeToken));
+        let other = TimeTrap::new(b"other".to_vec(), 1);
         assert_eq!(
-            other.check(Some(&token), 1005),
+            other.check(Some(&token), T0 + 5000),
             Some(SpamReason::NoTimeToken)
         );
         assert_eq!(
@@ -182,36 +139,24 @@ mod tests {
     }
 
     #[test]
-    fn rate_limit_counts_per_address_and_form_per_minute() {
-        let ip = Some(IpAddr::from([10, 0, 0, 1]));
-        let limiter = RateLimiter::new(2);
-        assert!(limiter.check(ip, "quote", 120).is_ok());
-        assert!(limiter.check(ip, "quote", 121).is_ok());
-        assert_eq!(limiter.check(ip, "quote", 150), Err(30));
-        assert!(limiter.check(ip, "contact", 150).is_ok(), "per form");
-        assert!(limiter
-            .check(Some(IpAddr::from([10, 0, 0, 2])), "quote", 150)
-            .is_ok());
-        assert!(limiter.check(ip, "quote", 180).is_ok(), "a new minute");
-        assert!(RateLimiter::new(0).check(ip, "quote", 0).is_ok());
-    }
-
-    #[test]
-    fn confirmation_caps_per_recipient_and_client() {
-        let caps = ConfirmationCaps::default();
-        let ip = Some(IpAddr::from([10, 0, 0, 1]));
-        for _ in 0..3 {
-            caps.allow("Victim@x.example", ip, 10).unwrap();
-        }
-        assert!(caps.allow("victim@x.example", ip, 20).is_err());
-        assert!(
-            caps.allow("victim@x.example", ip, 86_400 + 5).is_ok(),
-            "a new day"
+    fn a_token_lives_a_day() {
+        let trap = TimeTrap::new(b"key".to_vec(), 1);
+        let token = trap.token(T0);
+        assert_eq!(trap.check(Some(&token), T0 + TOKEN_LIFETIME_MS), None);
+        assert_eq!(
+            trap.check(Some(&token), T0 + TOKEN_LIFETIME_MS + 1),
+            Some(SpamReason::StaleTimeToken)
         );
-        for i in 0..19 {
-            caps.allow(&format!("p{i}@x.example"), ip, 86_400 + 6)
-                .unwrap();
-        }
-        assert!(caps.allow("another@x.example", ip, 86_400 + 7).is_err());
+        let seconds = format!("{}", T0 / 1000);
+        let old_style = format!(
+            "{seconds}.{}",
+            hex::encode(trap.mac(&seconds).finalize().into_bytes())
+        );
+        assert_eq!(
+            trap.check(Some(&old_style), T0 + 2000),
+            None,
+            "pre-upgrade pages still work"
+        );
+        assert!(SpamReason::TooFast.is_soft() && !SpamReason::Honeypot.is_soft());
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::upload::{list_in_words, size_in_words};
 use super::{single_line, sniff, FieldDef, FieldKind, FileType, FormDef};
 use crate::config::EmailAddress;
 
@@ -16,8 +17,9 @@ pub const MAX_FIELDS: usize = 64;
 pub struct RawFile {
     pub field: String,
     pub filename: Option<String>,
+    /// The whole part; empty when `truncated`.
     pub bytes: Vec<u8>,
-    /// The part was longer than the upload limit and was cut off.
+    /// The part was longer than the upload limit: none of it was kept.
     pub truncated: bool,
 }
 
@@ -71,13 +73,15 @@ pub struct Valid {
 pub struct Invalid {
     pub errors: FieldErrors,
     pub values: BTreeMap<String, String>,
-    /// Something was over a size limit (answered 413 rather than 422).
+    /// More fields than `MAX_FIELDS` were sent (answered 413 rather than 422). A file over
+    /// the upload limit is an error of its field, answered 422 like any other.
     pub too_large: bool,
 }
 
-pub fn validate(def: &FormDef, input: RawInput, max_upload: u64) -> Result<Valid, Invalid> {
+/// Checks `input` against the form; `max_upload` is the largest file accepted, in bytes.
+pub fn validate(def: &FormDef, mut input: RawInput, max_upload: u64) -> Result<Valid, Invalid> {
     let mut errors = FieldErrors::new();
-    let mut too_large = input.too_many_fields;
+    let too_large = input.too_many_fields;
     if input.too_many_fields {
         errors.insert(
             "_form".into(),
@@ -92,12 +96,12 @@ pub fn validate(def: &FormDef, input: RawInput, max_upload: u64) -> Result<Valid
             let file = input
                 .files
                 .iter()
-                .find(|r| r.field == f.name && !r.bytes.is_empty());
+                .position(|r| r.field == f.name && (!r.bytes.is_empty() || r.truncated))
+                .map(|i| input.files.swap_remove(i));
             match check_file(f, file, max_upload) {
                 Ok(Some(upload)) => uploads.push(upload),
                 Ok(None) => {}
-                Err((message, big)) => {
-                    too_large |= big;
+                Err(message) => {
                     errors.insert(f.name.clone(), message);
                 }
             }
@@ -164,6 +168,12 @@ fn check_value(f: &FieldDef, raw: &str) -> Result<String, String> {
             "Must be a single line of text.".into()
         });
     }
+    if f.kind != FieldKind::Textarea && value.chars().any(super::is_bidi_or_format) {
+        return Err(
+            "Contains invisible direction or formatting characters (such as U+202E); please retype it."
+                .into(),
+        );
+    }
     if f.kind == FieldKind::Checkbox {
         return match value.to_ascii_lowercase().as_str() {
             "" | "off" | "false" | "0" | "no" if f.required => Err("Please tick this box.".into()),
@@ -203,32 +213,32 @@ fn check_value(f: &FieldDef, raw: &str) -> Result<String, String> {
     }
 }
 
-/// `Err((message, over_limit))`.
 fn check_file(
     f: &FieldDef,
-    file: Option<&RawFile>,
+    file: Option<RawFile>,
     max_upload: u64,
-) -> Result<Option<Upload>, (String, bool)> {
+) -> Result<Option<Upload>, String> {
     let Some(file) = file else {
         return if f.required {
-            Err(("Please attach a file.".into(), false))
+            Err("Please attach a file.".into())
         } else {
             Ok(None)
         };
     };
     if file.truncated || file.bytes.len() as u64 > max_upload {
-        let mib = max_upload as f64 / (1024.0 * 1024.0);
-        return Err((format!("The file is larger than {mib:.0} MiB."), true));
+        return Err(format!(
+            "This file is larger than {}, the most this form accepts. Please attach a smaller file.",
+            size_in_words(max_upload)
+        ));
     }
-    let accepted = f
-        .accept
-        .iter()
-        .map(|t| t.extension().to_uppercase())
-        .collect::<Vec<_>>()
-        .join(", ");
     let file_type = sniff(&file.bytes)
         .filter(|t| f.accept.contains(t))
-        .ok_or_else(|| (format!("The file must be one of: {accepted}."), false))?;
+        .ok_or_else(|| {
+            format!(
+                "This file is not a {} document. Please attach one of those.",
+                list_in_words(&f.accept)
+            )
+        })?;
     let stem = file
         .filename
         .as_deref()
@@ -247,7 +257,7 @@ fn check_file(
         field: f.name.clone(),
         filename: format!("{stem}.{}", file_type.extension()),
         file_type,
-        bytes: file.bytes.clone(),
+        bytes: file.bytes,
     }))
 }
 
@@ -323,6 +333,34 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.errors["name"], "Must be a single line of text.");
+        let e = validate(
+            &forms["contact"],
+            input(&[
+                ("name", "Eve \u{202E}moc.knab"),
+                ("email", "e@x.com"),
+                ("message", "hi \u{200F}"),
+            ]),
+            1024,
+        )
+        .unwrap_err();
+        assert!(e.errors["name"].contains("invisible"), "{:?}", e.errors);
+        assert!(
+            !e.errors.contains_key("message"),
+            "textareas may hold RTL marks"
+        );
+        let persian = validate(
+            &forms["contact"],
+            input(&[
+                ("name", "مهدی\u{200C}زاده"),
+                ("email", "m@x.com"),
+                ("message", "hi"),
+            ]),
+            1024,
+        );
+        assert!(
+            persian.is_ok(),
+            "a zero-width non-joiner is part of Persian names"
+        );
     }
 
     #[test]
@@ -365,16 +403,24 @@ mod tests {
             }],
             ..input(&base)
         };
-        let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n";
-        let ok = validate(job, with_file(pdf, false), 1024).unwrap();
+        let pdf = include_bytes!("../../tests/fixtures/cv/cv.pdf");
+        let ok = validate(job, with_file(pdf, false), 1 << 20).unwrap();
         assert_eq!(ok.uploads[0].filename, "My CV.pdf");
         assert_eq!(ok.uploads[0].file_type, FileType::Pdf);
 
-        let e = validate(job, with_file(b"GIF89a not a cv", false), 1024).unwrap_err();
-        assert_eq!(e.errors["cv"], "The file must be one of: PDF, DOC, DOCX.");
+        let e = validate(job, with_file(b"GIF89a not a cv", false), 1 << 20).unwrap_err();
+        assert_eq!(
+            e.errors["cv"],
+            "This file is not a PDF, DOC, DOCX or ODT document. Please attach one of those."
+        );
 
-        let e = validate(job, with_file(pdf, true), 1024).unwrap_err();
-        assert!(e.too_large);
+        let e = validate(job, with_file(b"", true), 1 << 20).unwrap_err();
+        assert!(e.errors["cv"].starts_with("This file is larger than 1 MiB"));
+        assert!(
+            !e.too_large,
+            "an oversize file is the field's error, answered 422"
+        );
+        assert_eq!(e.values["full_name"], "Ann");
 
         let e = validate(job, input(&base), 1024).unwrap_err();
         assert_eq!(e.errors["cv"], "Please attach a file.");

@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 use super::failure::{Failure, FailureKind};
-use super::{Email, EmailStatus};
+use super::{Attachment, Email, EmailStatus};
 use crate::config::{AppConfig, Mailbox, Secret};
 
 /// The fate of one email of a batch.
@@ -108,6 +108,9 @@ impl Mailtrap {
             .iter()
             .map(|e| match (&self.token, &e.to) {
                 (_, None) => Some(Outcome::skipped("recipient is not configured")),
+                (_, Some(to)) if to.email.to_ascii().is_none() => Some(Outcome::skipped(
+                    "the address has non-ASCII characters before the @, which Mailtrap cannot send to",
+                )),
                 (None, _) => Some(Outcome::skipped("MAILTRAP_API_TOKEN is not set")),
                 _ => None,
             })
@@ -130,14 +133,24 @@ impl Mailtrap {
     }
 
     fn post(&self, emails: &[&Email]) -> Vec<Outcome> {
-        let body = json!({
-            "base": { "from": address(&self.from) },
-            "requests": emails.iter().map(|e| message(e)).collect::<Vec<_>>(),
-        });
+        #[derive(Serialize)]
+        struct Batch<'a> {
+            base: Value,
+            requests: Vec<Message<'a>>,
+        }
+        let body = Batch {
+            base: json!({ "from": address(&self.from) }),
+            requests: emails.iter().map(|e| message(e)).collect(),
+        };
         let n = emails.len();
-        self.request(&self.agent, &self.batch_url, body, n, |status, text| {
-            parse_batch_answer(status, text, n)
-        })
+        let hint = emails.iter().map(|e| message_size(e) + 64).sum();
+        self.request(
+            &self.agent,
+            &self.batch_url,
+            (body, hint),
+            n,
+            |status, text| parse_batch_answer(status, text, n),
+        )
     }
 
     /// The seed's way, kept only so the benchmark can measure the difference side by side
@@ -149,9 +162,10 @@ impl Mailtrap {
             .iter()
             .flat_map(|e| {
                 let mut body = message(e);
-                body["from"] = address(&self.from);
+                body.fields.insert("from".into(), address(&self.from));
                 let fresh = agent(self.tls.as_ref(), self.timeout, 0);
-                self.request(&fresh, &url, body, 1, |status, text| {
+                let hint = message_size(e) + 256;
+                self.request(&fresh, &url, (body, hint), 1, |status, text| {
                     vec![parse_send_answer(status, text)]
                 })
             })
@@ -163,14 +177,24 @@ impl Mailtrap {
         &self,
         agent: &ureq::Agent,
         url: &str,
-        body: Value,
+        (body, size_hint): (impl Serialize, usize),
         n: usize,
         parse: impl FnOnce(u16, &str) -> Vec<Result<Vec<String>, Failure>>,
     ) -> Vec<Outcome> {
         let Some(token) = &self.token else {
             return vec![Outcome::skipped("MAILTRAP_API_TOKEN is not set"); n];
         };
-        let body = body.to_string().into_bytes();
+        // Sized up front: a growing buffer would hold two copies of the attachments at once.
+        let mut encoded = Vec::with_capacity(size_hint);
+        if let Err(e) = serde_json::to_writer(&mut encoded, &body) {
+            let failure = Failure::new(
+                FailureKind::Internal,
+                format!("could not encode the request: {e}"),
+            );
+            return vec![Outcome::failed(failure); n];
+        }
+        drop(body);
+        let body = encoded;
         let len = body.len();
         let written = Arc::new(AtomicUsize::new(0));
         let started_at = OffsetDateTime::now_utc();
@@ -350,8 +374,10 @@ fn message_ids(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Mailtrap's address object; the domain in punycode (Mailtrap accepts ASCII addresses only).
 fn address(m: &Mailbox) -> Value {
-    let mut v = json!({ "email": m.email.as_str() });
+    let email = m.email.to_ascii();
+    let mut v = json!({ "email": email.as_deref().unwrap_or(m.email.as_str()) });
     if let Some(name) = &m.name {
         v["name"] = json!(name);
     }
@@ -359,34 +385,56 @@ fn address(m: &Mailbox) -> Value {
 }
 
 /// The size in bytes of `e` as one JSON message, attachments base64-encoded: what
-/// Mailtrap's 10 MB limit counts. Computed without encoding the attachments.
+/// Mailtrap's 10 MB limit counts. Counted while serializing into nothing: no copy is made.
 pub(super) fn message_size(e: &Email) -> usize {
-    let bare = Email {
-        attachments: Vec::new(),
-        ..e.clone()
-    };
-    let files: usize = e
-        .attachments
-        .iter()
-        .map(|a| {
-            let meta = json!({
-                "filename": a.filename,
-                "type": a.content_type,
-                "disposition": "attachment",
-                "content": "",
-            });
-            meta.to_string().len() + a.bytes.len().div_ceil(3) * 4
-        })
-        .sum();
-    let wrapper = match e.attachments.len() {
-        0 => 0,
-        n => r#","attachments":[]"#.len() + (n - 1),
-    };
-    message(&bare).to_string().len() + files + wrapper
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to `Count` cannot fail, and the message's keys are strings.
+    let _ = serde_json::to_writer(&mut count, &message(e));
+    count.0
 }
 
-/// One `requests[]` item. Absent fields are omitted, never sent as `null`.
-fn message(e: &Email) -> Value {
+/// One `requests[]` item. Absent fields are omitted, never sent as `null`. Attachments are
+/// base64-encoded while the request body is written, never held encoded on their own.
+#[derive(Serialize)]
+struct Message<'a> {
+    #[serde(flatten)]
+    fields: Map<String, Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    attachments: Vec<AttachmentBody<'a>>,
+}
+
+#[derive(Serialize)]
+struct AttachmentBody<'a> {
+    filename: &'a str,
+    #[serde(rename = "type")]
+    content_type: &'a str,
+    disposition: &'static str,
+    content: Base64<'a>,
+}
+
+/// Standard base64 with padding, no line breaks (Mailtrap's `content`), written straight
+/// into the serializer's output.
+struct Base64<'a>(&'a [u8]);
+
+impl Serialize for Base64<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let display =
+            base64::display::Base64Display::new(self.0, &base64::engine::general_purpose::STANDARD);
+        s.collect_str(&display)
+    }
+}
+
+fn message(e: &Email) -> Message<'_> {
     let mut m = Map::new();
     if let Some(to) = &e.to {
         m.insert("to".into(), json!([address(to)]));
@@ -401,23 +449,19 @@ fn message(e: &Email) -> Value {
     if !e.headers.is_empty() {
         m.insert("headers".into(), json!(e.headers));
     }
-    if !e.attachments.is_empty() {
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let files: Vec<Value> = e
-            .attachments
-            .iter()
-            .map(|a| {
-                json!({
-                    "filename": a.filename,
-                    "type": a.content_type,
-                    "disposition": "attachment",
-                    "content": b64.encode(&a.bytes),
-                })
-            })
-            .collect();
-        m.insert("attachments".into(), json!(files));
+    Message {
+        fields: m,
+        attachments: e.attachments.iter().map(attachment_body).collect(),
     }
-    Value::Object(m)
+}
+
+fn attachment_body(a: &Attachment) -> AttachmentBody<'_> {
+    AttachmentBody {
+        filename: &a.filename,
+        content_type: &a.content_type,
+        disposition: "attachment",
+        content: Base64(&a.bytes),
+    }
 }
 
 /// A failure without an HTTP answer. `whole`: the request body had been handed over whole,
@@ -535,6 +579,7 @@ fn error_text(v: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     #[test]
     fn batch_items_are_read_one_by_one() {
@@ -627,12 +672,13 @@ mod tests {
 
     #[test]
     fn the_message_size_is_counted_without_encoding() {
+        let encoded = |e: &Email| serde_json::to_string(&message(e)).unwrap();
         let mut e = crate::mail::tests::email_with_attachment(1000);
-        assert_eq!(message_size(&e), message(&e).to_string().len());
+        assert_eq!(message_size(&e), encoded(&e).len());
         e.attachments.push(e.attachments[0].clone());
-        assert_eq!(message_size(&e), message(&e).to_string().len());
+        assert_eq!(message_size(&e), encoded(&e).len());
         e.attachments.clear();
-        assert_eq!(message_size(&e), message(&e).to_string().len());
+        assert_eq!(message_size(&e), encoded(&e).len());
     }
 
     #[test]
@@ -696,10 +742,10 @@ mod tests {
             attachments: vec![super::super::Attachment {
                 filename: "cv.pdf".into(),
                 content_type: "application/pdf".into(),
-                bytes: vec![0u8; 100],
+                bytes: vec![0u8; 100].into(),
             }],
         };
-        let m = message(&email);
+        let m = serde_json::to_value(message(&email)).unwrap();
         assert!(m.get("reply_to").is_none() && m.get("headers").is_none());
         let content = m["attachments"][0]["content"].as_str().unwrap();
         assert!(!content.contains('\n'));

@@ -61,11 +61,13 @@ impl EmailStatus {
     }
 }
 
+/// A file attached to an email. The bytes are shared: every email and batch that carries
+/// the file points at one copy (a CV is megabytes).
 #[derive(Debug, Clone)]
 pub struct Attachment {
     pub filename: String,
     pub content_type: String,
-    pub bytes: Vec<u8>,
+    pub bytes: std::sync::Arc<[u8]>,
 }
 
 /// One rendered email. `to` is `None` when its recipient is not configured: it is logged
@@ -144,6 +146,12 @@ pub fn render(
             );
         }
     }
+    // An address Mailtrap cannot take as Reply-To (no ASCII form): the owner is told.
+    let unusable_reply_to = sub
+        .visitor_email
+        .as_ref()
+        .filter(|e| !def.to_visitor() && e.to_ascii().is_none());
+    ctx.insert("reply_to_unusable", &unusable_reply_to);
     let render = |name: String| {
         templates
             .render(&name, &ctx)
@@ -156,24 +164,39 @@ pub fn render(
         (Some(custom), false) => custom.clone(),
         _ => render(Templates::subject_name(mc.slug, &def.kind))?,
     };
-    let visitor = sub.visitor_email.clone().map(|email| {
-        let name = sub.fields.get("full_name").or(sub.fields.get("name"));
-        Mailbox::new(name.map_or("", String::as_str), email)
-    });
+    // Emails to the visitor's address go to the bare address: a typed name would let anyone
+    // put their own text into mail the business sends to a stranger (issue 9 item 10).
+    let visitor = sub
+        .visitor_email
+        .clone()
+        .map(|email| Mailbox { name: None, email });
     let to = if def.to_visitor() {
-        visitor.clone()
+        visitor
     } else {
         config.recipient(&def.to).cloned().map(|e| Mailbox {
             name: None,
             email: e,
         })
     };
+    // The owner's Reply-To: the visitor, named by a cleaned display name, when the address
+    // has an ASCII form Mailtrap accepts; otherwise none, and the email says so.
+    let reply_to = match &sub.visitor_email {
+        Some(email) if !def.to_visitor() && email.to_ascii().is_some() => {
+            let name = sub.fields.get("full_name").or(sub.fields.get("name"));
+            let name = crate::forms::display_name(name.map_or("", String::as_str), 100);
+            Some(Mailbox {
+                name: (!name.is_empty()).then_some(name),
+                email: email.clone(),
+            })
+        }
+        _ => None,
+    };
     let email = Email {
         kind: def.kind.clone(),
         to_visitor: def.to_visitor(),
         category: format!("{}-{}", mc.slug, def.kind),
         to,
-        reply_to: if def.to_visitor() { None } else { visitor },
+        reply_to,
         subject: single_line(&subject, 200),
         text: render(format!("email/{}.txt", def.template))?,
         html: render(format!("email/{}.html", def.template))?,
@@ -242,7 +265,7 @@ pub(crate) mod tests {
             attachments: vec![Attachment {
                 filename: "cv \"final\".pdf".into(),
                 content_type: "application/pdf".into(),
-                bytes: vec![7; size],
+                bytes: vec![7; size].into(),
             }],
         }
     }

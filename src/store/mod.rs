@@ -2,9 +2,13 @@
 //! generated secrets. Every write that a visitor is told about is flushed before returning.
 
 pub mod backup;
+mod backup_check;
+mod caps;
 mod flush;
+mod idem;
 mod keys;
 mod migrate;
+pub mod private;
 mod queries;
 mod records;
 mod retries;
@@ -20,9 +24,10 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Db, Transactional, Tree};
 use time::OffsetDateTime;
 
+pub use caps::{normalized_address, CapLimits};
 pub use keys::{DeliveryId, SubmissionId};
 pub use queries::{DeliveryFilter, FormCounts, Page, SubmissionFilter};
-pub use records::{Delivery, NewSubmission, Note, StoredFile, Submission};
+pub use records::{Attempt, Delivery, NewSubmission, Note, StoredFile, Submission};
 pub use retries::RetryJob;
 pub use sessions::Session;
 pub use subscribers::{Signup, Subscriber, SubscriberState};
@@ -47,7 +52,7 @@ pub enum StoreError {
     },
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
-    /// A post carried an idempotency key already used by this submission.
+    /// A post carried an idempotency key already used with the same content by this submission.
     #[error("duplicate of submission {0}")]
     Duplicate(SubmissionId),
     #[error("store: unreadable record in {tree}: {source}")]
@@ -91,8 +96,14 @@ pub struct Store {
     meta: Tree,
     /// Admin sessions: session id → `Session`.
     sessions: Tree,
-    /// `idempotency_submissionid`: a form page's one-time token → the submission it made
-    idempotency_submissionid: Tree,
+    /// `formidem_record`: `form 0x00 _idem` → what the key bound (`idem::Record`, JSON)
+    formidem_record: Tree,
+    /// When expired idempotency keys were last pruned, unix seconds.
+    idem_pruned_at: Arc<AtomicU64>,
+    /// `daykey_count`: `day (u64 BE) 0x00 to:|from: key` → confirmations counted (`caps`)
+    daykey_count: Tree,
+    /// `review_submissionid`: submission id → () for each submission awaiting review
+    review_submissionid: Tree,
     last_id: Arc<AtomicU64>,
     /// Group commit: concurrent writers share one fsync.
     flusher: Arc<flush::Flusher>,
@@ -157,13 +168,19 @@ impl Store {
             token_email: db.open_tree("token_email")?,
             meta: db.open_tree("meta")?,
             sessions: db.open_tree("sessions")?,
-            idempotency_submissionid: db.open_tree("idempotency_submissionid")?,
+            formidem_record: db.open_tree("formidem_record")?,
+            idem_pruned_at: Arc::default(),
+            daykey_count: db.open_tree("daykey_count")?,
+            review_submissionid: db.open_tree("review_submissionid")?,
             retries: db.open_tree("retries")?,
             last_id: Arc::new(AtomicU64::new(0)),
             flusher: Arc::default(),
             db,
         };
         store.migrate(dir)?;
+        // Global, never-expiring idempotency keys of earlier releases; `formidem_record`
+        // replaces them (keys are per form now, so none of them could match).
+        store.db.drop_tree("idempotency_submissionid")?;
         let newest = [&store.submissions, &store.deliveries]
             .iter()
             .filter_map(|t| t.last().ok().flatten())
@@ -249,43 +266,76 @@ impl Store {
     }
 
     /// Many submissions (an import, a benchmark's fixture) with one flush at the end.
+    /// A post whose `_idem` already bound the same content fails with `Duplicate(first)`.
     pub async fn insert_submissions(&self, batch: Vec<NewSubmission>) -> Result<Vec<Submission>> {
+        self.insert_submissions_at(batch, OffsetDateTime::now_utc())
+            .await
+    }
+
+    /// `insert_submissions` with the clock passed in (idempotency keys expire by it).
+    pub(crate) async fn insert_submissions_at(
+        &self,
+        batch: Vec<NewSubmission>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Submission>> {
+        self.prune_idempotency_keys(now)?;
         let mut stored = Vec::with_capacity(batch.len());
         for new in batch {
-            if let Some(key) = &new.idempotency_key {
-                if let Some(first) = self.idempotency_submissionid.get(key.as_bytes())? {
-                    let first = SubmissionId::from_key(&first).unwrap_or(SubmissionId(0));
+            let idem = new
+                .idempotency_key
+                .as_ref()
+                .map(|k| (idem::tree_key(&new.form, k), idem::content_hash(&new)));
+            if let Some((key, hash)) = &idem {
+                // Checked first so a replay does not use up a reference number.
+                let record = idem::Record::live(self.formidem_record.get(key)?.as_deref(), now)
+                    .map(|r| r.retain_stored(|id| self.submissions.contains_key(id.to_key())))
+                    .transpose()?;
+                if let Some(idem::Seen::Replay(first)) = record.map(|r| r.seen(hash)) {
                     return Err(StoreError::Duplicate(first));
                 }
             }
             let id = SubmissionId(self.next_id());
             let reference = self.next_reference(&new.form, &new.reference_prefix)?;
-            let key = new.idempotency_key.clone();
-            let (submission, files) = new.into_record(id, reference);
-            let record = records::encode(&submission);
-            (
+            let (mut submission, files) = new.into_record(id, reference);
+            let edit_of = (
                 &self.submissions,
                 &self.formslug_submissionid,
                 &self.reference_submissionid,
                 &self.files,
-                &self.idempotency_submissionid,
+                &self.formidem_record,
+                &self.review_submissionid,
             )
-                .transaction(|(subs, by_form, by_ref, file_tree, idem)| {
-                    if let Some(key) = &key {
-                        // Checked again inside the transaction: two racing posts, one winner.
-                        if let Some(first) = idem.insert(key.as_bytes(), &id.to_key())? {
-                            let first = SubmissionId::from_key(&first).unwrap_or(SubmissionId(0));
-                            return Err(abort(StoreError::Duplicate(first)));
+                .transaction(
+                    |(subs, by_form, by_ref, file_tree, idem_tree, review)| {
+                        let mut record = submission.clone();
+                        if let Some((key, hash)) = &idem {
+                            // Checked again inside the transaction: two racing posts, one winner.
+                            let bound = idem::Record::live(idem_tree.get(key)?.as_deref(), now)
+                                .unwrap_or_default()
+                                .retain_stored(|id| subs.get(id.to_key()).map(|v| v.is_some()))?;
+                            match bound.seen(hash) {
+                                idem::Seen::Replay(first) => {
+                                    return Err(abort(StoreError::Duplicate(first)))
+                                }
+                                idem::Seen::EditOf(first) => record.edit_of = Some(first),
+                                idem::Seen::New => {}
+                            }
+                            let bound = bound.with(hash.clone(), id, now);
+                            idem_tree.insert(key.as_slice(), records::encode(&bound))?;
                         }
-                    }
-                    subs.insert(&id.to_key(), record.as_slice())?;
-                    by_form.insert(keys::form_key(&submission.form, id), &[])?;
-                    by_ref.insert(submission.reference.as_bytes(), &id.to_key())?;
-                    for (field, bytes) in &files {
-                        file_tree.insert(keys::file_key(id, field), bytes.as_slice())?;
-                    }
-                    Ok::<_, ConflictableTransactionError<StoreError>>(())
-                })?;
+                        subs.insert(&id.to_key(), records::encode(&record))?;
+                        by_form.insert(keys::form_key(&record.form, id), &[])?;
+                        by_ref.insert(record.reference.as_bytes(), &id.to_key())?;
+                        if record.review.is_some() {
+                            review.insert(&id.to_key(), &[])?;
+                        }
+                        for (field, bytes) in &files {
+                            file_tree.insert(keys::file_key(id, field), bytes.as_slice())?;
+                        }
+                        Ok::<_, ConflictableTransactionError<StoreError>>(record.edit_of)
+                    },
+                )?;
+            submission.edit_of = edit_of;
             stored.push(submission);
         }
         self.flusher.flush(&self.db).await?;

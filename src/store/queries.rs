@@ -21,6 +21,8 @@ pub struct SubmissionFilter {
     pub query: Option<String>,
     pub spam: bool,
     pub test: bool,
+    /// Only submissions awaiting review (they are listed among the others by default).
+    pub review: bool,
 }
 
 /// A cheap look at a stored record's JSON before decoding it: a record whose bytes cannot
@@ -65,7 +67,7 @@ impl Prefilter {
 
 impl SubmissionFilter {
     fn matches(&self, s: &Submission) -> bool {
-        if s.spam != self.spam || (s.test && !self.test) {
+        if s.spam != self.spam || (s.test && !self.test) || (self.review && s.review.is_none()) {
             return false;
         }
         if self.email_status.is_some_and(|e| e != s.email_status) {
@@ -223,6 +225,24 @@ impl Store {
         Ok(updated)
     }
 
+    /// How many submissions wait for the owner's review (a soft spam signal held them).
+    pub fn count_review(&self) -> usize {
+        self.review_submissionid.len()
+    }
+
+    /// The owner's "Not spam": clears the review and spam flags (flushed). `None` when the
+    /// submission is gone; the caller sends the emails that were held back.
+    pub async fn approve_submission(&self, id: SubmissionId) -> Result<Option<Submission>> {
+        let approved = self.update_submission(id, |s| {
+            s.review = None;
+            s.spam = false;
+        });
+        let approved = approved.await?;
+        self.review_submissionid.remove(id.to_key())?;
+        self.flusher.flush(&self.db).await?;
+        Ok(approved)
+    }
+
     /// Removes the submission, its index entries and files, and scrubs the personal data
     /// (recipient, subject, body) from its delivery log entries, which stay as bare outcomes.
     pub async fn delete_submission(&self, id: SubmissionId) -> Result<bool> {
@@ -265,6 +285,7 @@ impl Store {
                 }
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })?;
+        self.review_submissionid.remove(id.to_key())?;
         self.flusher.flush(&self.db).await?;
         Ok(true)
     }

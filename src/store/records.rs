@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::{DeliveryId, StoreError, SubmissionId};
 use crate::config::EmailAddress;
+use crate::forms::spam::SpamReason;
 use crate::forms::Upload;
 use crate::mail::{EmailStatus, FailureKind};
 
@@ -20,11 +21,13 @@ pub struct NewSubmission {
     pub uploads: Vec<Upload>,
     pub visitor_email: Option<EmailAddress>,
     pub spam: bool,
+    /// A soft spam signal: stored with its files, emails held until the owner approves.
+    pub review: Option<SpamReason>,
     pub subject: Option<String>,
     pub client_ip: Option<String>,
     /// Made from the admin panel's "test this form".
     pub test: bool,
-    /// The form page's one-time token; a second post with it is answered with the first.
+    /// `_idem`, scoped to the form and bound to the content (see `store::idem`).
     pub idempotency_key: Option<String>,
 }
 
@@ -40,9 +43,15 @@ pub struct Submission {
     #[serde(default)]
     pub files: Vec<StoredFile>,
     pub visitor_email: Option<EmailAddress>,
-    /// Caught by a spam check: stored, never mailed.
+    /// Caught by a hard spam check (the honeypot): stored without files, never mailed.
     #[serde(default)]
     pub spam: bool,
+    /// Caught by a soft spam check: waits for the owner's review, its emails held back.
+    #[serde(default)]
+    pub review: Option<SpamReason>,
+    /// The submission this one corrects: same `_idem`, different fields (a back-button edit).
+    #[serde(default)]
+    pub edit_of: Option<SubmissionId>,
     /// Summary of the latest delivery round.
     pub email_status: EmailStatus,
     /// Formspree's `_subject` for the owner's notification.
@@ -95,6 +104,7 @@ impl NewSubmission {
             uploads: Vec::new(),
             visitor_email: None,
             spam: false,
+            review: None,
             subject: None,
             client_ip: None,
             test: false,
@@ -131,7 +141,9 @@ impl NewSubmission {
             files,
             visitor_email: self.visitor_email,
             spam: self.spam,
-            email_status: if self.spam {
+            review: self.review,
+            edit_of: None,
+            email_status: if self.spam || self.review.is_some() {
                 EmailStatus::Skipped
             } else {
                 EmailStatus::Pending
@@ -144,6 +156,21 @@ impl NewSubmission {
         };
         (submission, bytes)
     }
+}
+
+/// What an attempt was, as the admin panel labels it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attempt {
+    /// Sent when the visitor posted (or confirmed their subscription).
+    #[default]
+    FirstTry,
+    /// The retry queue's attempt number `n` (the first try was 1).
+    AutomaticRetry(u32),
+    /// The owner's Resend.
+    ResentByOwner,
+    /// Held for review, then sent by the owner's "Not spam — send the emails".
+    ApprovedByOwner,
 }
 
 /// One attempt to deliver one email, as the delivery log shows it.
@@ -172,6 +199,8 @@ pub struct Delivery {
     /// Mailtrap's `Retry-After`, seconds, on a rate-limited attempt.
     #[serde(default)]
     pub retry_after_secs: Option<u64>,
+    #[serde(default)]
+    pub attempt: Attempt,
     /// The email as it was (or would have been) sent, for the admin's preview.
     #[serde(default)]
     pub text: String,
@@ -199,6 +228,7 @@ impl Delivery {
             error: None,
             failure: None,
             retry_after_secs: None,
+            attempt: Attempt::FirstTry,
             text: String::new(),
             html: String::new(),
             attachments: Vec::new(),

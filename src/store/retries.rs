@@ -51,6 +51,48 @@ impl Store {
     pub fn pending_retries(&self) -> usize {
         self.retries.len()
     }
+
+    /// The queued retries of one submission, with when each is due (unix micros). The queue
+    /// holds a few entries at most, so it is scanned.
+    pub fn queued_retries(&self, submission: SubmissionId) -> Result<Vec<(u64, RetryJob)>> {
+        let mut out = Vec::new();
+        for entry in self.retries.iter() {
+            let (key, value) = entry?;
+            let job: RetryJob = records::decode("retries", &value)?;
+            if job.submission_id == submission {
+                let due = key
+                    .get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, u64::from_be_bytes);
+                out.push((due, job));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Takes the queued retries of these email kinds of one submission off the queue (an
+    /// owner's resend takes their place); how many there were.
+    pub async fn cancel_retries(
+        &self,
+        submission: SubmissionId,
+        kinds: &[String],
+    ) -> Result<usize> {
+        let mut cancelled = 0;
+        for entry in self.retries.iter() {
+            let (key, value) = entry?;
+            let job: RetryJob = records::decode("retries", &value)?;
+            if job.submission_id == submission
+                && kinds.contains(&job.kind)
+                && self.retries.remove(&key)?.is_some()
+            {
+                cancelled += 1;
+            }
+        }
+        if cancelled > 0 {
+            self.flusher.flush(&self.db).await?;
+        }
+        Ok(cancelled)
+    }
 }
 
 #[cfg(test)]
@@ -72,5 +114,29 @@ mod tests {
         assert_eq!(store.take_due_retries(1000).await.unwrap(), [job("late")]);
         assert!(store.take_due_retries(1000).await.unwrap().is_empty());
         assert_eq!(store.pending_retries(), 0);
+    }
+
+    #[rocket::async_test]
+    async fn a_cancelled_retry_never_comes_due() {
+        let store = Store::temporary().unwrap();
+        let job = |id: u64, kind: &str| RetryJob {
+            submission_id: SubmissionId(id),
+            kind: kind.into(),
+            attempt: 2,
+        };
+        store.schedule_retry(100, &job(7, "admin")).await.unwrap();
+        store
+            .schedule_retry(100, &job(7, "confirmation"))
+            .await
+            .unwrap();
+        store.schedule_retry(100, &job(8, "admin")).await.unwrap();
+        assert_eq!(store.queued_retries(SubmissionId(7)).unwrap().len(), 2);
+        let n = store
+            .cancel_retries(SubmissionId(7), &["admin".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        let due = store.take_due_retries(1000).await.unwrap();
+        assert_eq!(due, [job(7, "confirmation"), job(8, "admin")]);
     }
 }

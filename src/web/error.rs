@@ -9,8 +9,14 @@ use rocket::{catch, catchers, Catcher};
 use serde_json::json;
 use tera::Context;
 
+use crate::space::SpaceError;
 use crate::store::StoreError;
 use crate::App;
+
+/// What a visitor reads when a post is over `KIPEKEE_MAX_BODY_BYTES` (or a JSON or
+/// url-encoded post over its own limit).
+pub const TOO_LARGE: &str = "What you sent is much larger than this site accepts, so none of it was received. \
+Please go back, attach a smaller file (a PDF is usually much smaller than a photo or a scan) and send the form again.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -26,6 +32,9 @@ pub enum Error {
     UnsupportedMediaType,
     #[error("Too many submissions from your address. Please wait {0} seconds and try again.")]
     TooManyRequests(u64),
+    /// Free disk space is below `KIPEKEE_MIN_FREE_BYTES`, or a write found the disk full.
+    #[error("{0}")]
+    InsufficientStorage(SpaceError),
     #[error("{0}")]
     Status(Status),
     #[error(transparent)]
@@ -43,6 +52,7 @@ impl Error {
             Error::PayloadTooLarge(_) => Status::PayloadTooLarge,
             Error::UnsupportedMediaType => Status::UnsupportedMediaType,
             Error::TooManyRequests(_) => Status::TooManyRequests,
+            Error::InsufficientStorage(_) => Status::InsufficientStorage,
             Error::Status(s) => *s,
             Error::Store(_) | Error::Template(_) => Status::InternalServerError,
         }
@@ -54,6 +64,10 @@ impl Error {
             Error::Store(_) | Error::Template(_) => {
                 "Something went wrong on our side. Please try again in a moment.".into()
             }
+            Error::InsufficientStorage(_) => "This site cannot take submissions at the moment: \
+                its server is out of storage space. Nothing you sent was saved. Please try again \
+                later, or reach the site owner another way."
+                .into(),
             Error::Status(s) if s.code == 429 => "Too many requests. Please wait a minute.".into(),
             Error::Status(s) => s.reason_lossy().to_string(),
             other => other.to_string(),
@@ -71,7 +85,9 @@ pub fn wants_json(req: &Request<'_>) -> bool {
 impl<'r> Responder<'r, 'static> for Error {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let status = self.status();
-        if status.code >= 500 {
+        if let Error::InsufficientStorage(cause) = &self {
+            tracing::warn!(path = %req.uri().path(), "post refused: {cause}");
+        } else if status.code >= 500 {
             tracing::error!(path = %req.uri().path(), "{self}");
         }
         let message = self.public_message();
@@ -97,12 +113,26 @@ impl<'r> Responder<'r, 'static> for Error {
 fn error_page(req: &Request<'_>, status: Status, message: &str) -> String {
     let mut ctx = Context::new();
     ctx.insert("status", &status.code);
-    ctx.insert("title", status.reason_lossy());
+    ctx.insert("title", title(status));
+    if let Some(app) = req.rocket().state::<App>() {
+        ctx.insert("site_name", app.config.site_name());
+    }
     ctx.insert("message", message);
     req.rocket()
         .state::<App>()
         .and_then(|app| app.templates.render("public/error.html", &ctx).ok())
         .unwrap_or_else(|| format!("{} {}", status.code, tera::escape_html(message)))
+}
+
+/// The page's heading in plain words; HTTP's reason phrase where there is none.
+fn title(status: Status) -> &'static str {
+    match status.code {
+        404 => "Page not found",
+        413 => "That was too large to send",
+        429 => "Please slow down",
+        507 => "Submissions are paused",
+        _ => status.reason_lossy(),
+    }
 }
 
 #[catch(404)]
@@ -112,7 +142,7 @@ fn not_found() -> Error {
 
 #[catch(413)]
 fn too_large() -> Error {
-    Error::PayloadTooLarge("The submission is larger than this server accepts.".into())
+    Error::PayloadTooLarge(TOO_LARGE.into())
 }
 
 #[catch(default)]

@@ -54,7 +54,7 @@ impl Fairing for RequestLog {
             path = %req.uri().path(),
             status = res.status().code,
             duration_ms = started.0.elapsed().as_secs_f64() * 1000.0,
-            client_ip = %req.client_ip().map(|ip| ip.to_string()).unwrap_or_default(),
+            client_ip = %super::client::ClientAddr::of(req).0.map(|ip| ip.to_string()).unwrap_or_default(),
             "request"
         );
     }
@@ -116,9 +116,9 @@ impl Fairing for SecurityHeaders {
     }
 
     async fn on_response<'r>(&self, _req: &'r Request<'_>, res: &mut Response<'r>) {
+        // `X-Frame-Options: DENY` and `X-Content-Type-Options: nosniff` come from Rocket's
+        // Shield (`web::shield`): it sets them first, so a second value here would be ignored.
         let headers = [
-            ("X-Content-Type-Options", "nosniff"),
-            ("X-Frame-Options", "DENY"),
             ("Referrer-Policy", "same-origin"),
             (
                 "Content-Security-Policy",

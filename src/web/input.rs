@@ -10,10 +10,15 @@ use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use serde_json::Value;
 
+use super::client::ClientAddr;
 use super::error::wants_json;
 use super::Error;
+use crate::forms::temp::{self, Received};
 use crate::forms::{RawFile, RawInput, MAX_FIELDS};
 use crate::App;
+
+/// Most bytes of a multipart text part that is not a file (a textarea sent as a part).
+const TEXT_PART_LIMIT: rocket::data::ByteUnit = rocket::data::ByteUnit::Kibibyte(64);
 
 /// A post body: url-encoded, multipart (with files) or a JSON object.
 pub struct Posted(pub RawInput);
@@ -23,6 +28,11 @@ impl<'r> FromData<'r> for Posted {
     type Error = Error;
 
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        // Below the free-space floor nothing is read, so nothing is half-written.
+        if let Some(Err(e)) = req.rocket().state::<App>().map(|app| app.disk.check()) {
+            let e = Error::InsufficientStorage(e);
+            return Outcome::Error((e.status(), e));
+        }
         let ct = req.content_type();
         if ct.is_some_and(|c| c.is_json()) {
             return match read_json(req, data).await {
@@ -37,9 +47,9 @@ impl<'r> FromData<'r> for Posted {
             Outcome::Success(form) => Outcome::Success(Posted(form.into_inner().0)),
             Outcome::Error((status, errors)) => {
                 let e = if status == Status::PayloadTooLarge {
-                    Error::PayloadTooLarge(
-                        "The submission is larger than this server accepts.".into(),
-                    )
+                    Error::PayloadTooLarge(super::error::TOO_LARGE.into())
+                } else if status == Status::InsufficientStorage {
+                    Error::InsufficientStorage(crate::space::SpaceError::WriteFailed)
                 } else {
                     Error::BadRequest(format!("The form data could not be read: {errors}"))
                 };
@@ -119,32 +129,43 @@ impl<'r> FromForm<'r> for Fields {
 
     async fn push_data(ctxt: &mut Self::Context, field: DataField<'r, '_>) {
         let name = field.name.source().to_string();
-        let max = field
-            .request
-            .rocket()
-            .state::<App>()
-            .map_or(5 * 1024 * 1024, |app| app.config.max_upload_bytes);
+        let Some(app) = field.request.rocket().state::<App>() else {
+            return;
+        };
+        let max = app.config.max_upload_bytes;
         let filename = field
             .file_name
             .map(|f| f.dangerous_unsafe_unsanitized_raw().as_str().to_string());
-        // One byte over the limit tells "too large" apart from "exactly the limit".
-        match field.data.open((max + 1).bytes()).into_bytes().await {
-            Ok(bytes) if filename.is_none() && field.content_type.is_text() => {
-                let text = String::from_utf8_lossy(&bytes).into_owned();
-                push_value(&mut ctxt.raw, name, text);
+        if filename.is_none() && field.content_type.is_text() {
+            match field.data.open(TEXT_PART_LIMIT).into_string().await {
+                Ok(text) => push_value(&mut ctxt.raw, name, text.into_inner()),
+                Err(e) => ctxt.errors.push(form::Error::from(e)),
             }
-            Ok(bytes) => {
-                if ctxt.raw.values.len() + ctxt.raw.files.len() >= MAX_FIELDS {
-                    ctxt.raw.too_many_fields = true;
-                    return;
-                }
-                let truncated = !bytes.is_complete() || bytes.len() as u64 > max;
+            return;
+        }
+        if ctxt.raw.values.len() + ctxt.raw.files.len() >= MAX_FIELDS {
+            ctxt.raw.too_many_fields = true;
+            return;
+        }
+        // One byte over the limit tells "too large" apart from "exactly the limit".
+        let part = field.data.open((max + 1).bytes());
+        match temp::receive(&app.config.data_dir, part, max).await {
+            Ok(received) => {
+                let (bytes, truncated) = match received {
+                    Received::Whole(bytes) => (bytes, false),
+                    Received::TooLarge => (Vec::new(), true),
+                };
                 ctxt.raw.files.push(RawFile {
                     field: name,
                     filename,
-                    bytes: bytes.into_inner(),
+                    bytes,
                     truncated,
                 });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+                tracing::error!("upload not received: {e}");
+                let kind = form::error::ErrorKind::Custom(Status::InsufficientStorage, Box::new(e));
+                ctxt.errors.push(form::Error::from(kind));
             }
             Err(e) => ctxt.errors.push(form::Error::from(e)),
         }
@@ -185,26 +206,15 @@ impl Visitor {
         }
     }
 
-    /// Formspree's `_next`, if it points at this server or an allowed origin.
+    /// Formspree's `_next`, if it points at this server or an allowed origin
+    /// (`redirect::safe_next`).
     pub fn allowed_next(&self, app: &App, next: Option<&str>) -> Option<String> {
         let next = next?;
-        if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-            return Some(next.to_string());
+        let safe = super::redirect::safe_next(next, &app.public_base, &app.config.allowed_origins);
+        if safe.is_none() {
+            tracing::warn!("_next ignored: it does not lead to this site or an origin in KIPEKEE_ALLOWED_ORIGINS");
         }
-        let allowed = app
-            .config
-            .allowed_origins
-            .iter()
-            .chain(std::iter::once(&app.public_base))
-            .any(|o| {
-                next == o
-                    || next.starts_with(&format!("{o}/"))
-                    || next.starts_with(&format!("{o}?"))
-            });
-        if !allowed {
-            tracing::warn!("_next ignored: its origin is not in KIPEKEE_ALLOWED_ORIGINS");
-        }
-        allowed.then(|| next.to_string())
+        safe
     }
 }
 
@@ -213,14 +223,20 @@ impl<'r> FromRequest<'r> for Visitor {
     type Error = std::convert::Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
-        let origin = req.headers().get_one("Origin").map(str::to_string);
+        // `Origin: null` (a page with `Referrer-Policy: no-referrer`, a sandboxed frame) names
+        // no site at all: treated like a missing Origin, never refused for that alone.
+        let origin = req
+            .headers()
+            .get_one("Origin")
+            .filter(|o| !o.trim().eq_ignore_ascii_case("null"))
+            .map(str::to_string);
         let host = req.headers().get_one("Host").unwrap_or("");
         let public = req.rocket().state::<App>().map(|a| a.public_base.as_str());
         let same_origin = origin.as_deref().is_none_or(|o| {
             Some(o) == public || o == format!("http://{host}") || o == format!("https://{host}")
         });
         Outcome::Success(Visitor {
-            ip: req.client_ip(),
+            ip: ClientAddr::of(req).0,
             origin,
             wants_json: wants_json(req),
             same_origin,

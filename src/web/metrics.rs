@@ -64,9 +64,13 @@ fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
 }
 
 impl Metrics {
-    /// A submission was stored: `stored`, or `spam` when a spam check caught it.
+    /// A submission was stored: `stored`, `review` (a soft spam signal) or `spam` (honeypot).
     pub fn submission(&self, submission: &Submission) {
-        let outcome = if submission.spam { "spam" } else { "stored" };
+        let outcome = match (submission.spam, submission.review) {
+            (true, _) => "spam",
+            (false, Some(_)) => "review",
+            (false, None) => "stored",
+        };
         bump(&self.submissions, (submission.form.clone(), outcome));
     }
 
@@ -98,7 +102,7 @@ impl Metrics {
         counter(
             &mut out,
             "kipekee_submissions_total",
-            "Posts to a form by outcome: stored, spam, invalid, rate_limited, too_large, forbidden, rejected, error.",
+            "Posts to a form by outcome: stored, review, spam, invalid, rate_limited, too_large, forbidden, rejected, error.",
             ("form", "outcome"),
             &self.submissions,
         );
@@ -168,8 +172,9 @@ impl Histogram {
     }
 }
 
-/// A client allowed to scrape: a direct loopback connection (not relayed by a proxy on the
-/// same host), or one sending `Authorization: Bearer <KIPEKEE_METRICS_TOKEN>`.
+/// A client allowed to scrape `/metrics` and read `/healthz`'s details: a direct loopback
+/// connection (not relayed by a proxy on the same host: no forwarding header), or one
+/// sending `Authorization: Bearer <KIPEKEE_METRICS_TOKEN>`.
 pub struct Scraper;
 
 #[rocket::async_trait]
@@ -311,6 +316,19 @@ impl DeliveryHealth {
     /// Why it is degraded, as a short category without error text (`/healthz`'s `cause`).
     pub fn cause(&self) -> Option<&'static str> {
         self.failure().map(FailureKind::category)
+    }
+
+    /// How long the streak is and the latest failure's error text (Mailtrap's own words):
+    /// `/healthz`'s `detail`, for loopback or the metrics token only.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            DeliveryHealth::Ok => None,
+            DeliveryHealth::Failing { streak } => Some(format!(
+                "the last {} email attempts failed; latest: {}",
+                streak.len(),
+                streak[0].error.as_deref().unwrap_or("no error text")
+            )),
+        }
     }
 }
 

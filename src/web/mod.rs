@@ -3,11 +3,13 @@
 
 pub mod admin;
 mod assets;
+pub mod client;
 mod error;
 mod fairings;
 mod input;
 pub mod metrics;
 mod public;
+mod redirect;
 
 use rocket::{Build, Rocket};
 
@@ -29,6 +31,7 @@ pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
         .manage(admin::LoginThrottle::default())
         .attach(fairings::RequestLog)
         .attach(fairings::Cors { allowed })
+        .attach(shield())
         .attach(fairings::SecurityHeaders { https })
         .manage(crate::shutdown::Background::default())
         .attach(rocket::fairing::AdHoc::on_liftoff(
@@ -46,4 +49,11 @@ pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
             },
         ))
         .attach(metrics::RejectedPosts)
+}
+
+/// Rocket's Shield with `X-Frame-Options: DENY` instead of its default `SAMEORIGIN`: no
+/// page of Kipekee is meant to be framed (security review #15). Its other defaults stay
+/// (`nosniff`, the `interest-cohort` opt-out).
+fn shield() -> rocket::shield::Shield {
+    rocket::shield::Shield::default().enable(rocket::shield::Frame::Deny)
 }

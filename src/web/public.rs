@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use tera::Context;
 
 use super::input::{Posted, Visitor};
+use super::metrics::Scraper;
 use super::Error;
 use crate::forms::spam::SpamReason;
 use crate::forms::{self, FieldErrors, FormDef, FormKind};
@@ -75,6 +76,9 @@ fn form_html(
                 "name": f.name, "label": f.label, "kind": f.kind, "required": f.required,
                 "options": f.options, "placeholder": f.placeholder, "max_length": f.max_length(),
                 "accept": f.accept.iter().map(|t| format!(".{}", t.extension())).collect::<Vec<_>>().join(","),
+                "hint": (f.kind == forms::FieldKind::File).then(|| format!(
+                    "{}, up to {}", forms::list_in_words(&f.accept), forms::size_in_words(app.config.max_upload_bytes)
+                )),
                 "value": values.get(&f.name), "error": errors.get(&f.name),
             })
         })
@@ -86,13 +90,17 @@ fn form_html(
     ctx.insert("has_file", &fields.iter().any(|f| f["kind"] == "file"));
     ctx.insert("error_count", &errors.len());
     ctx.insert("form_error", &errors.get("_form"));
-    ctx.insert("shown_at", &app.trap.token(unix_now()));
+    ctx.insert("shown_at", &app.trap.token(unix_now_ms()));
     ctx.insert("idempotency_key", &one_time_token());
     page(app, "public/form.html", &ctx)
 }
 
 fn unix_now() -> u64 {
     u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0)
+}
+
+fn unix_now_ms() -> u64 {
+    u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
 /// Identifies one display of a form, so a double click or a client retry is one submission.
@@ -138,6 +146,7 @@ async fn form_submit(
     slug: &str,
     posted: Result<Posted, Error>,
     visitor: Visitor,
+    content_type: Option<&ContentType>,
     app: &State<App>,
 ) -> Result<SubmitReply, Error> {
     let def = app.forms.get(slug).ok_or(Error::NotFound)?;
@@ -146,7 +155,7 @@ async fn form_submit(
     app.rate_limit
         .check(visitor.ip, slug, now)
         .map_err(Error::TooManyRequests)?;
-    let valid = match forms::validate(def, posted?.0, app.config.max_upload_bytes) {
+    let mut valid = match forms::validate(def, posted?.0, app.config.max_upload_bytes) {
         Ok(valid) => valid,
         Err(invalid) => {
             let status = if invalid.too_large {
@@ -165,27 +174,50 @@ async fn form_submit(
         }
     };
     let next = visitor.allowed_next(app, valid.next.as_deref());
-    // The time trap rides on the form page, so it only judges posts made from that page:
-    // not JSON clients, not a business's own site posting from an allowed origin.
-    let trapped = (visitor.same_origin && !visitor.wants_json)
-        .then(|| app.trap.check(valid.shown_at.as_deref(), now))
+    // The time trap rides on the form page, so it only judges posts that could come from
+    // it: not a JSON body (an API client), not a business's own site posting from an allowed
+    // origin. `Accept` is the client's to choose and exempts nothing (issue 12 item 7).
+    let json_body = content_type.is_some_and(|c| c.is_json());
+    let trapped = (visitor.same_origin && !json_body)
+        .then(|| app.trap.check(valid.shown_at.as_deref(), unix_now_ms()))
         .flatten();
     let spam = valid.honeypot.then_some(SpamReason::Honeypot).or(trapped);
     if let Some(reason) = spam {
-        tracing::info!(form = slug, ?reason, "spam");
+        tracing::info!(form = slug, ?reason, soft = reason.is_soft(), "spam check");
     }
-    let accepted = submit::accept(app, slug, def, valid, spam.is_some(), visitor.ip).await?;
+    if valid.honeypot {
+        // A bot's files are never kept (issue 12, item 3).
+        valid.uploads.clear();
+    }
+    app.disk.check().map_err(Error::InsufficientStorage)?;
+    let accepted = submit::accept(app, slug, def, valid, spam, visitor.ip).await?;
     Ok(reply(slug, def, &accepted, visitor.wants_json, next))
 }
+
+/// The `reason` of an email held back with its submission for the owner's review.
+const HELD: &str = "held until the site owner has checked this submission";
 
 fn reply(slug: &str, def: &FormDef, a: &Accepted, json: bool, next: Option<String>) -> SubmitReply {
     let visitor_status = a.visitor_status(def).unwrap_or(EmailStatus::Skipped);
     if json {
-        let emails: Vec<Value> = a
+        let mut emails: Vec<Value> = a
             .deliveries
             .iter()
-            .map(|d| json!({ "kind": d.kind, "status": d.status, "message_ids": d.message_ids }))
+            .map(|d| {
+                let mut e =
+                    json!({ "kind": d.kind, "status": d.status, "message_ids": d.message_ids });
+                if d.status == EmailStatus::Skipped {
+                    e["reason"] = json!(d.error);
+                }
+                e
+            })
             .collect();
+        if a.submission.review.is_some() && a.deliveries.is_empty() {
+            emails = def
+                .emails_on(forms::Trigger::Submit)
+                .map(|e| json!({ "kind": e.kind, "status": EmailStatus::Skipped, "reason": HELD }))
+                .collect();
+        }
         return SubmitReply::Created(json!({
             "id": a.submission.id, "form": slug, "reference": a.submission.reference,
             "emails": emails,
@@ -363,28 +395,44 @@ async fn resubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, E
     )
 }
 
+/// `/healthz`'s `cause` while free disk space is below `KIPEKEE_MIN_FREE_BYTES`.
+pub const DISK_FULL: &str = "disk_full";
+
+/// Anyone gets `status` and, when not ok, a short `cause` category; the counts, the version and
+/// the last Mailtrap error only go to whoever may scrape `/metrics` (a direct loopback
+/// client or the metrics token). Security review #14.
 #[get("/healthz")]
-fn healthz(app: &State<App>) -> (Status, (ContentType, String)) {
+fn healthz(app: &State<App>, insider: Option<Scraper>) -> (Status, (ContentType, String)) {
     let health = super::metrics::DeliveryHealth::of(&app.store);
-    let body = match app.store.check() {
-        Ok(schema) => (
-            Status::Ok,
-            json!({
-                "status": health.status(),
-                "cause": health.cause(),
-                "version": env!("CARGO_PKG_VERSION"),
-                "schema_version": schema,
-                "submissions": app.store.count_submissions(),
-                "mailtrap": if app.mailer.is_configured() { "configured" } else { "not configured" },
-            }),
-        ),
+    let schema = match app.store.check() {
+        Ok(schema) => schema,
         Err(e) => {
             tracing::error!("health check: {e}");
-            (
+            let body = json!({ "status": "error", "cause": "store" });
+            return (
                 Status::ServiceUnavailable,
-                json!({ "status": "error", "store": "unavailable" }),
-            )
+                (ContentType::JSON, body.to_string()),
+            );
         }
     };
-    (body.0, (ContentType::JSON, body.1.to_string()))
+    let (status, cause) = match app.disk.check() {
+        Err(_) => ("degraded", Some(DISK_FULL)),
+        Ok(()) => (health.status(), health.cause()),
+    };
+    let mut body = json!({ "status": status });
+    if let Some(cause) = cause {
+        body["cause"] = json!(cause);
+    }
+    if insider.is_some() {
+        body["detail"] = json!(health.detail());
+        body["version"] = json!(env!("CARGO_PKG_VERSION"));
+        body["schema_version"] = json!(schema);
+        body["submissions"] = json!(app.store.count_submissions());
+        body["mailtrap"] = json!(if app.mailer.is_configured() {
+            "configured"
+        } else {
+            "not configured"
+        });
+    }
+    (Status::Ok, (ContentType::JSON, body.to_string()))
 }

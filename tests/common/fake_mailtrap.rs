@@ -902,13 +902,16 @@ impl Rejection {
     }
 }
 
-/// The address in `{"email": "...", "name"?: "..."}` if it looks like one.
+/// The address in `{"email": "...", "name"?: "..."}` if it looks like one. Like the real
+/// API, addresses are ASCII only: `anna@bücher.example` is refused (`'reply_to' address is
+/// invalid`, as Mailtrap answered in the reported fault), its punycode form is accepted.
 fn email_of(v: &Value) -> Option<&str> {
     let e = v.get("email")?.as_str()?;
     let (local, domain) = e.split_once('@')?;
     let sane = !local.is_empty()
         && !domain.is_empty()
         && !domain.contains('@')
+        && e.is_ascii()
         && !e.chars().any(|c| c.is_whitespace() || c.is_control());
     let name_ok = !matches!(v.get("name"), Some(n) if !n.is_string() && !n.is_null());
     (sane && name_ok).then_some(e)
@@ -975,8 +978,13 @@ fn check_message(m: &Map<String, Value>) -> Result<usize, Rejection> {
         None | Some(Value::Null | Value::String(_)) => {}
         Some(_) => errs.push("'category' must be a string".into()),
     }
-    if present("reply_to") && m.get("reply_to").and_then(email_of).is_none() {
-        errs.push("'reply_to' must be a single address object".into());
+    match m.get("reply_to") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(_)) if m.get("reply_to").and_then(email_of).is_none() => {
+            errs.push("'reply_to' address is invalid".into());
+        }
+        Some(Value::Object(_)) => {}
+        Some(_) => errs.push("'reply_to' must be a single address object".into()),
     }
     for k in ["headers", "custom_variables"] {
         let ok = match m.get(k) {

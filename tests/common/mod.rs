@@ -1,9 +1,13 @@
 //! Shared test harness: a loopback fake Mailtrap, the app in-process, the binary as a process.
 #![allow(dead_code)]
 
+pub mod admin_http;
 pub mod fake_mailtrap;
 pub mod multipart;
 pub mod process;
+pub mod proxy;
+pub mod secrets;
+pub mod slow;
 pub mod tools;
 
 use std::path::Path;
@@ -97,19 +101,13 @@ pub fn query_param(location: &str, name: &str) -> Option<String> {
     })
 }
 
-/// A minimal but real PDF header: enough for content sniffing.
-pub const PDF: &[u8] =
-    b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n%%EOF\n";
+/// A real one-page PDF CV, made by LibreOffice (see tests/fixtures/cv/README.md).
+pub const PDF: &[u8] = include_bytes!("../fixtures/cv/cv.pdf");
 
-/// The start of a DOCX: a ZIP whose first entry is `word/document.xml`.
-pub fn docx() -> Vec<u8> {
-    let name = b"word/document.xml";
-    let mut v = vec![b'P', b'K', 3, 4];
-    v.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    v.extend_from_slice(&[0; 12]);
-    v.extend_from_slice(&(name.len() as u16).to_le_bytes());
-    v.extend_from_slice(&[0, 0]);
-    v.extend_from_slice(name);
-    v.extend_from_slice(b"<w:document/>");
-    v
+/// A CV fixture by name, from tests/fixtures/cv/ (each made by a real producer).
+pub fn cv_fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/cv")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

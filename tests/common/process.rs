@@ -16,7 +16,7 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_kipekee")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -107,8 +107,8 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if !std::thread::panicking() && self.log_text().contains(super::fake_mailtrap::TOKEN) {
-            panic!("the Mailtrap token is in the log:\n{}", self.log_text());
+        if !std::thread::panicking() {
+            super::secrets::assert_no_secrets(&self.log_text(), &[super::fake_mailtrap::TOKEN]);
         }
     }
 }

@@ -5,6 +5,7 @@ mod auth;
 mod downloads;
 mod pages;
 mod submissions;
+mod throttle;
 
 use rocket::request::{FlashMessage, Request};
 use rocket::response::content::RawHtml;
@@ -13,7 +14,8 @@ use rocket::{catch, catchers, routes, Catcher, Route};
 use serde::Serialize;
 use tera::Context;
 
-pub use auth::{hash_password, setup, Admin, AdminPassword, LoginThrottle};
+pub use auth::{hash_password, setup, Admin, AdminPassword};
+pub use throttle::LoginThrottle;
 
 use crate::web::Error;
 use crate::App;
@@ -34,6 +36,8 @@ pub fn routes() -> Vec<Route> {
         submissions::list,
         submissions::show,
         submissions::resend,
+        submissions::resend_failed,
+        submissions::approve,
         submissions::set_status,
         submissions::add_note,
         submissions::delete,

@@ -19,7 +19,7 @@ use crate::store::{Delivery, DeliveryFilter, DeliveryId, SubmissionFilter, Subsc
 use crate::templates::human_time;
 use crate::web::metrics::DeliveryHealth;
 use crate::web::Error;
-use crate::{submit, App};
+use crate::{outbox, submit, App};
 
 /// Deliveries looked at for the "keeps failing" banner.
 const RECENT: usize = 200;
@@ -43,12 +43,13 @@ pub fn dashboard(
         .store
         .list_deliveries(&DeliveryFilter::default(), None, RECENT)?
         .items;
-    let failed: Vec<_> = recent
-        .iter()
+    // An email needs attention only while its latest attempt has not gone through.
+    let mut failed: Vec<&Delivery> = outbox::latest_attempts(&recent)
+        .into_iter()
         .filter(|d| matches!(d.status, EmailStatus::Failed | EmailStatus::Unknown))
-        .take(8)
-        .map(delivery_row)
         .collect();
+    failed.sort_by_key(|d| std::cmp::Reverse(d.id));
+    let failed: Vec<_> = failed.into_iter().take(8).map(delivery_row).collect();
     let mut ctx = Context::new();
     ctx.insert("counts", &counts);
     ctx.insert(
@@ -57,6 +58,8 @@ pub fn dashboard(
     );
     ctx.insert("failed", &failed);
     ctx.insert("banner", &failure_banner(&recent));
+    ctx.insert("review_count", &app.store.count_review());
+    ctx.insert("disk_full", &app.disk.check().err().map(|e| e.to_string()));
     render(
         app,
         &admin,
@@ -129,7 +132,8 @@ pub fn deliveries(
     )
 }
 
-/// The email's HTML exactly as stored, sandboxed: no script, no network, no navigation.
+/// The email's HTML exactly as stored, sandboxed: no script, no network, no navigation,
+/// and no page may frame it.
 pub struct Preview(String);
 
 impl<'r> Responder<'r, 'static> for Preview {
@@ -137,7 +141,7 @@ impl<'r> Responder<'r, 'static> for Preview {
         let mut res = RawHtml(self.0).respond_to(req)?;
         res.set_header(Header::new(
             "Content-Security-Policy",
-            "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+            "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
         ));
         Ok(res)
     }

@@ -12,8 +12,10 @@ use time::OffsetDateTime;
 
 use super::auth::{Admin, CsrfForm};
 use super::{back_to, form_refs, render};
-use crate::mail::EmailStatus;
-use crate::store::{Note, SubmissionFilter, SubmissionId};
+use crate::mail::{EmailStatus, FailureKind};
+use crate::outbox::{self, Resend};
+use crate::store::Attempt;
+use crate::store::{Delivery, DeliveryFilter, Note, SubmissionFilter, SubmissionId};
 use crate::submit;
 use crate::templates::human_time;
 use crate::web::Error;
@@ -26,7 +28,7 @@ fn parse_email_status(s: &str) -> Option<EmailStatus> {
 }
 
 #[allow(clippy::too_many_arguments)]
-#[get("/submissions?<form>&<email>&<status>&<q>&<before>&<spam>&<test>")]
+#[get("/submissions?<form>&<email>&<status>&<q>&<before>&<spam>&<test>&<review>")]
 pub fn list(
     admin: Admin,
     app: &State<App>,
@@ -38,6 +40,7 @@ pub fn list(
     before: Option<u64>,
     spam: Option<bool>,
     test: Option<bool>,
+    review: Option<bool>,
 ) -> Result<RawHtml<String>, Error> {
     let nonempty = |s: Option<&str>| {
         s.map(str::trim)
@@ -51,6 +54,7 @@ pub fn list(
         query: nonempty(q),
         spam: spam.unwrap_or(false),
         test: test.unwrap_or(false),
+        review: review.unwrap_or(false),
     };
     let page = app.store.list_submissions(&filter, before, PAGE)?;
     let rows: Vec<_> = page.items.iter().map(|s| row(app, s)).collect();
@@ -60,7 +64,7 @@ pub fn list(
     ctx.insert(
         "filter",
         &json!({ "form": filter.form, "email": email, "status": filter.status, "q": filter.query,
-                 "spam": filter.spam, "test": filter.test }),
+                 "spam": filter.spam, "test": filter.test, "review": filter.review }),
     );
     let next = page.next.map(|n| {
         let mut query = vec![format!("before={n}")];
@@ -76,7 +80,11 @@ pub fn list(
         if let Some(e) = email {
             query.push(format!("email={}", urlencode(e)));
         }
-        for (k, on) in [("spam", filter.spam), ("test", filter.test)] {
+        for (k, on) in [
+            ("spam", filter.spam),
+            ("test", filter.test),
+            ("review", filter.review),
+        ] {
             if on {
                 query.push(format!("{k}=true"));
             }
@@ -91,6 +99,18 @@ pub fn list(
         ("admin/submissions.html", "submissions"),
         ctx,
     )
+}
+
+/// A `mailto:` link to `address` with `subject`. The address is percent-encoded too: its
+/// local part may hold `?`, `&` or `%`, which would otherwise add `bcc=` or `body=` to
+/// the link (security review #10).
+fn mailto(address: &str, subject: &str) -> String {
+    let to: String = address
+        .split('@')
+        .map(urlencode)
+        .collect::<Vec<_>>()
+        .join("@");
+    format!("mailto:{to}?subject={}", urlencode(subject))
 }
 
 fn urlencode(s: &str) -> String {
@@ -123,11 +143,17 @@ pub(super) fn row(app: &App, s: &crate::store::Submission) -> serde_json::Value 
         .or(s.fields.get("cover_letter"))
         .map(|m| m.chars().take(90).collect())
         .unwrap_or_default();
+    // The original of an edit, while it is still stored.
+    let edit_of = s
+        .edit_of
+        .and_then(|id| app.store.submission(id).ok().flatten())
+        .map(|o| json!({ "id": o.id, "reference": o.reference }));
     json!({
         "id": s.id, "reference": s.reference, "form": s.form, "form_title": title,
         "who": who, "email": s.visitor_email, "summary": summary,
         "created_at": human_time(s.created_at), "email_status": s.email_status,
         "status": s.status, "spam": s.spam, "test": s.test,
+        "review": s.review.map(|r| r.describe()), "edit_of": edit_of,
     })
 }
 
@@ -163,7 +189,20 @@ pub fn show(
                 "started_at": human_time(d.started_at), "duration_ms": d.duration_ms,
                 "status": d.status, "http_status": d.http_status, "message_ids": d.message_ids,
                 "error": d.error, "text": d.text, "attachments": d.attachments,
+                "attempt": attempt_label(d.attempt),
+                "advice": d.failure.map(FailureKind::advice),
             })
+        })
+        .collect();
+    let retries: Vec<_> = app
+        .store
+        .queued_retries(id)?
+        .into_iter()
+        .map(|(due, job)| {
+            let due = OffsetDateTime::from_unix_timestamp_nanos(i128::from(due) * 1000)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            json!({ "kind": job.kind, "due": human_time(due), "attempt": job.attempt,
+                    "of": outbox::MAX_ATTEMPTS })
         })
         .collect();
     let notes: Vec<_> = s
@@ -176,6 +215,7 @@ pub fn show(
     ctx.insert("fields", &fields);
     ctx.insert("files", &s.files);
     ctx.insert("deliveries", &deliveries);
+    ctx.insert("retries", &retries);
     ctx.insert("notes", &notes);
     ctx.insert(
         "statuses",
@@ -187,6 +227,11 @@ pub fn show(
             .unwrap_or_default(),
     );
     ctx.insert("client_ip", &s.client_ip);
+    let reply = s.visitor_email.as_ref();
+    ctx.insert(
+        "reply_href",
+        &reply.map(|e| mailto(&e.to_string(), &s.reference)),
+    );
     render(
         app,
         &admin,
@@ -196,11 +241,29 @@ pub fn show(
     )
 }
 
+/// How many of a round's attempts Mailtrap accepted.
+fn sent_count(attempts: &[Delivery]) -> usize {
+    attempts
+        .iter()
+        .filter(|d| d.status == EmailStatus::Sent)
+        .count()
+}
+
+/// How the submission page names an attempt.
+fn attempt_label(a: Attempt) -> String {
+    match a {
+        Attempt::FirstTry => "first try".into(),
+        Attempt::AutomaticRetry(n) => format!("automatic retry {}", n.saturating_sub(1)),
+        Attempt::ResentByOwner => "resent by the owner".into(),
+        Attempt::ApprovedByOwner => "sent on the owner's approval".into(),
+    }
+}
+
 #[derive(FromForm)]
 pub struct ResendForm {
     #[field(default = String::new())]
     csrf_token: String,
-    /// One email kind, or all of the submission's emails when absent.
+    /// One email kind, `all` for every email, or (absent or empty) those that failed.
     kind: Option<String>,
 }
 
@@ -213,15 +276,81 @@ pub async fn resend(
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
     let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
-    let kind = form.kind.as_deref().filter(|k| !k.is_empty());
-    let attempts = submit::resend(app, &s, kind).await?;
-    let sent = attempts
-        .iter()
-        .filter(|d| d.status == EmailStatus::Sent)
-        .count();
+    let which = match form.kind.as_deref().unwrap_or("") {
+        "" => Resend::Failed,
+        "all" => Resend::All,
+        kind => Resend::Kind(kind),
+    };
+    let attempts = outbox::resend(app, &s, which, Attempt::ResentByOwner).await?;
+    let sent = sent_count(&attempts);
+    let notice = if attempts.is_empty() {
+        "Nothing resent: no email of this submission has failed. Choose \"All emails\" or one \
+         email to send it again."
+            .to_string()
+    } else {
+        format!(
+            "Resent: {sent} of {} email(s) delivered to Mailtrap.",
+            attempts.len()
+        )
+    };
+    Ok(back_to(format!("/admin/submissions/{id}"), notice))
+}
+
+/// Submissions looked at by "Resend all failed" at most, newest first.
+const CATCH_UP_DELIVERIES: usize = 2000;
+
+/// "Resend all failed": after the token or the sending domain is fixed, every email whose
+/// latest attempt failed goes again, as the owner's resend. Unknown ones (may have arrived)
+/// are left to the owner, one by one.
+#[post("/deliveries/resend-failed", data = "<form>")]
+pub async fn resend_failed(
+    admin: Admin,
+    form: Form<CsrfForm>,
+    app: &State<App>,
+) -> Result<Flash<Redirect>, Error> {
+    admin.check_csrf(&form.csrf_token)?;
+    let recent = app
+        .store
+        .list_deliveries(&DeliveryFilter::default(), None, CATCH_UP_DELIVERIES)?
+        .items;
+    let mut ids: Vec<SubmissionId> = outbox::latest_attempts(&recent)
+        .into_iter()
+        .filter(|d| d.status == EmailStatus::Failed)
+        .map(|d| d.submission_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let (mut tried, mut sent) = (0, 0);
+    for id in &ids {
+        let Some(s) = app.store.submission(*id)? else {
+            continue;
+        };
+        let attempts = outbox::resend(app, &s, Resend::Failed, Attempt::ResentByOwner).await?;
+        tried += attempts.len();
+        sent += sent_count(&attempts);
+    }
     let notice = format!(
-        "Resent: {sent} of {} email(s) delivered to Mailtrap.",
-        attempts.len()
+        "Resent {tried} failed email(s) of {} submission(s): {sent} delivered to Mailtrap.",
+        ids.len()
+    );
+    Ok(back_to("/admin/deliveries".into(), notice))
+}
+
+/// "Not spam — send the emails": clears the review (or spam) flag and sends what was held.
+#[post("/submissions/<id>/approve", data = "<form>")]
+pub async fn approve(
+    id: SubmissionId,
+    admin: Admin,
+    form: Form<CsrfForm>,
+    app: &State<App>,
+) -> Result<Flash<Redirect>, Error> {
+    admin.check_csrf(&form.csrf_token)?;
+    let (s, sent) = submit::approve(app, id).await?.ok_or(Error::NotFound)?;
+    let delivered = sent_count(&sent);
+    let notice = format!(
+        "{} approved: {delivered} of {} email(s) delivered to Mailtrap.",
+        s.reference,
+        sent.len()
     );
     Ok(back_to(format!("/admin/submissions/{id}"), notice))
 }

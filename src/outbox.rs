@@ -1,0 +1,434 @@
+//! One delivery round, the one way every email leaves: render → one Mailtrap request on a
+//! blocking thread → record every attempt → queue transient failures for retry → count.
+//! The visitor's post, the newsletter confirmation, the retry queue, the owner's resend and
+//! approval and "test this form" all call [`deliver`]; whether a caller's failures are
+//! retried is its [`Round`]'s explicit `retry_failures`.
+
+use std::collections::BTreeMap;
+
+use rocket::tokio::task::spawn_blocking;
+use time::OffsetDateTime;
+use tracing::{error, info, instrument, warn};
+
+use crate::forms::{FormDef, FormKind, Trigger};
+use crate::mail::{
+    self, Attachment, Email, EmailStatus, Failure, FailureKind, MailContext, Outcome, Retry,
+};
+use crate::store::{
+    Attempt, Delivery, RetryJob, StoreError, Submission, SubmissionId, Subscriber, SubscriberState,
+};
+use crate::App;
+
+/// Attempts in all of one email, the first send included.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// Which of a form's emails one delivery round sends, on whose behalf, and whether its
+/// transient failures are queued for automatic retries.
+#[derive(Debug, Clone, Copy)]
+pub struct Round<'a> {
+    pub trigger: Trigger,
+    /// Only the emails of these kinds (a resend of some emails).
+    pub only: Option<&'a [String]>,
+    /// Render and log, but do not send, for this reason.
+    pub skip: Option<&'a str>,
+    /// Do not send the visitor's emails, for this reason (the owner's still go).
+    pub skip_visitor: Option<&'a str>,
+    /// What this attempt is, as the admin panel labels it.
+    pub attempt: Attempt,
+    /// Queue transient failures for automatic retries.
+    pub retry_failures: bool,
+}
+
+impl Round<'_> {
+    /// A visitor's post: the form's emails on submit, transient failures retried.
+    pub const SUBMIT: Round<'static> = Round {
+        trigger: Trigger::Submit,
+        only: None,
+        skip: None,
+        skip_visitor: None,
+        attempt: Attempt::FirstTry,
+        retry_failures: true,
+    };
+
+    fn skip_reason(&self, email: &Email) -> Option<&str> {
+        self.skip.or(self.skip_visitor.filter(|_| email.to_visitor))
+    }
+}
+
+/// Renders the form's emails for the round, sends them in one round trip (unless `skip`
+/// says why not), and logs every attempt with the submission's new status.
+#[instrument(skip_all, fields(submission_id = %submission.id))]
+pub async fn deliver(
+    app: &App,
+    def: &FormDef,
+    submission: &Submission,
+    subscriber: Option<&Subscriber>,
+    round: Round<'_>,
+) -> Result<Vec<Delivery>, StoreError> {
+    let mc = MailContext {
+        slug: &submission.form,
+        form: def,
+        submission,
+        subscriber,
+        files: attachments(app, submission)?,
+        public_base: app.public_base.clone(),
+    };
+    let mut emails = Vec::new();
+    let mut broken = Vec::new();
+    let wanted = def
+        .emails_on(round.trigger)
+        .filter(|e| round.only.is_none_or(|kinds| kinds.contains(&e.kind)));
+    for email_def in wanted {
+        match mail::render(&app.templates, &app.config, email_def, &mc) {
+            Ok(email) => emails.push(email),
+            Err(e) => {
+                error!(kind = %email_def.kind, "{e}");
+                let mut d = Delivery::planned(&email_def.kind, None, "");
+                d.status = EmailStatus::Failed;
+                d.failure = Some(FailureKind::Render);
+                d.attempt = round.attempt;
+                d.error = Some(format!("could not render the email: {e}"));
+                broken.push(d);
+            }
+        }
+    }
+    let outcomes = send(app, &emails, |e| round.skip_reason(e)).await;
+    let mut attempts: Vec<Delivery> = emails
+        .into_iter()
+        .zip(outcomes)
+        .map(|(email, outcome)| attempt(email, outcome, round.attempt))
+        .collect();
+    attempts.extend(broken);
+    for d in &attempts {
+        match d.status {
+            EmailStatus::Failed | EmailStatus::Unknown => {
+                warn!(kind = %d.kind, status = ?d.status, http_status = ?d.http_status, error = d.error.as_deref().unwrap_or(""), "email not delivered")
+            }
+            _ => info!(kind = %d.kind, status = ?d.status, duration_ms = d.duration_ms, "email"),
+        }
+    }
+    let status = EmailStatus::summarize(attempts.iter().map(|d| d.status));
+    let logged = app
+        .store
+        .record_deliveries(submission.id, attempts, status)
+        .await?;
+    app.metrics.deliveries(&logged);
+    if round.retry_failures {
+        let number = match round.attempt {
+            Attempt::AutomaticRetry(n) => n,
+            _ => 1,
+        };
+        schedule_retries(app, &logged, number).await?;
+    }
+    Ok(logged)
+}
+
+/// The one Mailtrap round trip for every email not skipped, on a blocking thread (ureq must
+/// never block the executor); one outcome per email, in order.
+async fn send<'a>(
+    app: &App,
+    emails: &'a [Email],
+    skip: impl Fn(&'a Email) -> Option<&'a str>,
+) -> Vec<Outcome> {
+    let batch: Vec<Email> = emails
+        .iter()
+        .filter(|e| skip(e).is_none())
+        .cloned()
+        .collect();
+    let mut sent = if batch.is_empty() {
+        Vec::new()
+    } else {
+        let mailer = app.mailer.clone();
+        let n = batch.len();
+        spawn_blocking(move || mailer.send_batch(&batch))
+            .await
+            .unwrap_or_else(|e| {
+                error!("mail thread failed: {e}");
+                vec![
+                    Outcome::failed(Failure::new(
+                        FailureKind::Internal,
+                        "internal error while sending"
+                    ));
+                    n
+                ]
+            })
+    }
+    .into_iter();
+    emails
+        .iter()
+        .map(|e| match skip(e) {
+            Some(reason) => Outcome::skipped(reason),
+            None => sent.next().unwrap_or_else(|| {
+                Outcome::failed(Failure::new(
+                    FailureKind::Internal,
+                    "no outcome for this email",
+                ))
+            }),
+        })
+        .collect()
+}
+
+fn attachments(app: &App, submission: &Submission) -> Result<Vec<Attachment>, StoreError> {
+    let mut out = Vec::new();
+    for f in &submission.files {
+        if let Some(bytes) = app.store.file(submission.id, &f.field)? {
+            out.push(Attachment {
+                filename: f.filename.clone(),
+                content_type: f.content_type.clone(),
+                bytes: bytes.into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn attempt(email: Email, o: Outcome, by: Attempt) -> Delivery {
+    let to = email.to.as_ref().map(|m| m.email.to_string());
+    Delivery {
+        started_at: o.started_at,
+        duration_ms: o.duration_ms,
+        status: o.status,
+        http_status: o.http_status,
+        message_ids: o.message_ids,
+        error: o.error,
+        failure: o.failure,
+        retry_after_secs: o.retry_after_secs,
+        text: email.text,
+        html: email.html,
+        attachments: email.attachments.into_iter().map(|a| a.filename).collect(),
+        to_visitor: email.to_visitor,
+        attempt: by,
+        ..Delivery::planned(&email.kind, to.as_deref(), &email.subject)
+    }
+}
+
+/// How a delivery may be retried: from its typed failure, never from its text; `None` for
+/// one that did not fail.
+pub fn classify(d: &Delivery) -> Option<Retry> {
+    if !matches!(d.status, EmailStatus::Failed | EmailStatus::Unknown) {
+        return None;
+    }
+    Some(d.failure.map_or(Retry::Ambiguous, FailureKind::retry))
+}
+
+/// Queues what can be retried after a round of attempts (`attempt` was that round's number)
+/// and says loudly what cannot.
+async fn schedule_retries(
+    app: &App,
+    deliveries: &[Delivery],
+    attempt: u32,
+) -> Result<(), StoreError> {
+    for d in deliveries {
+        if let Some(
+            kind @ FailureKind::Http {
+                status: 401 | 403, ..
+            },
+        ) = d.failure
+        {
+            error!(kind = %d.kind, "emails will keep failing until this is fixed: {}", kind.advice());
+        }
+        match classify(d) {
+            Some(Retry::Transient) if attempt < MAX_ATTEMPTS => {
+                let base = app.config.retry_base_secs.max(1);
+                let mut wait = base.saturating_mul(4u64.saturating_pow(attempt - 1));
+                if let Some(asked) = d.retry_after_secs {
+                    wait = wait.max(asked.min(3600));
+                }
+                let job = RetryJob {
+                    submission_id: d.submission_id,
+                    kind: d.kind.clone(),
+                    attempt: attempt + 1,
+                };
+                app.store
+                    .schedule_retry(now_micros() + wait * 1_000_000, &job)
+                    .await?;
+                info!(kind = %d.kind, attempt = attempt + 1, wait_secs = wait, "retry scheduled");
+            }
+            Some(Retry::Transient) => {
+                warn!(kind = %d.kind, "gave up after {MAX_ATTEMPTS} attempts")
+            }
+            Some(Retry::Ambiguous) => warn!(
+                kind = %d.kind,
+                "not retried automatically: the request may have reached Mailtrap; resend from the admin panel if needed"
+            ),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Now, in microseconds since the Unix epoch (the retry queue's clock).
+pub fn now_micros() -> u64 {
+    u64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000).unwrap_or(0)
+}
+
+/// Which of a submission's emails the owner's resend sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resend<'a> {
+    /// Those whose latest attempt failed (the default: never what already arrived).
+    Failed,
+    /// Every email of the submission again.
+    All,
+    /// The email of this kind, whatever its latest attempt did.
+    Kind(&'a str),
+}
+
+/// The owner's resend (and approval, and a queued retry): the chosen emails again, as new,
+/// logged attempts labelled `attempt`. A queued retry of the same emails is taken off the
+/// queue first: a resend takes its place, never both. A newsletter signup resends its
+/// opt-in, or its welcome and notice once confirmed.
+pub async fn resend(
+    app: &App,
+    submission: &Submission,
+    which: Resend<'_>,
+    attempt: Attempt,
+) -> Result<Vec<Delivery>, StoreError> {
+    let Some(def) = app.forms.get(&submission.form) else {
+        return Ok(Vec::new());
+    };
+    let subscriber = match &submission.visitor_email {
+        Some(email) if def.kind == FormKind::Newsletter => app.store.subscriber(email)?,
+        _ => None,
+    };
+    let confirmed = subscriber
+        .as_ref()
+        .is_some_and(|s| s.state == SubscriberState::Confirmed);
+    let kinds: Vec<String> = match which {
+        Resend::Kind(kind) => vec![kind.to_string()],
+        Resend::All => {
+            let trigger = if confirmed {
+                Trigger::Confirm
+            } else {
+                Trigger::Submit
+            };
+            def.emails_on(trigger).map(|e| e.kind.clone()).collect()
+        }
+        Resend::Failed => latest_attempts(&app.store.deliveries_of(submission.id)?)
+            .into_iter()
+            .filter(|d| d.status == EmailStatus::Failed)
+            .map(|d| d.kind.clone())
+            .collect(),
+    };
+    if !matches!(attempt, Attempt::AutomaticRetry(_)) {
+        let cancelled = app.store.cancel_retries(submission.id, &kinds).await?;
+        if cancelled > 0 {
+            info!(submission_id = %submission.id, cancelled, "queued retries replaced by the owner's resend");
+        }
+    }
+    // One round per trigger: an opt-in goes on submit, a welcome on confirmation.
+    let mut by_trigger: BTreeMap<u8, (Trigger, Vec<String>)> = BTreeMap::new();
+    for kind in kinds {
+        let Some(e) = def.emails.iter().find(|e| e.kind == kind) else {
+            continue;
+        };
+        by_trigger
+            .entry(e.when as u8)
+            .or_insert_with(|| (e.when, Vec::new()))
+            .1
+            .push(kind);
+    }
+    let mut out = Vec::new();
+    for (trigger, kinds) in by_trigger.into_values() {
+        let round = Round {
+            trigger,
+            only: Some(&kinds),
+            attempt,
+            ..Round::SUBMIT
+        };
+        out.extend(deliver(app, def, submission, subscriber.as_ref(), round).await?);
+    }
+    Ok(out)
+}
+
+/// The latest attempt of each email (submission and kind) in `log`, in any order: what
+/// "failed" means for the owner, who does not care about attempts a later one replaced.
+pub fn latest_attempts(log: &[Delivery]) -> Vec<&Delivery> {
+    let mut latest: BTreeMap<(SubmissionId, &str), &Delivery> = BTreeMap::new();
+    for d in log {
+        let key = (d.submission_id, d.kind.as_str());
+        match latest.get(&key) {
+            Some(seen) if seen.id > d.id => {}
+            _ => {
+                latest.insert(key, d);
+            }
+        }
+    }
+    latest.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(failure: FailureKind, error: &str) -> Delivery {
+        let mut d = Delivery::planned("admin", Some("o@example.com"), "s");
+        d.status = failure.status();
+        d.http_status = failure.http_status();
+        d.failure = Some(failure);
+        d.error = Some(error.into());
+        d
+    }
+
+    #[test]
+    fn rewording_an_error_changes_no_retry_decision() {
+        let kinds = [
+            FailureKind::Connect,
+            FailureKind::TimeoutBeforeSent,
+            FailureKind::TimeoutAfterSent,
+            FailureKind::Http {
+                status: 500,
+                mailtrap: true,
+            },
+            FailureKind::Http {
+                status: 504,
+                mailtrap: false,
+            },
+            FailureKind::Http {
+                status: 401,
+                mailtrap: true,
+            },
+            FailureKind::Rejected,
+        ];
+        let texts = [
+            "could not connect to Mailtrap: refused",
+            "connection to Mailtrap failed or timed out",
+            "HTTP 500: non-JSON answer",
+            "something else entirely",
+            "",
+        ];
+        for kind in kinds {
+            for text in texts {
+                assert_eq!(
+                    classify(&failed(kind, text)),
+                    Some(kind.retry()),
+                    "{kind:?} {text}"
+                );
+            }
+        }
+        let mut sent = failed(FailureKind::Connect, "");
+        sent.status = EmailStatus::Sent;
+        assert_eq!(classify(&sent), None);
+    }
+
+    #[test]
+    fn the_latest_attempt_of_each_kind_counts() {
+        let at = |id: u64, kind: &str, status| {
+            let mut d = Delivery::planned(kind, None, "s");
+            d.id = crate::store::DeliveryId(id);
+            d.status = status;
+            d
+        };
+        let log = [
+            at(1, "admin", EmailStatus::Failed),
+            at(2, "confirmation", EmailStatus::Failed),
+            at(3, "admin", EmailStatus::Sent),
+        ];
+        let latest = latest_attempts(&log);
+        let failed: Vec<&str> = latest
+            .iter()
+            .filter(|d| d.status == EmailStatus::Failed)
+            .map(|d| d.kind.as_str())
+            .collect();
+        assert_eq!(failed, ["confirmation"]);
+    }
+}
