@@ -42,9 +42,9 @@ cargo deb --version >/dev/null 2>&1 || skip "cargo-deb is not installed (cargo i
 
 # The Debian mirror apt uses here (deb822 sources first, then sources.list).
 mirror() {
-  { sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | tr ' ' '\n'
-    sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\).*/\2/p' /etc/apt/sources.list 2>/dev/null
-  } | grep -v -e security -e '^$' | head -n1
+  { sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | tr ' ' '\n' || true
+    sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\).*/\2/p' /etc/apt/sources.list 2>/dev/null || true
+  } | { grep -v -e security -e '^$' || true; } | sed -n 1p
 }
 
 echo "== Debian 12 root ($cache/bookworm-root)"
