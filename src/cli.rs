@@ -471,6 +471,7 @@ fn test_email(app: &AppConfig, public_base: &str, to: EmailAddress) -> Email {
         text,
         html,
         headers: Default::default(),
+        custom_variables: Default::default(),
         attachments: Vec::new(),
     }
 }

@@ -506,6 +506,10 @@ fn settings_masks_secrets_and_tests_send_real_emails() {
     assert_eq!(test_sub.email_status, EmailStatus::Sent);
     assert_eq!(t.fake.delivered().len(), 3);
     assert!(
+        t.fake.delivered().iter().all(|m| m["category"] == "test"),
+        "tests stay out of the owner's Mailtrap statistics"
+    );
+    assert!(
         !page(&t, "/admin/submissions").contains(&test_sub.reference),
         "tests are hidden by default"
     );

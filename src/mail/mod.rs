@@ -84,7 +84,28 @@ pub struct Email {
     pub text: String,
     pub html: String,
     pub headers: BTreeMap<String, String>,
+    /// Mailtrap's `custom_variables`: returned in every webhook event of this message
+    /// (see [`trace`]); empty for emails not tied to a submission.
+    pub custom_variables: BTreeMap<String, String>,
     pub attachments: Vec<Attachment>,
+}
+
+/// Mailtrap refuses `custom_variables` over 1,000 bytes (mailtrap-api.md, sending API).
+pub const MAX_CUSTOM_VARIABLES_BYTES: usize = 1000;
+
+/// Longest reference carried in `custom_variables`, in characters: keeps the JSON object
+/// far below [`MAX_CUSTOM_VARIABLES_BYTES`] whatever prefix a form configures.
+const MAX_TRACED_REFERENCE_CHARS: usize = 200;
+
+/// Marks an email with what lets a webhook event find its way back to the delivery log:
+/// `reference`, `submission_id` and `delivery_id`, all strings (DESIGN.md "Round 2 contract").
+pub fn trace(email: &mut Email, reference: &str, submission_id: &str, delivery_id: &str) {
+    let reference: String = reference.chars().take(MAX_TRACED_REFERENCE_CHARS).collect();
+    email.custom_variables = BTreeMap::from([
+        ("reference".to_string(), reference),
+        ("submission_id".to_string(), submission_id.to_string()),
+        ("delivery_id".to_string(), delivery_id.to_string()),
+    ]);
 }
 
 /// Everything an email of one submission may mention.
@@ -201,6 +222,7 @@ pub fn render(
         text: render(format!("email/{}.txt", def.template))?,
         html: render(format!("email/{}.html", def.template))?,
         headers,
+        custom_variables: BTreeMap::new(),
         attachments: if def.attach_files {
             mc.files.clone()
         } else {
@@ -262,6 +284,7 @@ pub(crate) mod tests {
             text: "Application from Zoë \"Z\" <z@example.com>".into(),
             html: "<html><body><p>Application</p></body></html>".into(),
             headers: BTreeMap::new(),
+            custom_variables: BTreeMap::new(),
             attachments: vec![Attachment {
                 filename: "cv \"final\".pdf".into(),
                 content_type: "application/pdf".into(),
@@ -283,6 +306,18 @@ pub(crate) mod tests {
             "{}",
             big.html
         );
+    }
+
+    #[test]
+    fn traced_variables_stay_within_mailtrap_limit_with_the_longest_reference() {
+        let mut email = email_with_attachment(1);
+        let long = "Ü".repeat(5000);
+        trace(&mut email, &long, "0006a1b2c3d4e5f6", "0006a1b2c3d4e5f7");
+        let json = serde_json::to_vec(&email.custom_variables).unwrap();
+        assert!(json.len() <= MAX_CUSTOM_VARIABLES_BYTES, "{}", json.len());
+        assert_eq!(email.custom_variables["delivery_id"], "0006a1b2c3d4e5f7");
+        trace(&mut email, "Q-1042", "1", "2");
+        assert_eq!(email.custom_variables["reference"], "Q-1042");
     }
 
     #[test]

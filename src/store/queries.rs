@@ -91,6 +91,8 @@ impl SubmissionFilter {
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {
     pub status: Option<EmailStatus>,
+    /// Only deliveries whose latest webhook event left them in this state.
+    pub inbox: Option<super::InboxState>,
 }
 
 /// One page of a newest-first list; `next` is the cursor of the following page.
@@ -194,7 +196,11 @@ impl Store {
         for entry in self.deliveries.range(..end).rev() {
             let (_, v) = entry?;
             let d: Delivery = records::decode("deliveries", &v)?;
-            if filter.status.is_some_and(|s| s != d.status) {
+            if filter.status.is_some_and(|s| s != d.status)
+                || filter
+                    .inbox
+                    .is_some_and(|i| d.inbox.as_ref().map(|e| e.state) != Some(i))
+            {
                 continue;
             }
             if items.len() == limit {

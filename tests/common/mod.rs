@@ -6,6 +6,7 @@ pub mod multipart;
 pub mod process;
 pub mod proxy;
 pub mod slow;
+pub mod webhooks;
 
 use std::path::Path;
 

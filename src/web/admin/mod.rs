@@ -3,6 +3,7 @@
 
 mod auth;
 mod downloads;
+mod inbox;
 mod pages;
 mod submissions;
 
@@ -69,6 +70,7 @@ fn render(
     ctx.insert("nav", nav);
     ctx.insert("site_name", app.config.site_name());
     ctx.insert("mailtrap_configured", &app.mailer.is_configured());
+    ctx.insert("sandbox_inbox", &app.config.mailtrap_inbox_id);
     Ok(RawHtml(app.templates.render(name, &ctx)?))
 }
 

@@ -15,7 +15,9 @@ use super::submissions::row;
 use super::{back_to, render};
 use crate::config::{EmailAddress, Mailbox};
 use crate::mail::{Email, EmailStatus, FailureKind};
-use crate::store::{Delivery, DeliveryFilter, DeliveryId, SubmissionFilter, SubscriberState};
+use crate::store::{
+    Delivery, DeliveryFilter, DeliveryId, InboxState, SubmissionFilter, SubscriberState,
+};
 use crate::templates::human_time;
 use crate::web::metrics::DeliveryHealth;
 use crate::web::Error;
@@ -57,6 +59,7 @@ pub fn dashboard(
         &latest.items.iter().map(|s| row(app, s)).collect::<Vec<_>>(),
     );
     ctx.insert("failed", &failed);
+    ctx.insert("bounced", &super::inbox::bounced_visitors(app, &recent));
     ctx.insert("banner", &failure_banner(&recent));
     ctx.insert("review_count", &app.store.count_review());
     ctx.insert("disk_full", &app.disk.check().err().map(|e| e.to_string()));
@@ -93,30 +96,37 @@ fn delivery_row(d: &Delivery) -> serde_json::Value {
         "id": d.id, "submission_id": d.submission_id, "kind": d.kind, "to": d.to,
         "subject": d.subject, "started_at": human_time(d.started_at), "duration_ms": d.duration_ms,
         "status": d.status, "http_status": d.http_status, "message_ids": d.message_ids, "error": d.error,
+        "inbox": super::inbox::view(d.inbox.as_ref()),
     })
 }
 
-#[get("/deliveries?<status>&<before>")]
+#[get("/deliveries?<status>&<inbox>&<before>")]
 pub fn deliveries(
     admin: Admin,
     app: &State<App>,
     flash: Option<FlashMessage<'_>>,
     status: Option<&str>,
+    inbox: Option<&str>,
     before: Option<u64>,
 ) -> Result<RawHtml<String>, Error> {
     let status = status.and_then(|s| serde_json::from_value(json!(s)).ok());
+    let inbox = inbox.and_then(InboxState::parse);
     let page = app
         .store
-        .list_deliveries(&DeliveryFilter { status }, before, 50)?;
+        .list_deliveries(&DeliveryFilter { status, inbox }, before, 50)?;
     let mut ctx = Context::new();
     ctx.insert(
         "rows",
         &page.items.iter().map(delivery_row).collect::<Vec<_>>(),
     );
     ctx.insert("status", &status);
-    let status_query = status
+    ctx.insert("inbox", &inbox.map(InboxState::label));
+    let mut status_query = status
         .map(|s| format!("&status={}", json!(s).as_str().unwrap_or("")))
         .unwrap_or_default();
+    if let Some(i) = inbox {
+        status_query.push_str(&format!("&inbox={}", i.label()));
+    }
     ctx.insert(
         "next",
         &page
@@ -287,6 +297,7 @@ pub async fn test_email(
         html: "<p>This test email from your Kipekee admin panel reached you: sending works.</p>"
             .into(),
         headers: Default::default(),
+        custom_variables: Default::default(),
         attachments: Vec::new(),
     };
     let mailer = app.mailer.clone();

@@ -179,6 +179,7 @@ pub fn show(
                 "error": d.error, "text": d.text, "attachments": d.attachments,
                 "attempt": attempt_label(d.attempt),
                 "advice": d.failure.map(FailureKind::advice),
+                "inbox": super::inbox::view(d.inbox.as_ref()),
             })
         })
         .collect();

@@ -1,0 +1,363 @@
+//! Followed to the inbox: traceable messages and Mailtrap's webhook events, in-process with
+//! the fake Mailtrap posting events for the message ids it returned.
+
+mod common;
+
+use common::fake_mailtrap::Issued;
+use common::webhooks::{self, Payload, SECRET};
+use common::{form_body, Fault, TestApp};
+use kipekee::mail::EmailStatus;
+use kipekee::store::{Delivery, InboxState, SubscriberState};
+use rocket::http::{ContentType, Header, Status};
+use serde_json::Value;
+
+fn start() -> TestApp {
+    TestApp::start_with(|f| f.merge(("mailtrap_webhook_secret", SECRET)))
+}
+
+fn submit(t: &TestApp, slug: &str, pairs: &[(&str, &str)]) {
+    let res = t
+        .client
+        .post(format!("/f/{slug}"))
+        .header(ContentType::Form)
+        .body(form_body(pairs))
+        .dispatch();
+    assert_eq!(res.status(), Status::SeeOther, "{slug} is stored");
+}
+
+fn quote(t: &TestApp, email: &str) {
+    submit(
+        t,
+        "quote",
+        &[
+            ("full_name", "Anna Wanjiru"),
+            ("email", email),
+            ("phone", "+254 711 222 333"),
+            ("message", "Two nights at the lodge"),
+        ],
+    );
+}
+
+/// Posts events as Mailtrap does, signed with `signature` (or correctly when `None`).
+fn hook(t: &TestApp, events: &[Value], payload: Payload, signature: Option<&str>) -> Status {
+    let (body, content_type) = webhooks::body(events, payload);
+    let sig = signature.map_or_else(|| webhooks::sign(SECRET, body.as_bytes()), str::to_string);
+    let content_type = if content_type == "application/json" {
+        ContentType::JSON
+    } else {
+        ContentType::new("application", "jsonl")
+    };
+    t.client
+        .post("/hooks/mailtrap")
+        .header(content_type)
+        .header(Header::new("Mailtrap-Signature", sig))
+        .body(body)
+        .dispatch()
+        .status()
+}
+
+fn issued_to(t: &TestApp, email: &str) -> Issued {
+    t.fake
+        .issued()
+        .into_iter()
+        .rev()
+        .find(|i| i.email == email)
+        .unwrap_or_else(|| panic!("a message to {email}"))
+}
+
+fn delivery_of(t: &TestApp, message: &Issued) -> Delivery {
+    let id = message.custom_variables["delivery_id"]
+        .as_str()
+        .expect("delivery_id");
+    t.app()
+        .store
+        .delivery(id.parse().expect("a delivery id"))
+        .unwrap()
+        .expect("the delivery exists")
+}
+
+fn metric(t: &TestApp, line: &str) -> u64 {
+    let loopback: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let page = t
+        .client
+        .get("/metrics")
+        .remote(loopback)
+        .dispatch()
+        .into_string()
+        .unwrap();
+    page.lines()
+        .find_map(|l| l.strip_prefix(line))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn every_message_carries_its_reference_submission_and_delivery() {
+    let t = start();
+    quote(&t, "anna@visitor.example");
+    let sub = t.app().store.latest_submissions(None, 1).unwrap().remove(0);
+    let issued = t.fake.issued();
+    assert_eq!(
+        issued.len(),
+        2,
+        "the owner's notification and the confirmation"
+    );
+    for m in &issued {
+        let vars = &m.custom_variables;
+        assert_eq!(vars["reference"], sub.reference.as_str(), "{vars}");
+        assert_eq!(vars["submission_id"], sub.id.to_string().as_str());
+        assert!(serde_json::to_vec(vars).unwrap().len() <= 1000);
+        let d = delivery_of(&t, m);
+        assert_eq!(d.submission_id, sub.id);
+        assert_eq!(
+            d.message_ids,
+            vec![m.message_id.clone()],
+            "recorded under its id"
+        );
+        assert_eq!(
+            m.category.as_deref(),
+            Some(format!("quote-{}", d.kind).as_str())
+        );
+    }
+}
+
+#[test]
+fn without_a_secret_there_is_no_hook() {
+    let t = TestApp::start();
+    let res = t
+        .client
+        .post("/hooks/mailtrap")
+        .header(ContentType::JSON)
+        .body(r#"{"events":[]}"#)
+        .dispatch();
+    assert_eq!(res.status(), Status::NotFound);
+}
+
+#[test]
+fn each_event_kind_shows_on_its_delivery() {
+    let t = start();
+    let kinds = [
+        ("delivery", InboxState::Delivered),
+        ("bounce", InboxState::Bounced),
+        ("spam", InboxState::Complained),
+        ("reject", InboxState::Rejected),
+        ("suspension", InboxState::Suspended),
+        ("soft bounce", InboxState::SoftBounce),
+        ("unsubscribe", InboxState::Unsubscribed),
+    ];
+    for (i, (kind, state)) in kinds.iter().enumerate() {
+        let address = format!("visitor{i}@visitor.example");
+        quote(&t, &address);
+        let m = issued_to(&t, &address);
+        let payload = if i % 2 == 0 {
+            Payload::Json
+        } else {
+            Payload::Jsonl
+        };
+        let e = webhooks::event(kind, &m, &format!("evt-{i}"));
+        assert_eq!(hook(&t, &[e], payload, None), Status::Ok, "{kind}");
+        let inbox = delivery_of(&t, &m)
+            .inbox
+            .unwrap_or_else(|| panic!("{kind} kept"));
+        assert_eq!(inbox.state, *state, "{kind}");
+        match *kind {
+            "bounce" => {
+                let detail = inbox.detail.unwrap();
+                assert!(
+                    detail.starts_with("550 ") && detail.contains("does not exist"),
+                    "{detail}"
+                );
+                assert_eq!(inbox.bounce_category.as_deref(), Some("bad_mailbox"));
+            }
+            "reject" => assert!(inbox.detail.unwrap().contains("suppression list")),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        metric(
+            &t,
+            "kipekee_webhook_events_total{event=\"bounced\",outcome=\"applied\"}"
+        ),
+        1
+    );
+    // Opens and clicks carry no inbox state.
+    let m = issued_to(&t, "visitor0@visitor.example");
+    let open = webhooks::event("open", &m, "evt-open");
+    assert_eq!(hook(&t, &[open], Payload::Json, None), Status::Ok);
+    assert_eq!(
+        delivery_of(&t, &m).inbox.unwrap().state,
+        InboxState::Delivered
+    );
+}
+
+#[test]
+fn a_wrong_or_missing_signature_is_refused_and_changes_nothing() {
+    let t = start();
+    quote(&t, "anna@visitor.example");
+    let m = issued_to(&t, "anna@visitor.example");
+    let e = webhooks::event("bounce", &m, "evt-1");
+    let (body, _) = webhooks::body(std::slice::from_ref(&e), Payload::Json);
+    let other_key = webhooks::sign("another secret entirely", body.as_bytes());
+    assert_eq!(
+        hook(
+            &t,
+            std::slice::from_ref(&e),
+            Payload::Json,
+            Some(&other_key)
+        ),
+        Status::Unauthorized
+    );
+    assert_eq!(
+        hook(&t, std::slice::from_ref(&e), Payload::Json, Some("not hex")),
+        Status::Unauthorized
+    );
+    let missing = t
+        .client
+        .post("/hooks/mailtrap")
+        .header(ContentType::JSON)
+        .body(body)
+        .dispatch();
+    assert_eq!(missing.status(), Status::Unauthorized);
+    assert_eq!(delivery_of(&t, &m).inbox, None, "nothing applied");
+    // The same event, signed, is then applied: the refused ones did not use up its id.
+    assert_eq!(hook(&t, &[e], Payload::Json, None), Status::Ok);
+    assert_eq!(
+        delivery_of(&t, &m).inbox.unwrap().state,
+        InboxState::Bounced
+    );
+}
+
+#[test]
+fn a_replayed_event_is_applied_once_and_unknown_messages_are_answered_200() {
+    let t = start();
+    quote(&t, "anna@visitor.example");
+    let m = issued_to(&t, "anna@visitor.example");
+    let e = webhooks::event("delivery", &m, "evt-same");
+    assert_eq!(
+        hook(&t, &[e.clone(), e.clone()], Payload::Jsonl, None),
+        Status::Ok
+    );
+    assert_eq!(hook(&t, &[e], Payload::Json, None), Status::Ok);
+    let applied = "kipekee_webhook_events_total{event=\"delivered\",outcome=\"applied\"}";
+    let replays = "kipekee_webhook_events_total{event=\"delivered\",outcome=\"replay\"}";
+    assert_eq!((metric(&t, applied), metric(&t, replays)), (1, 2));
+
+    let stranger = Issued {
+        message_id: "0b5e0000-0000-4000-8000-00000000dead".into(),
+        email: "someone@else.example".into(),
+        category: None,
+        custom_variables: Value::Null,
+    };
+    let e = webhooks::event("bounce", &stranger, "evt-stranger");
+    assert_eq!(hook(&t, &[e], Payload::Json, None), Status::Ok);
+    let unmatched = "kipekee_webhook_events_total{event=\"bounced\",outcome=\"unmatched\"}";
+    assert_eq!(metric(&t, unmatched), 1);
+}
+
+#[test]
+fn an_unknown_attempt_reported_delivered_becomes_sent() {
+    let t = start();
+    t.fake.set_fault(Fault::GatewayAfterAccept(504));
+    quote(&t, "anna@visitor.example");
+    t.fake.set_fault(Fault::None);
+    let m = issued_to(&t, "anna@visitor.example");
+    let before = delivery_of(&t, &m);
+    assert_eq!(before.status, EmailStatus::Unknown);
+    assert!(before.message_ids.is_empty(), "no answer, so no message id");
+    let e = webhooks::event("delivery", &m, "evt-late");
+    assert_eq!(hook(&t, &[e], Payload::Json, None), Status::Ok);
+    let after = delivery_of(&t, &m);
+    assert_eq!(
+        after.status,
+        EmailStatus::Sent,
+        "matched by its delivery_id"
+    );
+    assert_eq!(after.inbox.unwrap().state, InboxState::Delivered);
+    let summary = |t: &TestApp| {
+        let sub = t
+            .app()
+            .store
+            .submission(after.submission_id)
+            .unwrap()
+            .unwrap();
+        sub.email_status
+    };
+    assert_eq!(
+        summary(&t),
+        EmailStatus::Unknown,
+        "the owner's copy is still unconfirmed"
+    );
+    let owner = issued_to(&t, common::OWNER);
+    let e = webhooks::event("delivery", &owner, "evt-late-owner");
+    assert_eq!(hook(&t, &[e], Payload::Jsonl, None), Status::Ok);
+    assert_eq!(summary(&t), EmailStatus::Sent, "nothing left to resend");
+}
+
+#[test]
+fn the_newsletter_follows_the_reader() {
+    let t = start();
+    submit(&t, "newsletter", &[("email", "reader@visitor.example")]);
+    submit(&t, "newsletter", &[("email", "typo@visitor.example")]);
+    let optin = issued_to(&t, "reader@visitor.example");
+    let e = webhooks::event("unsubscribe", &optin, "evt-unsub");
+    assert_eq!(hook(&t, &[e], Payload::Json, None), Status::Ok);
+    let bounced = issued_to(&t, "typo@visitor.example");
+    let e = webhooks::event("bounce", &bounced, "evt-bounce");
+    assert_eq!(hook(&t, &[e], Payload::Jsonl, None), Status::Ok);
+    let state = |a: &str| {
+        let email = kipekee::config::EmailAddress::parse(a).unwrap();
+        t.app().store.subscriber(&email).unwrap().unwrap().state
+    };
+    assert_eq!(
+        state("reader@visitor.example"),
+        SubscriberState::Unsubscribed
+    );
+    assert_eq!(
+        state("typo@visitor.example"),
+        SubscriberState::Undeliverable
+    );
+}
+
+#[test]
+fn a_sandbox_inbox_receives_every_email_and_the_panel_says_so() {
+    let hash = kipekee::web::admin::hash_password("sandbox password for tests");
+    let t = TestApp::start_with(|f| {
+        f.merge(("mailtrap_inbox_id", "4242"))
+            .merge(("admin_password_hash", hash))
+    });
+    quote(&t, "anna@visitor.example");
+    let paths: Vec<String> = t.fake.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, vec!["/api/batch/4242".to_string()]);
+    let config = &t.app().config;
+    assert!(config
+        .warnings()
+        .iter()
+        .any(|w| w.contains("no real person")));
+    let me: std::net::SocketAddr = "10.1.2.3:40000".parse().unwrap();
+    let page = t
+        .client
+        .get("/admin/login")
+        .remote(me)
+        .dispatch()
+        .into_string()
+        .unwrap();
+    let at = page.find("name=\"csrf_token\" value=\"").unwrap() + 25;
+    let csrf = page[at..].split('"').next().unwrap().to_string();
+    t.client
+        .post("/admin/login")
+        .remote(me)
+        .header(ContentType::Form)
+        .body(form_body(&[
+            ("password", "sandbox password for tests"),
+            ("csrf_token", &csrf),
+        ]))
+        .dispatch();
+    let dashboard = t
+        .client
+        .get("/admin")
+        .remote(me)
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(dashboard.contains("test inbox 4242"), "the banner is shown");
+}
