@@ -11,8 +11,42 @@ use kipekee::store::{Delivery, InboxState, SubscriberState};
 use rocket::http::{ContentType, Header, Status};
 use serde_json::Value;
 
+const PASSWORD: &str = "a password for the webhook tests";
+
 fn start() -> TestApp {
-    TestApp::start_with(|f| f.merge(("mailtrap_webhook_secret", SECRET)))
+    TestApp::start_with(|f| {
+        f.merge(("mailtrap_webhook_secret", SECRET)).merge((
+            "admin_password_hash",
+            kipekee::web::admin::hash_password(PASSWORD),
+        ))
+    })
+}
+
+fn me() -> std::net::SocketAddr {
+    "10.1.2.3:40000".parse().unwrap()
+}
+
+fn login(t: &TestApp) {
+    let page = page(t, "/admin/login");
+    let at = page.find("name=\"csrf_token\" value=\"").unwrap() + 25;
+    let csrf = page[at..].split('"').next().unwrap().to_string();
+    let res = t
+        .client
+        .post("/admin/login")
+        .remote(me())
+        .header(ContentType::Form)
+        .body(form_body(&[("password", PASSWORD), ("csrf_token", &csrf)]))
+        .dispatch();
+    assert_eq!(res.status(), Status::SeeOther);
+}
+
+fn page(t: &TestApp, path: &str) -> String {
+    t.client
+        .get(path)
+        .remote(me())
+        .dispatch()
+        .into_string()
+        .unwrap()
 }
 
 fn submit(t: &TestApp, slug: &str, pairs: &[(&str, &str)]) {
@@ -320,10 +354,11 @@ fn the_newsletter_follows_the_reader() {
 
 #[test]
 fn a_sandbox_inbox_receives_every_email_and_the_panel_says_so() {
-    let hash = kipekee::web::admin::hash_password("sandbox password for tests");
     let t = TestApp::start_with(|f| {
-        f.merge(("mailtrap_inbox_id", "4242"))
-            .merge(("admin_password_hash", hash))
+        f.merge(("mailtrap_inbox_id", "4242")).merge((
+            "admin_password_hash",
+            kipekee::web::admin::hash_password(PASSWORD),
+        ))
     });
     quote(&t, "anna@visitor.example");
     let paths: Vec<String> = t.fake.requests().into_iter().map(|r| r.path).collect();
@@ -333,31 +368,42 @@ fn a_sandbox_inbox_receives_every_email_and_the_panel_says_so() {
         .warnings()
         .iter()
         .any(|w| w.contains("no real person")));
-    let me: std::net::SocketAddr = "10.1.2.3:40000".parse().unwrap();
-    let page = t
-        .client
-        .get("/admin/login")
-        .remote(me)
-        .dispatch()
-        .into_string()
-        .unwrap();
-    let at = page.find("name=\"csrf_token\" value=\"").unwrap() + 25;
-    let csrf = page[at..].split('"').next().unwrap().to_string();
-    t.client
-        .post("/admin/login")
-        .remote(me)
-        .header(ContentType::Form)
-        .body(form_body(&[
-            ("password", "sandbox password for tests"),
-            ("csrf_token", &csrf),
-        ]))
-        .dispatch();
-    let dashboard = t
-        .client
-        .get("/admin")
-        .remote(me)
-        .dispatch()
-        .into_string()
-        .unwrap();
-    assert!(dashboard.contains("test inbox 4242"), "the banner is shown");
+    login(&t);
+    assert!(
+        page(&t, "/admin").contains("test inbox 4242"),
+        "the banner is shown"
+    );
+}
+
+#[test]
+fn the_owner_sees_who_a_confirmation_never_reached() {
+    let t = start();
+    login(&t);
+    quote(&t, "anna@visitor.example");
+    quote(&t, "ben@visitor.example");
+    let anna = issued_to(&t, "anna@visitor.example");
+    let ben = issued_to(&t, "ben@visitor.example");
+    let events = [
+        webhooks::event("bounce", &anna, "evt-anna"),
+        webhooks::event("delivery", &ben, "evt-ben"),
+    ];
+    assert_eq!(hook(&t, &events, Payload::Jsonl, None), Status::Ok);
+
+    let dashboard = page(&t, "/admin");
+    let told = "The confirmation to anna@visitor.example bounced: the address may be mistyped \
+                — call them on +254 711 222 333.";
+    assert!(dashboard.contains(told), "{dashboard}");
+    assert!(!dashboard.contains("confirmation to ben@"));
+    let id = delivery_of(&t, &anna).submission_id;
+    let submission = page(&t, &format!("/admin/submissions/{id}"));
+    assert!(
+        submission.contains("Bounced (bad_mailbox): 550 "),
+        "{submission}"
+    );
+
+    let bounced = page(&t, "/admin/deliveries?inbox=bounced");
+    assert!(bounced.contains("anna@visitor.example") && !bounced.contains("ben@visitor.example"));
+    let delivered = page(&t, "/admin/deliveries?inbox=delivered");
+    assert!(delivered.contains("ben@visitor.example"));
+    assert!(!delivered.contains("anna@visitor.example"));
 }
