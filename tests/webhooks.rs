@@ -407,3 +407,60 @@ fn the_owner_sees_who_a_confirmation_never_reached() {
     assert!(delivered.contains("ben@visitor.example"));
     assert!(!delivered.contains("anna@visitor.example"));
 }
+
+/// The real binary, as Mailtrap reaches it: JSON Lines signed over the raw body, a wrong
+/// signature refused, and the secret never in the log.
+#[test]
+fn the_real_binary_takes_signed_events_and_refuses_forged_ones() {
+    use common::process::{self, Server};
+    use common::webhooks::Signing;
+    let fake = common::FakeMailtrap::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let server = Server::start_command(&data_dir, |port| {
+        let mut cmd = process::command(&data_dir, port, &fake.url());
+        cmd.env("KIPEKEE_MAILTRAP_WEBHOOK_SECRET", SECRET);
+        cmd
+    });
+    let body = form_body(&[
+        ("full_name", "Anna Wanjiru"),
+        ("email", "anna@visitor.example"),
+        ("message", "Two nights"),
+    ]);
+    let res = process::http()
+        .post(&server.url("/f/quote"))
+        .set("Content-Type", "application/x-www-form-urlencoded")
+        .send_string(&body)
+        .expect("answered");
+    assert_eq!(res.status(), 303);
+    let anna = fake
+        .issued()
+        .into_iter()
+        .find(|i| i.email == "anna@visitor.example")
+        .unwrap();
+    let url = server.url("/hooks/mailtrap");
+    let forged = [webhooks::event("delivery", &anna, "evt-forged")];
+    let wrong = Signing::With("0123456789abcdef0123456789abcdef");
+    assert_eq!(webhooks::post(&url, &forged, Payload::Jsonl, wrong), 401);
+    assert_eq!(
+        webhooks::post(&url, &forged, Payload::Jsonl, Signing::None),
+        401
+    );
+    let real = [webhooks::event("bounce", &anna, "evt-real")];
+    let signed = Signing::With(SECRET);
+    assert_eq!(webhooks::post(&url, &real, Payload::Jsonl, signed), 200);
+    assert_eq!(webhooks::post(&url, &real, Payload::Json, signed), 200);
+    let log = server.log_text();
+    assert!(!log.contains(SECRET), "the secret is never logged");
+    server.kill_9();
+
+    let store = kipekee::store::Store::open(&data_dir).unwrap();
+    let id = anna.custom_variables["delivery_id"].as_str().unwrap();
+    let d = store.delivery(id.parse().unwrap()).unwrap().unwrap();
+    let inbox = d.inbox.expect("the signed event was applied");
+    assert_eq!(
+        inbox.state,
+        InboxState::Bounced,
+        "the forged delivery was not"
+    );
+}
