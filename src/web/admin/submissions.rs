@@ -101,6 +101,18 @@ pub fn list(
     )
 }
 
+/// A `mailto:` link to `address` with `subject`. The address is percent-encoded too: its
+/// local part may hold `?`, `&` or `%`, which would otherwise add `bcc=` or `body=` to
+/// the link (security review #10).
+fn mailto(address: &str, subject: &str) -> String {
+    let to: String = address
+        .split('@')
+        .map(urlencode)
+        .collect::<Vec<_>>()
+        .join("@");
+    format!("mailto:{to}?subject={}", urlencode(subject))
+}
+
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -216,6 +228,11 @@ pub fn show(
             .unwrap_or_default(),
     );
     ctx.insert("client_ip", &s.client_ip);
+    let reply = s.visitor_email.as_ref();
+    ctx.insert(
+        "reply_href",
+        &reply.map(|e| mailto(&e.to_string(), &s.reference)),
+    );
     render(
         app,
         &admin,
