@@ -4,126 +4,15 @@
 mod common;
 
 use common::fake_mailtrap::Issued;
-use common::webhooks::{self, Payload, SECRET};
+use common::webhooks::{
+    self, delivery_of, hook, issued_to, login, metric, page, quote, start, submit, Payload,
+    PASSWORD, SECRET,
+};
 use common::{form_body, Fault, TestApp};
 use kipekee::mail::EmailStatus;
-use kipekee::store::{Delivery, InboxState, SubscriberState};
-use rocket::http::{ContentType, Header, Status};
+use kipekee::store::{InboxState, SubscriberState};
+use rocket::http::{ContentType, Status};
 use serde_json::Value;
-
-const PASSWORD: &str = "a password for the webhook tests";
-
-fn start() -> TestApp {
-    TestApp::start_with(|f| {
-        f.merge(("mailtrap_webhook_secret", SECRET)).merge((
-            "admin_password_hash",
-            kipekee::web::admin::hash_password(PASSWORD),
-        ))
-    })
-}
-
-fn me() -> std::net::SocketAddr {
-    "10.1.2.3:40000".parse().unwrap()
-}
-
-fn login(t: &TestApp) {
-    let page = page(t, "/admin/login");
-    let at = page.find("name=\"csrf_token\" value=\"").unwrap() + 25;
-    let csrf = page[at..].split('"').next().unwrap().to_string();
-    let res = t
-        .client
-        .post("/admin/login")
-        .remote(me())
-        .header(ContentType::Form)
-        .body(form_body(&[("password", PASSWORD), ("csrf_token", &csrf)]))
-        .dispatch();
-    assert_eq!(res.status(), Status::SeeOther);
-}
-
-fn page(t: &TestApp, path: &str) -> String {
-    t.client
-        .get(path)
-        .remote(me())
-        .dispatch()
-        .into_string()
-        .unwrap()
-}
-
-fn submit(t: &TestApp, slug: &str, pairs: &[(&str, &str)]) {
-    let res = t
-        .client
-        .post(format!("/f/{slug}"))
-        .header(ContentType::Form)
-        .body(form_body(pairs))
-        .dispatch();
-    assert_eq!(res.status(), Status::SeeOther, "{slug} is stored");
-}
-
-fn quote(t: &TestApp, email: &str) {
-    submit(
-        t,
-        "quote",
-        &[
-            ("full_name", "Anna Wanjiru"),
-            ("email", email),
-            ("phone", "+254 711 222 333"),
-            ("message", "Two nights at the lodge"),
-        ],
-    );
-}
-
-/// Posts events as Mailtrap does, signed with `signature` (or correctly when `None`).
-fn hook(t: &TestApp, events: &[Value], payload: Payload, signature: Option<&str>) -> Status {
-    let (body, content_type) = webhooks::body(events, payload);
-    let sig = signature.map_or_else(|| webhooks::sign(SECRET, body.as_bytes()), str::to_string);
-    let content_type = if content_type == "application/json" {
-        ContentType::JSON
-    } else {
-        ContentType::new("application", "jsonl")
-    };
-    t.client
-        .post("/hooks/mailtrap")
-        .header(content_type)
-        .header(Header::new("Mailtrap-Signature", sig))
-        .body(body)
-        .dispatch()
-        .status()
-}
-
-fn issued_to(t: &TestApp, email: &str) -> Issued {
-    t.fake
-        .issued()
-        .into_iter()
-        .rev()
-        .find(|i| i.email == email)
-        .unwrap_or_else(|| panic!("a message to {email}"))
-}
-
-fn delivery_of(t: &TestApp, message: &Issued) -> Delivery {
-    let id = message.custom_variables["delivery_id"]
-        .as_str()
-        .expect("delivery_id");
-    t.app()
-        .store
-        .delivery(id.parse().expect("a delivery id"))
-        .unwrap()
-        .expect("the delivery exists")
-}
-
-fn metric(t: &TestApp, line: &str) -> u64 {
-    let loopback: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
-    let page = t
-        .client
-        .get("/metrics")
-        .remote(loopback)
-        .dispatch()
-        .into_string()
-        .unwrap();
-    page.lines()
-        .find_map(|l| l.strip_prefix(line))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
 
 #[test]
 fn every_message_carries_its_reference_submission_and_delivery() {
