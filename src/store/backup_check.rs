@@ -37,6 +37,10 @@ pub(super) fn check(
         "deliveries" => record::<Delivery>(current, tree, value),
         "subscribers" => record::<Subscriber>(current, tree, value),
         "retries" => record::<RetryJob>(current, tree, value),
+        "formidem_record" => record::<super::idem::Record>(current, tree, value),
+        "daykey_count" if value.len() != 4 => {
+            Err("a confirmation counter (daykey_count) is not 4 bytes".into())
+        }
         "meta" => meta(key, value),
         _ => Ok(()),
     }
@@ -83,6 +87,9 @@ mod tests {
         );
         assert!(check(SCHEMA_VERSION - 1, "submissions", b"k", bad).is_ok());
         assert!(check(SCHEMA_VERSION - 1, "submissions", b"k", b"[1]").is_err());
+        assert!(check(SCHEMA_VERSION, "formidem_record", b"k", b"{}").is_err());
+        assert!(check(SCHEMA_VERSION, "daykey_count", b"k", &7u32.to_be_bytes()).is_ok());
+        assert!(check(SCHEMA_VERSION, "daykey_count", b"k", b"seven").is_err());
         assert_eq!(
             check(SCHEMA_VERSION, "sessions", b"s", b"junk"),
             Ok(Verdict::Skip)

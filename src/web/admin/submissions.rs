@@ -15,7 +15,7 @@ use super::{back_to, form_refs, render};
 use crate::mail::{EmailStatus, FailureKind};
 use crate::outbox::{self, Resend};
 use crate::store::Attempt;
-use crate::store::{DeliveryFilter, Note, SubmissionFilter, SubmissionId};
+use crate::store::{Delivery, DeliveryFilter, Note, SubmissionFilter, SubmissionId};
 use crate::submit;
 use crate::templates::human_time;
 use crate::web::Error;
@@ -242,6 +242,14 @@ pub fn show(
     )
 }
 
+/// How many of a round's attempts Mailtrap accepted.
+fn sent_count(attempts: &[Delivery]) -> usize {
+    attempts
+        .iter()
+        .filter(|d| d.status == EmailStatus::Sent)
+        .count()
+}
+
 /// How the submission page names an attempt.
 fn attempt_label(a: Attempt) -> String {
     match a {
@@ -275,10 +283,7 @@ pub async fn resend(
         kind => Resend::Kind(kind),
     };
     let attempts = outbox::resend(app, &s, which, Attempt::ResentByOwner).await?;
-    let sent = attempts
-        .iter()
-        .filter(|d| d.status == EmailStatus::Sent)
-        .count();
+    let sent = sent_count(&attempts);
     let notice = if attempts.is_empty() {
         "Nothing resent: no email of this submission has failed. Choose \"All emails\" or one \
          email to send it again."
@@ -323,10 +328,7 @@ pub async fn resend_failed(
         };
         let attempts = outbox::resend(app, &s, Resend::Failed, Attempt::ResentByOwner).await?;
         tried += attempts.len();
-        sent += attempts
-            .iter()
-            .filter(|d| d.status == EmailStatus::Sent)
-            .count();
+        sent += sent_count(&attempts);
     }
     let notice = format!(
         "Resent {tried} failed email(s) of {} submission(s): {sent} delivered to Mailtrap.",
@@ -345,10 +347,7 @@ pub async fn approve(
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
     let (s, sent) = submit::approve(app, id).await?.ok_or(Error::NotFound)?;
-    let delivered = sent
-        .iter()
-        .filter(|d| d.status == EmailStatus::Sent)
-        .count();
+    let delivered = sent_count(&sent);
     let notice = format!(
         "{} approved: {delivered} of {} email(s) delivered to Mailtrap.",
         s.reference,
