@@ -12,7 +12,7 @@ mod public;
 
 use rocket::{Build, Rocket};
 
-pub use error::Error;
+pub use error::{Error, LinkKind};
 
 use crate::App;
 
