@@ -23,7 +23,15 @@ fn client_addr() -> SocketAddr {
 fn hidden(html: &str, name: &str) -> Option<String> {
     let key = format!("name=\"{name}\" value=\"");
     let at = html.find(&key)? + key.len();
-    html[at..].split('"').next().map(str::to_string)
+    // As a browser reads the attribute: tera's escapes undone.
+    html[at..].split('"').next().map(|v| {
+        v.replace("&#x2F;", "/")
+            .replace("&quot;", "\"")
+            .replace("&#x27;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    })
 }
 
 /// Logs in through the page at `login_path`, posting whatever hidden `next` it carries plus
@@ -55,6 +63,9 @@ fn login_via(client: &Client, login_path: &str, extra: &[(&str, &str)]) -> Strin
 fn post_quote(t: &TestApp, name: &str, extra: &[(&str, &str)]) -> kipekee::store::Submission {
     let mut pairs = vec![("full_name", name), ("email", "zoe@visitor.example")];
     pairs.extend_from_slice(extra);
+    if !extra.iter().any(|(k, _)| *k == "message") {
+        pairs.push(("message", "Two tents for a week"));
+    }
     let res = t
         .client
         .post("/f/quote")
@@ -141,7 +152,8 @@ fn the_admin_link_of_the_owner_email_lands_on_the_submission_after_login() {
         .find(|m| m["to"][0]["email"] == common::OWNER)
         .expect("owner notified");
     let link = format!("{}/admin/submissions/{}", common::PUBLIC_URL, s.id);
-    assert!(owner_mail["html"].as_str().unwrap().contains(&link));
+    let html = owner_mail["html"].as_str().unwrap();
+    assert!(html.contains(&tera::escape_html(&link)), "{html}");
 
     let path = format!("/admin/submissions/{}", s.id);
     let res = t.client.get(path.clone()).dispatch();
@@ -300,7 +312,9 @@ fn not_found_pages_say_what_to_do_next() {
     assert_eq!(res.headers().get_one("Location"), Some("/admin/login"));
 
     assert_eq!(login_via(&t.client, "/admin/login", &[]), "/admin");
-    for path in ["/admin/nothing-here", "/admin/submissions/999999"] {
+    let s = post_quote(&t, "Ann", &[]);
+    let gone = format!("/admin/submissions/{}", kipekee::store::SubmissionId(s.id.0 + 1));
+    for path in ["/admin/nothing-here", gone.as_str()] {
         let res = t.client.get(path).dispatch();
         assert_eq!(res.status(), Status::NotFound, "{path}");
         let html = res.into_string().unwrap();
