@@ -130,7 +130,11 @@ pub fn csv<W: Write>(
     writer.write_record(columns.iter().map(|c| neutralise(c.name())))?;
     for submission in exported(store, forms, filter)? {
         let submission = submission?;
-        writer.write_record(columns.iter().map(|c| neutralise(&c.cell(&submission, zone))))?;
+        writer.write_record(
+            columns
+                .iter()
+                .map(|c| neutralise(&c.cell(&submission, zone))),
+        )?;
     }
     writer.flush()?;
     Ok(())
@@ -343,7 +347,10 @@ mod tests {
     async fn json_is_an_array_of_full_records_and_unknown_forms_are_named() {
         let store = Store::temporary().unwrap();
         let forms = builtin();
-        assert_eq!(text(|o| json(&store, &forms, &only(None, false), o)), "[]\n");
+        assert_eq!(
+            text(|o| json(&store, &forms, &only(None, false), o)),
+            "[]\n"
+        );
         store
             .insert_submission(new("quote", &[("message", "=1+1")]))
             .await

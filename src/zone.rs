@@ -53,7 +53,8 @@ impl Zone {
     }
 
     fn zoned(&self, t: OffsetDateTime) -> Zoned {
-        let ts = Timestamp::from_nanosecond(t.unix_timestamp_nanos()).unwrap_or(Timestamp::UNIX_EPOCH);
+        let ts =
+            Timestamp::from_nanosecond(t.unix_timestamp_nanos()).unwrap_or(Timestamp::UNIX_EPOCH);
         ts.to_zoned(self.tz.clone())
     }
 
@@ -156,7 +157,10 @@ mod tests {
         let now = datetime!(2026-11-28 06:00 UTC);
         let starts = nairobi.day_starts(now);
         assert_eq!(starts.today, datetime!(2026-11-27 21:00 UTC));
-        assert!(post >= starts.today, "22:30 UTC is 01:30 EAT on the 28th: today");
+        assert!(
+            post >= starts.today,
+            "22:30 UTC is 01:30 EAT on the 28th: today"
+        );
         assert_eq!(starts.week, datetime!(2026-11-21 21:00 UTC));
         let utc = Zone::utc().day_starts(now);
         assert!(post < utc.today, "in UTC the same post was yesterday");
@@ -167,15 +171,27 @@ mod tests {
     #[test]
     fn dst_zones_show_their_abbreviation_and_offset() {
         let berlin = Zone::parse("Europe/Berlin").unwrap();
-        assert_eq!(berlin.human(datetime!(2026-07-01 10:00 UTC)), "2026-07-01 12:00 CEST");
-        assert_eq!(berlin.human(datetime!(2026-12-01 10:00 UTC)), "2026-12-01 11:00 CET");
-        assert_eq!(Zone::utc().human(datetime!(2026-12-01 10:00 UTC)), "2026-12-01 10:00 UTC");
+        assert_eq!(
+            berlin.human(datetime!(2026-07-01 10:00 UTC)),
+            "2026-07-01 12:00 CEST"
+        );
+        assert_eq!(
+            berlin.human(datetime!(2026-12-01 10:00 UTC)),
+            "2026-12-01 11:00 CET"
+        );
+        assert_eq!(
+            Zone::utc().human(datetime!(2026-12-01 10:00 UTC)),
+            "2026-12-01 10:00 UTC"
+        );
     }
 
     #[test]
     fn unknown_zone_names_the_setting() {
         let e = Zone::parse("Mars/Olympus").unwrap_err().to_string();
-        assert!(e.contains("KIPEKEE_TIMEZONE") && e.contains("Mars/Olympus"), "{e}");
+        assert!(
+            e.contains("KIPEKEE_TIMEZONE") && e.contains("Mars/Olympus"),
+            "{e}"
+        );
         assert!(!e.contains('\n'));
     }
 

@@ -134,7 +134,10 @@ fn an_unknown_zone_stops_start_up_naming_the_key() {
     let fake = common::FakeMailtrap::start();
     let dir = tempfile::tempdir().unwrap();
     let figment = common::figment(dir.path(), &fake).merge(("timezone", "Mars/Olympus"));
-    let err = kipekee::rocket(figment).err().expect("start-up refused").to_string();
+    let Err(err) = kipekee::rocket(figment) else {
+        panic!("start-up should be refused");
+    };
+    let err = err.to_string();
     assert!(
         err.contains("KIPEKEE_TIMEZONE") && err.contains("Mars/Olympus"),
         "{err}"
@@ -214,7 +217,11 @@ fn csv_exports_start_with_a_byte_order_mark() {
     let t = logged_in_with(|f| f);
     post_quote(&t, "Zoë", &[]);
     t.client.get("/admin/subscribers").dispatch();
-    for path in ["/admin/export.csv", "/admin/export.csv?form=quote", "/admin/subscribers.csv"] {
+    for path in [
+        "/admin/export.csv",
+        "/admin/export.csv?form=quote",
+        "/admin/subscribers.csv",
+    ] {
         let bytes = get_bytes(&t, path);
         assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "{path}");
     }
@@ -264,7 +271,12 @@ fn a_filtered_export_holds_only_the_listed_rows() {
 fn test_submissions_are_not_counted_on_the_dashboard() {
     let t = logged_in_with(|f| f);
     post_quote(&t, "Real Visitor", &[]);
-    let settings = t.client.get("/admin/settings").dispatch().into_string().unwrap();
+    let settings = t
+        .client
+        .get("/admin/settings")
+        .dispatch()
+        .into_string()
+        .unwrap();
     let token = hidden(&settings, "csrf_token").unwrap();
     let res = t
         .client
@@ -277,9 +289,22 @@ fn test_submissions_are_not_counted_on_the_dashboard() {
         test: true,
         ..Default::default()
     };
-    let all = t.app().store.list_submissions(&with_tests, None, 10).unwrap().items;
-    assert_eq!(all.iter().filter(|s| s.test).count(), 1, "the test was stored");
-    let starts = t.app().config.timezone.day_starts(time::OffsetDateTime::now_utc());
+    let all = t
+        .app()
+        .store
+        .list_submissions(&with_tests, None, 10)
+        .unwrap()
+        .items;
+    assert_eq!(
+        all.iter().filter(|s| s.test).count(),
+        1,
+        "the test was stored"
+    );
+    let starts = t
+        .app()
+        .config
+        .timezone
+        .day_starts(time::OffsetDateTime::now_utc());
     let c = t.app().store.form_counts("quote", starts).unwrap();
     assert_eq!((c.today, c.week, c.total), (1, 1, 1));
 }
@@ -290,21 +315,36 @@ fn not_found_pages_say_what_to_do_next() {
     let res = t.client.get("/no/such/page").dispatch();
     assert_eq!(res.status(), Status::NotFound);
     let html = res.into_string().unwrap();
-    assert!(html.contains("Page not found") && html.contains("Check the address"), "{html}");
+    assert!(
+        html.contains("Page not found") && html.contains("Check the address"),
+        "{html}"
+    );
     assert!(html.contains("href=\"/\""), "{html}");
 
     for (path, words) in [
-        ("/confirm/not-a-token", "confirmation link is not valid any more"),
-        ("/unsubscribe/not-a-token", "unsubscribe link is not valid any more"),
+        (
+            "/confirm/not-a-token",
+            "confirmation link is not valid any more",
+        ),
+        (
+            "/unsubscribe/not-a-token",
+            "unsubscribe link is not valid any more",
+        ),
     ] {
         let res = t.client.get(path).dispatch();
         assert_eq!(res.status(), Status::NotFound, "{path}");
         let html = res.into_string().unwrap();
-        assert!(html.contains("This link no longer works") && html.contains(words), "{html}");
+        assert!(
+            html.contains("This link no longer works") && html.contains(words),
+            "{html}"
+        );
         assert!(!html.contains("does not exist"), "{html}");
     }
     let res = t.client.post("/unsubscribe/not-a-token").dispatch();
-    assert!(res.into_string().unwrap().contains("unsubscribe link is not valid"));
+    assert!(res
+        .into_string()
+        .unwrap()
+        .contains("unsubscribe link is not valid"));
 
     // Not logged in: an unknown admin address shows nothing of the panel.
     let res = t.client.get("/admin/nothing-here").dispatch();
@@ -313,7 +353,10 @@ fn not_found_pages_say_what_to_do_next() {
 
     assert_eq!(login_via(&t.client, "/admin/login", &[]), "/admin");
     let s = post_quote(&t, "Ann", &[]);
-    let gone = format!("/admin/submissions/{}", kipekee::store::SubmissionId(s.id.0 + 1));
+    let gone = format!(
+        "/admin/submissions/{}",
+        kipekee::store::SubmissionId(s.id.0 + 1)
+    );
     for path in ["/admin/nothing-here", gone.as_str()] {
         let res = t.client.get(path).dispatch();
         assert_eq!(res.status(), Status::NotFound, "{path}");
@@ -333,11 +376,17 @@ fn too_many_requests_is_said_plainly() {
         .client
         .post("/f/quote")
         .header(ContentType::Form)
-        .body(form_body(&[("full_name", "Second"), ("email", "s@visitor.example")]))
+        .body(form_body(&[
+            ("full_name", "Second"),
+            ("email", "s@visitor.example"),
+        ]))
         .dispatch();
     assert_eq!(res.status(), Status::TooManyRequests);
     let html = res.into_string().unwrap();
-    assert!(html.contains("Please slow down") && html.contains("wait"), "{html}");
+    assert!(
+        html.contains("Please slow down") && html.contains("wait"),
+        "{html}"
+    );
     assert!(!html.contains("Too Many Requests"), "{html}");
 }
 
@@ -345,17 +394,27 @@ fn too_many_requests_is_said_plainly() {
 fn owner_email_is_one_column_with_tap_to_answer_links_and_the_visitor_can_reply() {
     let t = start_with(|f| f);
     let long = "x".repeat(300);
-    post_quote(&t, "Zoë", &[("phone", "+254 712 345-678"), ("message", &long)]);
+    post_quote(
+        &t,
+        "Zoë",
+        &[("phone", "+254 712 345-678"), ("message", &long)],
+    );
     let sent = t.fake.delivered();
     let owner = sent
         .iter()
         .find(|m| m["to"][0]["email"] == common::OWNER)
         .expect("owner notified");
     let html = owner["html"].as_str().unwrap();
-    assert!(html.contains("href=\"mailto:zoe@visitor.example\""), "{html}");
+    assert!(
+        html.contains("href=\"mailto:zoe@visitor.example\""),
+        "{html}"
+    );
     assert!(html.contains("href=\"tel:+254712345678\""), "{html}");
     assert!(html.contains("overflow-wrap:anywhere"), "{html}");
-    assert!(!html.contains("white-space:nowrap"), "no side-by-side label column: {html}");
+    assert!(
+        !html.contains("white-space:nowrap"),
+        "no side-by-side label column: {html}"
+    );
     assert!(html.contains(&long));
 
     let visitor = sent

@@ -363,7 +363,10 @@ mod tests {
             ids[3]
         );
         let c = store
-            .form_counts("quote", crate::zone::Zone::utc().day_starts(OffsetDateTime::now_utc()))
+            .form_counts(
+                "quote",
+                crate::zone::Zone::utc().day_starts(OffsetDateTime::now_utc()),
+            )
             .unwrap();
         assert_eq!(
             c,
@@ -409,7 +412,10 @@ mod tests {
         assert!(log[0].text.is_empty() && !log[0].subject.contains("Jane"));
         assert_eq!(
             store
-                .form_counts("quote", crate::zone::Zone::utc().day_starts(OffsetDateTime::now_utc()))
+                .form_counts(
+                    "quote",
+                    crate::zone::Zone::utc().day_starts(OffsetDateTime::now_utc())
+                )
                 .unwrap()
                 .total,
             0

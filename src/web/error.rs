@@ -122,7 +122,10 @@ impl<'r> Responder<'r, 'static> for Error {
         let (content_type, body) = if wants_json(req) {
             (ContentType::JSON, json!({ "error": message }).to_string())
         } else {
-            (ContentType::HTML, error_page(req, status, self.title(), &message))
+            (
+                ContentType::HTML,
+                error_page(req, status, self.title(), &message),
+            )
         };
         let mut res = Response::build();
         if let Error::TooManyRequests(seconds) = self {
@@ -144,8 +147,8 @@ fn error_page(req: &Request<'_>, status: Status, title: &str, message: &str) -> 
     let Some(app) = req.rocket().state::<App>() else {
         return format!("{} {}", status.code, tera::escape_html(message));
     };
-    let admin = req.uri().path().starts_with("/admin")
-        && !req.uri().path().starts_with("/admin/login");
+    let admin =
+        req.uri().path().starts_with("/admin") && !req.uri().path().starts_with("/admin/login");
     let (template, mut ctx) = match admin
         .then(|| crate::web::admin::layout_context(req, app))
         .flatten()
@@ -164,12 +167,16 @@ fn error_page(req: &Request<'_>, status: Status, title: &str, message: &str) -> 
 
 fn link_message(kind: LinkKind) -> &'static str {
     match kind {
-        LinkKind::Confirm => "This confirmation link is not valid any more: it may be from an \
+        LinkKind::Confirm => {
+            "This confirmation link is not valid any more: it may be from an \
             older email, already used, or cut short when it was copied. To subscribe, fill in the \
-            sign-up form again and use the link in the new email.",
-        LinkKind::Unsubscribe => "This unsubscribe link is not valid any more: it may be from an \
+            sign-up form again and use the link in the new email."
+        }
+        LinkKind::Unsubscribe => {
+            "This unsubscribe link is not valid any more: it may be from an \
             older email or cut short when it was copied. If you still receive the newsletter, use \
-            the unsubscribe link in the most recent one, or reply to it and ask to be removed.",
+            the unsubscribe link in the most recent one, or reply to it and ask to be removed."
+        }
     }
 }
 

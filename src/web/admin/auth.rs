@@ -22,9 +22,9 @@ use rocket::{get, post, State};
 use tera::Context;
 use time::Duration;
 
+use super::next::AdminPath;
 use crate::config::{AppConfig, ConfigError};
 use crate::store::{Session, Store};
-use super::next::AdminPath;
 use crate::web::Error;
 use crate::{App, StartError};
 

@@ -169,8 +169,10 @@ pub fn subscribers_csv(_admin: Admin, app: &State<App>) -> Result<Download, Erro
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        let when =
-            |t: Option<OffsetDateTime>| t.map(|t| app.config.timezone.rfc3339(t)).unwrap_or_default();
+        let when = |t: Option<OffsetDateTime>| {
+            t.map(|t| app.config.timezone.rfc3339(t))
+                .unwrap_or_default()
+        };
         let row = [
             s.email.to_string(),
             s.name.unwrap_or_default(),

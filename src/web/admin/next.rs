@@ -73,7 +73,11 @@ mod tests {
             "/admin/submissions/17",
             "/admin/submissions?form=quote&q=Zo%C3%AB",
         ] {
-            assert_eq!(AdminPath::parse(ok).map(|p| p.0), Some(ok.to_string()), "{ok}");
+            assert_eq!(
+                AdminPath::parse(ok).map(|p| p.0),
+                Some(ok.to_string()),
+                "{ok}"
+            );
         }
     }
 

@@ -17,9 +17,9 @@ use crate::config::{EmailAddress, Mailbox};
 use crate::mail::{Email, EmailStatus, FailureKind};
 use crate::store::{Delivery, DeliveryFilter, DeliveryId, SubmissionFilter, SubscriberState};
 use crate::templates::human_time;
-use crate::zone::Zone;
 use crate::web::metrics::DeliveryHealth;
 use crate::web::Error;
+use crate::zone::Zone;
 use crate::{outbox, submit, App};
 
 /// Deliveries looked at for the "keeps failing" banner.
@@ -50,7 +50,11 @@ pub fn dashboard(
         .filter(|d| matches!(d.status, EmailStatus::Failed | EmailStatus::Unknown))
         .collect();
     failed.sort_by_key(|d| std::cmp::Reverse(d.id));
-    let failed: Vec<_> = failed.into_iter().take(8).map(|d| delivery_row(&app.config.timezone, d)).collect();
+    let failed: Vec<_> = failed
+        .into_iter()
+        .take(8)
+        .map(|d| delivery_row(&app.config.timezone, d))
+        .collect();
     let mut ctx = Context::new();
     ctx.insert("counts", &counts);
     ctx.insert(
@@ -112,7 +116,11 @@ pub fn deliveries(
     let mut ctx = Context::new();
     ctx.insert(
         "rows",
-        &page.items.iter().map(|d| delivery_row(&app.config.timezone, d)).collect::<Vec<_>>(),
+        &page
+            .items
+            .iter()
+            .map(|d| delivery_row(&app.config.timezone, d))
+            .collect::<Vec<_>>(),
     );
     ctx.insert("status", &status);
     let status_query = status

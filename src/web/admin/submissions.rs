@@ -56,7 +56,9 @@ pub fn list(
     let query = filter_query(&filter);
     ctx.insert("filter_query", &query.join("&"));
     let next = page.next.map(|n| {
-        let query: Vec<String> = std::iter::once(format!("before={n}")).chain(query).collect();
+        let query: Vec<String> = std::iter::once(format!("before={n}"))
+            .chain(query)
+            .collect();
         format!("/admin/submissions?{}", query.join("&"))
     });
     ctx.insert("next", &next);
@@ -108,7 +110,10 @@ fn filter_query(filter: &SubmissionFilter) -> Vec<String> {
         }
     }
     if let Some(e) = filter.email_status {
-        query.push(format!("email={}", urlencode(json!(e).as_str().unwrap_or(""))));
+        query.push(format!(
+            "email={}",
+            urlencode(json!(e).as_str().unwrap_or(""))
+        ));
     }
     for (k, on) in [
         ("spam", filter.spam),
