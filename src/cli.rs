@@ -16,7 +16,7 @@ use crate::config::{self, AppConfig, ConfigError, EmailAddress, Mailbox};
 use crate::export::{self, ExportError};
 use crate::mail::{Email, EmailStatus, Failure, FailureKind, Mailtrap, Outcome};
 use crate::store::backup::{BackupError, BackupStats};
-use crate::store::{Store, StoreError};
+use crate::store::{private, Store, StoreError};
 
 /// `0.1.0 (commit 1a2b3c4)`; `build.rs` finds the commit (`unknown` outside a git checkout).
 pub const VERSION: &str = concat!(
@@ -127,6 +127,7 @@ fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
 
 /// Runs one command to its exit code.
 pub fn run(command: Command) -> ExitCode {
+    private::owner_only_umask();
     let result = match command {
         Command::Serve => return serve(),
         Command::HashPassword => hash_password(),
@@ -298,6 +299,9 @@ fn print_config(app: &AppConfig, rocket: &rocket::Config) {
     }
     for warning in app.warnings() {
         println!("warning: {warning}");
+    }
+    for wide in private::wide_modes(&app.data_dir) {
+        println!("warning: the data directory should be the owner's alone: {wide} (chmod 700 the directory, 600 its files)");
     }
     println!("configuration OK");
 }
@@ -574,8 +578,14 @@ fn backup(file: &Path) -> Result<(), CliError> {
 }
 
 fn write_backup(store: &Store, path: &Path) -> Result<BackupStats, CliError> {
+    // A mode applies only to a file being created: a stale partial (any mode, any owner
+    // who could write the directory) is removed, never reused.
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(file_error(path)(e)),
+        _ => {}
+    }
     let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let file = options.open(path).map_err(file_error(path))?;
@@ -584,43 +594,62 @@ fn write_backup(store: &Store, path: &Path) -> Result<BackupStats, CliError> {
     Ok(stats)
 }
 
-/// `kipekee restore FILE`: the store is opened first (held by the server: one line), and a
-/// file is read through once to check it is whole before the store is touched; stdin can
-/// only be checked as it is restored.
+/// `kipekee restore FILE`: the store is opened first (held by the server: one line), and the
+/// file is read through once, every record decoded, before the store is touched. Stdin is
+/// first copied to a private temporary file so it can be checked the same way.
 fn restore(file: &Path, force: bool) -> Result<(), CliError> {
     let app = AppConfig::from_figment(&config::figment())?;
     let dir = &app.data_dir;
-    create_private_dir(dir)?;
+    let created = private::create_dir(dir).map_err(file_error(dir))?;
+    let spool = if file == Path::new("-") {
+        Some(spool_stdin()?)
+    } else {
+        None
+    };
+    let source = spool.as_deref().unwrap_or(file);
     let stats = with_store(dir, |store| {
         store.check_restorable(force)?;
-        if file == Path::new("-") {
-            return Ok(store.restore_into(std::io::stdin().lock(), force)?);
-        }
         let open = || {
-            File::open(file)
+            File::open(source)
                 .map(BufReader::new)
-                .map_err(file_error(file))
+                .map_err(file_error(source))
         };
         Store::verify_backup(open()?)?;
         Ok(store.restore_into(open()?, force)?)
-    })?;
+    });
+    if let Some(spool) = &spool {
+        let _ = std::fs::remove_file(spool);
+    }
+    let stats = stats?;
+    if created {
+        private::restrict_contents(dir).map_err(file_error(dir))?;
+    }
     println!("restored {} into {}", summary(&stats), dir.display());
     Ok(())
 }
 
-/// The data directory holds visitors' personal data and the generated secrets.
-fn create_private_dir(dir: &Path) -> Result<(), CliError> {
-    if dir.exists() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(dir).map_err(file_error(dir))?;
+/// Copies stdin to a new 0600 file in the temporary directory; its path.
+fn spool_stdin() -> Result<PathBuf, CliError> {
+    let path = std::env::temp_dir().join(format!(
+        ".kipekee-restore-{}-{:016x}.partial",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(file_error(dir))?;
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let copied = options.open(&path).and_then(|mut out| {
+        std::io::copy(&mut std::io::stdin().lock(), &mut out)?;
+        out.sync_all()
+    });
+    match copied {
+        Ok(()) => Ok(path),
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            Err(file_error(&path)(e))
+        }
     }
-    Ok(())
 }
 
 fn summary(stats: &BackupStats) -> String {

@@ -9,6 +9,8 @@ pub mod config;
 pub mod export;
 /// Forms as data, their built-in definitions and the validation of a post.
 pub mod forms;
+/// The log filter that keeps secret-carrying HTTP dumps out of every log level.
+pub mod logging;
 /// Rendering emails and sending them through Mailtrap.
 pub mod mail;
 /// Retrying transient delivery failures in-process, from a queue kept in the store.
@@ -130,16 +132,14 @@ fn open_store(config: &AppConfig) -> Result<Store, StartError> {
         path: dir.display().to_string(),
         source,
     };
-    if !dir.exists() {
-        std::fs::create_dir_all(dir).map_err(io_error)?;
-        // The store holds visitors' personal data and the generated secrets.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(io_error)?;
-        }
-    }
+    let created = store::private::create_dir(dir).map_err(io_error)?;
     forms::temp::prepare(dir).map_err(io_error)?;
-    Ok(Store::open(dir)?)
+    let store = Store::open(dir)?;
+    if created {
+        store::private::restrict_contents(dir).map_err(io_error)?;
+    }
+    for wide in store::private::wide_modes(dir) {
+        tracing::warn!("the data directory should be the owner's alone: {wide} (chmod 700 the directory, 600 its files)");
+    }
+    Ok(store)
 }

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use kipekee::cli::{self, Cli, Command};
 use kipekee::config::LogFormat;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let command = Cli::parse().command.unwrap_or(Command::Serve);
@@ -23,8 +22,8 @@ fn init_logs(serving: bool) {
     } else {
         "warn"
     };
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let filter = kipekee::logging::filter(rust_log.as_deref(), default_filter);
     // A bad value is reported by `check` and by the server's start; logs fall back to text.
     let format = kipekee::config::figment()
         .extract_inner::<LogFormat>("log_format")

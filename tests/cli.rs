@@ -584,6 +584,158 @@ fn restore_refuses_a_cut_off_backup_and_leaves_the_store_alone() {
     assert_eq!(contents(&data), before);
 }
 
+/// A store with one submission and a logged-in admin session, made by the server.
+fn store_with_an_admin_session(data_dir: &Path) {
+    const PASSWORD: &str = "owner-password-4417";
+    let fake = FakeMailtrap::start();
+    let phc = kipekee::web::admin::hash_password(PASSWORD);
+    let server = Server::start_command(data_dir, |port| {
+        let mut cmd = process::command(data_dir, port, &fake.url());
+        cmd.env("KIPEKEE_ADMIN_PASSWORD_HASH", &phc);
+        cmd
+    });
+    let quote = common::form_body(&[
+        ("full_name", "Amani Mushi"),
+        ("email", "amani@visitor.example"),
+        ("message", "A quote"),
+    ]);
+    post(
+        &server,
+        "quote",
+        "application/x-www-form-urlencoded",
+        quote.as_bytes(),
+    );
+    let mut admin = common::admin_http::Browser::default();
+    let done = common::admin_http::login(&server, &mut admin, PASSWORD);
+    assert_eq!(done.status, 303, "{}", done.body);
+    server.kill_9();
+}
+
+/// The id and CSRF token of the one admin session in a store.
+fn session_secrets(data_dir: &Path) -> Vec<String> {
+    let db = sled::open(data_dir).expect("store");
+    let sessions = db.open_tree("sessions").expect("sessions");
+    let mut secrets = Vec::new();
+    for entry in sessions.iter() {
+        let (id, value) = entry.expect("session");
+        let record: serde_json::Value = serde_json::from_slice(&value).expect("session JSON");
+        secrets.push(String::from_utf8_lossy(&id).into_owned());
+        secrets.push(record["csrf"].as_str().expect("csrf").to_string());
+    }
+    assert_eq!(secrets.len(), 2, "one session");
+    secrets
+}
+
+/// A backup line `{"tree":…,"key":…,"value":…}` with `value` replaced.
+fn with_value(line: &str, value: &[u8]) -> String {
+    use base64::Engine;
+    let mut entry: serde_json::Value = serde_json::from_str(line).expect("entry JSON");
+    entry["value"] = base64::engine::general_purpose::STANDARD
+        .encode(value)
+        .into();
+    entry.to_string()
+}
+
+#[test]
+fn a_backup_holds_no_admin_session_and_restore_refuses_an_unreadable_record_by_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    store_with_an_admin_session(&data);
+    let session = session_secrets(&data);
+    let file = dir.path().join("kipekee.backup");
+    let file_arg = file.to_str().expect("utf-8 path");
+    run(kipekee(&data, &["backup", file_arg]), b"").assert_ok();
+    let text = std::fs::read_to_string(&file).expect("backup readable");
+    assert!(
+        !text.contains(r#""tree":"sessions""#),
+        "sessions are backed up"
+    );
+    common::secrets::assert_no_secrets(&text, &[&session[0], &session[1]]);
+
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains(r#""tree":"submissions""#))
+        .expect("a submission line");
+    lines[at] = with_value(&lines[at], br#"{"not":"a submission"}"#);
+    let bad = dir.path().join("bad.backup");
+    std::fs::write(&bad, lines.join("\n") + "\n").expect("write");
+    let target = dir.path().join("target");
+    store_with_an_admin_session(&target);
+    let before = contents(&target);
+    let bad_arg = bad.to_str().expect("utf-8 path");
+    let out = run(kipekee(&target, &["restore", "--force", bad_arg]), b"");
+    out.assert_failed();
+    let line = format!("line {}", at + 1);
+    assert!(
+        out.stderr.contains(&line),
+        "{line} not named:\n{}",
+        out.all()
+    );
+    let piped = run(
+        kipekee(&target, &["restore", "--force", "-"]),
+        (lines.join("\n") + "\n").as_bytes(),
+    );
+    piped.assert_failed();
+    assert!(piped.stderr.contains(&line), "{}", piped.all());
+    assert_eq!(contents(&target), before, "the store was touched");
+
+    let restored = dir.path().join("restored");
+    run(kipekee(&restored, &["restore", file_arg]), b"").assert_ok();
+    let db = sled::open(&restored).expect("restored store");
+    assert!(db.open_tree("sessions").expect("sessions").is_empty());
+}
+
+#[cfg(unix)]
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[cfg(unix)]
+#[test]
+fn backups_and_data_dirs_are_the_owners_alone_and_check_warns_about_wider_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    store_with_an_admin_session(&data);
+    assert_eq!(mode_of(&data), 0o700);
+    for entry in std::fs::read_dir(&data).expect("data dir").flatten() {
+        let want = if entry.path().is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode_of(&entry.path()), want, "{}", entry.path().display());
+    }
+    let stale = dir.path().join(".out.backup.partial");
+    std::fs::write(&stale, b"stale").expect("stale partial");
+    std::fs::set_permissions(&stale, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = dir.path().join("out.backup");
+    run(
+        kipekee(&data, &["backup", out.to_str().expect("utf-8 path")]),
+        b"",
+    )
+    .assert_ok();
+    assert_eq!(mode_of(&out), 0o600, "a stale partial's mode was kept");
+
+    let quiet = run(kipekee(&data, &["check"]), b"");
+    quiet.assert_ok();
+    assert!(!quiet.stdout.contains("owner's alone"), "{}", quiet.all());
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let warned = run(kipekee(&data, &["check"]), b"");
+    warned.assert_ok();
+    let expected = format!("{} is mode 755", data.display());
+    assert!(
+        warned
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("warning: ") && l.contains(&expected)),
+        "{}",
+        warned.all()
+    );
+}
+
 // ---------------------------------------------------------------- the store in use
 
 #[test]

@@ -248,8 +248,10 @@ fn metrics_count_posts_and_deliveries_for_loopback_or_a_bearer_token() {
     assert_eq!(scrape(&app, &right, "198.51.100.7:40000").0, Status::Ok);
 }
 
+/// `/healthz` as a local monitor sees it (a direct loopback client gets the details).
 fn health(app: &TestApp) -> Value {
-    let resp = app.client.get("/healthz").dispatch();
+    let loopback: std::net::SocketAddr = "127.0.0.1:40000".parse().expect("address");
+    let resp = app.client.get("/healthz").remote(loopback).dispatch();
     assert_eq!(resp.status(), Status::Ok);
     resp.into_json().expect("healthz is JSON")
 }
@@ -269,6 +271,10 @@ fn healthz_turns_degraded_while_deliveries_keep_failing() {
     let h = health(&app);
     assert_eq!(h["status"], "degraded", "{h}");
     assert_eq!(h["cause"], "mailtrap_unauthorized", "a short category: {h}");
+    assert!(
+        h["detail"].as_str().is_some_and(|c| c.contains("failed")),
+        "{h}"
+    );
 
     app.fake.set_fault(Fault::None);
     assert_eq!(quote_json(&app, "works again"), Status::Created);

@@ -720,7 +720,8 @@ fn cross_site_posts_are_accepted_only_from_allowed_origins() {
 #[test]
 fn healthz_and_assets_with_cache_validators() {
     let t = TestApp::start();
-    let res = t.client.get("/healthz").dispatch();
+    let loopback: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let res = t.client.get("/healthz").remote(loopback).dispatch();
     assert_eq!(res.status(), Status::Ok);
     let v: Value = res.into_json().unwrap();
     assert_eq!(v["status"], "ok");

@@ -1,6 +1,7 @@
 //! Forms as data: a `FormDef` says which fields a form has, how each is checked and which
 //! emails it sends to whom. The four built-in forms are defaults the config can override.
 
+pub mod limits;
 pub mod spam;
 mod upload;
 mod validate;

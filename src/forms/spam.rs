@@ -1,10 +1,6 @@
 //! Abuse controls of the public forms, as plain data structures with the clock passed in:
-//! the signed time trap and the per-address rate limit. The daily caps on confirmation
+//! the signed time trap (the per-client rate limit is `forms::limits`). The daily caps on confirmation
 //! emails live in the store (`store::caps`) so a restart does not reset them.
-
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -101,44 +97,7 @@ impl TimeTrap {
     }
 }
 
-/// Posts per minute per client address and form; 0 turns it off.
-pub struct RateLimiter {
-    per_minute: u32,
-    /// (address, form) → (minute, posts in it).
-    seen: Mutex<HashMap<ClientForm, (u64, u32)>>,
-}
-
-type ClientForm = (Option<IpAddr>, String);
-
-impl RateLimiter {
-    pub fn new(per_minute: u32) -> RateLimiter {
-        RateLimiter {
-            per_minute,
-            seen: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// `Err(seconds to wait)` when this post is over the limit.
-    pub fn check(&self, ip: Option<IpAddr>, form: &str, now: u64) -> Result<(), u64> {
-        if self.per_minute == 0 {
-            return Ok(());
-        }
-        let minute = now / 60;
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() > 10_000 {
-            seen.retain(|_, (m, _)| *m == minute);
-        }
-        let entry = seen.entry((ip, form.to_string())).or_insert((minute, 0));
-        if entry.0 != minute {
-            *entry = (minute, 0);
-        }
-        if entry.1 >= self.per_minute {
-            return Err(60 - now % 60);
-        }
-        entry.1 += 1;
-        Ok(())
-    }
-}
+pub use super::limits::{client_key, ClientKey, RateLimiter};
 
 #[cfg(test)]
 mod tests {
@@ -199,20 +158,5 @@ mod tests {
             "pre-upgrade pages still work"
         );
         assert!(SpamReason::TooFast.is_soft() && !SpamReason::Honeypot.is_soft());
-    }
-
-    #[test]
-    fn rate_limit_counts_per_address_and_form_per_minute() {
-        let ip = Some(IpAddr::from([10, 0, 0, 1]));
-        let limiter = RateLimiter::new(2);
-        assert!(limiter.check(ip, "quote", 120).is_ok());
-        assert!(limiter.check(ip, "quote", 121).is_ok());
-        assert_eq!(limiter.check(ip, "quote", 150), Err(30));
-        assert!(limiter.check(ip, "contact", 150).is_ok(), "per form");
-        assert!(limiter
-            .check(Some(IpAddr::from([10, 0, 0, 2])), "quote", 150)
-            .is_ok());
-        assert!(limiter.check(ip, "quote", 180).is_ok(), "a new minute");
-        assert!(RateLimiter::new(0).check(ip, "quote", 0).is_ok());
     }
 }

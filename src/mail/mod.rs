@@ -102,7 +102,7 @@ pub struct MailContext<'a> {
 fn contact_link(kind: crate::forms::FieldKind, value: &str) -> Option<String> {
     use crate::forms::FieldKind;
     match kind {
-        FieldKind::Email if !value.contains(['"', '<', '>', '?', '&']) => {
+        FieldKind::Email if !value.contains(['"', '<', '>', '?', '&', '%', '#']) => {
             Some(format!("mailto:{}", value.trim()))
         }
         FieldKind::Tel => {

@@ -2,11 +2,13 @@
 //! generated secrets. Every write that a visitor is told about is flushed before returning.
 
 pub mod backup;
+mod backup_check;
 mod caps;
 mod flush;
 mod idem;
 mod keys;
 mod migrate;
+pub mod private;
 mod queries;
 mod records;
 mod retries;

@@ -6,7 +6,8 @@ use time::{Duration, OffsetDateTime};
 
 use super::{records, Result, Store};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An admin session. Its `Debug` masks the id and the CSRF token: either one is a login.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     pub id: String,
     /// Every state-changing admin form must echo this.
@@ -17,6 +18,17 @@ pub struct Session {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub last_seen: OffsetDateTime,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &"***")
+            .field("csrf", &"***")
+            .field("created_at", &self.created_at)
+            .field("last_seen", &self.last_seen)
+            .finish_non_exhaustive()
+    }
 }
 
 fn random_token() -> String {

@@ -116,9 +116,9 @@ impl Fairing for SecurityHeaders {
     }
 
     async fn on_response<'r>(&self, _req: &'r Request<'_>, res: &mut Response<'r>) {
+        // `X-Frame-Options: DENY` and `X-Content-Type-Options: nosniff` come from Rocket's
+        // Shield (`web::shield`): it sets them first, so a second value here would be ignored.
         let headers = [
-            ("X-Content-Type-Options", "nosniff"),
-            ("X-Frame-Options", "DENY"),
             ("Referrer-Policy", "same-origin"),
             (
                 "Content-Security-Policy",

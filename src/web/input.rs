@@ -206,26 +206,15 @@ impl Visitor {
         }
     }
 
-    /// Formspree's `_next`, if it points at this server or an allowed origin.
+    /// Formspree's `_next`, if it points at this server or an allowed origin
+    /// (`redirect::safe_next`).
     pub fn allowed_next(&self, app: &App, next: Option<&str>) -> Option<String> {
         let next = next?;
-        if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-            return Some(next.to_string());
+        let safe = super::redirect::safe_next(next, &app.public_base, &app.config.allowed_origins);
+        if safe.is_none() {
+            tracing::warn!("_next ignored: it does not lead to this site or an origin in KIPEKEE_ALLOWED_ORIGINS");
         }
-        let allowed = app
-            .config
-            .allowed_origins
-            .iter()
-            .chain(std::iter::once(&app.public_base))
-            .any(|o| {
-                next == o
-                    || next.starts_with(&format!("{o}/"))
-                    || next.starts_with(&format!("{o}?"))
-            });
-        if !allowed {
-            tracing::warn!("_next ignored: its origin is not in KIPEKEE_ALLOWED_ORIGINS");
-        }
-        allowed.then(|| next.to_string())
+        safe
     }
 }
 

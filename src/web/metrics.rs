@@ -172,8 +172,9 @@ impl Histogram {
     }
 }
 
-/// A client allowed to scrape: a direct loopback connection (not relayed by a proxy on the
-/// same host), or one sending `Authorization: Bearer <KIPEKEE_METRICS_TOKEN>`.
+/// A client allowed to scrape `/metrics` and read `/healthz`'s details: a direct loopback
+/// connection (not relayed by a proxy on the same host: no forwarding header), or one
+/// sending `Authorization: Bearer <KIPEKEE_METRICS_TOKEN>`.
 pub struct Scraper;
 
 #[rocket::async_trait]
@@ -315,6 +316,19 @@ impl DeliveryHealth {
     /// Why it is degraded, as a short category without error text (`/healthz`'s `cause`).
     pub fn cause(&self) -> Option<&'static str> {
         self.failure().map(FailureKind::category)
+    }
+
+    /// How long the streak is and the latest failure's error text (Mailtrap's own words):
+    /// `/healthz`'s `detail`, for loopback or the metrics token only.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            DeliveryHealth::Ok => None,
+            DeliveryHealth::Failing { streak } => Some(format!(
+                "the last {} email attempts failed; latest: {}",
+                streak.len(),
+                streak[0].error.as_deref().unwrap_or("no error text")
+            )),
+        }
     }
 }
 

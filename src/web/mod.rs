@@ -9,6 +9,7 @@ mod fairings;
 mod input;
 pub mod metrics;
 mod public;
+mod redirect;
 
 use rocket::{Build, Rocket};
 
@@ -30,6 +31,7 @@ pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
         .manage(admin::LoginThrottle::default())
         .attach(fairings::RequestLog)
         .attach(fairings::Cors { allowed })
+        .attach(shield())
         .attach(fairings::SecurityHeaders { https })
         .attach(rocket::fairing::AdHoc::on_liftoff(
             "retry worker",
@@ -44,7 +46,15 @@ pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
         .attach(metrics::RejectedPosts)
 }
 
-/// One line for a failed launch (Rocket's error panics if dropped unread).
+/// Rocket's Shield with `X-Frame-Options: DENY` instead of its default `SAMEORIGIN`: no
+/// page of Kipekee is meant to be framed (security review #15). Its other defaults stay
+/// (`nosniff`, the `interest-cohort` opt-out).
+fn shield() -> rocket::shield::Shield {
+    rocket::shield::Shield::default().enable(rocket::shield::Frame::Deny)
+}
+
+/// One line for a failed launch (Rocket's error panics if dropped unread), without any
+/// configuration value in it.
 pub fn launch_error(e: &rocket::Error) -> String {
     match e.kind() {
         rocket::error::ErrorKind::Bind(io) => {
@@ -55,6 +65,12 @@ pub fn launch_error(e: &rocket::Error) -> String {
         rocket::error::ErrorKind::InsecureSecretKey(_) => {
             "ROCKET_SECRET_KEY is missing or insecure".into()
         }
-        other => format!("could not start: {other:?}"),
+        rocket::error::ErrorKind::FailedFairings(failed) => {
+            let names: Vec<&str> = failed.iter().map(|f| f.name).collect();
+            format!("could not start: {} failed", names.join(", "))
+        }
+        // Never `Debug`: a shutdown error embeds the Rocket instance, and with it the figment
+        // holding every configured secret.
+        other => format!("could not start: {other}"),
     }
 }

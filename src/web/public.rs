@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use tera::Context;
 
 use super::input::{Posted, Visitor};
+use super::metrics::Scraper;
 use super::{Error, LinkKind};
 use crate::forms::spam::SpamReason;
 use crate::forms::{self, FieldErrors, FormDef, FormKind};
@@ -405,32 +406,41 @@ async fn resubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, E
 /// `/healthz`'s `cause` while free disk space is below `KIPEKEE_MIN_FREE_BYTES`.
 pub const DISK_FULL: &str = "disk_full";
 
+/// Anyone gets `status` and, when not ok, a short `cause` category; the counts, the version and
+/// the last Mailtrap error only go to whoever may scrape `/metrics` (a direct loopback
+/// client or the metrics token). Security review #14.
 #[get("/healthz")]
-fn healthz(app: &State<App>) -> (Status, (ContentType, String)) {
+fn healthz(app: &State<App>, insider: Option<Scraper>) -> (Status, (ContentType, String)) {
     let health = super::metrics::DeliveryHealth::of(&app.store);
+    let schema = match app.store.check() {
+        Ok(schema) => schema,
+        Err(e) => {
+            tracing::error!("health check: {e}");
+            let body = json!({ "status": "error", "cause": "store" });
+            return (
+                Status::ServiceUnavailable,
+                (ContentType::JSON, body.to_string()),
+            );
+        }
+    };
     let (status, cause) = match app.disk.check() {
         Err(_) => ("degraded", Some(DISK_FULL)),
         Ok(()) => (health.status(), health.cause()),
     };
-    let body = match app.store.check() {
-        Ok(schema) => (
-            Status::Ok,
-            json!({
-                "status": status,
-                "cause": cause,
-                "version": env!("CARGO_PKG_VERSION"),
-                "schema_version": schema,
-                "submissions": app.store.count_submissions(),
-                "mailtrap": if app.mailer.is_configured() { "configured" } else { "not configured" },
-            }),
-        ),
-        Err(e) => {
-            tracing::error!("health check: {e}");
-            (
-                Status::ServiceUnavailable,
-                json!({ "status": "error", "store": "unavailable" }),
-            )
-        }
-    };
-    (body.0, (ContentType::JSON, body.1.to_string()))
+    let mut body = json!({ "status": status });
+    if let Some(cause) = cause {
+        body["cause"] = json!(cause);
+    }
+    if insider.is_some() {
+        body["detail"] = json!(health.detail());
+        body["version"] = json!(env!("CARGO_PKG_VERSION"));
+        body["schema_version"] = json!(schema);
+        body["submissions"] = json!(app.store.count_submissions());
+        body["mailtrap"] = json!(if app.mailer.is_configured() {
+            "configured"
+        } else {
+            "not configured"
+        });
+    }
+    (Status::Ok, (ContentType::JSON, body.to_string()))
 }

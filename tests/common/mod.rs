@@ -1,10 +1,12 @@
 //! Shared test harness: a loopback fake Mailtrap, the app in-process, the binary as a process.
 #![allow(dead_code)]
 
+pub mod admin_http;
 pub mod fake_mailtrap;
 pub mod multipart;
 pub mod process;
 pub mod proxy;
+pub mod secrets;
 pub mod slow;
 
 use std::path::Path;

@@ -1,10 +1,7 @@
 //! Who may use the admin panel: the argon2id password, the session cookie recorded
 //! server-side, the CSRF token tied to it, and the throttle on failed logins.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration as StdDuration, Instant};
+use std::time::Instant;
 
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
@@ -23,7 +20,9 @@ use tera::Context;
 use time::Duration;
 
 use super::next::AdminPath;
+use super::throttle::{LoginThrottle, Refused};
 use crate::config::{AppConfig, ConfigError};
+use crate::forms::spam::client_key;
 use crate::store::{Session, Store};
 use crate::web::Error;
 use crate::{App, StartError};
@@ -32,8 +31,6 @@ const SESSION_COOKIE: &str = "kipekee_session";
 const LOGIN_COOKIE: &str = "kipekee_login";
 /// A session unused for this long is over.
 pub const IDLE: Duration = Duration::hours(2);
-const MAX_FAILURES: usize = 5;
-const FAILURE_WINDOW: StdDuration = StdDuration::from_secs(15 * 60);
 
 /// The admin password's PHC string, from `KIPEKEE_ADMIN_PASSWORD_HASH` or generated.
 pub struct AdminPassword {
@@ -114,28 +111,6 @@ fn verify(password: &str, phc: &str) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
-}
-
-/// Failed logins per client address within the window; in memory, reset by a restart.
-#[derive(Default)]
-pub struct LoginThrottle(Mutex<HashMap<Option<IpAddr>, Vec<Instant>>>);
-
-impl LoginThrottle {
-    fn blocked(&self, ip: Option<IpAddr>) -> bool {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let failures = map.entry(ip).or_default();
-        failures.retain(|t| t.elapsed() < FAILURE_WINDOW);
-        failures.len() >= MAX_FAILURES
-    }
-
-    fn fail(&self, ip: Option<IpAddr>) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(ip).or_default().push(Instant::now());
-    }
-
-    fn clear(&self, ip: Option<IpAddr>) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&ip);
-    }
 }
 
 /// A logged-in admin. Missing or stale → 401, which the admin catcher turns into a
@@ -265,27 +240,34 @@ pub async fn login_submit(
             "The login form expired. Reload the page and try again.".into(),
         ));
     }
-    if throttle.blocked(visitor.ip) {
-        return Err(Error::Status(Status::TooManyRequests));
-    }
+    let client = client_key(visitor.ip);
+    throttle.reserve(client, Instant::now()).map_err(refused)?;
+    let slot = throttle.slot().await.map_err(refused)?;
     let (password, phc) = (form.password.clone(), app.admin.phc.clone());
     let next = form.next.as_deref().and_then(AdminPath::parse);
     let ok = spawn_blocking(move || verify(&password, &phc))
         .await
         .unwrap_or(false);
+    drop(slot);
     if !ok {
-        throttle.fail(visitor.ip);
         tracing::warn!(client_ip = ?visitor.ip, "admin login failed");
         let page = login_page(app, jar, Some("Wrong password."), next.as_ref())?;
         return Ok(LoginReply::Again((Status::Unauthorized, page)));
     }
-    throttle.clear(visitor.ip);
+    throttle.clear(client);
     jar.remove_private(Cookie::build(LOGIN_COOKIE).path("/admin"));
     let session = app.store.create_session(app.admin.tag()).await?;
     jar.add_private(cookie(app, SESSION_COOKIE, session.id));
     tracing::info!(client_ip = ?visitor.ip, "admin logged in");
     let to = next.map_or("/admin".to_string(), |p| p.as_str().to_string());
     Ok(LoginReply::Done(Redirect::to(to)))
+}
+
+fn refused(why: Refused) -> Error {
+    match why {
+        Refused::TooMany(seconds) => Error::TooManyRequests(seconds),
+        Refused::Busy => Error::TooManyRequests(5),
+    }
 }
 
 #[derive(FromForm)]
@@ -320,19 +302,5 @@ mod tests {
         assert!(verify(&pw, &phc));
         assert!(!verify("wrong", &phc));
         assert!(!verify(&pw, "not a phc"));
-    }
-
-    #[test]
-    fn throttle_blocks_after_a_handful_of_failures() {
-        let t = LoginThrottle::default();
-        let ip = Some(IpAddr::from([127, 0, 0, 1]));
-        for _ in 0..MAX_FAILURES {
-            assert!(!t.blocked(ip));
-            t.fail(ip);
-        }
-        assert!(t.blocked(ip));
-        assert!(!t.blocked(None), "other clients are not affected");
-        t.clear(ip);
-        assert!(!t.blocked(ip));
     }
 }

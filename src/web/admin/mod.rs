@@ -6,6 +6,7 @@ mod downloads;
 mod next;
 mod pages;
 mod submissions;
+mod throttle;
 
 use rocket::request::{FlashMessage, Request};
 use rocket::response::content::RawHtml;
@@ -14,7 +15,8 @@ use rocket::{catch, catchers, routes, Catcher, Route};
 use serde::Serialize;
 use tera::Context;
 
-pub use auth::{hash_password, setup, Admin, AdminPassword, LoginThrottle};
+pub use auth::{hash_password, setup, Admin, AdminPassword};
+pub use throttle::LoginThrottle;
 
 use crate::web::Error;
 use crate::App;

@@ -141,7 +141,8 @@ pub fn deliveries(
     )
 }
 
-/// The email's HTML exactly as stored, sandboxed: no script, no network, no navigation.
+/// The email's HTML exactly as stored, sandboxed: no script, no network, no navigation,
+/// and no page may frame it.
 pub struct Preview(String);
 
 impl<'r> Responder<'r, 'static> for Preview {
@@ -149,7 +150,7 @@ impl<'r> Responder<'r, 'static> for Preview {
         let mut res = RawHtml(self.0).respond_to(req)?;
         res.set_header(Header::new(
             "Content-Security-Policy",
-            "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+            "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
         ));
         Ok(res)
     }

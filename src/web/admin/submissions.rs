@@ -15,7 +15,7 @@ use super::{back_to, form_refs, render};
 use crate::mail::{EmailStatus, FailureKind};
 use crate::outbox::{self, Resend};
 use crate::store::Attempt;
-use crate::store::{DeliveryFilter, Note, SubmissionFilter, SubmissionId};
+use crate::store::{Delivery, DeliveryFilter, Note, SubmissionFilter, SubmissionId};
 use crate::submit;
 use crate::templates::human_time;
 use crate::web::Error;
@@ -125,6 +125,18 @@ fn filter_query(filter: &SubmissionFilter) -> Vec<String> {
         }
     }
     query
+}
+
+/// A `mailto:` link to `address` with `subject`. The address is percent-encoded too: its
+/// local part may hold `?`, `&` or `%`, which would otherwise add `bcc=` or `body=` to
+/// the link (security review #10).
+fn mailto(address: &str, subject: &str) -> String {
+    let to: String = address
+        .split('@')
+        .map(urlencode)
+        .collect::<Vec<_>>()
+        .join("@");
+    format!("mailto:{to}?subject={}", urlencode(subject))
 }
 
 fn urlencode(s: &str) -> String {
@@ -243,6 +255,11 @@ pub fn show(
             .unwrap_or_default(),
     );
     ctx.insert("client_ip", &s.client_ip);
+    let reply = s.visitor_email.as_ref();
+    ctx.insert(
+        "reply_href",
+        &reply.map(|e| mailto(&e.to_string(), &s.reference)),
+    );
     render(
         app,
         &admin,
@@ -250,6 +267,14 @@ pub fn show(
         ("admin/submission.html", "submissions"),
         ctx,
     )
+}
+
+/// How many of a round's attempts Mailtrap accepted.
+fn sent_count(attempts: &[Delivery]) -> usize {
+    attempts
+        .iter()
+        .filter(|d| d.status == EmailStatus::Sent)
+        .count()
 }
 
 /// How the submission page names an attempt.
@@ -285,10 +310,7 @@ pub async fn resend(
         kind => Resend::Kind(kind),
     };
     let attempts = outbox::resend(app, &s, which, Attempt::ResentByOwner).await?;
-    let sent = attempts
-        .iter()
-        .filter(|d| d.status == EmailStatus::Sent)
-        .count();
+    let sent = sent_count(&attempts);
     let notice = if attempts.is_empty() {
         "Nothing resent: no email of this submission has failed. Choose \"All emails\" or one \
          email to send it again."
@@ -333,10 +355,7 @@ pub async fn resend_failed(
         };
         let attempts = outbox::resend(app, &s, Resend::Failed, Attempt::ResentByOwner).await?;
         tried += attempts.len();
-        sent += attempts
-            .iter()
-            .filter(|d| d.status == EmailStatus::Sent)
-            .count();
+        sent += sent_count(&attempts);
     }
     let notice = format!(
         "Resent {tried} failed email(s) of {} submission(s): {sent} delivered to Mailtrap.",
@@ -355,10 +374,7 @@ pub async fn approve(
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
     let (s, sent) = submit::approve(app, id).await?.ok_or(Error::NotFound)?;
-    let delivered = sent
-        .iter()
-        .filter(|d| d.status == EmailStatus::Sent)
-        .count();
+    let delivered = sent_count(&sent);
     let notice = format!(
         "{} approved: {delivered} of {} email(s) delivered to Mailtrap.",
         s.reference,
