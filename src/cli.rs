@@ -530,11 +530,16 @@ fn same_owner_as(dir: &Path, root: &Path, depth: u8) {
 /// `kipekee export`: CSV or JSON on stdout; a reader that stops early is not an error.
 fn export(form: Option<&str>, format: Format, include_test: bool) -> Result<(), CliError> {
     let app = AppConfig::from_figment(&config::figment())?;
+    let filter = crate::store::SubmissionFilter {
+        form: form.map(str::to_string),
+        test: include_test,
+        ..Default::default()
+    };
     with_existing_store(&app, |store| {
         let out = BufWriter::new(std::io::stdout().lock());
         let written = match format {
-            Format::Csv => export::csv(&store, &app.forms, form, include_test, out),
-            Format::Json => export::json(&store, &app.forms, form, include_test, out),
+            Format::Csv => export::csv(&store, &app.forms, &filter, &app.timezone, out),
+            Format::Json => export::json(&store, &app.forms, &filter, out),
         };
         match written {
             Err(e) if e.is_broken_pipe() => Ok(()),

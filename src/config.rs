@@ -123,6 +123,9 @@ pub struct AppConfig {
     /// Peers whose client-address header (`ROCKET_IP_HEADER`) is believed
     /// (`KIPEKEE_TRUSTED_PROXIES`, comma-separated addresses and CIDR ranges).
     pub trusted_proxies: TrustedProxies,
+    /// `KIPEKEE_TIMEZONE`: the IANA zone every time shown to a person is in (default `UTC`);
+    /// an unknown name stops start-up.
+    pub timezone: crate::zone::Zone,
 }
 
 /// How log lines are written (`KIPEKEE_LOG_FORMAT`).
@@ -164,6 +167,7 @@ impl Default for AppConfig {
             log_format: LogFormat::Text,
             metrics_token: None,
             trusted_proxies: TrustedProxies::default(),
+            timezone: crate::zone::Zone::utc(),
         }
     }
 }

@@ -118,6 +118,45 @@ pub struct MailContext<'a> {
     pub public_base: String,
 }
 
+/// `mailto:`/`tel:` for an email or phone field, so the owner can answer from a phone with
+/// one tap; a phone link keeps only `+` and digits (RFC 3966 global or local numbers).
+fn contact_link(kind: crate::forms::FieldKind, value: &str) -> Option<String> {
+    use crate::forms::FieldKind;
+    match kind {
+        FieldKind::Email if !value.contains(['"', '<', '>', '?', '&', '%', '#']) => {
+            Some(format!("mailto:{}", value.trim()))
+        }
+        FieldKind::Tel => {
+            let digits: String = value
+                .trim()
+                .chars()
+                .enumerate()
+                .filter(|(i, c)| c.is_ascii_digit() || (*i == 0 && *c == '+'))
+                .map(|(_, c)| c)
+                .collect();
+            (digits.chars().filter(char::is_ascii_digit).count() >= 3)
+                .then(|| format!("tel:{digits}"))
+        }
+        _ => None,
+    }
+}
+
+/// The business behind a form: the recipient of its first email to a role (`admin`, `jobs`,
+/// …), else `ADMIN_EMAIL`, named by the site's name. The visitor's emails reply to it.
+fn business_mailbox(config: &AppConfig, form: &crate::forms::FormDef) -> Option<Mailbox> {
+    let email = form
+        .emails
+        .iter()
+        .filter(|e| !e.to_visitor())
+        .find_map(|e| config.recipient(&e.to))
+        .or(config.admin_email.as_ref())?;
+    let name = crate::forms::display_name(config.site_name(), 100);
+    Some(Mailbox {
+        name: (!name.is_empty()).then_some(name),
+        email: email.clone(),
+    })
+}
+
 pub fn render(
     templates: &Templates,
     config: &AppConfig,
@@ -135,7 +174,8 @@ pub fn render(
         .iter()
         .filter_map(|f| {
             let value = sub.fields.get(&f.name)?;
-            Some(serde_json::json!({ "name": f.name, "label": f.label, "value": value }))
+            let href = contact_link(f.kind, value);
+            Some(serde_json::json!({ "name": f.name, "label": f.label, "value": value, "href": href }))
         })
         .collect();
     ctx.insert("fields", &fields);
@@ -143,7 +183,7 @@ pub fn render(
     ctx.insert("reference", &sub.reference);
     ctx.insert(
         "submitted_at",
-        &crate::templates::human_time(sub.created_at),
+        &crate::templates::human_time(&config.timezone, sub.created_at),
     );
     ctx.insert("files", &sub.files);
     ctx.insert("site_name", config.site_name());
@@ -202,7 +242,9 @@ pub fn render(
     // The owner's Reply-To: the visitor, named by a cleaned display name, when the address
     // has an ASCII form Mailtrap accepts; otherwise none, and the email says so.
     let reply_to = match &sub.visitor_email {
-        Some(email) if !def.to_visitor() && email.to_ascii().is_some() => {
+        // The visitor's replies reach the business, not the no-reply sender.
+        _ if def.to_visitor() => business_mailbox(config, mc.form),
+        Some(email) if email.to_ascii().is_some() => {
             let name = sub.fields.get("full_name").or(sub.fields.get("name"));
             let name = crate::forms::display_name(name.map_or("", String::as_str), 100);
             Some(Mailbox {

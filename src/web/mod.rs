@@ -14,7 +14,7 @@ mod redirect;
 
 use rocket::{Build, Rocket};
 
-pub use error::Error;
+pub use error::{Error, LinkKind};
 
 use crate::App;
 

@@ -6,11 +6,12 @@ use serde_json::{json, Value};
 use crate::forms::FieldKind;
 use crate::store::{Delivery, InboxEvent, InboxState};
 use crate::templates::human_time;
+use crate::zone::Zone;
 use crate::App;
 
 /// A delivery's inbox state for the templates: `state` (the filter's label) and `text`
 /// (one plain sentence); `Null` when no event came.
-pub fn view(inbox: Option<&InboxEvent>) -> Value {
+pub fn view(zone: &Zone, inbox: Option<&InboxEvent>) -> Value {
     let Some(e) = inbox else {
         return Value::Null;
     };
@@ -19,7 +20,7 @@ pub fn view(inbox: Option<&InboxEvent>) -> Value {
         InboxState::Delivered => {
             format!(
                 "Delivered: the recipient's mail server accepted it at {}",
-                human_time(e.at)
+                human_time(zone, e.at)
             )
         }
         InboxState::SoftBounce => format!(
@@ -34,7 +35,7 @@ pub fn view(inbox: Option<&InboxEvent>) -> Value {
         InboxState::Rejected => format!("Not sent by Mailtrap: {detail}"),
         InboxState::Suspended => format!("Mailtrap suspended sending: {detail}"),
     };
-    json!({ "state": e.state.label(), "text": text, "at": human_time(e.at) })
+    json!({ "state": e.state.label(), "text": text, "at": human_time(zone, e.at) })
 }
 
 /// Visitors whose confirmation bounced or was refused among `recent` deliveries, newest
