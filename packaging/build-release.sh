@@ -2,7 +2,8 @@
 # Builds the release artefacts into OUT (default: dist/):
 #   kipekee-<version>-<arch>-linux-gnu.tar.gz  binary, unit, example env file, README,
 #                                              LICENSE, install.sh, SHA256SUMS
-#   kipekee_<version>-1_<debarch>.deb          via cargo-deb ([package.metadata.deb])
+#   kipekee_<version>-1_<debarch>.deb          via cargo-deb ([package.metadata.deb]), with
+#                                              the man page written next to the binary first
 #   SHA256SUMS                                 of both
 # Needs cargo-deb (`cargo install cargo-deb --locked`). Honours CARGO_TARGET_DIR.
 set -euo pipefail
@@ -17,11 +18,13 @@ arch="$(uname -m)"
 target_dir="$(cargo metadata --no-deps --format-version 1 \
   | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 
-echo "== release build (profile.release: fat LTO, stripped)"
+echo "== release build (profile.release: thin LTO, stripped)"
 cargo build --release --locked
 binary="$target_dir/release/kipekee"
 "$binary" --version
 echo "needs glibc >= $(objdump -T "$binary" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n1 | cut -d_ -f2)"
+# kipekee(1), generated from the clap definition; [package.metadata.deb] ships it.
+"$binary" man | gzip -9n > "$target_dir/release/kipekee.1.gz"
 
 echo "== tarball"
 name="kipekee-$version-$arch-linux-gnu"

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use figment::providers::Serialized;
 use figment::Figment;
 
@@ -82,6 +82,10 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print the manual page (roff, for `man -l -`), generated from this command line; the
+    /// packages ship it as kipekee(1).
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -140,6 +144,7 @@ pub fn run(command: Command) -> ExitCode {
         } => export(form.as_deref(), format, include_test),
         Command::Backup { file } => backup(&file),
         Command::Restore { file, force } => restore(&file, force),
+        Command::Man => man(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -158,25 +163,23 @@ fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Rocket stops on SIGTERM or Ctrl-C after in-flight requests finish (its `shutdown`
-    // grace); the store is then flushed before the process exits.
-    let stopped = rocket::execute(async {
-        let rocket = rocket.launch().await?;
-        if let Some(app) = rocket.state::<crate::App>() {
-            match app.store.flush().await {
-                Ok(()) => tracing::info!("store flushed, stopped"),
-                Err(e) => tracing::error!("flushing the store at shutdown: {e}"),
-            }
-        }
-        Ok::<_, rocket::Error>(())
-    });
-    match stopped {
+    // SIGTERM or Ctrl-C: requests in flight finish (their Mailtrap calls included), the
+    // store is flushed, exit 0; see `shutdown`.
+    match rocket::execute(crate::shutdown::serve(rocket)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", crate::web::launch_error(&e));
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// `kipekee man`: the manual page in roff, from the clap definition above.
+fn man() -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut out)
+        .map_err(|e| CliError::Failed(format!("writing the manual page: {e}")))
 }
 
 /// `kipekee hash-password`: the argon2id PHC string of a password read from a pipe or typed.
@@ -491,15 +494,19 @@ fn with_existing_store<T>(
             app.data_dir.display()
         )));
     }
-    with_store(&app.data_dir, f)
+    with_store(&app.data_dir, app.cache_bytes, f)
 }
 
 /// Opens the store, runs `f` (which drops it), then hands whatever sled wrote in the data
 /// directory back to the directory's owner: root running a command against a service's
 /// directory would otherwise leave root-owned files there (sled writes a snapshot file even
 /// on a read).
-fn with_store<T>(dir: &Path, f: impl FnOnce(Store) -> Result<T, CliError>) -> Result<T, CliError> {
-    let result = f(Store::open(dir)?);
+fn with_store<T>(
+    dir: &Path,
+    cache_bytes: u64,
+    f: impl FnOnce(Store) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    let result = f(Store::open_with_cache(dir, cache_bytes)?);
     #[cfg(unix)]
     same_owner_as(dir, dir, 3);
     result
@@ -608,7 +615,7 @@ fn restore(file: &Path, force: bool) -> Result<(), CliError> {
         None
     };
     let source = spool.as_deref().unwrap_or(file);
-    let stats = with_store(dir, |store| {
+    let stats = with_store(dir, app.cache_bytes, |store| {
         store.check_restorable(force)?;
         let open = || {
             File::open(source)

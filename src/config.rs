@@ -86,6 +86,9 @@ pub struct AppConfig {
     pub newsletter_email: Option<EmailAddress>,
     /// Directory of the sled store.
     pub data_dir: PathBuf,
+    /// sled's page cache, in bytes (`KIPEKEE_CACHE_BYTES`). sled's own default is 1 GiB, more
+    /// than a small server has: it then logs an ERROR on every open.
+    pub cache_bytes: u64,
     /// Absolute URL used in emailed links; defaults to `http://<address>:<port>`.
     #[serde(default, deserialize_with = "empty_is_none")]
     pub public_url: Option<String>,
@@ -152,6 +155,7 @@ impl Default for AppConfig {
             jobs_email: None,
             newsletter_email: None,
             data_dir: PathBuf::from("data"),
+            cache_bytes: crate::store::DEFAULT_CACHE_BYTES,
             public_url: None,
             admin_password_hash: None,
             allowed_origins: Vec::new(),

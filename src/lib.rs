@@ -17,6 +17,9 @@ pub mod mail;
 pub mod outbox;
 
 pub mod retry;
+/// Stopping cleanly: Rocket's grace sized to the Mailtrap timeout, background tasks joined,
+/// the store flushed, no configuration in any error.
+pub mod shutdown;
 /// The free-space floor below which posts are refused (507).
 pub mod space;
 /// The sled store: submissions, files, deliveries, subscribers, secrets.
@@ -98,6 +101,7 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
         let key = base64::engine::general_purpose::STANDARD.encode(store.secret("cookie")?);
         figment = figment.merge(("secret_key", key));
     }
+    let (figment, stop, grace_warning) = shutdown::plan(figment, &config);
     let app = App {
         admin: Arc::new(web::admin::setup(&config, &store)?),
         trap: Arc::new(forms::spam::TimeTrap::new(
@@ -120,10 +124,13 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
         mailtrap = if app.mailer.is_configured() { "configured" } else { "not configured: emails are stored as skipped" },
         "kipekee ready"
     );
-    for warning in app.config.warnings() {
+    for warning in app.config.warnings().into_iter().chain(grace_warning) {
         tracing::warn!("{warning}");
     }
-    Ok(web::mount(rocket::custom(figment), app))
+    let rocket = rocket::custom(figment)
+        .manage(stop.clone())
+        .attach(shutdown::InFlight(stop));
+    Ok(web::mount(rocket, app))
 }
 
 fn open_store(config: &AppConfig) -> Result<Store, StartError> {
@@ -134,7 +141,7 @@ fn open_store(config: &AppConfig) -> Result<Store, StartError> {
     };
     let created = store::private::create_dir(dir).map_err(io_error)?;
     forms::temp::prepare(dir).map_err(io_error)?;
-    let store = Store::open(dir)?;
+    let store = Store::open_with_cache(dir, config.cache_bytes)?;
     if created {
         store::private::restrict_contents(dir).map_err(io_error)?;
     }

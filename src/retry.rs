@@ -11,19 +11,29 @@ use crate::outbox::{self, Resend};
 use crate::store::{Attempt, StoreError};
 use crate::App;
 
-/// Runs due retries until the server shuts down; started at liftoff.
-pub async fn run(app: App) {
+/// Runs due retries until the server shuts down; started at liftoff. A stop lets the email
+/// being sent finish and be recorded (`shutdown` joins this task).
+pub async fn run(app: App, shutdown: rocket::Shutdown) {
     let poll = Duration::from_secs(app.config.retry_base_secs.clamp(1, 5));
     loop {
-        rocket::tokio::time::sleep(poll).await;
-        if let Err(e) = run_due(&app).await {
+        rocket::tokio::select! {
+            _ = rocket::tokio::time::sleep(poll) => {}
+            _ = shutdown.clone() => return,
+        }
+        if let Err(e) = run_due(&app, &shutdown).await {
             error!("retry queue: {e}");
         }
     }
 }
 
-async fn run_due(app: &App) -> Result<(), StoreError> {
+/// Sends the due jobs one after the other; after a stop signal no new job starts (the one
+/// being sent finishes and is recorded, the rest stay queued for the next start).
+async fn run_due(app: &App, shutdown: &rocket::Shutdown) -> Result<(), StoreError> {
     for job in app.store.take_due_retries(outbox::now_micros()).await? {
+        if stopping(shutdown).await {
+            app.store.schedule_retry(outbox::now_micros(), &job).await?;
+            continue;
+        }
         let Some(submission) = app.store.submission(job.submission_id)? else {
             continue; // deleted meanwhile
         };
@@ -38,4 +48,13 @@ async fn run_due(app: &App) -> Result<(), StoreError> {
         info!(submission_id = %submission.id, kind = %job.kind, attempt = job.attempt, ok, "retried");
     }
     Ok(())
+}
+
+/// Whether a stop was requested, without waiting for one.
+async fn stopping(shutdown: &rocket::Shutdown) -> bool {
+    rocket::tokio::select! {
+        biased;
+        _ = shutdown.clone() => true,
+        _ = std::future::ready(()) => false,
+    }
 }

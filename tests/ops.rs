@@ -431,8 +431,21 @@ fn release_tarball_and_deb_put_every_file_where_the_unit_expects_it() {
         conffiles.contains("/etc/kipekee/kipekee.env"),
         "{conffiles}"
     );
-    for script in ["preinst", "postinst", "prerm", "postrm"] {
-        assert!(!control.join(script).exists(), "the .deb has a {script}");
+    // cargo-deb's systemd-units scripts: reload and restart after an upgrade, stop on
+    // remove, clean the enablement on purge (tests/systemd/run.sh runs them for real).
+    for (script, action) in [
+        ("postinst", "try-restart"),
+        ("prerm", "deb-systemd-invoke stop"),
+        ("postrm", "deb-systemd-helper purge"),
+    ] {
+        let text = std::fs::read_to_string(control.join(script)).unwrap_or_default();
+        assert!(text.contains(action), "{script} lacks {action}:\n{text}");
+    }
+    for doc in [
+        "usr/share/man/man1/kipekee.1.gz",
+        "usr/share/doc/kipekee/changelog.Debian.gz",
+    ] {
+        assert!(deb_root.join(doc).is_file(), "{doc} missing from the .deb");
     }
 
     let unpacked = out.path().join("tarball");
@@ -468,7 +481,7 @@ fn release_tarball_and_deb_put_every_file_where_the_unit_expects_it() {
 /// The unit under `root` starts `binary`, which is there and runs; the env file is private.
 fn check_installed(root: &Path, binary: &str) {
     use std::os::unix::fs::PermissionsExt;
-    let unit = std::fs::read_to_string(root.join("lib/systemd/system/kipekee.service"))
+    let unit = std::fs::read_to_string(root.join("usr/lib/systemd/system/kipekee.service"))
         .or_else(|_| std::fs::read_to_string(root.join("etc/systemd/system/kipekee.service")))
         .expect("the unit is installed");
     let exec = unit

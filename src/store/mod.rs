@@ -117,13 +117,27 @@ pub struct Store {
     webhook_events: Tree,
 }
 
+/// sled's page cache when nothing else is configured: 64 MiB, small enough for a 1 GiB
+/// server next to a proxy; a form appliance's working set is far smaller.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 impl Store {
+    /// Opens the store in `dir` with the default cache ([`DEFAULT_CACHE_BYTES`]).
     pub fn open(dir: &Path) -> Result<Store> {
+        Store::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens the store in `dir` with a page cache of `cache_bytes`.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Store> {
         // sled releases its file lock from a background thread shortly after the last handle
         // of a closed store is dropped, so a lock is only reported once it has held a while.
         let mut waited = 0;
         loop {
-            match sled::Config::new().path(dir).open() {
+            match sled::Config::new()
+                .path(dir)
+                .cache_capacity(cache_bytes)
+                .open()
+            {
                 Ok(db) => return Store::from_db(db, dir),
                 Err(sled::Error::Io(io)) if io.to_string().contains("lock") => {
                     if waited >= 1000 {
@@ -141,7 +155,10 @@ impl Store {
 
     /// A store in a temporary directory that disappears when dropped (tests, benches).
     pub fn temporary() -> Result<Store> {
-        let db = sled::Config::new().temporary(true).open()?;
+        let db = sled::Config::new()
+            .temporary(true)
+            .cache_capacity(DEFAULT_CACHE_BYTES)
+            .open()?;
         Store::from_db(db, Path::new("(temporary)"))
     }
 

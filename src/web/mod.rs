@@ -35,12 +35,17 @@ pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
         .attach(fairings::Cors { allowed })
         .attach(shield())
         .attach(fairings::SecurityHeaders { https })
+        .manage(crate::shutdown::Background::default())
         .attach(rocket::fairing::AdHoc::on_liftoff(
             "retry worker",
             |rocket| {
                 Box::pin(async move {
-                    if let Some(app) = rocket.state::<App>() {
-                        rocket::tokio::spawn(crate::retry::run(app.clone()));
+                    let state = (
+                        rocket.state::<App>(),
+                        rocket.state::<crate::shutdown::Background>(),
+                    );
+                    if let (Some(app), Some(background)) = state {
+                        background.spawn(crate::retry::run(app.clone(), rocket.shutdown()));
                     }
                 })
             },
@@ -53,26 +58,4 @@ pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
 /// (`nosniff`, the `interest-cohort` opt-out).
 fn shield() -> rocket::shield::Shield {
     rocket::shield::Shield::default().enable(rocket::shield::Frame::Deny)
-}
-
-/// One line for a failed launch (Rocket's error panics if dropped unread), without any
-/// configuration value in it.
-pub fn launch_error(e: &rocket::Error) -> String {
-    match e.kind() {
-        rocket::error::ErrorKind::Bind(io) => {
-            format!("cannot listen on the configured address: {io}")
-        }
-        rocket::error::ErrorKind::Io(io) => format!("I/O error: {io}"),
-        rocket::error::ErrorKind::Config(c) => format!("configuration: {c}"),
-        rocket::error::ErrorKind::InsecureSecretKey(_) => {
-            "ROCKET_SECRET_KEY is missing or insecure".into()
-        }
-        rocket::error::ErrorKind::FailedFairings(failed) => {
-            let names: Vec<&str> = failed.iter().map(|f| f.name).collect();
-            format!("could not start: {} failed", names.join(", "))
-        }
-        // Never `Debug`: a shutdown error embeds the Rocket instance, and with it the figment
-        // holding every configured secret.
-        other => format!("could not start: {other}"),
-    }
 }

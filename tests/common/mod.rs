@@ -8,6 +8,7 @@ pub mod process;
 pub mod proxy;
 pub mod secrets;
 pub mod slow;
+pub mod tools;
 pub mod webhooks;
 
 use std::path::Path;

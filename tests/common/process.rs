@@ -102,9 +102,14 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Kills the process, then checks its whole log for the Mailtrap token: every test that
+    /// runs the binary is also a test that no path logs it.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if !std::thread::panicking() {
+            super::secrets::assert_no_secrets(&self.log_text(), &[super::fake_mailtrap::TOKEN]);
+        }
     }
 }
 
