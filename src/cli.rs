@@ -478,6 +478,7 @@ fn test_email(app: &AppConfig, public_base: &str, to: EmailAddress) -> Email {
         text,
         html,
         headers: Default::default(),
+        custom_variables: Default::default(),
         attachments: Vec::new(),
     }
 }
@@ -536,11 +537,16 @@ fn same_owner_as(dir: &Path, root: &Path, depth: u8) {
 /// `kipekee export`: CSV or JSON on stdout; a reader that stops early is not an error.
 fn export(form: Option<&str>, format: Format, include_test: bool) -> Result<(), CliError> {
     let app = AppConfig::from_figment(&config::figment())?;
+    let filter = crate::store::SubmissionFilter {
+        form: form.map(str::to_string),
+        test: include_test,
+        ..Default::default()
+    };
     with_existing_store(&app, |store| {
         let out = BufWriter::new(std::io::stdout().lock());
         let written = match format {
-            Format::Csv => export::csv(&store, &app.forms, form, include_test, out),
-            Format::Json => export::json(&store, &app.forms, form, include_test, out),
+            Format::Csv => export::csv(&store, &app.forms, &filter, &app.timezone, out),
+            Format::Json => export::json(&store, &app.forms, &filter, out),
         };
         match written {
             Err(e) if e.is_broken_pipe() => Ok(()),

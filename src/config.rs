@@ -55,6 +55,14 @@ pub struct AppConfig {
     pub mailtrap_api_token: Option<Secret>,
     /// Base URL of the Mailtrap sending API (tests point it at a loopback fake).
     pub mailtrap_api_url: String,
+    /// `KIPEKEE_MAILTRAP_WEBHOOK_SECRET`: the signing secret of the Mailtrap webhook; set, it
+    /// turns on `POST /hooks/mailtrap` (mailtrap-api.md section 8).
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub mailtrap_webhook_secret: Option<Secret>,
+    /// `MAILTRAP_INBOX_ID`: a Mailtrap sandbox (test) inbox; set, every email goes there and no
+    /// real person receives anything (mailtrap-api.md, sandbox sending).
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub mailtrap_inbox_id: Option<InboxId>,
     /// Seconds allowed for the whole Mailtrap request (connect, send, answer).
     pub mailtrap_timeout_secs: u64,
     /// `SSL_CERT_FILE`: a PEM bundle of extra root certificates the Mailtrap client trusts,
@@ -118,6 +126,9 @@ pub struct AppConfig {
     /// Peers whose client-address header (`ROCKET_IP_HEADER`) is believed
     /// (`KIPEKEE_TRUSTED_PROXIES`, comma-separated addresses and CIDR ranges).
     pub trusted_proxies: TrustedProxies,
+    /// `KIPEKEE_TIMEZONE`: the IANA zone every time shown to a person is in (default `UTC`);
+    /// an unknown name stops start-up.
+    pub timezone: crate::zone::Zone,
 }
 
 /// How log lines are written (`KIPEKEE_LOG_FORMAT`).
@@ -133,7 +144,9 @@ impl Default for AppConfig {
     fn default() -> Self {
         AppConfig {
             mailtrap_api_token: None,
-            mailtrap_api_url: "https://send.api.mailtrap.io".into(),
+            mailtrap_api_url: DEFAULT_MAILTRAP_API_URL.into(),
+            mailtrap_webhook_secret: None,
+            mailtrap_inbox_id: None,
             mailtrap_timeout_secs: 10,
             ssl_cert_file: None,
             mailtrap_seed_mode: false,
@@ -158,6 +171,7 @@ impl Default for AppConfig {
             log_format: LogFormat::Text,
             metrics_token: None,
             trusted_proxies: TrustedProxies::default(),
+            timezone: crate::zone::Zone::utc(),
         }
     }
 }
@@ -172,7 +186,11 @@ pub fn figment() -> Figment {
         .merge(Toml::file(Env::var_or("ROCKET_CONFIG", "Rocket.toml")).nested())
         .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
         .merge(TextEnv(Env::raw().only(SEED_ENV).global()))
-        .merge(TextEnv(Env::raw().only(&["SSL_CERT_FILE"]).global()))
+        .merge(TextEnv(
+            Env::raw()
+                .only(&["SSL_CERT_FILE", "MAILTRAP_INBOX_ID"])
+                .global(),
+        ))
         .merge(TextEnv(Env::prefixed("KIPEKEE_").global()))
         .select(Profile::from_env_or(
             "ROCKET_PROFILE",
@@ -290,7 +308,54 @@ impl AppConfig {
         if self.admin_email.is_none() {
             out.push("ADMIN_EMAIL is not set: owner notifications are skipped".into());
         }
+        if let Some(inbox) = self.mailtrap_inbox_id {
+            out.push(format!("sandbox: MAILTRAP_INBOX_ID is set, every email goes to the Mailtrap test inbox {inbox} ({}); no real person receives anything", self.mailtrap_batch_url()));
+        }
         out
+    }
+
+    /// Where emails are posted: Mailtrap's sending API, or with [`AppConfig::mailtrap_inbox_id`]
+    /// the sandbox's `/api/batch/<inbox>` (on `sandbox.api.mailtrap.io` unless
+    /// `MAILTRAP_API_URL` names another host).
+    pub fn mailtrap_batch_url(&self) -> String {
+        let base = self.mailtrap_api_url.trim_end_matches('/');
+        match self.mailtrap_inbox_id {
+            None => format!("{base}/api/batch"),
+            Some(inbox) if base == DEFAULT_MAILTRAP_API_URL => {
+                format!("{SANDBOX_MAILTRAP_API_URL}/api/batch/{inbox}")
+            }
+            Some(inbox) => format!("{base}/api/batch/{inbox}"),
+        }
+    }
+}
+
+const DEFAULT_MAILTRAP_API_URL: &str = "https://send.api.mailtrap.io";
+const SANDBOX_MAILTRAP_API_URL: &str = "https://sandbox.api.mailtrap.io";
+
+/// A Mailtrap sandbox inbox id: digits, as shown in the inbox's URL in Mailtrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct InboxId(pub u64);
+
+impl TryFrom<String> for InboxId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.trim()
+            .parse()
+            .map(InboxId)
+            .map_err(|_| format!("{s:?} is not a Mailtrap inbox id (digits)"))
+    }
+}
+
+impl From<InboxId> for String {
+    fn from(id: InboxId) -> String {
+        id.0.to_string()
+    }
+}
+
+impl fmt::Display for InboxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
     }
 }
 
@@ -624,5 +689,22 @@ mod tests {
             assert!(c.admin_email.is_none());
             Ok(())
         });
+    }
+
+    #[test]
+    fn a_sandbox_inbox_goes_to_mailtrap_sandbox_or_to_the_configured_api() {
+        let mut c = AppConfig::default();
+        assert_eq!(
+            c.mailtrap_batch_url(),
+            "https://send.api.mailtrap.io/api/batch"
+        );
+        c.mailtrap_inbox_id = Some(InboxId(4242));
+        assert_eq!(
+            c.mailtrap_batch_url(),
+            "https://sandbox.api.mailtrap.io/api/batch/4242"
+        );
+        c.mailtrap_api_url = "http://127.0.0.1:9/".into();
+        assert_eq!(c.mailtrap_batch_url(), "http://127.0.0.1:9/api/batch/4242");
+        assert!(InboxId::try_from("12ab".to_string()).is_err());
     }
 }

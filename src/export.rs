@@ -5,10 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
-use time::macros::format_description;
-
 use crate::forms::FormDef;
-use crate::store::{Store, StoreError, Submission};
+use crate::store::{Store, StoreError, Submission, SubmissionFilter};
+use crate::zone::Zone;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -64,12 +63,11 @@ impl Column {
         }
     }
 
-    fn cell(&self, s: &Submission) -> String {
-        let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    fn cell(&self, s: &Submission, zone: &Zone) -> String {
         match self {
             Column::Id => s.id.to_string(),
             Column::Reference => s.reference.clone(),
-            Column::CreatedAt => s.created_at.format(format).unwrap_or_default(),
+            Column::CreatedAt => zone.rfc3339(s.created_at),
             Column::Form => s.form.clone(),
             Column::Field(name) => match s.fields.get(name) {
                 Some(value) => value.clone(),
@@ -110,23 +108,33 @@ pub fn neutralise(cell: &str) -> String {
     }
 }
 
+/// The UTF-8 byte order mark every CSV export starts with.
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Writes the submissions of `form` (or of every form) as CSV, oldest first, to `out`.
-/// Columns: `id`, `reference`, `created_at` (UTC), `form` when exporting every form, one
+/// Columns: `id`, `reference`, `created_at` (RFC 3339 in `zone`, with its offset), `form` when exporting every form, one
 /// column per field (of that form, or of every form in order), fields found in the records but
 /// no longer defined, then `email_status`, `status`, and `test` with `include_test`.
 pub fn csv<W: Write>(
     store: &Store,
     forms: &BTreeMap<String, FormDef>,
-    form: Option<&str>,
-    include_test: bool,
+    filter: &SubmissionFilter,
+    zone: &Zone,
     out: W,
 ) -> Result<(), ExportError> {
-    let columns = columns(store, forms, form, include_test)?;
+    let columns = columns(store, forms, filter)?;
+    let mut out = out;
+    // Excel reads a CSV without a byte order mark as the local ANSI code page ("ZoÃ«").
+    out.write_all(UTF8_BOM)?;
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(columns.iter().map(|c| neutralise(c.name())))?;
-    for submission in exported(store, forms, form, include_test)? {
+    for submission in exported(store, forms, filter)? {
         let submission = submission?;
-        writer.write_record(columns.iter().map(|c| neutralise(&c.cell(&submission))))?;
+        writer.write_record(
+            columns
+                .iter()
+                .map(|c| neutralise(&c.cell(&submission, zone))),
+        )?;
     }
     writer.flush()?;
     Ok(())
@@ -136,13 +144,12 @@ pub fn csv<W: Write>(
 pub fn json<W: Write>(
     store: &Store,
     forms: &BTreeMap<String, FormDef>,
-    form: Option<&str>,
-    include_test: bool,
+    filter: &SubmissionFilter,
     mut out: W,
 ) -> Result<(), ExportError> {
     out.write_all(b"[")?;
     let mut first = true;
-    for submission in exported(store, forms, form, include_test)? {
+    for submission in exported(store, forms, filter)? {
         out.write_all(if first { b"\n" } else { b",\n" })?;
         serde_json::to_writer(&mut out, &submission?).map_err(std::io::Error::from)?;
         first = false;
@@ -152,14 +159,14 @@ pub fn json<W: Write>(
     Ok(())
 }
 
-/// The submissions an export holds, oldest first.
+/// The submissions an export holds, oldest first: those the admin list shows under `filter`
+/// (by default no spam and no tests).
 fn exported<'a>(
     store: &'a Store,
     forms: &BTreeMap<String, FormDef>,
-    form: Option<&str>,
-    include_test: bool,
+    filter: &SubmissionFilter,
 ) -> Result<impl Iterator<Item = Result<Submission, StoreError>> + 'a, ExportError> {
-    if let Some(slug) = form {
+    if let Some(slug) = &filter.form {
         if !forms.contains_key(slug) {
             return Err(ExportError::UnknownForm {
                 slug: slug.to_string(),
@@ -167,18 +174,17 @@ fn exported<'a>(
             });
         }
     }
-    Ok(store.submissions_oldest_first(form).filter(move |s| {
-        s.as_ref()
-            .map_or(true, |s| !s.spam && (include_test || !s.test))
-    }))
+    let all = store.submissions_oldest_first(filter.form.as_deref());
+    let filter = filter.clone();
+    Ok(all.filter(move |s| s.as_ref().map_or(true, |s| filter.matches(s))))
 }
 
 fn columns(
     store: &Store,
     forms: &BTreeMap<String, FormDef>,
-    form: Option<&str>,
-    include_test: bool,
+    filter: &SubmissionFilter,
 ) -> Result<Vec<Column>, ExportError> {
+    let (form, include_test) = (filter.form.as_deref(), filter.test);
     let mut defs: Vec<(&String, &FormDef)> = match form {
         Some(slug) => forms.iter().filter(|(s, _)| *s == slug).collect(),
         None => forms.iter().collect(),
@@ -192,7 +198,7 @@ fn columns(
     }
     // Records keep fields a form no longer defines; they are exported rather than lost.
     let mut extra = BTreeSet::new();
-    for submission in exported(store, forms, form, include_test)? {
+    for submission in exported(store, forms, filter)? {
         let submission = submission?;
         let stored = submission
             .fields
@@ -220,6 +226,14 @@ mod tests {
 
     fn new(form: &str, fields: &[(&str, &str)]) -> NewSubmission {
         NewSubmission::for_test(form, &form[..1].to_uppercase(), fields)
+    }
+
+    fn only(form: Option<&str>, test: bool) -> SubmissionFilter {
+        SubmissionFilter {
+            form: form.map(str::to_string),
+            test,
+            ..SubmissionFilter::default()
+        }
     }
 
     fn text(f: impl FnOnce(&mut Vec<u8>) -> Result<(), ExportError>) -> String {
@@ -263,7 +277,7 @@ mod tests {
             .await
             .unwrap();
 
-        let out = text(|o| csv(&store, &forms, Some("quote"), false, o));
+        let out = text(|o| csv(&store, &forms, &only(Some("quote"), false), &Zone::utc(), o));
         let mut rows = csv::Reader::from_reader(out.as_bytes());
         let header: Vec<String> = rows.headers().unwrap().iter().map(String::from).collect();
         assert_eq!(
@@ -289,7 +303,7 @@ mod tests {
         assert_eq!((&records[0][9], &records[0][10]), ("pending", "new"));
         assert_eq!(&records[1][8], "old");
 
-        let with_tests = text(|o| csv(&store, &forms, Some("quote"), true, o));
+        let with_tests = text(|o| csv(&store, &forms, &only(Some("quote"), true), &Zone::utc(), o));
         assert!(
             with_tests.contains("Tester") && !with_tests.contains("Bot"),
             "{with_tests}"
@@ -312,7 +326,7 @@ mod tests {
             .insert_submission(new("contact", &[("name", "Cy")]))
             .await
             .unwrap();
-        let out = text(|o| csv(&store, &forms, None, false, o));
+        let out = text(|o| csv(&store, &forms, &only(None, false), &Zone::utc(), o));
         let mut rows = csv::Reader::from_reader(out.as_bytes());
         let header: Vec<String> = rows.headers().unwrap().iter().map(String::from).collect();
         assert_eq!(header[..4], ["id", "reference", "created_at", "form"]);
@@ -333,7 +347,10 @@ mod tests {
     async fn json_is_an_array_of_full_records_and_unknown_forms_are_named() {
         let store = Store::temporary().unwrap();
         let forms = builtin();
-        assert_eq!(text(|o| json(&store, &forms, None, false, o)), "[]\n");
+        assert_eq!(
+            text(|o| json(&store, &forms, &only(None, false), o)),
+            "[]\n"
+        );
         store
             .insert_submission(new("quote", &[("message", "=1+1")]))
             .await
@@ -342,12 +359,12 @@ mod tests {
             .insert_submission(new("quote", &[("message", "two")]))
             .await
             .unwrap();
-        let out = text(|o| json(&store, &forms, Some("quote"), false, o));
+        let out = text(|o| json(&store, &forms, &only(Some("quote"), false), o));
         let records: Vec<Submission> = serde_json::from_str(&out).unwrap();
         assert_eq!(records.len(), 2);
         assert_eq!(records[0].fields["message"], "=1+1");
         assert_eq!(records[1].reference, "Q-1002");
-        let err = json(&store, &forms, Some("nope"), false, Vec::new()).unwrap_err();
+        let err = json(&store, &forms, &only(Some("nope"), false), Vec::new()).unwrap_err();
         assert!(
             err.to_string().contains("\"nope\"") && err.to_string().contains("quote"),
             "{err}"

@@ -30,6 +30,8 @@ pub mod submit;
 pub mod templates;
 /// HTTP: public routes, error mapping, assets, fairings.
 pub mod web;
+/// The owner's time zone (`KIPEKEE_TIMEZONE`).
+pub mod zone;
 
 use std::sync::Arc;
 

@@ -80,7 +80,20 @@ pub async fn deliver(
         .filter(|e| round.only.is_none_or(|kinds| kinds.contains(&e.kind)));
     for email_def in wanted {
         match mail::render(&app.templates, &app.config, email_def, &mc) {
-            Ok(email) => emails.push(email),
+            Ok(mut email) => {
+                let id = app.store.new_delivery_id();
+                let (submission_id, delivery_id) = (submission.id.to_string(), id.to_string());
+                mail::trace(
+                    &mut email,
+                    &submission.reference,
+                    &submission_id,
+                    &delivery_id,
+                );
+                if submission.test {
+                    "test".clone_into(&mut email.category);
+                }
+                emails.push((id, email));
+            }
             Err(e) => {
                 error!(kind = %email_def.kind, "{e}");
                 let mut d = Delivery::planned(&email_def.kind, None, "");
@@ -92,11 +105,16 @@ pub async fn deliver(
             }
         }
     }
+    let (ids, emails): (Vec<_>, Vec<_>) = emails.into_iter().unzip();
     let outcomes = send(app, &emails, |e| round.skip_reason(e)).await;
     let mut attempts: Vec<Delivery> = emails
         .into_iter()
         .zip(outcomes)
-        .map(|(email, outcome)| attempt(email, outcome, round.attempt))
+        .zip(ids)
+        .map(|((email, outcome), id)| Delivery {
+            id,
+            ..attempt(email, outcome, round.attempt)
+        })
         .collect();
     attempts.extend(broken);
     for d in &attempts {

@@ -7,6 +7,7 @@ use tera::{Context, Tera};
 use time::OffsetDateTime;
 
 use crate::config::AppConfig;
+use crate::zone::Zone;
 
 #[derive(Embed)]
 #[folder = "templates/"]
@@ -45,12 +46,9 @@ impl Templates {
     }
 }
 
-/// `2026-11-28 09:14 UTC`: what pages and emails show.
-pub fn human_time(t: OffsetDateTime) -> String {
-    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&f)
-        .unwrap_or_default()
+/// `2026-11-28 12:14 EAT`: what pages and emails show, in the owner's `KIPEKEE_TIMEZONE`.
+pub fn human_time(zone: &Zone, t: OffsetDateTime) -> String {
+    zone.human(t)
 }
 
 #[cfg(test)]

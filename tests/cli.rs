@@ -151,11 +151,14 @@ fn check_prints_the_configuration_with_every_secret_masked() {
     cmd.env("MAILTRAP_API_TOKEN", token)
         .env("KIPEKEE_ADMIN_PASSWORD_HASH", hash)
         .env("ROCKET_SECRET_KEY", secret_key)
+        .env("KIPEKEE_MAILTRAP_WEBHOOK_SECRET", common::webhooks::SECRET)
+        .env("MAILTRAP_INBOX_ID", "4242")
         .env("ADMIN_EMAIL", "owner@shop.example");
     let out = run(cmd, b"");
     out.assert_ok();
     let all = out.all();
-    for secret in [token, "9f8e7d6c5b4a", hash, "k7d83YXQ", secret_key] {
+    let webhook = common::webhooks::SECRET;
+    for secret in [token, "9f8e7d6c5b4a", hash, "k7d83YXQ", secret_key, webhook] {
         assert!(!all.contains(secret), "{secret:?} is printed:\n{all}");
     }
     assert!(
@@ -165,6 +168,16 @@ fn check_prints_the_configuration_with_every_secret_masked() {
     assert!(
         out.stdout.contains("\"admin_password_hash\": \"***\""),
         "{all}"
+    );
+    assert!(
+        out.stdout.contains("\"mailtrap_webhook_secret\": \"***\""),
+        "{all}"
+    );
+    assert!(
+        out.stdout
+            .contains("https://sandbox.api.mailtrap.io/api/batch/4242")
+            && out.stdout.contains("no real person receives anything"),
+        "the sandbox is named: {all}"
     );
     assert!(out.stdout.contains("owner@shop.example"), "{all}");
     assert!(out.stdout.contains("configuration OK"), "{all}");
@@ -412,6 +425,9 @@ fn export_of_every_form_as_json_holds_full_records_oldest_first() {
     let out = run(kipekee(&data, &["export"]), b"");
     out.assert_ok();
     let header = out.stdout.lines().next().unwrap_or_default();
+    let header = header
+        .strip_prefix('\u{feff}')
+        .expect("CSV starts with a byte order mark");
     assert!(
         header.starts_with("id,reference,created_at,form,"),
         "{header}"

@@ -90,7 +90,7 @@ impl Mailtrap {
             agent: agent(tls.as_ref(), timeout, IDLE_CONNECTIONS),
             tls,
             timeout,
-            batch_url: format!("{base_url}/api/batch"),
+            batch_url: config.mailtrap_batch_url(),
             base_url,
             token: config.mailtrap_api_token.clone(),
             from: config.default_from_email.clone(),
@@ -449,6 +449,9 @@ fn message(e: &Email) -> Message<'_> {
     if !e.headers.is_empty() {
         m.insert("headers".into(), json!(e.headers));
     }
+    if !e.custom_variables.is_empty() {
+        m.insert("custom_variables".into(), json!(e.custom_variables));
+    }
     Message {
         fields: m,
         attachments: e.attachments.iter().map(attachment_body).collect(),
@@ -739,6 +742,7 @@ mod tests {
             text: "t".into(),
             html: "h".into(),
             headers: Default::default(),
+            custom_variables: Default::default(),
             attachments: vec![super::super::Attachment {
                 filename: "cv.pdf".into(),
                 content_type: "application/pdf".into(),
@@ -747,6 +751,10 @@ mod tests {
         };
         let m = serde_json::to_value(message(&email)).unwrap();
         assert!(m.get("reply_to").is_none() && m.get("headers").is_none());
+        assert!(
+            m.get("custom_variables").is_none(),
+            "absent, never empty: {m}"
+        );
         let content = m["attachments"][0]["content"].as_str().unwrap();
         assert!(!content.contains('\n'));
         assert_eq!(

@@ -84,7 +84,28 @@ pub struct Email {
     pub text: String,
     pub html: String,
     pub headers: BTreeMap<String, String>,
+    /// Mailtrap's `custom_variables`: returned in every webhook event of this message
+    /// (see [`trace`]); empty for emails not tied to a submission.
+    pub custom_variables: BTreeMap<String, String>,
     pub attachments: Vec<Attachment>,
+}
+
+/// Mailtrap refuses `custom_variables` over 1,000 bytes (mailtrap-api.md, sending API).
+pub const MAX_CUSTOM_VARIABLES_BYTES: usize = 1000;
+
+/// Longest reference carried in `custom_variables`, in characters: keeps the JSON object
+/// far below [`MAX_CUSTOM_VARIABLES_BYTES`] whatever prefix a form configures.
+const MAX_TRACED_REFERENCE_CHARS: usize = 200;
+
+/// Marks an email with what lets a webhook event find its way back to the delivery log:
+/// `reference`, `submission_id` and `delivery_id`, all strings (DESIGN.md "Round 2 contract").
+pub fn trace(email: &mut Email, reference: &str, submission_id: &str, delivery_id: &str) {
+    let reference: String = reference.chars().take(MAX_TRACED_REFERENCE_CHARS).collect();
+    email.custom_variables = BTreeMap::from([
+        ("reference".to_string(), reference),
+        ("submission_id".to_string(), submission_id.to_string()),
+        ("delivery_id".to_string(), delivery_id.to_string()),
+    ]);
 }
 
 /// Everything an email of one submission may mention.
@@ -95,6 +116,45 @@ pub struct MailContext<'a> {
     pub subscriber: Option<&'a Subscriber>,
     pub files: Vec<Attachment>,
     pub public_base: String,
+}
+
+/// `mailto:`/`tel:` for an email or phone field, so the owner can answer from a phone with
+/// one tap; a phone link keeps only `+` and digits (RFC 3966 global or local numbers).
+fn contact_link(kind: crate::forms::FieldKind, value: &str) -> Option<String> {
+    use crate::forms::FieldKind;
+    match kind {
+        FieldKind::Email if !value.contains(['"', '<', '>', '?', '&', '%', '#']) => {
+            Some(format!("mailto:{}", value.trim()))
+        }
+        FieldKind::Tel => {
+            let digits: String = value
+                .trim()
+                .chars()
+                .enumerate()
+                .filter(|(i, c)| c.is_ascii_digit() || (*i == 0 && *c == '+'))
+                .map(|(_, c)| c)
+                .collect();
+            (digits.chars().filter(char::is_ascii_digit).count() >= 3)
+                .then(|| format!("tel:{digits}"))
+        }
+        _ => None,
+    }
+}
+
+/// The business behind a form: the recipient of its first email to a role (`admin`, `jobs`,
+/// …), else `ADMIN_EMAIL`, named by the site's name. The visitor's emails reply to it.
+fn business_mailbox(config: &AppConfig, form: &crate::forms::FormDef) -> Option<Mailbox> {
+    let email = form
+        .emails
+        .iter()
+        .filter(|e| !e.to_visitor())
+        .find_map(|e| config.recipient(&e.to))
+        .or(config.admin_email.as_ref())?;
+    let name = crate::forms::display_name(config.site_name(), 100);
+    Some(Mailbox {
+        name: (!name.is_empty()).then_some(name),
+        email: email.clone(),
+    })
 }
 
 pub fn render(
@@ -114,7 +174,8 @@ pub fn render(
         .iter()
         .filter_map(|f| {
             let value = sub.fields.get(&f.name)?;
-            Some(serde_json::json!({ "name": f.name, "label": f.label, "value": value }))
+            let href = contact_link(f.kind, value);
+            Some(serde_json::json!({ "name": f.name, "label": f.label, "value": value, "href": href }))
         })
         .collect();
     ctx.insert("fields", &fields);
@@ -122,7 +183,7 @@ pub fn render(
     ctx.insert("reference", &sub.reference);
     ctx.insert(
         "submitted_at",
-        &crate::templates::human_time(sub.created_at),
+        &crate::templates::human_time(&config.timezone, sub.created_at),
     );
     ctx.insert("files", &sub.files);
     ctx.insert("site_name", config.site_name());
@@ -181,7 +242,9 @@ pub fn render(
     // The owner's Reply-To: the visitor, named by a cleaned display name, when the address
     // has an ASCII form Mailtrap accepts; otherwise none, and the email says so.
     let reply_to = match &sub.visitor_email {
-        Some(email) if !def.to_visitor() && email.to_ascii().is_some() => {
+        // The visitor's replies reach the business, not the no-reply sender.
+        _ if def.to_visitor() => business_mailbox(config, mc.form),
+        Some(email) if email.to_ascii().is_some() => {
             let name = sub.fields.get("full_name").or(sub.fields.get("name"));
             let name = crate::forms::display_name(name.map_or("", String::as_str), 100);
             Some(Mailbox {
@@ -201,6 +264,7 @@ pub fn render(
         text: render(format!("email/{}.txt", def.template))?,
         html: render(format!("email/{}.html", def.template))?,
         headers,
+        custom_variables: BTreeMap::new(),
         attachments: if def.attach_files {
             mc.files.clone()
         } else {
@@ -262,6 +326,7 @@ pub(crate) mod tests {
             text: "Application from Zoë \"Z\" <z@example.com>".into(),
             html: "<html><body><p>Application</p></body></html>".into(),
             headers: BTreeMap::new(),
+            custom_variables: BTreeMap::new(),
             attachments: vec![Attachment {
                 filename: "cv \"final\".pdf".into(),
                 content_type: "application/pdf".into(),
@@ -283,6 +348,18 @@ pub(crate) mod tests {
             "{}",
             big.html
         );
+    }
+
+    #[test]
+    fn traced_variables_stay_within_mailtrap_limit_with_the_longest_reference() {
+        let mut email = email_with_attachment(1);
+        let long = "Ü".repeat(5000);
+        trace(&mut email, &long, "0006a1b2c3d4e5f6", "0006a1b2c3d4e5f7");
+        let json = serde_json::to_vec(&email.custom_variables).unwrap();
+        assert!(json.len() <= MAX_CUSTOM_VARIABLES_BYTES, "{}", json.len());
+        assert_eq!(email.custom_variables["delivery_id"], "0006a1b2c3d4e5f7");
+        trace(&mut email, "Q-1042", "1", "2");
+        assert_eq!(email.custom_variables["reference"], "Q-1042");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod backup;
 mod backup_check;
 mod caps;
+mod events;
 mod flush;
 mod idem;
 mod keys;
@@ -25,6 +26,7 @@ use sled::{Db, Transactional, Tree};
 use time::OffsetDateTime;
 
 pub use caps::{normalized_address, CapLimits};
+pub use events::{Applied, InboxEvent, InboxState, IncomingEvent};
 pub use keys::{DeliveryId, SubmissionId};
 pub use queries::{DeliveryFilter, FormCounts, Page, SubmissionFilter};
 pub use records::{Attempt, Delivery, NewSubmission, Note, StoredFile, Submission};
@@ -109,6 +111,10 @@ pub struct Store {
     flusher: Arc<flush::Flusher>,
     /// The retry queue (see `retries`).
     retries: Tree,
+    /// `messageid_deliveryid`: a Mailtrap message id → the delivery id (8 bytes)
+    messageid_deliveryid: Tree,
+    /// `webhook_events`: a Mailtrap `event_id` → when it was applied (unix seconds, 8 bytes)
+    webhook_events: Tree,
 }
 
 /// sled's page cache when nothing else is configured: 64 MiB, small enough for a 1 GiB
@@ -173,6 +179,8 @@ impl Store {
             daykey_count: db.open_tree("daykey_count")?,
             review_submissionid: db.open_tree("review_submissionid")?,
             retries: db.open_tree("retries")?,
+            messageid_deliveryid: db.open_tree("messageid_deliveryid")?,
+            webhook_events: db.open_tree("webhook_events")?,
             last_id: Arc::new(AtomicU64::new(0)),
             flusher: Arc::default(),
             db,
@@ -225,6 +233,12 @@ impl Store {
             };
         self.db.flush()?;
         Ok(stored)
+    }
+
+    /// A delivery id for an email about to be sent, so the message can carry it (Mailtrap's
+    /// `custom_variables`); [`Store::record_deliveries`] keeps it.
+    pub fn new_delivery_id(&self) -> DeliveryId {
+        DeliveryId(self.next_id())
     }
 
     /// A unique id, increasing, close to the current time in microseconds.
@@ -395,7 +409,7 @@ impl Store {
             .map(|v| v.to_vec()))
     }
 
-    /// Logs a round of delivery attempts and sets the submission's summary status, flushed.
+    /// Logs a round of delivery attempts (keeping ids given by [`Store::new_delivery_id`]) and sets the submission's summary status, flushed.
     pub async fn record_deliveries(
         &self,
         submission: SubmissionId,
@@ -405,7 +419,11 @@ impl Store {
         let attempts: Vec<Delivery> = attempts
             .into_iter()
             .map(|d| Delivery {
-                id: DeliveryId(self.next_id()),
+                id: if d.id.0 == 0 {
+                    DeliveryId(self.next_id())
+                } else {
+                    d.id
+                },
                 submission_id: submission,
                 ..d
             })
@@ -414,11 +432,15 @@ impl Store {
             &self.submissions,
             &self.deliveries,
             &self.submissionid_deliveryid,
+            &self.messageid_deliveryid,
         )
-            .transaction(|(subs, deliveries, index)| {
+            .transaction(|(subs, deliveries, index, messages)| {
                 for d in &attempts {
                     deliveries.insert(&d.id.to_key(), records::encode(d))?;
                     index.insert(&keys::delivery_key(submission, d.id), &[])?;
+                    for m in &d.message_ids {
+                        messages.insert(m.as_bytes(), &d.id.to_key())?;
+                    }
                 }
                 if let Some(raw) = subs.get(submission.to_key())? {
                     let mut s: Submission = records::decode("submissions", &raw).map_err(abort)?;

@@ -9,6 +9,7 @@ use super::{
     abort, keys, records, Delivery, DeliveryId, Result, Store, StoreError, Submission, SubmissionId,
 };
 use crate::mail::EmailStatus;
+use crate::zone::DayStarts;
 
 /// Which submissions a list shows. Spam and test rows only when asked for.
 #[derive(Debug, Clone, Default)]
@@ -66,7 +67,8 @@ impl Prefilter {
 }
 
 impl SubmissionFilter {
-    fn matches(&self, s: &Submission) -> bool {
+    /// Whether `s` is listed under this filter (spam only with `spam`, tests only with `test`).
+    pub fn matches(&self, s: &Submission) -> bool {
         if s.spam != self.spam || (s.test && !self.test) || (self.review && s.review.is_none()) {
             return false;
         }
@@ -91,6 +93,8 @@ impl SubmissionFilter {
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {
     pub status: Option<EmailStatus>,
+    /// Only deliveries whose latest webhook event left them in this state.
+    pub inbox: Option<super::InboxState>,
 }
 
 /// One page of a newest-first list; `next` is the cursor of the following page.
@@ -165,10 +169,13 @@ impl Store {
         Ok(Page { items, next: None })
     }
 
-    /// Counts from the per-form index keys alone (ids are timestamps): nothing is decoded.
-    pub fn form_counts(&self, slug: &str, now: OffsetDateTime) -> Result<FormCounts> {
-        let midnight = now.replace_time(time::Time::MIDNIGHT);
-        let (today, week) = (micros(midnight), micros(midnight - time::Duration::days(6)));
+    /// Counts of a form's submissions, test submissions left out. The index keys carry the
+    /// times (ids are timestamps); a record is decoded only when its bytes contain
+    /// `"test":true`. "Today" and "this week" start at the owner's local midnights
+    /// (`Zone::day_starts`).
+    pub fn form_counts(&self, slug: &str, starts: DayStarts) -> Result<FormCounts> {
+        let (today, week) = (micros(starts.today), micros(starts.week));
+        let test_flag = memchr::memmem::Finder::new(b"\"test\":true");
         let mut counts = FormCounts::default();
         for entry in self
             .formslug_submissionid
@@ -176,6 +183,13 @@ impl Store {
             .keys()
         {
             let id = keys::trailing_id(&entry?).unwrap_or(0);
+            if let Some(raw) = self.submissions.get(SubmissionId(id).to_key())? {
+                if test_flag.find(&raw).is_some()
+                    && records::decode::<Submission>("submissions", &raw)?.test
+                {
+                    continue;
+                }
+            }
             counts.total += 1;
             counts.week += usize::from(id >= week);
             counts.today += usize::from(id >= today);
@@ -194,7 +208,11 @@ impl Store {
         for entry in self.deliveries.range(..end).rev() {
             let (_, v) = entry?;
             let d: Delivery = records::decode("deliveries", &v)?;
-            if filter.status.is_some_and(|s| s != d.status) {
+            if filter.status.is_some_and(|s| s != d.status)
+                || filter
+                    .inbox
+                    .is_some_and(|i| d.inbox.as_ref().map(|e| e.state) != Some(i))
+            {
                 continue;
             }
             if items.len() == limit {
@@ -351,7 +369,10 @@ mod tests {
             ids[3]
         );
         let c = store
-            .form_counts("quote", OffsetDateTime::now_utc())
+            .form_counts(
+                "quote",
+                crate::zone::Zone::utc().day_starts(OffsetDateTime::now_utc()),
+            )
             .unwrap();
         assert_eq!(
             c,
@@ -361,6 +382,19 @@ mod tests {
                 total: 4
             }
         );
+    }
+
+    #[rocket::async_test]
+    async fn dashboard_counts_leave_test_submissions_out() {
+        let store = Store::temporary().unwrap();
+        add(&store, "quote", "real").await;
+        add(&store, "quote", "\"test\":true in the text").await;
+        let mut test = NewSubmission::for_test("quote", "X", &[("message", "try")]);
+        test.test = true;
+        store.insert_submission(test).await.unwrap();
+        let starts = crate::zone::Zone::utc().day_starts(OffsetDateTime::now_utc());
+        let c = store.form_counts("quote", starts).unwrap();
+        assert_eq!((c.today, c.week, c.total), (2, 2, 2));
     }
 
     #[rocket::async_test]
@@ -384,7 +418,10 @@ mod tests {
         assert!(log[0].text.is_empty() && !log[0].subject.contains("Jane"));
         assert_eq!(
             store
-                .form_counts("quote", OffsetDateTime::now_utc())
+                .form_counts(
+                    "quote",
+                    crate::zone::Zone::utc().day_starts(OffsetDateTime::now_utc())
+                )
                 .unwrap()
                 .total,
             0

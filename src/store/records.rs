@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{DeliveryId, StoreError, SubmissionId};
+use super::{DeliveryId, InboxEvent, StoreError, SubmissionId};
 use crate::config::EmailAddress;
 use crate::forms::spam::SpamReason;
 use crate::forms::Upload;
@@ -208,6 +208,9 @@ pub struct Delivery {
     pub html: String,
     #[serde(default)]
     pub attachments: Vec<String>,
+    /// What Mailtrap's webhooks last reported after accepting it (`store::events`).
+    #[serde(default)]
+    pub inbox: Option<InboxEvent>,
 }
 
 impl Delivery {
@@ -232,6 +235,7 @@ impl Delivery {
             text: String::new(),
             html: String::new(),
             attachments: Vec::new(),
+            inbox: None,
         }
     }
 }

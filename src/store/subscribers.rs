@@ -15,6 +15,9 @@ pub enum SubscriberState {
     Pending,
     Confirmed,
     Unsubscribed,
+    /// The opt-in bounced for good (Mailtrap's `bounce`): the address does not receive mail.
+    /// A new signup starts over as pending.
+    Undeliverable,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -201,6 +204,26 @@ impl Store {
         if let Some(mut sub) = self.subscriber(email)? {
             sub.optin_sent_at = None;
             self.put_subscriber(&sub).await?;
+        }
+        Ok(())
+    }
+
+    /// Unsubscribes the holder of this address (a Mailtrap `unsubscribe` or `spam` event);
+    /// idempotent, and nothing for an address that is not a subscriber.
+    pub async fn unsubscribe_address(&self, email: &EmailAddress) -> Result<()> {
+        match self.subscriber(email)? {
+            Some(sub) => self.unsubscribe(&sub.unsubscribe_token).await.map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// Marks a pending subscriber whose opt-in bounced as [`SubscriberState::Undeliverable`].
+    pub async fn mark_undeliverable(&self, email: &EmailAddress) -> Result<()> {
+        if let Some(mut sub) = self.subscriber(email)? {
+            if sub.state == SubscriberState::Pending {
+                sub.state = SubscriberState::Undeliverable;
+                self.put_subscriber(&sub).await?;
+            }
         }
         Ok(())
     }

@@ -18,10 +18,20 @@ use crate::App;
 pub const TOO_LARGE: &str = "What you sent is much larger than this site accepts, so none of it was received. \
 Please go back, attach a smaller file (a PDF is usually much smaller than a photo or a scan) and send the form again.";
 
+/// Which emailed link was followed when its token is unknown, used or withdrawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkKind {
+    Confirm,
+    Unsubscribe,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("This page does not exist.")]
+    #[error("There is no page at this address. It may have been mistyped, or the page has moved. Check the address, or start again from the home page.")]
     NotFound,
+    /// A confirm or unsubscribe link that no longer works (404, said plainly).
+    #[error("{}", link_message(*.0))]
+    ExpiredLink(LinkKind),
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -46,7 +56,7 @@ pub enum Error {
 impl Error {
     pub fn status(&self) -> Status {
         match self {
-            Error::NotFound => Status::NotFound,
+            Error::NotFound | Error::ExpiredLink(_) => Status::NotFound,
             Error::BadRequest(_) => Status::BadRequest,
             Error::Forbidden(_) => Status::Forbidden,
             Error::PayloadTooLarge(_) => Status::PayloadTooLarge,
@@ -55,6 +65,14 @@ impl Error {
             Error::InsufficientStorage(_) => Status::InsufficientStorage,
             Error::Status(s) => *s,
             Error::Store(_) | Error::Template(_) => Status::InternalServerError,
+        }
+    }
+
+    /// The page's heading in plain words.
+    fn title(&self) -> &'static str {
+        match self {
+            Error::ExpiredLink(_) => "This link no longer works",
+            other => title(other.status()),
         }
     }
 
@@ -68,8 +86,18 @@ impl Error {
                 its server is out of storage space. Nothing you sent was saved. Please try again \
                 later, or reach the site owner another way."
                 .into(),
-            Error::Status(s) if s.code == 429 => "Too many requests. Please wait a minute.".into(),
-            Error::Status(s) => s.reason_lossy().to_string(),
+            Error::Status(s) if s.code == 429 => "You sent a lot in a short time. Please wait a \
+                minute, then try again; nothing is lost by waiting."
+                .into(),
+            Error::Status(s) if s.code == 404 => Error::NotFound.to_string(),
+            Error::Status(s) if s.code >= 500 => {
+                "Something went wrong on our side. Please try again in a moment.".into()
+            }
+            Error::Status(s) => format!(
+                "This request could not be handled ({}). Go back and try again, or start again \
+                 from the home page.",
+                s.code
+            ),
             other => other.to_string(),
         }
     }
@@ -94,7 +122,10 @@ impl<'r> Responder<'r, 'static> for Error {
         let (content_type, body) = if wants_json(req) {
             (ContentType::JSON, json!({ "error": message }).to_string())
         } else {
-            (ContentType::HTML, error_page(req, status, &message))
+            (
+                ContentType::HTML,
+                error_page(req, status, self.title(), &message),
+            )
         };
         let mut res = Response::build();
         if let Error::TooManyRequests(seconds) = self {
@@ -110,18 +141,43 @@ impl<'r> Responder<'r, 'static> for Error {
     }
 }
 
-fn error_page(req: &Request<'_>, status: Status, message: &str) -> String {
-    let mut ctx = Context::new();
+/// The error in the site's layout, or in the admin's own layout for a logged-in owner on an
+/// `/admin` page.
+fn error_page(req: &Request<'_>, status: Status, title: &str, message: &str) -> String {
+    let Some(app) = req.rocket().state::<App>() else {
+        return format!("{} {}", status.code, tera::escape_html(message));
+    };
+    let admin =
+        req.uri().path().starts_with("/admin") && !req.uri().path().starts_with("/admin/login");
+    let (template, mut ctx) = match admin
+        .then(|| crate::web::admin::layout_context(req, app))
+        .flatten()
+    {
+        Some(ctx) => ("admin/error.html", ctx),
+        None => ("public/error.html", Context::new()),
+    };
     ctx.insert("status", &status.code);
-    ctx.insert("title", title(status));
-    if let Some(app) = req.rocket().state::<App>() {
-        ctx.insert("site_name", app.config.site_name());
-    }
+    ctx.insert("title", title);
+    ctx.insert("site_name", app.config.site_name());
     ctx.insert("message", message);
-    req.rocket()
-        .state::<App>()
-        .and_then(|app| app.templates.render("public/error.html", &ctx).ok())
-        .unwrap_or_else(|| format!("{} {}", status.code, tera::escape_html(message)))
+    app.templates
+        .render(template, &ctx)
+        .unwrap_or_else(|_| format!("{} {}", status.code, tera::escape_html(message)))
+}
+
+fn link_message(kind: LinkKind) -> &'static str {
+    match kind {
+        LinkKind::Confirm => {
+            "This confirmation link is not valid any more: it may be from an \
+            older email, already used, or cut short when it was copied. To subscribe, fill in the \
+            sign-up form again and use the link in the new email."
+        }
+        LinkKind::Unsubscribe => {
+            "This unsubscribe link is not valid any more: it may be from an \
+            older email or cut short when it was copied. If you still receive the newsletter, use \
+            the unsubscribe link in the most recent one, or reply to it and ask to be removed."
+        }
+    }
 }
 
 /// The page's heading in plain words; HTTP's reason phrase where there is none.
@@ -130,6 +186,10 @@ fn title(status: Status) -> &'static str {
         404 => "Page not found",
         413 => "That was too large to send",
         429 => "Please slow down",
+        400 | 422 => "That could not be read",
+        403 => "Not allowed",
+        405 => "That cannot be done here",
+        500 => "Something went wrong",
         507 => "Submissions are paused",
         _ => status.reason_lossy(),
     }

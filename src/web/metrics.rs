@@ -38,6 +38,8 @@ pub struct Metrics {
     /// (kind, outcome) → count.
     deliveries: Mutex<BTreeMap<(String, &'static str), u64>>,
     latency: Histogram,
+    /// (event, outcome) → Mailtrap webhook events received.
+    webhook_events: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
 #[derive(Default)]
@@ -85,6 +87,12 @@ impl Metrics {
         }
     }
 
+    /// One Mailtrap webhook event (`event`: an inbox state label, `open`, `click` or
+    /// `other`) and what became of it: applied, replay, unmatched or ignored.
+    pub fn webhook_event(&self, event: &'static str, outcome: &'static str) {
+        bump(&self.webhook_events, (event.to_string(), outcome));
+    }
+
     fn rejected(&self, form: &str, outcome: &'static str) {
         bump(&self.submissions, (form.to_string(), outcome));
     }
@@ -112,6 +120,13 @@ impl Metrics {
             "Email delivery attempts by kind and outcome: sent, failed, unknown (may have been delivered), skipped.",
             ("kind", "outcome"),
             &self.deliveries,
+        );
+        counter(
+            &mut out,
+            "kipekee_webhook_events_total",
+            "Mailtrap webhook events by state (delivered, bounced, complained…) and outcome: applied, replay, unmatched, ignored.",
+            ("event", "outcome"),
+            &self.webhook_events,
         );
         self.latency
             .render(&mut out, "kipekee_mailtrap_request_duration_seconds");

@@ -6,6 +6,7 @@ mod assets;
 pub mod client;
 mod error;
 mod fairings;
+pub mod hooks;
 mod input;
 pub mod metrics;
 mod public;
@@ -13,7 +14,7 @@ mod redirect;
 
 use rocket::{Build, Rocket};
 
-pub use error::Error;
+pub use error::{Error, LinkKind};
 
 use crate::App;
 
@@ -26,6 +27,7 @@ pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
         .mount("/assets", assets::routes())
         .mount("/admin", admin::routes())
         .mount("/", metrics::routes())
+        .mount("/", hooks::routes())
         .register("/", error::catchers())
         .register("/admin", admin::catchers())
         .manage(admin::LoginThrottle::default())

@@ -14,7 +14,7 @@ use tera::Context;
 
 use super::input::{Posted, Visitor};
 use super::metrics::Scraper;
-use super::Error;
+use super::{Error, LinkKind};
 use crate::forms::spam::SpamReason;
 use crate::forms::{self, FieldErrors, FormDef, FormKind};
 use crate::mail::EmailStatus;
@@ -293,7 +293,7 @@ fn confirm_page(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error>
         .store
         .subscriber_for_link(token)?
         .filter(|s| s.confirm_token == token && s.state != SubscriberState::Unsubscribed)
-        .ok_or(Error::NotFound)?;
+        .ok_or(Error::ExpiredLink(LinkKind::Confirm))?;
     if sub.state == SubscriberState::Confirmed {
         return link_page(
             app,
@@ -320,7 +320,7 @@ fn confirm_page(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error>
 async fn confirm(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
     let sub = submit::confirm_subscription(app, token)
         .await?
-        .ok_or(Error::NotFound)?;
+        .ok_or(Error::ExpiredLink(LinkKind::Confirm))?;
     link_page(
         app,
         LinkPage {
@@ -338,7 +338,7 @@ fn unsubscribe_page(token: &str, app: &State<App>) -> Result<RawHtml<String>, Er
         .store
         .subscriber_for_link(token)?
         .filter(|s| s.unsubscribe_token == token)
-        .ok_or(Error::NotFound)?;
+        .ok_or(Error::ExpiredLink(LinkKind::Unsubscribe))?;
     if sub.state == SubscriberState::Unsubscribed {
         return unsubscribed_page(app, &sub);
     }
@@ -372,13 +372,21 @@ fn unsubscribed_page(app: &App, sub: &Subscriber) -> Result<RawHtml<String>, Err
 /// `List-Unsubscribe=One-Click` from `List-Unsubscribe-Post`, from any origin).
 #[post("/unsubscribe/<token>")]
 async fn unsubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
-    let sub = app.store.unsubscribe(token).await?.ok_or(Error::NotFound)?;
+    let sub = app
+        .store
+        .unsubscribe(token)
+        .await?
+        .ok_or(Error::ExpiredLink(LinkKind::Unsubscribe))?;
     unsubscribed_page(app, &sub)
 }
 
 #[post("/resubscribe/<token>")]
 async fn resubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
-    let sub = app.store.resubscribe(token).await?.ok_or(Error::NotFound)?;
+    let sub = app
+        .store
+        .resubscribe(token)
+        .await?
+        .ok_or(Error::ExpiredLink(LinkKind::Unsubscribe))?;
     let message = if sub.state == SubscriberState::Confirmed {
         "Welcome back: you will receive the newsletter again."
     } else {

@@ -132,6 +132,18 @@ struct Shared {
     stop: AtomicBool,
     connections: AtomicUsize,
     next_id: AtomicU64,
+    /// Every message id answered, with the message it was for (see [`Issued`]).
+    issued: Mutex<Vec<Issued>>,
+}
+
+/// A message id the fake returned: for which recipient, carrying which `custom_variables`
+/// and `category` (what a real Mailtrap puts into that message's webhook events).
+#[derive(Clone, Debug)]
+pub struct Issued {
+    pub message_id: String,
+    pub email: String,
+    pub category: Option<String>,
+    pub custom_variables: Value,
 }
 
 impl Shared {
@@ -147,6 +159,27 @@ impl Shared {
                 format!("fa4e0000-0000-4000-8000-{i:012x}")
             })
             .collect()
+    }
+
+    /// One id per recipient of `msg` (to, cc, bcc in order), remembered as [`Issued`].
+    fn issue(&self, msg: &Value, n: usize) -> Vec<String> {
+        let ids = self.ids(n);
+        let recipients = ["to", "cc", "bcc"].iter().flat_map(|k| {
+            msg.get(k)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        });
+        let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
+        for (id, r) in ids.iter().zip(recipients) {
+            issued.push(Issued {
+                message_id: id.clone(),
+                email: r["email"].as_str().unwrap_or_default().to_string(),
+                category: msg["category"].as_str().map(str::to_string),
+                custom_variables: msg.get("custom_variables").cloned().unwrap_or(Value::Null),
+            });
+        }
+        ids
     }
 }
 
@@ -265,6 +298,15 @@ impl FakeMailtrap {
     }
 
     /// TCP connections accepted so far.
+    /// Every message id answered so far, oldest first.
+    pub fn issued(&self) -> Vec<Issued> {
+        self.shared
+            .issued
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     pub fn connections(&self) -> usize {
         self.shared.connections.load(SeqCst)
     }
@@ -805,7 +847,7 @@ fn route(req: &Request, body: &Value, fail_items: bool, shared: &Shared) -> (Out
             Ok(n) => {
                 let r = Reply::json(
                     200,
-                    json!({ "success": true, "message_ids": shared.ids(n) }),
+                    json!({ "success": true, "message_ids": shared.issue(body, n) }),
                 );
                 (r, vec![body.clone()])
             }
@@ -867,8 +909,9 @@ fn handle_batch(
                 json!({ "success": false, "errors": ["fault injected: message rejected"] })
             }
             Ok((msg, n)) => {
+                let ids = shared.issue(&msg, n);
                 delivered.push(msg);
-                json!({ "success": true, "message_ids": shared.ids(n) })
+                json!({ "success": true, "message_ids": ids })
             }
             Err(rej) => json!({ "success": false, "errors": rej.messages() }),
         })

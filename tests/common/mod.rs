@@ -9,6 +9,7 @@ pub mod proxy;
 pub mod secrets;
 pub mod slow;
 pub mod tools;
+pub mod webhooks;
 
 use std::path::Path;
 

@@ -20,6 +20,8 @@ repo="$(cd "$(dirname "$0")/../.." && pwd)"
 here="$repo/tests/systemd"
 cache="${KIPEKEE_TEST_CACHE:-/var/cache/kipekee-test}"
 prev_ref="${KIPEKEE_PREVIOUS_RELEASE:-v0.1.0}"
+# v0.1.0 is this commit of main; a clone without tags still has it.
+prev_fallback=d944f3711a54920895c6ee84ee3d8b7eaf3d45d4
 packages="systemd,systemd-sysv,dbus,curl,python3"
 started=$(date +%s)
 
@@ -64,7 +66,8 @@ target_dir="$(cd "$repo" && cargo metadata --no-deps --format-version 1 |
   sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 
 echo "== previous release ($prev_ref)"
-prev_commit="$(git -C "$repo" rev-parse --short=7 "$prev_ref^{commit}" 2>/dev/null)" ||
+prev_commit="$(git -C "$repo" rev-parse --short=7 "$prev_ref^{commit}" 2>/dev/null ||
+  { [ "$prev_ref" = v0.1.0 ] && git -C "$repo" rev-parse --short=7 "$prev_fallback^{commit}"; })" ||
   { echo "FAIL: no $prev_ref in the repository (git fetch --tags)" >&2; exit 1; }
 prev_dir="$cache/prev/$prev_commit"
 prev_deb="${KIPEKEE_TEST_PREV_DEB:-$(ls "$prev_dir"/*.deb 2>/dev/null | head -n1 || true)}"

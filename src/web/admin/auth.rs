@@ -19,6 +19,7 @@ use rocket::{get, post, State};
 use tera::Context;
 use time::Duration;
 
+use super::next::AdminPath;
 use super::throttle::{LoginThrottle, Refused};
 use crate::config::{AppConfig, ConfigError};
 use crate::forms::spam::client_key;
@@ -138,21 +139,26 @@ impl<'r> FromRequest<'r> for Admin {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        let Some(app) = req.rocket().state::<App>() else {
-            return Outcome::Error((Status::InternalServerError, ()));
-        };
-        let Some(cookie) = req.cookies().get_private(SESSION_COOKIE) else {
-            return Outcome::Error((Status::Unauthorized, ()));
-        };
-        match app.store.session(cookie.value(), app.admin.tag(), IDLE) {
+        match session_of(req) {
             Ok(Some(session)) => Outcome::Success(Admin { session }),
             Ok(None) => Outcome::Error((Status::Unauthorized, ())),
-            Err(e) => {
-                tracing::error!("reading session: {e}");
-                Outcome::Error((Status::InternalServerError, ()))
-            }
+            Err(()) => Outcome::Error((Status::InternalServerError, ())),
         }
     }
+}
+
+/// The live admin session of a request's cookie, if any; `Err` when the store cannot be read
+/// (logged). Error pages use it to show the admin's own layout.
+pub fn session_of(req: &Request<'_>) -> Result<Option<Session>, ()> {
+    let Some(app) = req.rocket().state::<App>() else {
+        return Err(());
+    };
+    let Some(cookie) = req.cookies().get_private(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    app.store
+        .session(cookie.value(), app.admin.tag(), IDLE)
+        .map_err(|e| tracing::error!("reading session: {e}"))
 }
 
 fn cookie(app: &App, name: &'static str, value: String) -> Cookie<'static> {
@@ -169,6 +175,7 @@ fn login_page(
     app: &App,
     jar: &CookieJar<'_>,
     error: Option<&str>,
+    next: Option<&AdminPath>,
 ) -> Result<RawHtml<String>, Error> {
     // The login form's CSRF token rides in its own private cookie: there is no session yet.
     let token: String = rand::thread_rng()
@@ -180,13 +187,26 @@ fn login_page(
     let mut ctx = Context::new();
     ctx.insert("csrf_token", &token);
     ctx.insert("error", &error);
+    ctx.insert("next", &next.map(AdminPath::as_str));
     ctx.insert("site_name", app.config.site_name());
     Ok(RawHtml(app.templates.render("admin/login.html", &ctx)?))
 }
 
-#[get("/login")]
-pub fn login_form(app: &State<App>, jar: &CookieJar<'_>) -> Result<RawHtml<String>, Error> {
-    login_page(app, jar, None)
+/// The login page; `next` ([`AdminPath`]) is where a successful login goes, and an owner
+/// who is already logged in goes there at once (the owner email's admin link).
+#[get("/login?<next>")]
+pub fn login_form(
+    next: Option<&str>,
+    admin: Option<Admin>,
+    app: &State<App>,
+    jar: &CookieJar<'_>,
+) -> Result<LoginReply, Error> {
+    let next = next.and_then(AdminPath::parse);
+    if admin.is_some() {
+        let to = next.map_or("/admin".to_string(), |p| p.as_str().to_string());
+        return Ok(LoginReply::Done(Redirect::to(to)));
+    }
+    Ok(LoginReply::Page(login_page(app, jar, None, next.as_ref())?))
 }
 
 #[derive(FromForm)]
@@ -194,6 +214,7 @@ pub struct LoginForm {
     password: String,
     #[field(default = String::new())]
     csrf_token: String,
+    next: Option<String>,
 }
 
 // Built once per login and moved straight into the response: its size does not matter.
@@ -201,6 +222,7 @@ pub struct LoginForm {
 #[derive(rocket::Responder)]
 pub enum LoginReply {
     Done(Redirect),
+    Page(RawHtml<String>),
     Again((Status, RawHtml<String>)),
 }
 
@@ -222,13 +244,14 @@ pub async fn login_submit(
     throttle.reserve(client, Instant::now()).map_err(refused)?;
     let slot = throttle.slot().await.map_err(refused)?;
     let (password, phc) = (form.password.clone(), app.admin.phc.clone());
+    let next = form.next.as_deref().and_then(AdminPath::parse);
     let ok = spawn_blocking(move || verify(&password, &phc))
         .await
         .unwrap_or(false);
     drop(slot);
     if !ok {
         tracing::warn!(client_ip = ?visitor.ip, "admin login failed");
-        let page = login_page(app, jar, Some("Wrong password."))?;
+        let page = login_page(app, jar, Some("Wrong password."), next.as_ref())?;
         return Ok(LoginReply::Again((Status::Unauthorized, page)));
     }
     throttle.clear(client);
@@ -236,7 +259,8 @@ pub async fn login_submit(
     let session = app.store.create_session(app.admin.tag()).await?;
     jar.add_private(cookie(app, SESSION_COOKIE, session.id));
     tracing::info!(client_ip = ?visitor.ip, "admin logged in");
-    Ok(LoginReply::Done(Redirect::to("/admin")))
+    let to = next.map_or("/admin".to_string(), |p| p.as_str().to_string());
+    Ok(LoginReply::Done(Redirect::to(to)))
 }
 
 fn refused(why: Refused) -> Error {

@@ -8,7 +8,7 @@ use rocket::{get, Request, State};
 use time::OffsetDateTime;
 
 use super::auth::Admin;
-use crate::store::{Store, SubmissionId};
+use crate::store::{Store, SubmissionFilter, SubmissionId};
 use crate::web::Error;
 use crate::App;
 
@@ -81,24 +81,48 @@ async fn export_with(
     .map_err(Error::BadRequest)
 }
 
-#[get("/export.csv?<form>&<include_test>")]
-pub async fn export_csv(
+/// The submissions list's filter as the export's query (`include_test` is the older name of
+/// `test`); the export holds exactly the rows the list shows, over every page.
+#[derive(rocket::FromForm, Default)]
+pub struct ExportQuery {
     form: Option<String>,
+    email: Option<String>,
+    status: Option<String>,
+    q: Option<String>,
+    spam: Option<bool>,
+    test: Option<bool>,
     include_test: Option<bool>,
-    _admin: Admin,
-    app: &State<App>,
-) -> Result<Download, Error> {
-    export(app, form, include_test.unwrap_or(false), Format::Csv).await
+    review: Option<bool>,
 }
 
-#[get("/export.json?<form>&<include_test>")]
-pub async fn export_json(
-    form: Option<String>,
-    include_test: Option<bool>,
+impl ExportQuery {
+    fn filter(&self) -> SubmissionFilter {
+        super::submissions::filter_from(
+            self.form.as_deref(),
+            self.email.as_deref(),
+            self.status.as_deref(),
+            self.q.as_deref(),
+            [self.spam, self.test.or(self.include_test), self.review],
+        )
+    }
+}
+
+#[get("/export.csv?<query..>")]
+pub async fn export_csv(
+    query: ExportQuery,
     _admin: Admin,
     app: &State<App>,
 ) -> Result<Download, Error> {
-    export(app, form, include_test.unwrap_or(false), Format::Json).await
+    export(app, query.filter(), Format::Csv).await
+}
+
+#[get("/export.json?<query..>")]
+pub async fn export_json(
+    query: ExportQuery,
+    _admin: Admin,
+    app: &State<App>,
+) -> Result<Download, Error> {
+    export(app, query.filter(), Format::Json).await
 }
 
 #[derive(Clone, Copy)]
@@ -107,20 +131,15 @@ enum Format {
     Json,
 }
 
-/// The same rows as `kipekee export`: spam never, tests only when asked.
-async fn export(
-    app: &App,
-    form: Option<String>,
-    include_test: bool,
-    format: Format,
-) -> Result<Download, Error> {
+/// The rows of the admin list under `filter` (by default as `kipekee export`: no spam, no tests).
+async fn export(app: &App, filter: SubmissionFilter, format: Format) -> Result<Download, Error> {
     let forms = app.config.forms.clone();
-    let name = form.clone().unwrap_or_else(|| "all".into());
+    let zone = app.config.timezone.clone();
+    let name = filter.form.clone().unwrap_or_else(|| "all".into());
     let bytes = export_with(app, move |store, out| {
-        let form = form.as_deref();
         match format {
-            Format::Csv => crate::export::csv(store, &forms, form, include_test, out),
-            Format::Json => crate::export::json(store, &forms, form, include_test, out),
+            Format::Csv => crate::export::csv(store, &forms, &filter, &zone, out),
+            Format::Json => crate::export::json(store, &forms, &filter, out),
         }
         .map_err(|e| e.to_string())
     })
@@ -141,7 +160,7 @@ async fn export(
 
 #[get("/subscribers.csv")]
 pub fn subscribers_csv(_admin: Admin, app: &State<App>) -> Result<Download, Error> {
-    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut out = csv::Writer::from_writer(crate::export::UTF8_BOM.to_vec());
     let csv_error = |e: csv::Error| Error::BadRequest(format!("export failed: {e}"));
     out.write_record(["email", "name", "state", "created_at", "confirmed_at"])
         .map_err(csv_error)?;
@@ -150,8 +169,10 @@ pub fn subscribers_csv(_admin: Admin, app: &State<App>) -> Result<Download, Erro
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        let when =
-            |t: Option<OffsetDateTime>| t.map(crate::templates::human_time).unwrap_or_default();
+        let when = |t: Option<OffsetDateTime>| {
+            t.map(|t| app.config.timezone.rfc3339(t))
+                .unwrap_or_default()
+        };
         let row = [
             s.email.to_string(),
             s.name.unwrap_or_default(),

@@ -3,6 +3,8 @@
 
 mod auth;
 mod downloads;
+mod inbox;
+mod next;
 mod pages;
 mod submissions;
 mod throttle;
@@ -49,13 +51,40 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
+/// Not logged in: to the login page, which returns to a page that was being read (`GET`).
 #[catch(401)]
-fn to_login(_req: &Request<'_>) -> Redirect {
-    Redirect::to("/admin/login")
+fn to_login(req: &Request<'_>) -> Redirect {
+    let back = (req.method() == rocket::http::Method::Get)
+        .then(|| next::AdminPath::parse(&req.uri().to_string()))
+        .flatten();
+    Redirect::to(back.map_or("/admin/login".to_string(), |p| p.login_url()))
+}
+
+/// An admin address that does not exist: the admin's own not-found page for a logged-in
+/// owner, the login page for anyone else (nothing about the panel is shown to them).
+#[catch(404)]
+fn admin_not_found(req: &Request<'_>) -> rocket::Either<Error, Redirect> {
+    match auth::session_of(req) {
+        Ok(Some(_)) => rocket::Either::Left(Error::NotFound),
+        _ => rocket::Either::Right(Redirect::to("/admin/login")),
+    }
 }
 
 pub fn catchers() -> Vec<Catcher> {
-    catchers![to_login]
+    catchers![to_login, admin_not_found]
+}
+
+/// The admin layout's context for a page shown outside a route (error pages): `None` when
+/// the request has no live admin session.
+pub(crate) fn layout_context(req: &Request<'_>, app: &App) -> Option<Context> {
+    let session = auth::session_of(req).ok().flatten()?;
+    let mut ctx = Context::new();
+    ctx.insert("csrf_token", &session.csrf);
+    ctx.insert("nav", "");
+    ctx.insert("notice", &None::<String>);
+    ctx.insert("site_name", app.config.site_name());
+    ctx.insert("mailtrap_configured", &app.mailer.is_configured());
+    Some(ctx)
 }
 
 /// Renders an admin page with what every page needs: the CSRF token, the nav, the site.
@@ -71,6 +100,7 @@ fn render(
     ctx.insert("nav", nav);
     ctx.insert("site_name", app.config.site_name());
     ctx.insert("mailtrap_configured", &app.mailer.is_configured());
+    ctx.insert("sandbox_inbox", &app.config.mailtrap_inbox_id);
     Ok(RawHtml(app.templates.render(name, &ctx)?))
 }
 

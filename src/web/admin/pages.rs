@@ -15,10 +15,13 @@ use super::submissions::row;
 use super::{back_to, render};
 use crate::config::{EmailAddress, Mailbox};
 use crate::mail::{Email, EmailStatus, FailureKind};
-use crate::store::{Delivery, DeliveryFilter, DeliveryId, SubmissionFilter, SubscriberState};
+use crate::store::{
+    Delivery, DeliveryFilter, DeliveryId, InboxState, SubmissionFilter, SubscriberState,
+};
 use crate::templates::human_time;
 use crate::web::metrics::DeliveryHealth;
 use crate::web::Error;
+use crate::zone::Zone;
 use crate::{outbox, submit, App};
 
 /// Deliveries looked at for the "keeps failing" banner.
@@ -30,10 +33,10 @@ pub fn dashboard(
     app: &State<App>,
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>, Error> {
-    let now = OffsetDateTime::now_utc();
+    let starts = app.config.timezone.day_starts(OffsetDateTime::now_utc());
     let mut counts = Vec::new();
     for (slug, def) in app.forms.iter() {
-        let c = app.store.form_counts(slug, now)?;
+        let c = app.store.form_counts(slug, starts)?;
         counts.push(json!({ "slug": slug, "title": def.title, "today": c.today, "week": c.week, "total": c.total }));
     }
     let latest = app
@@ -49,7 +52,11 @@ pub fn dashboard(
         .filter(|d| matches!(d.status, EmailStatus::Failed | EmailStatus::Unknown))
         .collect();
     failed.sort_by_key(|d| std::cmp::Reverse(d.id));
-    let failed: Vec<_> = failed.into_iter().take(8).map(delivery_row).collect();
+    let failed: Vec<_> = failed
+        .into_iter()
+        .take(8)
+        .map(|d| delivery_row(&app.config.timezone, d))
+        .collect();
     let mut ctx = Context::new();
     ctx.insert("counts", &counts);
     ctx.insert(
@@ -57,7 +64,8 @@ pub fn dashboard(
         &latest.items.iter().map(|s| row(app, s)).collect::<Vec<_>>(),
     );
     ctx.insert("failed", &failed);
-    ctx.insert("banner", &failure_banner(&recent));
+    ctx.insert("bounced", &super::inbox::bounced_visitors(app, &recent));
+    ctx.insert("banner", &failure_banner(&app.config.timezone, &recent));
     ctx.insert("review_count", &app.store.count_review());
     ctx.insert("disk_full", &app.disk.check().err().map(|e| e.to_string()));
     render(
@@ -71,7 +79,7 @@ pub fn dashboard(
 
 /// When delivery is failing ([`DeliveryHealth`]), say why and who is left waiting: the
 /// visitors and owners whose email failed in that streak.
-fn failure_banner(recent: &[Delivery]) -> Option<serde_json::Value> {
+fn failure_banner(zone: &Zone, recent: &[Delivery]) -> Option<serde_json::Value> {
     let health = DeliveryHealth::judge(recent);
     let DeliveryHealth::Failing { streak } = &health else {
         return None;
@@ -84,39 +92,50 @@ fn failure_banner(recent: &[Delivery]) -> Option<serde_json::Value> {
     Some(json!({
         "count": streak.len(), "visitors": visitors, "owners": streak.len() - visitors,
         "cause": cause, "hint": health.failure().map(FailureKind::advice),
-        "since": human_time(streak[streak.len() - 1].started_at),
+        "since": human_time(zone, streak[streak.len() - 1].started_at),
     }))
 }
 
-fn delivery_row(d: &Delivery) -> serde_json::Value {
+fn delivery_row(zone: &Zone, d: &Delivery) -> serde_json::Value {
     json!({
         "id": d.id, "submission_id": d.submission_id, "kind": d.kind, "to": d.to,
-        "subject": d.subject, "started_at": human_time(d.started_at), "duration_ms": d.duration_ms,
+        "subject": d.subject, "started_at": human_time(zone, d.started_at), "duration_ms": d.duration_ms,
         "status": d.status, "http_status": d.http_status, "message_ids": d.message_ids, "error": d.error,
+        "inbox": super::inbox::view(zone, d.inbox.as_ref()),
     })
 }
 
-#[get("/deliveries?<status>&<before>")]
+#[get("/deliveries?<status>&<inbox>&<before>")]
 pub fn deliveries(
     admin: Admin,
     app: &State<App>,
     flash: Option<FlashMessage<'_>>,
     status: Option<&str>,
+    inbox: Option<&str>,
     before: Option<u64>,
 ) -> Result<RawHtml<String>, Error> {
     let status = status.and_then(|s| serde_json::from_value(json!(s)).ok());
+    let inbox = inbox.and_then(InboxState::parse);
     let page = app
         .store
-        .list_deliveries(&DeliveryFilter { status }, before, 50)?;
+        .list_deliveries(&DeliveryFilter { status, inbox }, before, 50)?;
     let mut ctx = Context::new();
     ctx.insert(
         "rows",
-        &page.items.iter().map(delivery_row).collect::<Vec<_>>(),
+        &page
+            .items
+            .iter()
+            .map(|d| delivery_row(&app.config.timezone, d))
+            .collect::<Vec<_>>(),
     );
     ctx.insert("status", &status);
-    let status_query = status
+    ctx.insert("inbox", &inbox.map(InboxState::label));
+    let mut status_query = status
         .map(|s| format!("&status={}", json!(s).as_str().unwrap_or("")))
         .unwrap_or_default();
+    if let Some(i) = inbox {
+        status_query.push_str(&format!("&inbox={}", i.label()));
+    }
     ctx.insert(
         "next",
         &page
@@ -182,8 +201,8 @@ pub fn subscribers(
         .map(|s| {
             json!({
                 "email": s.email, "name": s.name, "state": s.state,
-                "created_at": human_time(s.created_at),
-                "confirmed_at": s.confirmed_at.map(human_time),
+                "created_at": human_time(&app.config.timezone, s.created_at),
+                "confirmed_at": s.confirmed_at.map(|t| human_time(&app.config.timezone, t)),
             })
         })
         .collect();
@@ -288,6 +307,7 @@ pub async fn test_email(
         html: "<p>This test email from your Kipekee admin panel reached you: sending works.</p>"
             .into(),
         headers: Default::default(),
+        custom_variables: Default::default(),
         attachments: Vec::new(),
     };
     let mailer = app.mailer.clone();

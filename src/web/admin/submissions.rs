@@ -42,20 +42,7 @@ pub fn list(
     test: Option<bool>,
     review: Option<bool>,
 ) -> Result<RawHtml<String>, Error> {
-    let nonempty = |s: Option<&str>| {
-        s.map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    let filter = SubmissionFilter {
-        form: nonempty(form),
-        email_status: email.and_then(parse_email_status),
-        status: nonempty(status),
-        query: nonempty(q),
-        spam: spam.unwrap_or(false),
-        test: test.unwrap_or(false),
-        review: review.unwrap_or(false),
-    };
+    let filter = filter_from(form, email, status, q, [spam, test, review]);
     let page = app.store.list_submissions(&filter, before, PAGE)?;
     let rows: Vec<_> = page.items.iter().map(|s| row(app, s)).collect();
     let mut ctx = Context::new();
@@ -66,29 +53,12 @@ pub fn list(
         &json!({ "form": filter.form, "email": email, "status": filter.status, "q": filter.query,
                  "spam": filter.spam, "test": filter.test, "review": filter.review }),
     );
+    let query = filter_query(&filter);
+    ctx.insert("filter_query", &query.join("&"));
     let next = page.next.map(|n| {
-        let mut query = vec![format!("before={n}")];
-        for (k, v) in [
-            ("form", &filter.form),
-            ("status", &filter.status),
-            ("q", &filter.query),
-        ] {
-            if let Some(v) = v {
-                query.push(format!("{k}={}", urlencode(v)));
-            }
-        }
-        if let Some(e) = email {
-            query.push(format!("email={}", urlencode(e)));
-        }
-        for (k, on) in [
-            ("spam", filter.spam),
-            ("test", filter.test),
-            ("review", filter.review),
-        ] {
-            if on {
-                query.push(format!("{k}=true"));
-            }
-        }
+        let query: Vec<String> = std::iter::once(format!("before={n}"))
+            .chain(query)
+            .collect();
         format!("/admin/submissions?{}", query.join("&"))
     });
     ctx.insert("next", &next);
@@ -99,6 +69,62 @@ pub fn list(
         ("admin/submissions.html", "submissions"),
         ctx,
     )
+}
+
+/// The list's filter from its query parameters (shared by the list and its exports); the
+/// flags are `[spam, test, review]`.
+pub(super) fn filter_from(
+    form: Option<&str>,
+    email: Option<&str>,
+    status: Option<&str>,
+    q: Option<&str>,
+    [spam, test, review]: [Option<bool>; 3],
+) -> SubmissionFilter {
+    let nonempty = |s: Option<&str>| {
+        s.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    SubmissionFilter {
+        form: nonempty(form),
+        email_status: email.and_then(parse_email_status),
+        status: nonempty(status),
+        query: nonempty(q),
+        spam: spam.unwrap_or(false),
+        test: test.unwrap_or(false),
+        review: review.unwrap_or(false),
+    }
+}
+
+/// `form=quote&q=Zo%C3%AB&test=true`: the filter as query parameters, for the next page and
+/// the export links.
+fn filter_query(filter: &SubmissionFilter) -> Vec<String> {
+    let mut query = Vec::new();
+    for (k, v) in [
+        ("form", &filter.form),
+        ("status", &filter.status),
+        ("q", &filter.query),
+    ] {
+        if let Some(v) = v {
+            query.push(format!("{k}={}", urlencode(v)));
+        }
+    }
+    if let Some(e) = filter.email_status {
+        query.push(format!(
+            "email={}",
+            urlencode(json!(e).as_str().unwrap_or(""))
+        ));
+    }
+    for (k, on) in [
+        ("spam", filter.spam),
+        ("test", filter.test),
+        ("review", filter.review),
+    ] {
+        if on {
+            query.push(format!("{k}=true"));
+        }
+    }
+    query
 }
 
 /// A `mailto:` link to `address` with `subject`. The address is percent-encoded too: its
@@ -126,6 +152,7 @@ fn urlencode(s: &str) -> String {
 
 /// A list row: who, what, when and how it stands.
 pub(super) fn row(app: &App, s: &crate::store::Submission) -> serde_json::Value {
+    let z = &app.config.timezone;
     let who = s
         .fields
         .get("full_name")
@@ -151,7 +178,8 @@ pub(super) fn row(app: &App, s: &crate::store::Submission) -> serde_json::Value 
     json!({
         "id": s.id, "reference": s.reference, "form": s.form, "form_title": title,
         "who": who, "email": s.visitor_email, "summary": summary,
-        "created_at": human_time(s.created_at), "email_status": s.email_status,
+        "created_at": human_time(z, s.created_at),
+        "created_iso": z.rfc3339(s.created_at), "created_ago": crate::zone::ago(z, OffsetDateTime::now_utc(), s.created_at), "email_status": s.email_status,
         "status": s.status, "spam": s.spam, "test": s.test,
         "review": s.review.map(|r| r.describe()), "edit_of": edit_of,
     })
@@ -186,11 +214,12 @@ pub fn show(
         .map(|d| {
             json!({
                 "id": d.id, "kind": d.kind, "to": d.to, "subject": d.subject,
-                "started_at": human_time(d.started_at), "duration_ms": d.duration_ms,
+                "started_at": human_time(&app.config.timezone, d.started_at), "duration_ms": d.duration_ms,
                 "status": d.status, "http_status": d.http_status, "message_ids": d.message_ids,
                 "error": d.error, "text": d.text, "attachments": d.attachments,
                 "attempt": attempt_label(d.attempt),
                 "advice": d.failure.map(FailureKind::advice),
+                "inbox": super::inbox::view(&app.config.timezone, d.inbox.as_ref()),
             })
         })
         .collect();
@@ -201,14 +230,14 @@ pub fn show(
         .map(|(due, job)| {
             let due = OffsetDateTime::from_unix_timestamp_nanos(i128::from(due) * 1000)
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-            json!({ "kind": job.kind, "due": human_time(due), "attempt": job.attempt,
+            json!({ "kind": job.kind, "due": human_time(&app.config.timezone, due), "attempt": job.attempt,
                     "of": outbox::MAX_ATTEMPTS })
         })
         .collect();
     let notes: Vec<_> = s
         .notes
         .iter()
-        .map(|n| json!({ "at": human_time(n.at), "text": n.text }))
+        .map(|n| json!({ "at": human_time(&app.config.timezone, n.at), "text": n.text }))
         .collect();
     let mut ctx = Context::new();
     ctx.insert("s", &row(app, &s));

@@ -1,0 +1,354 @@
+//! Followed to the inbox: traceable messages and Mailtrap's webhook events, in-process with
+//! the fake Mailtrap posting events for the message ids it returned.
+
+mod common;
+
+use common::fake_mailtrap::Issued;
+use common::webhooks::{
+    self, delivery_of, hook, issued_to, login, metric, page, quote, start, submit, Payload,
+    PASSWORD, SECRET,
+};
+use common::{form_body, Fault, TestApp};
+use kipekee::mail::EmailStatus;
+use kipekee::store::{InboxState, SubscriberState};
+use rocket::http::{ContentType, Status};
+use serde_json::Value;
+
+#[test]
+fn every_message_carries_its_reference_submission_and_delivery() {
+    let t = start();
+    quote(&t, "anna@visitor.example");
+    let sub = t.app().store.latest_submissions(None, 1).unwrap().remove(0);
+    let issued = t.fake.issued();
+    assert_eq!(
+        issued.len(),
+        2,
+        "the owner's notification and the confirmation"
+    );
+    for m in &issued {
+        let vars = &m.custom_variables;
+        assert_eq!(vars["reference"], sub.reference.as_str(), "{vars}");
+        assert_eq!(vars["submission_id"], sub.id.to_string().as_str());
+        assert!(serde_json::to_vec(vars).unwrap().len() <= 1000);
+        let d = delivery_of(&t, m);
+        assert_eq!(d.submission_id, sub.id);
+        assert_eq!(
+            d.message_ids,
+            vec![m.message_id.clone()],
+            "recorded under its id"
+        );
+        assert_eq!(
+            m.category.as_deref(),
+            Some(format!("quote-{}", d.kind).as_str())
+        );
+    }
+}
+
+#[test]
+fn without_a_secret_there_is_no_hook() {
+    let t = TestApp::start();
+    let res = t
+        .client
+        .post("/hooks/mailtrap")
+        .header(ContentType::JSON)
+        .body(r#"{"events":[]}"#)
+        .dispatch();
+    assert_eq!(res.status(), Status::NotFound);
+}
+
+#[test]
+fn each_event_kind_shows_on_its_delivery() {
+    let t = start();
+    let kinds = [
+        ("delivery", InboxState::Delivered),
+        ("bounce", InboxState::Bounced),
+        ("spam", InboxState::Complained),
+        ("reject", InboxState::Rejected),
+        ("suspension", InboxState::Suspended),
+        ("soft bounce", InboxState::SoftBounce),
+        ("unsubscribe", InboxState::Unsubscribed),
+    ];
+    for (i, (kind, state)) in kinds.iter().enumerate() {
+        let address = format!("visitor{i}@visitor.example");
+        quote(&t, &address);
+        let m = issued_to(&t, &address);
+        let payload = if i % 2 == 0 {
+            Payload::Json
+        } else {
+            Payload::Jsonl
+        };
+        let e = webhooks::event(kind, &m, &format!("evt-{i}"));
+        assert_eq!(hook(&t, &[e], payload, None), Status::Ok, "{kind}");
+        let inbox = delivery_of(&t, &m)
+            .inbox
+            .unwrap_or_else(|| panic!("{kind} kept"));
+        assert_eq!(inbox.state, *state, "{kind}");
+        match *kind {
+            "bounce" => {
+                let detail = inbox.detail.unwrap();
+                assert!(
+                    detail.starts_with("550 ") && detail.contains("does not exist"),
+                    "{detail}"
+                );
+                assert_eq!(inbox.bounce_category.as_deref(), Some("bad_mailbox"));
+            }
+            "reject" => assert!(inbox.detail.unwrap().contains("suppression list")),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        metric(
+            &t,
+            "kipekee_webhook_events_total{event=\"bounced\",outcome=\"applied\"}"
+        ),
+        1
+    );
+    // Opens and clicks carry no inbox state.
+    let m = issued_to(&t, "visitor0@visitor.example");
+    let open = webhooks::event("open", &m, "evt-open");
+    assert_eq!(hook(&t, &[open], Payload::Json, None), Status::Ok);
+    assert_eq!(
+        delivery_of(&t, &m).inbox.unwrap().state,
+        InboxState::Delivered
+    );
+}
+
+#[test]
+fn a_wrong_or_missing_signature_is_refused_and_changes_nothing() {
+    let t = start();
+    quote(&t, "anna@visitor.example");
+    let m = issued_to(&t, "anna@visitor.example");
+    let e = webhooks::event("bounce", &m, "evt-1");
+    let (body, _) = webhooks::body(std::slice::from_ref(&e), Payload::Json);
+    let other_key = webhooks::sign("another secret entirely", body.as_bytes());
+    assert_eq!(
+        hook(
+            &t,
+            std::slice::from_ref(&e),
+            Payload::Json,
+            Some(&other_key)
+        ),
+        Status::Unauthorized
+    );
+    assert_eq!(
+        hook(&t, std::slice::from_ref(&e), Payload::Json, Some("not hex")),
+        Status::Unauthorized
+    );
+    let missing = t
+        .client
+        .post("/hooks/mailtrap")
+        .header(ContentType::JSON)
+        .body(body)
+        .dispatch();
+    assert_eq!(missing.status(), Status::Unauthorized);
+    assert_eq!(delivery_of(&t, &m).inbox, None, "nothing applied");
+    // The same event, signed, is then applied: the refused ones did not use up its id.
+    assert_eq!(hook(&t, &[e], Payload::Json, None), Status::Ok);
+    assert_eq!(
+        delivery_of(&t, &m).inbox.unwrap().state,
+        InboxState::Bounced
+    );
+}
+
+#[test]
+fn a_replayed_event_is_applied_once_and_unknown_messages_are_answered_200() {
+    let t = start();
+    quote(&t, "anna@visitor.example");
+    let m = issued_to(&t, "anna@visitor.example");
+    let e = webhooks::event("delivery", &m, "evt-same");
+    assert_eq!(
+        hook(&t, &[e.clone(), e.clone()], Payload::Jsonl, None),
+        Status::Ok
+    );
+    assert_eq!(hook(&t, &[e], Payload::Json, None), Status::Ok);
+    let applied = "kipekee_webhook_events_total{event=\"delivered\",outcome=\"applied\"}";
+    let replays = "kipekee_webhook_events_total{event=\"delivered\",outcome=\"replay\"}";
+    assert_eq!((metric(&t, applied), metric(&t, replays)), (1, 2));
+
+    let stranger = Issued {
+        message_id: "0b5e0000-0000-4000-8000-00000000dead".into(),
+        email: "someone@else.example".into(),
+        category: None,
+        custom_variables: Value::Null,
+    };
+    let e = webhooks::event("bounce", &stranger, "evt-stranger");
+    assert_eq!(hook(&t, &[e], Payload::Json, None), Status::Ok);
+    let unmatched = "kipekee_webhook_events_total{event=\"bounced\",outcome=\"unmatched\"}";
+    assert_eq!(metric(&t, unmatched), 1);
+}
+
+#[test]
+fn an_unknown_attempt_reported_delivered_becomes_sent() {
+    let t = start();
+    t.fake.set_fault(Fault::GatewayAfterAccept(504));
+    quote(&t, "anna@visitor.example");
+    t.fake.set_fault(Fault::None);
+    let m = issued_to(&t, "anna@visitor.example");
+    let before = delivery_of(&t, &m);
+    assert_eq!(before.status, EmailStatus::Unknown);
+    assert!(before.message_ids.is_empty(), "no answer, so no message id");
+    let e = webhooks::event("delivery", &m, "evt-late");
+    assert_eq!(hook(&t, &[e], Payload::Json, None), Status::Ok);
+    let after = delivery_of(&t, &m);
+    assert_eq!(
+        after.status,
+        EmailStatus::Sent,
+        "matched by its delivery_id"
+    );
+    assert_eq!(after.inbox.unwrap().state, InboxState::Delivered);
+    let summary = |t: &TestApp| {
+        let sub = t
+            .app()
+            .store
+            .submission(after.submission_id)
+            .unwrap()
+            .unwrap();
+        sub.email_status
+    };
+    assert_eq!(
+        summary(&t),
+        EmailStatus::Unknown,
+        "the owner's copy is still unconfirmed"
+    );
+    let owner = issued_to(&t, common::OWNER);
+    let e = webhooks::event("delivery", &owner, "evt-late-owner");
+    assert_eq!(hook(&t, &[e], Payload::Jsonl, None), Status::Ok);
+    assert_eq!(summary(&t), EmailStatus::Sent, "nothing left to resend");
+}
+
+#[test]
+fn the_newsletter_follows_the_reader() {
+    let t = start();
+    submit(&t, "newsletter", &[("email", "reader@visitor.example")]);
+    submit(&t, "newsletter", &[("email", "typo@visitor.example")]);
+    let optin = issued_to(&t, "reader@visitor.example");
+    let e = webhooks::event("unsubscribe", &optin, "evt-unsub");
+    assert_eq!(hook(&t, &[e], Payload::Json, None), Status::Ok);
+    let bounced = issued_to(&t, "typo@visitor.example");
+    let e = webhooks::event("bounce", &bounced, "evt-bounce");
+    assert_eq!(hook(&t, &[e], Payload::Jsonl, None), Status::Ok);
+    let state = |a: &str| {
+        let email = kipekee::config::EmailAddress::parse(a).unwrap();
+        t.app().store.subscriber(&email).unwrap().unwrap().state
+    };
+    assert_eq!(
+        state("reader@visitor.example"),
+        SubscriberState::Unsubscribed
+    );
+    assert_eq!(
+        state("typo@visitor.example"),
+        SubscriberState::Undeliverable
+    );
+}
+
+#[test]
+fn a_sandbox_inbox_receives_every_email_and_the_panel_says_so() {
+    let t = TestApp::start_with(|f| {
+        f.merge(("mailtrap_inbox_id", "4242")).merge((
+            "admin_password_hash",
+            kipekee::web::admin::hash_password(PASSWORD),
+        ))
+    });
+    quote(&t, "anna@visitor.example");
+    let paths: Vec<String> = t.fake.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, vec!["/api/batch/4242".to_string()]);
+    let config = &t.app().config;
+    assert!(config
+        .warnings()
+        .iter()
+        .any(|w| w.contains("no real person")));
+    login(&t);
+    assert!(
+        page(&t, "/admin").contains("test inbox 4242"),
+        "the banner is shown"
+    );
+}
+
+#[test]
+fn the_owner_sees_who_a_confirmation_never_reached() {
+    let t = start();
+    login(&t);
+    quote(&t, "anna@visitor.example");
+    quote(&t, "ben@visitor.example");
+    let anna = issued_to(&t, "anna@visitor.example");
+    let ben = issued_to(&t, "ben@visitor.example");
+    let events = [
+        webhooks::event("bounce", &anna, "evt-anna"),
+        webhooks::event("delivery", &ben, "evt-ben"),
+    ];
+    assert_eq!(hook(&t, &events, Payload::Jsonl, None), Status::Ok);
+
+    let dashboard = page(&t, "/admin");
+    let told = "The confirmation to anna@visitor.example bounced: the address may be mistyped \
+                — call them on +254 711 222 333.";
+    assert!(dashboard.contains(told), "{dashboard}");
+    assert!(!dashboard.contains("confirmation to ben@"));
+    let id = delivery_of(&t, &anna).submission_id;
+    let submission = page(&t, &format!("/admin/submissions/{id}"));
+    assert!(
+        submission.contains("Bounced (bad_mailbox): 550 "),
+        "{submission}"
+    );
+
+    let bounced = page(&t, "/admin/deliveries?inbox=bounced");
+    assert!(bounced.contains("anna@visitor.example") && !bounced.contains("ben@visitor.example"));
+    let delivered = page(&t, "/admin/deliveries?inbox=delivered");
+    assert!(delivered.contains("ben@visitor.example"));
+    assert!(!delivered.contains("anna@visitor.example"));
+}
+
+/// The real binary, as Mailtrap reaches it: JSON Lines signed over the raw body, a wrong
+/// signature refused, and the secret never in the log.
+#[test]
+fn the_real_binary_takes_signed_events_and_refuses_forged_ones() {
+    use common::process::{self, Server};
+    use common::webhooks::Signing;
+    let fake = common::FakeMailtrap::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let server = Server::start_command(&data_dir, |port| {
+        let mut cmd = process::command(&data_dir, port, &fake.url());
+        cmd.env("KIPEKEE_MAILTRAP_WEBHOOK_SECRET", SECRET);
+        cmd
+    });
+    let body = form_body(&[
+        ("full_name", "Anna Wanjiru"),
+        ("email", "anna@visitor.example"),
+        ("message", "Two nights"),
+    ]);
+    let res = process::http()
+        .post(&server.url("/f/quote"))
+        .set("Content-Type", "application/x-www-form-urlencoded")
+        .send_string(&body)
+        .expect("answered");
+    assert_eq!(res.status(), 303);
+    let anna = fake
+        .issued()
+        .into_iter()
+        .find(|i| i.email == "anna@visitor.example")
+        .unwrap();
+    let url = server.url("/hooks/mailtrap");
+    let forged = [webhooks::event("delivery", &anna, "evt-forged")];
+    let wrong = Signing::With("0123456789abcdef0123456789abcdef");
+    assert_eq!(webhooks::post(&url, &forged, Payload::Jsonl, wrong), 401);
+    assert_eq!(
+        webhooks::post(&url, &forged, Payload::Jsonl, Signing::None),
+        401
+    );
+    let real = [webhooks::event("bounce", &anna, "evt-real")];
+    let signed = Signing::With(SECRET);
+    assert_eq!(webhooks::post(&url, &real, Payload::Jsonl, signed), 200);
+    assert_eq!(webhooks::post(&url, &real, Payload::Json, signed), 200);
+    common::secrets::assert_no_secrets(&server.log_text(), &[SECRET]);
+    server.kill_9();
+
+    let store = kipekee::store::Store::open(&data_dir).unwrap();
+    let id = anna.custom_variables["delivery_id"].as_str().unwrap();
+    let d = store.delivery(id.parse().unwrap()).unwrap().unwrap();
+    let inbox = d.inbox.expect("the signed event was applied");
+    assert_eq!(
+        inbox.state,
+        InboxState::Bounced,
+        "the forged delivery was not"
+    );
+}
