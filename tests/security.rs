@@ -436,6 +436,19 @@ mod in_process {
     #[test]
     fn no_page_can_be_framed_and_the_email_preview_says_so_itself() {
         let t = start();
+        // The login page as a visitor sees it: once logged in, it sends the owner on.
+        let login = t.client.get("/admin/login").dispatch();
+        assert_eq!(login.status(), Status::Ok);
+        let frames: Vec<&str> = login.headers().get("X-Frame-Options").collect();
+        assert_eq!(frames, ["DENY"], "/admin/login");
+        let csp = login
+            .headers()
+            .get_one("Content-Security-Policy")
+            .unwrap_or("");
+        assert!(
+            csp.contains("frame-ancestors 'none'"),
+            "/admin/login: {csp}"
+        );
         log_in(&t);
         let body = json!({ "name": "Asha", "email": "asha@visitor.example", "message": "hi" });
         let created: Value = post_json(&t, body).into_json().unwrap();
@@ -444,7 +457,6 @@ mod in_process {
         for path in [
             "/".to_string(),
             "/f/quote".into(),
-            "/admin/login".into(),
             "/admin".into(),
             format!("/admin/deliveries/{delivery}/preview"),
         ] {
