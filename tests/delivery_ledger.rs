@@ -135,7 +135,7 @@ fn a_5_mib_cv_over_a_slow_uplink_is_sent_once_and_recorded_as_sent() {
     let s = &store.latest_submissions(Some("job"), 1).unwrap()[0];
     assert_eq!(s.email_status, EmailStatus::Sent);
     for d in store.deliveries_of(s.id).unwrap() {
-        assert_eq!(d.status, EmailStatus::Sent, "{d:#?}");
+        assert_eq!(d.outcome.status, EmailStatus::Sent, "{d:#?}");
     }
 }
 
@@ -167,9 +167,9 @@ fn a_gateway_error_after_mailtrap_accepted_is_unknown_and_never_resent() {
     let log = store.deliveries_of(s.id).unwrap();
     assert_eq!(log.len(), 2);
     for d in log {
-        assert_eq!(d.status, EmailStatus::Unknown);
+        assert_eq!(d.outcome.status, EmailStatus::Unknown);
         assert_eq!(
-            d.failure,
+            d.outcome.failure,
             Some(FailureKind::Http {
                 status: 504,
                 mailtrap: false
