@@ -333,19 +333,15 @@ pub async fn resend(
         }
     }
     // One round per trigger: an opt-in goes on submit, a welcome on confirmation.
-    let mut by_trigger: BTreeMap<u8, (Trigger, Vec<String>)> = BTreeMap::new();
+    let mut by_trigger: BTreeMap<Trigger, Vec<String>> = BTreeMap::new();
     for kind in kinds {
         let Some(e) = def.emails.iter().find(|e| e.kind == kind) else {
             continue;
         };
-        by_trigger
-            .entry(e.when as u8)
-            .or_insert_with(|| (e.when, Vec::new()))
-            .1
-            .push(kind);
+        by_trigger.entry(e.when).or_default().push(kind);
     }
     let mut out = Vec::new();
-    for (trigger, kinds) in by_trigger.into_values() {
+    for (trigger, kinds) in by_trigger {
         let round = Round {
             trigger,
             only: Some(&kinds),

@@ -102,8 +102,8 @@ impl FieldDef {
     }
 }
 
-/// When an email of a form goes out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// When an email of a form goes out, in the order a visitor meets them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Trigger {
     #[default]

@@ -1,6 +1,7 @@
 //! Submissions: the filtered list, one submission with its deliveries, and the owner's
 //! actions on it (resend, pipeline status, notes, delete).
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rocket::form::{Form, FromForm};
 use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
@@ -138,15 +139,15 @@ fn mailto(address: &str, subject: &str) -> String {
     format!("mailto:{to}?subject={}", urlencode(subject))
 }
 
+/// Everything but RFC 3986's unreserved characters, so a value fits in a query or `mailto:`.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
 /// A list row: who, what, when and how it stands.
