@@ -11,6 +11,7 @@ use tera::Context;
 use time::OffsetDateTime;
 
 use super::auth::{Admin, CsrfForm};
+use super::inbox::Confirmation;
 use super::submissions::row;
 use super::{back_to, render};
 use crate::config::{EmailAddress, Mailbox};
@@ -46,16 +47,19 @@ pub fn dashboard(
         .store
         .list_deliveries(&DeliveryFilter::default(), None, RECENT)?
         .items;
-    // An email needs attention only while its latest attempt has not gone through.
+    // An email needs attention only while its latest attempt has not gone through (with
+    // webhooks, an `unknown` one once Mailtrap has not confirmed it in time).
+    let now = OffsetDateTime::now_utc();
+    let webhooks = app.config.mailtrap_webhook_secret.is_some();
     let mut failed: Vec<&Delivery> = outbox::latest_attempts(&recent)
         .into_iter()
-        .filter(|d| matches!(d.status, EmailStatus::Failed | EmailStatus::Unknown))
+        .filter(|d| Confirmation::needs_attention(d, webhooks, now))
         .collect();
     failed.sort_by_key(|d| std::cmp::Reverse(d.id));
     let failed: Vec<_> = failed
         .into_iter()
         .take(8)
-        .map(|d| delivery_row(&app.config.timezone, d))
+        .map(|d| attention_row(app, d, webhooks, now))
         .collect();
     let mut ctx = Context::new();
     ctx.insert("counts", &counts);
@@ -94,6 +98,24 @@ fn failure_banner(zone: &Zone, recent: &[Delivery]) -> Option<serde_json::Value>
         "cause": cause, "hint": health.failure().map(FailureKind::advice),
         "since": human_time(zone, streak[streak.len() - 1].started_at),
     }))
+}
+
+/// A "needs attention" row; an `unknown` email that Mailtrap never confirmed carries the
+/// question to resend it and the history of its attempts.
+fn attention_row(
+    app: &App,
+    d: &Delivery,
+    webhooks: bool,
+    now: OffsetDateTime,
+) -> serde_json::Value {
+    let zone = &app.config.timezone;
+    let mut row = delivery_row(zone, d);
+    if Confirmation::of(d, webhooks, now) == Confirmation::Overdue {
+        let log = app.store.deliveries_of(d.submission_id).unwrap_or_default();
+        row["unconfirmed"] = json!(super::inbox::UNCONFIRMED);
+        row["history"] = json!(super::inbox::history(zone, &log, &d.kind));
+    }
+    row
 }
 
 fn delivery_row(zone: &Zone, d: &Delivery) -> serde_json::Value {

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use super::auth::{Admin, CsrfForm};
 use super::{back_to, form_refs, render};
-use crate::mail::{EmailStatus, FailureKind};
+use crate::mail::EmailStatus;
 use crate::outbox::{self, Resend};
 use crate::store::Attempt;
 use crate::store::{Delivery, DeliveryFilter, Note, SubmissionFilter, SubmissionId};
@@ -206,10 +206,10 @@ pub fn show(
             .map(|(k, v)| json!({ "label": k, "value": v }))
             .collect(),
     };
-    let deliveries: Vec<_> = app
-        .store
-        .deliveries_of(id)?
-        .into_iter()
+    let log = app.store.deliveries_of(id)?;
+    let confirmations = super::inbox::Confirmations::of(app, &log, OffsetDateTime::now_utc());
+    let deliveries: Vec<_> = log
+        .iter()
         .rev()
         .map(|d| {
             json!({
@@ -218,7 +218,7 @@ pub fn show(
                 "status": d.status, "http_status": d.http_status, "message_ids": d.message_ids,
                 "error": d.error, "text": d.text, "attachments": d.attachments,
                 "attempt": attempt_label(d.attempt),
-                "advice": d.failure.map(FailureKind::advice),
+                "advice": confirmations.advice(&app.config.timezone, d),
                 "inbox": super::inbox::view(&app.config.timezone, d.inbox.as_ref()),
             })
         })
@@ -245,6 +245,7 @@ pub fn show(
     ctx.insert("files", &s.files);
     ctx.insert("deliveries", &deliveries);
     ctx.insert("retries", &retries);
+    ctx.insert("unconfirmed", &confirmations.overdue);
     ctx.insert("notes", &notes);
     ctx.insert(
         "statuses",
@@ -279,7 +280,7 @@ fn sent_count(attempts: &[Delivery]) -> usize {
 }
 
 /// How the submission page names an attempt.
-fn attempt_label(a: Attempt) -> String {
+pub(super) fn attempt_label(a: Attempt) -> String {
     match a {
         Attempt::FirstTry => "first try".into(),
         Attempt::AutomaticRetry(n) => format!("automatic retry {}", n.saturating_sub(1)),
