@@ -211,3 +211,62 @@ impl Confirmations {
             .or_else(|| d.failure.map(|f| f.advice().to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn attempt(status: EmailStatus, inbox: Option<InboxState>) -> Delivery {
+        let mut d = Delivery::planned("confirmation", Some("anna@visitor.example"), "Thanks");
+        d.started_at = datetime!(2026-11-30 09:00 UTC);
+        d.status = status;
+        d.inbox = inbox.map(|state| InboxEvent {
+            state,
+            at: d.started_at,
+            detail: None,
+            bounce_category: None,
+        });
+        d
+    }
+
+    #[test]
+    fn an_unknown_attempt_waits_30_minutes_for_an_event_with_webhooks_only() {
+        let unknown = attempt(EmailStatus::Unknown, None);
+        let soon = datetime!(2026-11-30 09:29:59 UTC);
+        let late = datetime!(2026-11-30 09:30 UTC);
+        assert_eq!(
+            Confirmation::of(&unknown, true, soon),
+            Confirmation::Waiting {
+                deadline: datetime!(2026-11-30 09:30 UTC)
+            }
+        );
+        assert!(!Confirmation::needs_attention(&unknown, true, soon));
+        assert_eq!(
+            Confirmation::of(&unknown, true, late),
+            Confirmation::Overdue
+        );
+        assert!(Confirmation::needs_attention(&unknown, true, late));
+        assert_eq!(
+            Confirmation::of(&unknown, false, late),
+            Confirmation::NotAwaited
+        );
+        assert!(Confirmation::needs_attention(&unknown, false, soon));
+        let bounced = attempt(EmailStatus::Unknown, Some(InboxState::Bounced));
+        assert_eq!(
+            Confirmation::of(&bounced, true, late),
+            Confirmation::Reported
+        );
+        let sent = attempt(EmailStatus::Sent, None);
+        assert!(!Confirmation::needs_attention(&sent, true, late));
+        assert!(Confirmation::needs_attention(
+            &attempt(EmailStatus::Failed, None),
+            true,
+            soon
+        ));
+        assert_eq!(
+            Confirmation::Overdue.advice(&Zone::utc()).as_deref(),
+            Some(UNCONFIRMED)
+        );
+    }
+}
