@@ -129,7 +129,16 @@ pub fn view(zone: &Zone, inbox: Option<&InboxEvent>) -> Value {
         InboxState::Rejected => format!("Not sent by Mailtrap: {detail}"),
         InboxState::Suspended => format!("Mailtrap suspended sending: {detail}"),
     };
-    json!({ "state": e.state.label(), "text": text, "at": human_time(zone, e.at) })
+    let short = match e.state {
+        InboxState::Delivered => "delivered",
+        InboxState::SoftBounce => "delayed",
+        InboxState::Bounced => "bounced",
+        InboxState::Complained => "marked as spam",
+        InboxState::Unsubscribed => "unsubscribed",
+        InboxState::Rejected => "not sent by Mailtrap",
+        InboxState::Suspended => "suspended",
+    };
+    json!({ "state": e.state.label(), "short": short, "text": text, "at": human_time(zone, e.at) })
 }
 
 /// Visitors whose confirmation bounced or was refused among `recent` deliveries, newest

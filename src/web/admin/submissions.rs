@@ -246,6 +246,8 @@ pub fn show(
     ctx.insert("deliveries", &deliveries);
     ctx.insert("retries", &retries);
     ctx.insert("unconfirmed", &confirmations.overdue);
+    let latest: Vec<Delivery> = outbox::latest_attempts(&log).into_iter().cloned().collect();
+    ctx.insert("bounced", &super::inbox::bounced_visitors(app, &latest));
     ctx.insert("notes", &notes);
     ctx.insert(
         "statuses",
