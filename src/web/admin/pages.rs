@@ -1,4 +1,5 @@
-//! Dashboard, delivery log, subscribers and settings.
+//! Dashboard, delivery log, subscribers, and the settings page's actions (test email, test
+//! form).
 
 use rocket::form::{Form, FromForm};
 use rocket::http::Header;
@@ -262,42 +263,6 @@ pub async fn subscriber_unsubscribe(
         "/admin/subscribers".into(),
         format!("{email} unsubscribed."),
     ))
-}
-
-#[get("/settings")]
-pub fn settings(
-    admin: Admin,
-    app: &State<App>,
-    flash: Option<FlashMessage<'_>>,
-) -> Result<RawHtml<String>, Error> {
-    let config = serde_json::to_string_pretty(&app.config).unwrap_or_default();
-    let forms: Vec<_> = app
-        .forms
-        .iter()
-        .map(|(slug, f)| {
-            let emails: Vec<_> = f
-                .emails
-                .iter()
-                .map(|e| {
-                    let to = if e.to_visitor() {
-                        "the visitor".to_string()
-                    } else {
-                        app.config
-                            .recipient(&e.to)
-                            .map_or("not configured".into(), |a| a.to_string())
-                    };
-                    json!({ "kind": e.kind, "to": to, "when": e.when })
-                })
-                .collect();
-            json!({ "slug": slug, "title": f.title, "emails": emails })
-        })
-        .collect();
-    let mut ctx = Context::new();
-    ctx.insert("config", &config);
-    ctx.insert("forms", &forms);
-    ctx.insert("warnings", &app.config.warnings());
-    ctx.insert("admin_email", &app.config.admin_email);
-    render(app, &admin, flash, ("admin/settings.html", "settings"), ctx)
 }
 
 #[derive(FromForm)]
