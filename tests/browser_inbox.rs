@@ -5,7 +5,8 @@
 //!
 //! Screenshots of the bounced submission at 1280 and 390 px go to
 //! `<target>/test-artifacts/inbox-bounced-*.png`; the text of each submission page to
-//! `inbox-{bounced,complained,reconciled}.txt` there. Needs Debian's `chromium` and
+//! `inbox-{bounced,complained,reconciled}.txt` there; the settings checklist as
+//! `settings-*.png`. Needs Debian's `chromium` and
 //! `chromium-driver` (skipped without them, except under `CI=true`).
 
 #[path = "common/browser.rs"]
@@ -184,6 +185,25 @@ async fn journey(
         "no email is left unknown: {text}"
     );
     save_text(&c, &artifacts, "inbox-reconciled").await;
+
+    step("the settings checklist");
+    c.goto(&url("/admin/settings"))
+        .await
+        .expect("open settings");
+    wait_text(&c, "#check-webhook", "On: Mailtrap tells Kipekee").await;
+    wait_text(&c, "#check-webhook code", "/hooks/mailtrap").await;
+    let copy = find(&c, "button[data-copy='hook-url']").await;
+    assert!(
+        copy.is_displayed().await.expect("displayed"),
+        "the copy button is shown once its script runs"
+    );
+    for width in [1280, 390] {
+        resize_viewport(&c, width, 844).await;
+        let cut = cut_off(&c).await;
+        assert!(cut.is_empty(), "settings cut off at {width} px: {cut:#?}");
+    }
+    resize_viewport(&c, 1280, 900).await;
+    screenshots(&c, &artifacts, "settings").await;
 }
 
 /// Posts the quote form as a browser would (303 to the thank-you page).

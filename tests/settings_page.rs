@@ -61,7 +61,7 @@ fn the_checklist_says_what_is_in_place_and_what_to_do() {
     let p = settings(&t);
     let sender = item(&p, "sender");
     assert!(
-        sender.contains("in place") && sender.contains("Mbugani Shop <hello@example.com>"),
+        sender.contains(">OK<") && sender.contains("Mbugani Shop <hello@example.com>"),
         "{sender}"
     );
     let owners = item(&p, "owners");
@@ -107,7 +107,7 @@ fn the_checklist_says_what_is_in_place_and_what_to_do() {
         mailtrap.contains("MAILTRAP_API_TOKEN is wrong or expired"),
         "{mailtrap}"
     );
-    assert!(!mailtrap.contains("in place"));
+    assert!(mailtrap.contains(">needs fixing<"), "{mailtrap}");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use super::auth::Admin;
 use super::render;
 use crate::config::PLACEHOLDER_FROM;
 use crate::forms::{FieldKind, FormDef};
-use crate::mail::{EmailStatus, FailureKind};
+use crate::mail::{EmailStatus, FailureKind, Retry};
 use crate::store::{Delivery, DeliveryFilter};
 use crate::templates::human_time;
 use crate::web::metrics::DeliveryHealth;
@@ -217,8 +217,13 @@ fn mailtrap_check(app: &App, recent: &[Delivery]) -> Check {
         ),
         Some(d) => {
             let advice = d.failure.map_or("", FailureKind::advice);
+            // Refused for good (token, domain): nothing gets through until it is fixed.
+            let standing = match d.failure.map(FailureKind::retry) {
+                Some(Retry::Permanent) => Standing::Bad,
+                _ => Standing::Warn,
+            };
             mailtrap(
-                Standing::Warn,
+                standing,
                 format!(
                     "The latest email was not accepted ({}): {advice}",
                     human_time(zone, d.started_at)
