@@ -9,8 +9,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use time::{Duration, OffsetDateTime};
 
-use super::{records, DeliveryId, Result, Store, StoreError};
-use crate::mail::EmailStatus;
+use super::{records, Result, Store, StoreError};
+use crate::model::DeliveryId;
+use crate::model::EmailStatus;
 use crate::store::Delivery;
 
 /// How long an applied `event_id` is remembered. Mailtrap retries a request that was not

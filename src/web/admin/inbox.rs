@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
 use crate::forms::FieldKind;
-use crate::mail::EmailStatus;
+use crate::model::EmailStatus;
 use crate::store::{Delivery, InboxEvent, InboxState};
 use crate::templates::human_time;
 use crate::zone::Zone;
@@ -186,7 +186,7 @@ fn phone_of(app: &App, d: &Delivery) -> Option<String> {
 /// first): what replaces the failure's advice on an attempt, and the emails to offer for a
 /// resend because no event confirmed them in time, each with its history.
 pub struct Confirmations {
-    latest: Vec<(crate::store::DeliveryId, Confirmation)>,
+    latest: Vec<(crate::model::DeliveryId, Confirmation)>,
     /// `{kind, to, history}` per email whose latest attempt is [`Confirmation::Overdue`].
     pub overdue: Vec<Value>,
 }

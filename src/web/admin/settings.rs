@@ -15,7 +15,7 @@ use super::auth::Admin;
 use super::render;
 use crate::config::PLACEHOLDER_FROM;
 use crate::forms::{FieldKind, FormDef};
-use crate::mail::{EmailStatus, FailureKind, Retry};
+use crate::model::{EmailStatus, FailureKind, Retry};
 use crate::store::{Delivery, DeliveryFilter};
 use crate::templates::human_time;
 use crate::web::metrics::DeliveryHealth;
@@ -106,7 +106,7 @@ pub fn checklist(app: &App, recent: &[Delivery], now: OffsetDateTime) -> Vec<Che
     out.push(match &c.admin_email {
         None => owners(Standing::Bad, "ADMIN_EMAIL is not set: nobody is told about new submissions.".into()),
         Some(admin) => {
-            let role = |own: &Option<crate::config::EmailAddress>| {
+            let role = |own: &Option<crate::model::EmailAddress>| {
                 own.as_ref().map_or(format!("{admin} (same as quotes)"), ToString::to_string)
             };
             owners(Standing::Ok, format!(
