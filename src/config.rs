@@ -29,6 +29,20 @@ const SEED_ENV: &[&str] = &[
     "NEWSLETTER_EMAIL",
 ];
 
+/// Names read without the `KIPEKEE_` prefix because other tools and SDKs use them so.
+const UNPREFIXED_ENV: &[&str] = &["SSL_CERT_FILE", "MAILTRAP_INBOX_ID"];
+
+/// The environment name of a setting: `admin_email` → `ADMIN_EMAIL` (the seed's names and
+/// [`UNPREFIXED_ENV`] have no prefix), `data_dir` → `KIPEKEE_DATA_DIR`.
+pub fn env_name(key: &str) -> String {
+    let upper = key.to_ascii_uppercase();
+    if SEED_ENV.contains(&upper.as_str()) || UNPREFIXED_ENV.contains(&upper.as_str()) {
+        upper
+    } else {
+        format!("KIPEKEE_{upper}")
+    }
+}
+
 /// Shown when `DEFAULT_FROM_EMAIL` is not configured; `kipekee check` flags it.
 pub const PLACEHOLDER_FROM: &str = "Kipekee <noreply@kipekee.invalid>";
 
@@ -62,7 +76,7 @@ pub struct AppConfig {
     pub mailtrap_webhook_secret: Option<Secret>,
     /// `MAILTRAP_INBOX_ID`: a Mailtrap sandbox (test) inbox; set, every email goes there and no
     /// real person receives anything (mailtrap-api.md, sandbox sending).
-    #[serde(default, deserialize_with = "empty_is_none")]
+    #[serde(default, deserialize_with = "inbox_id")]
     pub mailtrap_inbox_id: Option<InboxId>,
     /// Seconds allowed for the whole Mailtrap request (connect, send, answer).
     pub mailtrap_timeout_secs: u64,
@@ -187,11 +201,7 @@ pub fn figment() -> Figment {
         .merge(Toml::file(Env::var_or("ROCKET_CONFIG", "Rocket.toml")).nested())
         .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
         .merge(TextEnv(Env::raw().only(SEED_ENV).global()))
-        .merge(TextEnv(
-            Env::raw()
-                .only(&["SSL_CERT_FILE", "MAILTRAP_INBOX_ID"])
-                .global(),
-        ))
+        .merge(TextEnv(Env::raw().only(UNPREFIXED_ENV).global()))
         .merge(TextEnv(Env::prefixed("KIPEKEE_").global()))
         .select(Profile::from_env_or(
             "ROCKET_PROFILE",
@@ -211,6 +221,15 @@ fn rocket_defaults() -> serde_json::Value {
 }
 
 impl AppConfig {
+    /// The key of every setting an owner may set (`admin_email`, `data_dir`, …), from the
+    /// serialised defaults; hidden benchmark switches are not serialised, so not listed.
+    pub fn setting_keys() -> Vec<String> {
+        match serde_json::to_value(AppConfig::default()) {
+            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Extracts and cross-checks the configuration; the error names the offending key.
     /// Lossy: the environment's values are text (`TextEnv`), and a number or a switch is read
     /// from its text (`"10"`, `"true"`) where the setting wants one.
@@ -334,9 +353,48 @@ const DEFAULT_MAILTRAP_API_URL: &str = "https://send.api.mailtrap.io";
 const SANDBOX_MAILTRAP_API_URL: &str = "https://sandbox.api.mailtrap.io";
 
 /// A Mailtrap sandbox inbox id: digits, as shown in the inbox's URL in Mailtrap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
 pub struct InboxId(pub u64);
+
+/// `MAILTRAP_INBOX_ID` as text (the environment, `mailtrap_inbox_id = "123456"`) or as a TOML
+/// number (`mailtrap_inbox_id = 123456`); empty text means unset. Anything else (a negative or
+/// fractional number, text that is not digits) is an error naming the value.
+fn inbox_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<InboxId>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Option<InboxId>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a Mailtrap inbox id (digits)")
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            if s.trim().is_empty() {
+                return Ok(None);
+            }
+            InboxId::try_from(s.to_string())
+                .map(Some)
+                .map_err(E::custom)
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+            Ok(Some(InboxId(n)))
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
+            u64::try_from(n)
+                .map(|n| Some(InboxId(n)))
+                .map_err(|_| E::custom(format!("{n} is not a Mailtrap inbox id (digits)")))
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(Visitor)
+        }
+    }
+    d.deserialize_any(Visitor)
+}
 
 impl TryFrom<String> for InboxId {
     type Error = String;
@@ -496,5 +554,46 @@ mod tests {
         c.mailtrap_api_url = "http://127.0.0.1:9/".into();
         assert_eq!(c.mailtrap_batch_url(), "http://127.0.0.1:9/api/batch/4242");
         assert!(InboxId::try_from("12ab".to_string()).is_err());
+    }
+
+    /// `Rocket.toml` may write the inbox id as a number or as a string; the environment's
+    /// text is read the same; a bad value stops start-up with one line naming the key.
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn an_inbox_id_is_read_as_a_toml_number_or_text_and_a_bad_one_is_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ROCKET_CONFIG", "Rocket.toml");
+            for (toml, expected) in [
+                ("mailtrap_inbox_id = 123456", Some(InboxId(123456))),
+                ("mailtrap_inbox_id = \"123456\"", Some(InboxId(123456))),
+                ("mailtrap_inbox_id = \"\"", None),
+            ] {
+                jail.create_file("Rocket.toml", &format!("[default]\n{toml}\n"))?;
+                let c = AppConfig::from_figment(&figment()).unwrap();
+                assert_eq!(c.mailtrap_inbox_id, expected, "{toml}");
+            }
+            for (toml, shown) in [
+                ("mailtrap_inbox_id = -5", "-5"),
+                ("mailtrap_inbox_id = 12.5", "12.5"),
+                ("mailtrap_inbox_id = \"12ab\"", "\"12ab\""),
+            ] {
+                jail.create_file("Rocket.toml", &format!("[default]\n{toml}\n"))?;
+                let err = AppConfig::from_figment(&figment()).unwrap_err().to_string();
+                assert!(
+                    err.contains("mailtrap_inbox_id") && err.contains(shown),
+                    "{toml}: {err}"
+                );
+                assert!(!err.contains('\n'), "one line: {err}");
+            }
+            jail.create_file("Rocket.toml", "[default]\nmailtrap_inbox_id = 1\n")?;
+            jail.set_env("MAILTRAP_INBOX_ID", "0042");
+            let c = AppConfig::from_figment(&figment()).unwrap();
+            assert_eq!(
+                c.mailtrap_inbox_id,
+                Some(InboxId(42)),
+                "the environment wins"
+            );
+            Ok(())
+        });
     }
 }

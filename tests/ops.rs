@@ -532,3 +532,43 @@ fn check_shows_which_client_address_header_is_trusted_and_masks_the_metrics_toke
     assert!(text.contains(r#""log_format": "json""#), "{text}");
     assert!(!text.contains("scrape-secret-91"), "{text}");
 }
+
+/// The shipped env file names every setting the appliance has (README's settings table too),
+/// and `sh` can source it as it is, with its values taken literally.
+#[test]
+fn the_env_example_names_every_setting_and_sh_can_source_it() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = std::fs::read_to_string(root.join("packaging/kipekee.env.example")).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let keys = kipekee::config::AppConfig::setting_keys();
+    assert!(keys.len() > 20, "{keys:?}");
+    for key in keys {
+        let name = kipekee::config::env_name(&key);
+        let named = |text: &str| {
+            text.match_indices(&name).any(|(at, _)| {
+                let after = text[at + name.len()..].chars().next();
+                let before = text[..at].chars().next_back();
+                !after.is_some_and(|c| c == '_' || c.is_ascii_alphanumeric())
+                    && !before.is_some_and(|c| c == '_' || c.is_ascii_alphanumeric())
+            })
+        };
+        assert!(
+            named(&example),
+            "{name} is missing from kipekee.env.example"
+        );
+        assert!(named(&readme), "{name} is missing from README.md");
+    }
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#"set -eu; set -a; . "$1"; printf '%s\n' "$DEFAULT_FROM_EMAIL""#)
+        .arg("sh")
+        .arg(root.join("packaging/kipekee.env.example"))
+        .env_clear()
+        .output()
+        .expect("sh runs");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Your Business <hello@your-verified-domain.example>\n"
+    );
+}

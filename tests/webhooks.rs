@@ -354,3 +354,101 @@ fn the_real_binary_takes_signed_events_and_refuses_forged_ones() {
         "the forged delivery was not"
     );
 }
+
+/// Moves every attempt of a submission `minutes` into the past, as if it had been made then.
+fn backdate(t: &TestApp, submission: kipekee::model::SubmissionId, minutes: i64) {
+    let store = &t.app().store;
+    let log: Vec<_> = store
+        .deliveries_of(submission)
+        .unwrap()
+        .into_iter()
+        .map(|mut d| {
+            d.outcome.started_at -= time::Duration::minutes(minutes);
+            d
+        })
+        .collect();
+    let status = store.submission(submission).unwrap().unwrap().email_status;
+    rocket::execute(store.record_deliveries(submission, log, status)).unwrap();
+}
+
+const UNCONFIRMED: &str = "Mailtrap has not confirmed this email in 30 minutes — it may not \
+                           have been delivered; resend?";
+
+/// With webhooks, an `unknown` attempt waits for Mailtrap's word; after 30 minutes without
+/// one the owner is asked (dashboard and submission page, with its history), and nothing is
+/// ever resent by itself. An event that comes ends the question.
+#[test]
+fn an_unknown_attempt_no_event_confirms_in_30_minutes_is_offered_for_resending() {
+    let t = start();
+    login(&t);
+    t.fake.set_fault(Fault::GatewayAfterAccept(504));
+    quote(&t, "anna@visitor.example");
+    t.fake.set_fault(Fault::None);
+    let anna = issued_to(&t, "anna@visitor.example");
+    let id = delivery_of(&t, &anna).submission_id;
+    let submission_page = format!("/admin/submissions/{id}");
+
+    let dashboard = page(&t, "/admin");
+    assert!(
+        dashboard.contains("Nothing failed recently."),
+        "not yet: {dashboard}"
+    );
+    let waiting = page(&t, &submission_page);
+    assert!(
+        waiting.contains("waiting for Mailtrap to confirm it until"),
+        "{waiting}"
+    );
+    assert!(!waiting.contains(UNCONFIRMED));
+
+    backdate(&t, id, 31);
+    let dashboard = page(&t, "/admin");
+    assert_eq!(dashboard.matches(UNCONFIRMED).count(), 2, "{dashboard}");
+    assert!(
+        dashboard.contains("first try, ") && dashboard.contains(": unknown (HTTP 504)"),
+        "the history is shown: {dashboard}"
+    );
+    let asked = page(&t, &submission_page);
+    assert!(asked.contains(UNCONFIRMED), "{asked}");
+    assert!(
+        asked.contains(r#"<input type="hidden" name="kind" value="confirmation">"#),
+        "a resend of that email is offered: {asked}"
+    );
+    assert_eq!(t.fake.requests().len(), 1, "nothing was resent by itself");
+    assert_eq!(t.app().store.pending_retries(), 0, "nor queued");
+
+    let e = webhooks::event("delivery", &anna, "evt-late");
+    assert_eq!(hook(&t, &[e], Payload::Json, None), Status::Ok);
+    let dashboard = page(&t, "/admin");
+    assert_eq!(
+        dashboard.matches(UNCONFIRMED).count(),
+        1,
+        "only the owner's copy is left unconfirmed"
+    );
+}
+
+/// Without webhooks nothing can confirm an `unknown` attempt: the advice stays "check before
+/// resending", however long ago it was.
+#[test]
+fn without_webhooks_an_unknown_attempt_keeps_its_advice() {
+    let t = TestApp::start_with(|f| {
+        f.merge((
+            "admin_password_hash",
+            kipekee::web::admin::hash_password(PASSWORD),
+        ))
+    });
+    login(&t);
+    t.fake.set_fault(Fault::GatewayAfterAccept(504));
+    quote(&t, "anna@visitor.example");
+    let anna = issued_to(&t, "anna@visitor.example");
+    let id = delivery_of(&t, &anna).submission_id;
+    backdate(&t, id, 120);
+    let dashboard = page(&t, "/admin");
+    assert!(dashboard.contains("anna@visitor.example"), "{dashboard}");
+    assert!(!dashboard.contains(UNCONFIRMED));
+    let shown = page(&t, &format!("/admin/submissions/{id}"));
+    assert!(
+        shown.contains("A gateway in front of Mailtrap failed after the email was sent"),
+        "{shown}"
+    );
+    assert!(!shown.contains(UNCONFIRMED) && !shown.contains("waiting for Mailtrap"));
+}

@@ -113,6 +113,8 @@ pub struct Store {
     messageid_deliveryid: Tree,
     /// `webhook_events`: a Mailtrap `event_id` → when it was applied (unix seconds, 8 bytes)
     webhook_events: Tree,
+    /// When old event ids were last pruned, unix seconds.
+    events_pruned_at: Arc<AtomicU64>,
 }
 
 /// sled's page cache when nothing else is configured: 64 MiB, small enough for a 1 GiB
@@ -179,6 +181,7 @@ impl Store {
             retries: db.open_tree("retries")?,
             messageid_deliveryid: db.open_tree("messageid_deliveryid")?,
             webhook_events: db.open_tree("webhook_events")?,
+            events_pruned_at: Arc::default(),
             last_id: Arc::new(AtomicU64::new(0)),
             flusher: Arc::default(),
             db,
@@ -187,6 +190,7 @@ impl Store {
         // Global, never-expiring idempotency keys of earlier releases; `formidem_record`
         // replaces them (keys are per form now, so none of them could match).
         store.db.drop_tree("idempotency_submissionid")?;
+        store.prune_webhook_events(OffsetDateTime::now_utc(), true)?;
         let newest = [&store.submissions, &store.deliveries]
             .iter()
             .filter_map(|t| t.last().ok().flatten())

@@ -104,6 +104,7 @@ fn incoming(raw: RawEvent) -> Option<IncomingEvent> {
         other => other.to_string(),
     });
     let detail = match (raw.response, code, raw.reason) {
+        (Some(r), Some(c), _) if r.trim_start().starts_with(c.as_str()) => Some(r),
         (Some(r), Some(c), _) => Some(format!("{c} {r}")),
         (Some(r), None, _) => Some(r),
         (None, _, reason) => reason,

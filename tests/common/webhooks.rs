@@ -31,7 +31,7 @@ pub fn event(kind: &str, message: &Issued, event_id: &str) -> Value {
         "message_id": message.message_id,
         "email": message.email,
         "event_id": event_id,
-        "timestamp": 1_764_489_600,
+        "timestamp": now_unix(),
         "sending_stream": "transactional",
         "sending_domain_name": "example.com",
     });
@@ -63,6 +63,13 @@ pub fn event(kind: &str, message: &Issued, event_id: &str) -> Value {
         _ => {}
     }
     e
+}
+
+/// Now, in Unix seconds: Mailtrap stamps an event when it happens.
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The body Mailtrap would post for these events.

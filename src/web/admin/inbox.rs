@@ -1,13 +1,107 @@
-//! What Mailtrap's webhooks told about an email, as the owner reads it: a line per delivery
-//! and, on the dashboard, the visitors whose confirmation never reached them.
+//! What Mailtrap's webhooks told about an email, as the owner reads it: a line per delivery,
+//! on the dashboard the visitors whose confirmation never reached them, and the `unknown`
+//! attempts that no event confirmed in time.
 
 use serde_json::{json, Value};
+use time::{Duration, OffsetDateTime};
 
 use crate::forms::FieldKind;
-use crate::model::{Delivery, InboxEvent, InboxState};
+use crate::model::{Delivery, EmailStatus, InboxEvent, InboxState};
 use crate::templates::human_time;
 use crate::zone::Zone;
 use crate::App;
+
+/// How long Mailtrap's webhooks get to report on an `unknown` attempt (one that may have
+/// been delivered) before the owner is asked whether to resend it (issue 11, item 3).
+/// Mailtrap reports a delivery within seconds to minutes; half an hour leaves room for its
+/// batching and a soft bounce or two.
+pub const CONFIRM_WITHIN: Duration = Duration::minutes(30);
+
+/// What the owner is told when no event came for an `unknown` attempt in [`CONFIRM_WITHIN`].
+pub const UNCONFIRMED: &str = "Mailtrap has not confirmed this email in 30 minutes — it may \
+     not have been delivered; resend?";
+
+/// Where an attempt stands with Mailtrap's confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Not an `unknown` attempt, or webhooks are off: the failure's own advice stands.
+    NotAwaited,
+    /// An event came for it, so Mailtrap has it (a delivery already made it `sent`).
+    Reported,
+    /// No event yet; one is awaited until `deadline`.
+    Waiting { deadline: OffsetDateTime },
+    /// No event within [`CONFIRM_WITHIN`]: the owner decides whether to resend. Never
+    /// resent automatically (it may have arrived).
+    Overdue,
+}
+
+impl Confirmation {
+    /// How `d` stands at `now`, with webhooks on (`webhooks`) or off.
+    pub fn of(d: &Delivery, webhooks: bool, now: OffsetDateTime) -> Confirmation {
+        if !webhooks || d.outcome.status != EmailStatus::Unknown {
+            return Confirmation::NotAwaited;
+        }
+        if d.inbox.is_some() {
+            return Confirmation::Reported;
+        }
+        let deadline = d.outcome.started_at + CONFIRM_WITHIN;
+        if now < deadline {
+            Confirmation::Waiting { deadline }
+        } else {
+            Confirmation::Overdue
+        }
+    }
+
+    /// Whether the owner should look at it now: failed emails, `unknown` ones without
+    /// webhooks, and `unknown` ones no event confirmed in time.
+    pub fn needs_attention(d: &Delivery, webhooks: bool, now: OffsetDateTime) -> bool {
+        match d.outcome.status {
+            EmailStatus::Failed => true,
+            EmailStatus::Unknown => matches!(
+                Confirmation::of(d, webhooks, now),
+                Confirmation::NotAwaited | Confirmation::Overdue
+            ),
+            _ => false,
+        }
+    }
+
+    /// The sentence shown in place of the failure's advice, if any.
+    pub fn advice(self, zone: &Zone) -> Option<String> {
+        match self {
+            Confirmation::NotAwaited | Confirmation::Reported => None,
+            Confirmation::Waiting { deadline } => Some(format!(
+                "It may have been delivered: waiting for Mailtrap to confirm it until {}. \
+                 Do not resend before then.",
+                human_time(zone, deadline)
+            )),
+            Confirmation::Overdue => Some(UNCONFIRMED.to_string()),
+        }
+    }
+}
+
+/// One line per attempt at the same email (`kind`) of a submission, oldest first: what it
+/// was, when, and how it ended (`first try, 2026-11-30 09:10 EAT: unknown (HTTP 504)`).
+pub fn history(zone: &Zone, log: &[Delivery], kind: &str) -> Vec<String> {
+    log.iter()
+        .filter(|d| d.kind == kind)
+        .map(|d| {
+            let status = serde_json::to_value(d.outcome.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let http = d
+                .outcome
+                .http_status
+                .map(|h| format!(" (HTTP {h})"))
+                .unwrap_or_default();
+            format!(
+                "{}, {}: {status}{http}",
+                super::submissions::attempt_label(d.attempt),
+                human_time(zone, d.outcome.started_at)
+            )
+        })
+        .collect()
+}
 
 /// A delivery's inbox state for the templates: `state` (the filter's label) and `text`
 /// (one plain sentence); `Null` when no event came.
@@ -35,7 +129,16 @@ pub fn view(zone: &Zone, inbox: Option<&InboxEvent>) -> Value {
         InboxState::Rejected => format!("Not sent by Mailtrap: {detail}"),
         InboxState::Suspended => format!("Mailtrap suspended sending: {detail}"),
     };
-    json!({ "state": e.state.label(), "text": text, "at": human_time(zone, e.at) })
+    let short = match e.state {
+        InboxState::Delivered => "delivered",
+        InboxState::SoftBounce => "delayed",
+        InboxState::Bounced => "bounced",
+        InboxState::Complained => "marked as spam",
+        InboxState::Unsubscribed => "unsubscribed",
+        InboxState::Rejected => "not sent by Mailtrap",
+        InboxState::Suspended => "suspended",
+    };
+    json!({ "state": e.state.label(), "short": short, "text": text, "at": human_time(zone, e.at) })
 }
 
 /// Visitors whose confirmation bounced or was refused among `recent` deliveries, newest
@@ -77,4 +180,102 @@ fn phone_of(app: &App, d: &Delivery) -> Option<String> {
         .filter(|f| f.kind == FieldKind::Tel)
         .find_map(|f| sub.fields.get(&f.name).filter(|v| !v.trim().is_empty()))
         .cloned()
+}
+
+/// The submission page's view of Mailtrap's confirmation for its attempts (`log`, oldest
+/// first): what replaces the failure's advice on an attempt, and the emails to offer for a
+/// resend because no event confirmed them in time, each with its history.
+pub struct Confirmations {
+    latest: Vec<(crate::model::DeliveryId, Confirmation)>,
+    /// `{kind, to, history}` per email whose latest attempt is [`Confirmation::Overdue`].
+    pub overdue: Vec<Value>,
+}
+
+impl Confirmations {
+    pub fn of(app: &App, log: &[Delivery], now: OffsetDateTime) -> Confirmations {
+        let webhooks = app.config.mailtrap_webhook_secret.is_some();
+        let zone = &app.config.timezone;
+        let latest: Vec<_> = crate::outbox::latest_attempts(log)
+            .into_iter()
+            .map(|d| (d.id, Confirmation::of(d, webhooks, now)))
+            .collect();
+        let overdue = crate::outbox::latest_attempts(log)
+            .into_iter()
+            .filter(|d| Confirmation::of(d, webhooks, now) == Confirmation::Overdue)
+            .map(|d| {
+                json!({ "kind": d.kind, "to": d.to, "text": UNCONFIRMED,
+                        "history": history(zone, log, &d.kind) })
+            })
+            .collect();
+        Confirmations { latest, overdue }
+    }
+
+    /// The advice for attempt `d`: the confirmation's when one is awaited or overdue on the
+    /// email's latest attempt, else the failure's own.
+    pub fn advice(&self, zone: &Zone, d: &Delivery) -> Option<String> {
+        self.latest
+            .iter()
+            .find(|(id, _)| *id == d.id)
+            .and_then(|(_, c)| c.advice(zone))
+            .or_else(|| d.outcome.failure.map(|f| f.advice().to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn attempt(status: EmailStatus, inbox: Option<InboxState>) -> Delivery {
+        let mut d = Delivery::planned("confirmation", Some("anna@visitor.example"), "Thanks");
+        d.outcome.started_at = datetime!(2026-11-30 09:00 UTC);
+        d.outcome.status = status;
+        d.inbox = inbox.map(|state| InboxEvent {
+            state,
+            at: d.outcome.started_at,
+            detail: None,
+            bounce_category: None,
+        });
+        d
+    }
+
+    #[test]
+    fn an_unknown_attempt_waits_30_minutes_for_an_event_with_webhooks_only() {
+        let unknown = attempt(EmailStatus::Unknown, None);
+        let soon = datetime!(2026-11-30 09:29:59 UTC);
+        let late = datetime!(2026-11-30 09:30 UTC);
+        assert_eq!(
+            Confirmation::of(&unknown, true, soon),
+            Confirmation::Waiting {
+                deadline: datetime!(2026-11-30 09:30 UTC)
+            }
+        );
+        assert!(!Confirmation::needs_attention(&unknown, true, soon));
+        assert_eq!(
+            Confirmation::of(&unknown, true, late),
+            Confirmation::Overdue
+        );
+        assert!(Confirmation::needs_attention(&unknown, true, late));
+        assert_eq!(
+            Confirmation::of(&unknown, false, late),
+            Confirmation::NotAwaited
+        );
+        assert!(Confirmation::needs_attention(&unknown, false, soon));
+        let bounced = attempt(EmailStatus::Unknown, Some(InboxState::Bounced));
+        assert_eq!(
+            Confirmation::of(&bounced, true, late),
+            Confirmation::Reported
+        );
+        let sent = attempt(EmailStatus::Sent, None);
+        assert!(!Confirmation::needs_attention(&sent, true, late));
+        assert!(Confirmation::needs_attention(
+            &attempt(EmailStatus::Failed, None),
+            true,
+            soon
+        ));
+        assert_eq!(
+            Confirmation::Overdue.advice(&Zone::utc()).as_deref(),
+            Some(UNCONFIRMED)
+        );
+    }
 }

@@ -6,6 +6,7 @@ mod downloads;
 mod inbox;
 mod next;
 mod pages;
+mod settings;
 mod submissions;
 mod throttle;
 
@@ -32,7 +33,7 @@ pub fn routes() -> Vec<Route> {
         pages::delivery_preview,
         pages::subscribers,
         pages::subscriber_unsubscribe,
-        pages::settings,
+        settings::settings,
         pages::test_email,
         pages::test_form,
         submissions::list,

@@ -1,4 +1,5 @@
-//! Dashboard, delivery log, subscribers and settings.
+//! Dashboard, delivery log, subscribers, and the settings page's actions (test email, test
+//! form).
 
 use rocket::form::{Form, FromForm};
 use rocket::http::Header;
@@ -11,6 +12,7 @@ use tera::Context;
 use time::OffsetDateTime;
 
 use super::auth::{Admin, CsrfForm};
+use super::inbox::Confirmation;
 use super::submissions::row;
 use super::{back_to, render};
 use crate::health::DeliveryHealth;
@@ -46,16 +48,19 @@ pub fn dashboard(
         .store
         .list_deliveries(&DeliveryFilter::default(), None, RECENT)?
         .items;
-    // An email needs attention only while its latest attempt has not gone through.
+    // An email needs attention only while its latest attempt has not gone through (with
+    // webhooks, an `unknown` one once Mailtrap has not confirmed it in time).
+    let now = OffsetDateTime::now_utc();
+    let webhooks = app.config.mailtrap_webhook_secret.is_some();
     let mut failed: Vec<&Delivery> = outbox::latest_attempts(&recent)
         .into_iter()
-        .filter(|d| matches!(d.outcome.status, EmailStatus::Failed | EmailStatus::Unknown))
+        .filter(|d| Confirmation::needs_attention(d, webhooks, now))
         .collect();
     failed.sort_by_key(|d| std::cmp::Reverse(d.id));
     let failed: Vec<_> = failed
         .into_iter()
         .take(8)
-        .map(|d| delivery_row(&app.config.timezone, d))
+        .map(|d| attention_row(app, d, webhooks, now))
         .collect();
     let mut ctx = Context::new();
     ctx.insert("counts", &counts);
@@ -90,6 +95,24 @@ fn failure_banner(zone: &Zone, recent: &[Delivery]) -> Option<serde_json::Value>
         "hint": streak.latest.advice(),
         "since": human_time(zone, streak.since),
     }))
+}
+
+/// A "needs attention" row; an `unknown` email that Mailtrap never confirmed carries the
+/// question to resend it and the history of its attempts.
+fn attention_row(
+    app: &App,
+    d: &Delivery,
+    webhooks: bool,
+    now: OffsetDateTime,
+) -> serde_json::Value {
+    let zone = &app.config.timezone;
+    let mut row = delivery_row(zone, d);
+    if Confirmation::of(d, webhooks, now) == Confirmation::Overdue {
+        let log = app.store.deliveries_of(d.submission_id).unwrap_or_default();
+        row["unconfirmed"] = json!(super::inbox::UNCONFIRMED);
+        row["history"] = json!(super::inbox::history(zone, &log, &d.kind));
+    }
+    row
 }
 
 fn delivery_row(zone: &Zone, d: &Delivery) -> serde_json::Value {
@@ -236,42 +259,6 @@ pub async fn subscriber_unsubscribe(
         "/admin/subscribers".into(),
         format!("{email} unsubscribed."),
     ))
-}
-
-#[get("/settings")]
-pub fn settings(
-    admin: Admin,
-    app: &State<App>,
-    flash: Option<FlashMessage<'_>>,
-) -> Result<RawHtml<String>, Error> {
-    let config = serde_json::to_string_pretty(&app.config).unwrap_or_default();
-    let forms: Vec<_> = app
-        .forms
-        .iter()
-        .map(|(slug, f)| {
-            let emails: Vec<_> = f
-                .emails
-                .iter()
-                .map(|e| {
-                    let to = if e.to_visitor() {
-                        "the visitor".to_string()
-                    } else {
-                        app.config
-                            .recipient(&e.to)
-                            .map_or("not configured".into(), |a| a.to_string())
-                    };
-                    json!({ "kind": e.kind, "to": to, "when": e.when })
-                })
-                .collect();
-            json!({ "slug": slug, "title": f.title, "emails": emails })
-        })
-        .collect();
-    let mut ctx = Context::new();
-    ctx.insert("config", &config);
-    ctx.insert("forms", &forms);
-    ctx.insert("warnings", &app.config.warnings());
-    ctx.insert("admin_email", &app.config.admin_email);
-    render(app, &admin, flash, ("admin/settings.html", "settings"), ctx)
 }
 
 #[derive(FromForm)]

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::auth::{Admin, CsrfForm};
 use super::{back_to, form_refs, render};
-use crate::model::{Attempt, Delivery, EmailStatus, FailureKind, Note, SubmissionId};
+use crate::model::{Attempt, Delivery, EmailStatus, Note, SubmissionId};
 use crate::outbox::{self, Resend};
 use crate::store::{DeliveryFilter, SubmissionFilter};
 use crate::submit;
@@ -206,10 +206,10 @@ pub fn show(
             .map(|(k, v)| json!({ "label": k, "value": v }))
             .collect(),
     };
-    let deliveries: Vec<_> = app
-        .store
-        .deliveries_of(id)?
-        .into_iter()
+    let log = app.store.deliveries_of(id)?;
+    let confirmations = super::inbox::Confirmations::of(app, &log, OffsetDateTime::now_utc());
+    let deliveries: Vec<_> = log
+        .iter()
         .rev()
         .map(|d| {
             json!({
@@ -218,7 +218,7 @@ pub fn show(
                 "status": d.outcome.status, "http_status": d.outcome.http_status, "message_ids": d.outcome.message_ids,
                 "error": d.outcome.error, "text": d.text, "attachments": d.attachments,
                 "attempt": attempt_label(d.attempt),
-                "advice": d.outcome.failure.map(FailureKind::advice),
+                "advice": confirmations.advice(&app.config.timezone, d),
                 "inbox": super::inbox::view(&app.config.timezone, d.inbox.as_ref()),
             })
         })
@@ -245,6 +245,9 @@ pub fn show(
     ctx.insert("files", &s.files);
     ctx.insert("deliveries", &deliveries);
     ctx.insert("retries", &retries);
+    ctx.insert("unconfirmed", &confirmations.overdue);
+    let latest: Vec<Delivery> = outbox::latest_attempts(&log).into_iter().cloned().collect();
+    ctx.insert("bounced", &super::inbox::bounced_visitors(app, &latest));
     ctx.insert("notes", &notes);
     ctx.insert(
         "statuses",
@@ -279,7 +282,7 @@ fn sent_count(attempts: &[Delivery]) -> usize {
 }
 
 /// How the submission page names an attempt.
-fn attempt_label(a: Attempt) -> String {
+pub(super) fn attempt_label(a: Attempt) -> String {
     match a {
         Attempt::FirstTry => "first try".into(),
         Attempt::AutomaticRetry(n) => format!("automatic retry {}", n.saturating_sub(1)),

@@ -1,0 +1,350 @@
+//! The settings page as a checklist an owner can read: is each thing Kipekee needs in place
+//! (sender, owner addresses, Mailtrap reachable and authorised, webhook, sandbox, time zone,
+//! locale), each form's address with a ready `<form>` for an existing site, and the raw
+//! configuration folded away with every secret masked (issue 13, item 6).
+
+use rocket::request::FlashMessage;
+use rocket::response::content::RawHtml;
+use rocket::{get, State};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tera::Context;
+use time::OffsetDateTime;
+
+use super::auth::Admin;
+use super::render;
+use crate::config::PLACEHOLDER_FROM;
+use crate::forms::{FieldKind, FormDef};
+use crate::health::DeliveryHealth;
+use crate::model::{Delivery, EmailStatus, FailureKind, Retry};
+use crate::store::DeliveryFilter;
+use crate::templates::human_time;
+use crate::web::Error;
+use crate::App;
+
+/// How a checklist item stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Standing {
+    /// In place.
+    Ok,
+    /// Works, but worth a look (a fallback, a sandbox, an unset option).
+    Warn,
+    /// Stops emails from reaching people.
+    Bad,
+}
+
+/// One line of the checklist: what, how it stands, in plain words, and the setting behind it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// Stable id for the page (`sender`, `mailtrap`, `webhook`…).
+    pub id: &'static str,
+    pub title: &'static str,
+    pub state: Standing,
+    pub text: String,
+    /// The environment name(s) that change it.
+    pub setting: &'static str,
+}
+
+fn check(
+    id: &'static str,
+    title: &'static str,
+    setting: &'static str,
+) -> impl Fn(Standing, String) -> Check {
+    move |state, text| Check {
+        id,
+        title,
+        state,
+        text,
+        setting,
+    }
+}
+
+/// Attempts looked at to judge whether Mailtrap takes our emails.
+const RECENT: usize = 50;
+
+#[get("/settings")]
+pub fn settings(
+    admin: Admin,
+    app: &State<App>,
+    flash: Option<FlashMessage<'_>>,
+) -> Result<RawHtml<String>, Error> {
+    let recent = app
+        .store
+        .list_deliveries(&DeliveryFilter::default(), None, RECENT)?
+        .items;
+    let mut ctx = Context::new();
+    ctx.insert(
+        "checks",
+        &checklist(app, &recent, OffsetDateTime::now_utc()),
+    );
+    ctx.insert("hook_url", &format!("{}/hooks/mailtrap", app.public_base));
+    ctx.insert("forms", &forms(app));
+    ctx.insert("allowed_origins", &app.config.allowed_origins);
+    ctx.insert("config", &raw_config(app));
+    ctx.insert("warnings", &app.config.warnings());
+    ctx.insert("admin_email", &app.config.admin_email);
+    render(app, &admin, flash, ("admin/settings.html", "settings"), ctx)
+}
+
+/// The checklist, in the order an owner sets things up.
+pub fn checklist(app: &App, recent: &[Delivery], now: OffsetDateTime) -> Vec<Check> {
+    let c = &app.config;
+    let mut out = Vec::new();
+    let sender = check("sender", "Sender address", "DEFAULT_FROM_EMAIL");
+    out.push(if c.default_from_email.to_string() == PLACEHOLDER_FROM {
+        sender(Standing::Bad, "Not set: emails go out from a placeholder that Mailtrap refuses. Set it to an address on a domain verified in Mailtrap.".into())
+    } else {
+        sender(Standing::Ok, format!("Emails are sent from {}. Its domain must be verified in Mailtrap (Sending Domains).", c.default_from_email))
+    });
+
+    let owners = check(
+        "owners",
+        "Owner addresses",
+        "ADMIN_EMAIL, JOBS_EMAIL, NEWSLETTER_EMAIL",
+    );
+    out.push(match &c.admin_email {
+        None => owners(Standing::Bad, "ADMIN_EMAIL is not set: nobody is told about new submissions.".into()),
+        Some(admin) => {
+            let role = |own: &Option<crate::model::EmailAddress>| {
+                own.as_ref().map_or(format!("{admin} (same as quotes)"), ToString::to_string)
+            };
+            owners(Standing::Ok, format!(
+                "Quotes and messages go to {admin}; job applications to {}; newsletter sign-ups to {}.",
+                role(&c.jobs_email),
+                role(&c.newsletter_email)
+            ))
+        }
+    });
+
+    out.push(mailtrap_check(app, recent));
+
+    let webhook = check(
+        "webhook",
+        "Delivery reports (Mailtrap webhook)",
+        "KIPEKEE_MAILTRAP_WEBHOOK_SECRET",
+    );
+    out.push(if c.mailtrap_webhook_secret.is_some() {
+        webhook(Standing::Ok, "On: Mailtrap tells Kipekee when an email is delivered, bounces or is marked as spam.".into())
+    } else {
+        webhook(Standing::Warn, "Off: \"sent\" only means Mailtrap accepted the email; bounces and spam complaints are not seen. Create a webhook in Mailtrap with the address below and set its signing secret.".into())
+    });
+
+    let sandbox = check("sandbox", "Sandbox", "MAILTRAP_INBOX_ID");
+    out.push(match c.mailtrap_inbox_id {
+        Some(inbox) => sandbox(Standing::Warn, format!("On: every email goes to the Mailtrap test inbox {inbox}; no real person receives anything.")),
+        None => sandbox(Standing::Ok, "Off: emails go to the real recipients.".into()),
+    });
+
+    let public = check("public_url", "Public address", "KIPEKEE_PUBLIC_URL");
+    out.push(if c.public_url.is_some() {
+        public(
+            Standing::Ok,
+            format!("Links in emails start with {}.", app.public_base),
+        )
+    } else {
+        public(
+            Standing::Warn,
+            format!(
+                "Not set: links in emails start with {}, which visitors may not reach.",
+                app.public_base
+            ),
+        )
+    });
+
+    out.push(check("timezone", "Time zone", "KIPEKEE_TIMEZONE")(
+        Standing::Ok,
+        format!(
+            "{}: it is now {} here.",
+            c.timezone.name(),
+            human_time(&c.timezone, now)
+        ),
+    ));
+
+    let locale = serde_json::to_value(c)
+        .ok()
+        .and_then(|v| v.get("locale").and_then(Value::as_str).map(str::to_string));
+    if let Some(locale) = locale {
+        out.push(check(
+            "locale",
+            "Language of visitors' pages and emails",
+            "KIPEKEE_LOCALE",
+        )(Standing::Ok, locale));
+    }
+    out
+}
+
+/// Mailtrap reachable and authorised, judged from the latest attempts that went to it: the
+/// same streak the dashboard's banner and `/healthz` use ([`DeliveryHealth`]).
+fn mailtrap_check(app: &App, recent: &[Delivery]) -> Check {
+    let mailtrap = check(
+        "mailtrap",
+        "Mailtrap reachable and authorised",
+        "MAILTRAP_API_TOKEN",
+    );
+    if !app.mailer.is_configured() {
+        return mailtrap(
+            Standing::Bad,
+            "MAILTRAP_API_TOKEN is not set: emails are stored, not sent.".into(),
+        );
+    }
+    let zone = &app.config.timezone;
+    let health = DeliveryHealth::judge(recent);
+    if let Some(kind) = health.failure() {
+        return mailtrap(
+            Standing::Bad,
+            format!("The latest attempts failed. {}", kind.advice()),
+        );
+    }
+    let last = recent.iter().find(|d| {
+        matches!(
+            d.outcome.status,
+            EmailStatus::Sent | EmailStatus::Failed | EmailStatus::Unknown
+        )
+    });
+    match last {
+        None => mailtrap(
+            Standing::Warn,
+            "No email sent yet: send a test email to check the token and the sender's domain."
+                .into(),
+        ),
+        Some(d) if d.outcome.status == EmailStatus::Sent => mailtrap(
+            Standing::Ok,
+            format!(
+                "Mailtrap accepted the latest email ({}).",
+                human_time(zone, d.outcome.started_at)
+            ),
+        ),
+        Some(d) => {
+            let advice = d.outcome.failure.map_or("", FailureKind::advice);
+            // Refused for good (token, domain): nothing gets through until it is fixed.
+            let standing = match d.outcome.failure.map(FailureKind::retry) {
+                Some(Retry::Permanent) => Standing::Bad,
+                _ => Standing::Warn,
+            };
+            mailtrap(
+                standing,
+                format!(
+                    "The latest email was not accepted ({}): {advice}",
+                    human_time(zone, d.outcome.started_at)
+                ),
+            )
+        }
+    }
+}
+
+/// Each form with its absolute address and a `<form>` to paste into an existing site.
+fn forms(app: &App) -> Vec<Value> {
+    app.forms
+        .iter()
+        .map(|(slug, f)| {
+            let url = format!("{}/f/{slug}", app.public_base);
+            let emails: Vec<_> = f
+                .emails
+                .iter()
+                .map(|e| {
+                    let to = if e.to_visitor() {
+                        "the visitor".to_string()
+                    } else {
+                        app.config
+                            .recipient(&e.to)
+                            .map_or("not configured".into(), |a| a.to_string())
+                    };
+                    json!({ "kind": e.kind, "to": to, "when": e.when })
+                })
+                .collect();
+            json!({ "slug": slug, "title": f.title, "url": url, "emails": emails,
+                    "enabled": f.enabled, "snippet": snippet(&url, f) })
+        })
+        .collect()
+}
+
+/// Text made safe inside HTML double-quoted attributes and element content.
+fn html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A plain `<form>` posting to `url` with every field of `f`, as `/f/<slug>` itself shows
+/// them, plus the `_gotcha` honeypot. A site on another origin must be listed in
+/// `KIPEKEE_ALLOWED_ORIGINS` for its posts to be taken.
+pub fn snippet(url: &str, f: &FormDef) -> String {
+    let multipart = f.fields.iter().any(|x| x.kind == FieldKind::File);
+    let mut out = format!(
+        "<form action=\"{}\" method=\"post\"{}>\n",
+        html(url),
+        if multipart {
+            " enctype=\"multipart/form-data\""
+        } else {
+            ""
+        }
+    );
+    for x in &f.fields {
+        let required = if x.required { " required" } else { "" };
+        let (name, label) = (html(&x.name), html(&x.label));
+        let control = match x.kind {
+            FieldKind::Textarea => {
+                format!("<textarea name=\"{name}\" rows=\"6\"{required}></textarea>")
+            }
+            FieldKind::Select => {
+                let options: String = x
+                    .options
+                    .iter()
+                    .map(|o| format!("<option>{}</option>", html(o)))
+                    .collect();
+                format!("<select name=\"{name}\"{required}><option value=\"\">Choose…</option>{options}</select>")
+            }
+            FieldKind::Checkbox => {
+                out.push_str(&format!("  <label><input type=\"checkbox\" name=\"{name}\" value=\"yes\"{required}> {label}</label>\n"));
+                continue;
+            }
+            FieldKind::File => {
+                let accept: Vec<String> = x
+                    .accept
+                    .iter()
+                    .map(|t| format!(".{}", t.extension()))
+                    .collect();
+                format!(
+                    "<input type=\"file\" name=\"{name}\" accept=\"{}\"{required}>",
+                    accept.join(",")
+                )
+            }
+            kind => {
+                let t = match kind {
+                    FieldKind::Email => "email",
+                    FieldKind::Tel => "tel",
+                    FieldKind::Url => "url",
+                    _ => "text",
+                };
+                format!("<input type=\"{t}\" name=\"{name}\"{required}>")
+            }
+        };
+        out.push_str(&format!("  <label>{label} {control}</label>\n"));
+    }
+    out.push_str(
+        "  <input name=\"_gotcha\" style=\"display:none\" tabindex=\"-1\" autocomplete=\"off\">\n",
+    );
+    out.push_str(&format!(
+        "  <button type=\"submit\">{}</button>\n</form>",
+        html(&f.submit_label)
+    ));
+    out
+}
+
+/// The effective configuration as pretty JSON: secrets are `***` (`config::Secret`), and a
+/// password written into `MAILTRAP_API_URL` (`https://user:pass@host`) is masked too.
+fn raw_config(app: &App) -> String {
+    let mut value = serde_json::to_value(&app.config).unwrap_or_default();
+    if let Some(Value::String(api)) = value.get_mut("mailtrap_api_url") {
+        if let Ok(mut u) = url::Url::parse(api) {
+            if !u.username().is_empty() || u.password().is_some() {
+                let _ = u.set_username("***");
+                let _ = u.set_password(None);
+                *api = u.to_string();
+            }
+        }
+    }
+    serde_json::to_string_pretty(&value).unwrap_or_default()
+}
