@@ -1,4 +1,4 @@
-//! Dashboard, delivery log, subscribers and settings.
+//! Delivery log, subscribers and settings (the dashboard is in `dashboard`).
 
 use rocket::form::{Form, FromForm};
 use rocket::http::Header;
@@ -11,95 +11,26 @@ use tera::Context;
 use time::OffsetDateTime;
 
 use super::auth::{Admin, CsrfForm};
-use super::submissions::row;
+use super::pager::Pager;
 use super::{back_to, render};
 use crate::config::{EmailAddress, Mailbox};
-use crate::mail::{Email, EmailStatus, FailureKind};
-use crate::store::{
-    Delivery, DeliveryFilter, DeliveryId, InboxState, SubmissionFilter, SubscriberState,
-};
+use crate::mail::{Email, EmailStatus};
+use crate::store::{Delivery, DeliveryFilter, DeliveryId, InboxState, SubscriberState};
 use crate::templates::human_time;
-use crate::web::metrics::DeliveryHealth;
 use crate::web::Error;
-use crate::zone::Zone;
-use crate::{outbox, submit, App};
+use crate::zone::{ago, Zone};
+use crate::{submit, App};
 
-/// Deliveries looked at for the "keeps failing" banner.
-const RECENT: usize = 200;
+/// Rows per page of the delivery log.
+const DELIVERIES_PAGE: usize = 25;
 
-#[get("/")]
-pub fn dashboard(
-    admin: Admin,
-    app: &State<App>,
-    flash: Option<FlashMessage<'_>>,
-) -> Result<RawHtml<String>, Error> {
-    let starts = app.config.timezone.day_starts(OffsetDateTime::now_utc());
-    let mut counts = Vec::new();
-    for (slug, def) in app.forms.iter() {
-        let c = app.store.form_counts(slug, starts)?;
-        counts.push(json!({ "slug": slug, "title": def.title, "today": c.today, "week": c.week, "total": c.total }));
-    }
-    let latest = app
-        .store
-        .list_submissions(&SubmissionFilter::default(), None, 8)?;
-    let recent = app
-        .store
-        .list_deliveries(&DeliveryFilter::default(), None, RECENT)?
-        .items;
-    // An email needs attention only while its latest attempt has not gone through.
-    let mut failed: Vec<&Delivery> = outbox::latest_attempts(&recent)
-        .into_iter()
-        .filter(|d| matches!(d.status, EmailStatus::Failed | EmailStatus::Unknown))
-        .collect();
-    failed.sort_by_key(|d| std::cmp::Reverse(d.id));
-    let failed: Vec<_> = failed
-        .into_iter()
-        .take(8)
-        .map(|d| delivery_row(&app.config.timezone, d))
-        .collect();
-    let mut ctx = Context::new();
-    ctx.insert("counts", &counts);
-    ctx.insert(
-        "latest",
-        &latest.items.iter().map(|s| row(app, s)).collect::<Vec<_>>(),
-    );
-    ctx.insert("failed", &failed);
-    ctx.insert("bounced", &super::inbox::bounced_visitors(app, &recent));
-    ctx.insert("banner", &failure_banner(&app.config.timezone, &recent));
-    ctx.insert("review_count", &app.store.count_review());
-    ctx.insert("disk_full", &app.disk.check().err().map(|e| e.to_string()));
-    render(
-        app,
-        &admin,
-        flash,
-        ("admin/dashboard.html", "dashboard"),
-        ctx,
-    )
-}
-
-/// When delivery is failing ([`DeliveryHealth`]), say why and who is left waiting: the
-/// visitors and owners whose email failed in that streak.
-fn failure_banner(zone: &Zone, recent: &[Delivery]) -> Option<serde_json::Value> {
-    let health = DeliveryHealth::judge(recent);
-    let DeliveryHealth::Failing { streak } = &health else {
-        return None;
-    };
-    let visitors = streak.iter().filter(|d| d.to_visitor).count();
-    let cause = streak[0]
-        .error
-        .clone()
-        .unwrap_or_else(|| "unknown error".into());
-    Some(json!({
-        "count": streak.len(), "visitors": visitors, "owners": streak.len() - visitors,
-        "cause": cause, "hint": health.failure().map(FailureKind::advice),
-        "since": human_time(zone, streak[streak.len() - 1].started_at),
-    }))
-}
-
-fn delivery_row(zone: &Zone, d: &Delivery) -> serde_json::Value {
+/// A delivery as the lists show it (dashboard and delivery log).
+pub(super) fn delivery_row(zone: &Zone, d: &Delivery) -> serde_json::Value {
     json!({
         "id": d.id, "submission_id": d.submission_id, "kind": d.kind, "to": d.to,
-        "subject": d.subject, "started_at": human_time(zone, d.started_at), "duration_ms": d.duration_ms,
+        "subject": d.subject, "started_at": human_time(zone, d.started_at),
+        "started_iso": zone.rfc3339(d.started_at),
+        "started_ago": ago(zone, OffsetDateTime::now_utc(), d.started_at), "duration_ms": d.duration_ms,
         "status": d.status, "http_status": d.http_status, "message_ids": d.message_ids, "error": d.error,
         "inbox": super::inbox::view(zone, d.inbox.as_ref()),
     })
@@ -116,9 +47,13 @@ pub fn deliveries(
 ) -> Result<RawHtml<String>, Error> {
     let status = status.and_then(|s| serde_json::from_value(json!(s)).ok());
     let inbox = inbox.and_then(InboxState::parse);
+    let filter = DeliveryFilter { status, inbox };
     let page = app
         .store
-        .list_deliveries(&DeliveryFilter { status, inbox }, before, 50)?;
+        .list_deliveries(&filter, before, DELIVERIES_PAGE)?;
+    let position = app
+        .store
+        .delivery_position(&filter, before, DELIVERIES_PAGE)?;
     let mut ctx = Context::new();
     ctx.insert(
         "rows",
@@ -130,17 +65,20 @@ pub fn deliveries(
     );
     ctx.insert("status", &status);
     ctx.insert("inbox", &inbox.map(InboxState::label));
-    let mut status_query = status
-        .map(|s| format!("&status={}", json!(s).as_str().unwrap_or("")))
-        .unwrap_or_default();
-    if let Some(i) = inbox {
-        status_query.push_str(&format!("&inbox={}", i.label()));
-    }
+    let mut query: Vec<String> = status
+        .and_then(|s| json!(s).as_str().map(|s| format!("status={s}")))
+        .into_iter()
+        .collect();
+    query.extend(inbox.map(|i| format!("inbox={}", i.label())));
     ctx.insert(
-        "next",
-        &page
-            .next
-            .map(|n| format!("/admin/deliveries?before={n}{status_query}")),
+        "pager",
+        &Pager::new(
+            "/admin/deliveries",
+            &query,
+            page.items.len(),
+            position,
+            page.next,
+        ),
     );
     render(
         app,
@@ -202,6 +140,8 @@ pub fn subscribers(
             json!({
                 "email": s.email, "name": s.name, "state": s.state,
                 "created_at": human_time(&app.config.timezone, s.created_at),
+                "created_iso": app.config.timezone.rfc3339(s.created_at),
+                "created_ago": ago(&app.config.timezone, OffsetDateTime::now_utc(), s.created_at),
                 "confirmed_at": s.confirmed_at.map(|t| human_time(&app.config.timezone, t)),
             })
         })
