@@ -143,6 +143,8 @@ pub fn subscribers(
                 "created_iso": app.config.timezone.rfc3339(s.created_at),
                 "created_ago": ago(&app.config.timezone, OffsetDateTime::now_utc(), s.created_at),
                 "confirmed_at": s.confirmed_at.map(|t| human_time(&app.config.timezone, t)),
+                "confirmed_iso": s.confirmed_at.map(|t| app.config.timezone.rfc3339(t)),
+                "confirmed_ago": s.confirmed_at.map(|t| ago(&app.config.timezone, OffsetDateTime::now_utc(), t)),
             })
         })
         .collect();
