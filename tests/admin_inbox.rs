@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use common::multipart::Multipart;
 use common::{form_body, query_param, TestApp};
-use kipekee::mail::EmailStatus;
+use kipekee::model::EmailStatus;
 use kipekee::store::{Delivery, NewSubmission, Store, Submission};
 use rocket::http::{ContentType, Status};
 

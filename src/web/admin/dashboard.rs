@@ -12,7 +12,7 @@ use super::auth::Admin;
 use super::list::row;
 use super::pages::delivery_row;
 use super::render;
-use crate::mail::{EmailStatus, FailureKind};
+use crate::model::{EmailStatus, FailureKind};
 use crate::outbox;
 use crate::store::{Delivery, DeliveryFilter, SubmissionFilter};
 use crate::templates::human_time;

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use super::auth::Admin;
 use super::pager::Pager;
 use super::{form_refs, render};
-use crate::mail::EmailStatus;
+use crate::model::EmailStatus;
 use crate::store::{Submission, SubmissionFilter};
 use crate::templates::human_time;
 use crate::web::Error;
