@@ -12,6 +12,7 @@ mod keys;
 mod migrate;
 pub mod private;
 mod queries;
+mod reading;
 mod retries;
 mod sessions;
 mod subscribers;
@@ -28,6 +29,7 @@ use time::OffsetDateTime;
 pub use caps::{normalized_address, CapLimits};
 pub use events::{Applied, IncomingEvent};
 pub use queries::{DeliveryFilter, FormCounts, Page, SubmissionFilter};
+pub use reading::{NewerPage, Position};
 pub use retries::RetryJob;
 pub use sessions::Session;
 pub use subscribers::Signup;
@@ -104,6 +106,8 @@ pub struct Store {
     daykey_count: Tree,
     /// `review_submissionid`: submission id → () for each submission awaiting review
     review_submissionid: Tree,
+    /// `unread_formslug_submissionid`: `slug 0x00 id` → () while the owner has not opened it
+    unread_formslug_submissionid: Tree,
     last_id: Arc<AtomicU64>,
     /// Group commit: concurrent writers share one fsync.
     flusher: Arc<flush::Flusher>,
@@ -178,6 +182,7 @@ impl Store {
             idem_pruned_at: Arc::default(),
             daykey_count: db.open_tree("daykey_count")?,
             review_submissionid: db.open_tree("review_submissionid")?,
+            unread_formslug_submissionid: db.open_tree("unread_formslug_submissionid")?,
             retries: db.open_tree("retries")?,
             messageid_deliveryid: db.open_tree("messageid_deliveryid")?,
             webhook_events: db.open_tree("webhook_events")?,
@@ -320,9 +325,10 @@ impl Store {
                 &self.files,
                 &self.formidem_record,
                 &self.review_submissionid,
+                &self.unread_formslug_submissionid,
             )
                 .transaction(
-                    |(subs, by_form, by_ref, file_tree, idem_tree, review)| {
+                    |(subs, by_form, by_ref, file_tree, idem_tree, review, unread)| {
                         let mut record = submission.clone();
                         if let Some((key, hash)) = &idem {
                             // Checked again inside the transaction: two racing posts, one winner.
@@ -344,6 +350,9 @@ impl Store {
                         by_ref.insert(record.reference.as_bytes(), &id.to_key())?;
                         if record.review.is_some() {
                             review.insert(&id.to_key(), &[])?;
+                        }
+                        if Store::unread_on_insert(&record) {
+                            unread.insert(keys::form_key(&record.form, id), &[])?;
                         }
                         for (field, bytes) in &files {
                             file_tree.insert(keys::file_key(id, field), bytes.as_slice())?;

@@ -64,6 +64,46 @@ impl Prefilter {
     }
 }
 
+/// Whether a stored submission's raw bytes are listed under a filter, decoding the record
+/// only when the bytes cannot tell: with no criterion but the default hiding of spam and
+/// tests, a record without `"spam":true` and `"test":true` (keys JSON writes only for the
+/// flags; a field's text has its quotes escaped) is listed as it is.
+pub(super) struct RawJudge<'f> {
+    filter: &'f SubmissionFilter,
+    prefilter: Prefilter,
+    plain: bool,
+    flags: [memchr::memmem::Finder<'static>; 2],
+}
+
+impl<'f> RawJudge<'f> {
+    pub(super) fn new(filter: &'f SubmissionFilter) -> RawJudge<'f> {
+        RawJudge {
+            filter,
+            prefilter: Prefilter::new(filter),
+            plain: filter.email_status.is_none()
+                && filter.status.is_none()
+                && filter.query.is_none()
+                && !filter.review
+                && !filter.spam,
+            flags: [
+                memchr::memmem::Finder::new(b"\"spam\":true"),
+                memchr::memmem::Finder::new(b"\"test\":true"),
+            ],
+        }
+    }
+
+    pub(super) fn matches(&self, raw: &[u8]) -> Result<bool> {
+        if !self.prefilter.may_match(raw) {
+            return Ok(false);
+        }
+        if self.plain && self.flags.iter().all(|f| f.find(raw).is_none()) {
+            return Ok(true);
+        }
+        let s: Submission = codec::decode("submissions", raw)?;
+        Ok(self.filter.matches(&s))
+    }
+}
+
 impl SubmissionFilter {
     /// Whether `s` is listed under this filter (spam only with `spam`, tests only with `test`).
     pub fn matches(&self, s: &Submission) -> bool {
@@ -93,6 +133,16 @@ pub struct DeliveryFilter {
     pub status: Option<EmailStatus>,
     /// Only deliveries whose latest webhook event left them in this state.
     pub inbox: Option<InboxState>,
+}
+
+impl DeliveryFilter {
+    /// Whether `d` is listed under this filter.
+    pub fn matches(&self, d: &Delivery) -> bool {
+        self.status.is_none_or(|s| s == d.outcome.status)
+            && self
+                .inbox
+                .is_none_or(|i| d.inbox.as_ref().map(|e| e.state) == Some(i))
+    }
 }
 
 /// One page of a newest-first list; `next` is the cursor of the following page.
@@ -206,11 +256,7 @@ impl Store {
         for entry in self.deliveries.range(..end).rev() {
             let (_, v) = entry?;
             let d: Delivery = codec::decode("deliveries", &v)?;
-            if filter.status.is_some_and(|s| s != d.outcome.status)
-                || filter
-                    .inbox
-                    .is_some_and(|i| d.inbox.as_ref().map(|e| e.state) != Some(i))
-            {
+            if !filter.matches(&d) {
                 continue;
             }
             if items.len() == limit {
@@ -302,6 +348,7 @@ impl Store {
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })?;
         self.review_submissionid.remove(id.to_key())?;
+        self.forget_unread(&s)?;
         self.flusher.flush(&self.db).await?;
         Ok(true)
     }

@@ -335,25 +335,36 @@ pub async fn screenshots(c: &Client, dir: &Path, name: &str) {
     resize_viewport(c, 1280, 900).await;
 }
 
-/// Sizes the window so that the viewport (not the outer window) is `width`×`height`.
+/// Sizes the window so that the viewport (not the outer window) is `width`×`height`. The
+/// browser's frame is measured and added; Chromium applies a resize asynchronously, so the
+/// size is read back and corrected until it holds (a few rounds at most).
 pub async fn resize_viewport(c: &Client, width: u64, height: u64) {
-    let (w, h) = (to_u32(width), to_u32(height));
-    c.set_window_size(w, h).await.expect("set window size");
-    let inner = c
-        .execute("return [innerWidth, innerHeight];", vec![])
-        .await
-        .expect("viewport size");
-    let (iw, ih) = (
-        inner[0].as_u64().unwrap_or(width),
-        inner[1].as_u64().unwrap_or(height),
-    );
-    if (iw, ih) != (width, height) {
-        let outer_w = w + to_u32(width.saturating_sub(iw));
-        let outer_h = h + to_u32(height.saturating_sub(ih));
+    let (mut outer_w, mut outer_h) = (to_u32(width), to_u32(height));
+    let mut inner = (0, 0);
+    for _ in 0..6 {
         c.set_window_size(outer_w, outer_h)
             .await
             .expect("set window size");
+        let size = c
+            .execute("return [innerWidth, innerHeight];", vec![])
+            .await
+            .expect("viewport size");
+        inner = (
+            size[0].as_u64().unwrap_or(width),
+            size[1].as_u64().unwrap_or(height),
+        );
+        if inner == (width, height) {
+            return;
+        }
+        let grow = |outer: u32, want: u64, got: u64| {
+            let outer = i64::from(outer) + i64::try_from(want).unwrap_or(0)
+                - i64::try_from(got).unwrap_or(0);
+            u32::try_from(outer.max(1)).unwrap_or(1)
+        };
+        outer_w = grow(outer_w, width, inner.0);
+        outer_h = grow(outer_h, height, inner.1);
     }
+    eprintln!("[browser] the viewport stays {inner:?}, not {width}×{height}");
 }
 
 pub fn to_u32(v: u64) -> u32 {

@@ -98,7 +98,7 @@ pub struct ExportQuery {
 
 impl ExportQuery {
     fn filter(&self) -> SubmissionFilter {
-        super::submissions::filter_from(
+        super::list::filter_from(
             self.form.as_deref(),
             self.email.as_deref(),
             self.status.as_deref(),

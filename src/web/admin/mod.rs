@@ -2,9 +2,12 @@
 //! every state-changing form a CSRF token. Unauthenticated requests are sent to the login.
 
 mod auth;
+mod dashboard;
 mod downloads;
 mod inbox;
+mod list;
 mod next;
+mod pager;
 mod pages;
 mod settings;
 mod submissions;
@@ -28,7 +31,7 @@ pub fn routes() -> Vec<Route> {
         auth::login_form,
         auth::login_submit,
         auth::logout,
-        pages::dashboard,
+        dashboard::dashboard,
         pages::deliveries,
         pages::delivery_preview,
         pages::subscribers,
@@ -36,7 +39,7 @@ pub fn routes() -> Vec<Route> {
         settings::settings,
         pages::test_email,
         pages::test_form,
-        submissions::list,
+        list::list,
         submissions::show,
         submissions::resend,
         submissions::resend_failed,
@@ -85,6 +88,7 @@ pub(crate) fn layout_context(req: &Request<'_>, app: &App) -> Option<Context> {
     ctx.insert("notice", &None::<String>);
     ctx.insert("site_name", app.config.site_name());
     ctx.insert("mailtrap_configured", &app.mailer.is_configured());
+    ctx.insert("unread_total", &app.store.unread_total());
     Some(ctx)
 }
 
@@ -102,6 +106,7 @@ fn render(
     ctx.insert("site_name", app.config.site_name());
     ctx.insert("mailtrap_configured", &app.mailer.is_configured());
     ctx.insert("sandbox_inbox", &app.config.mailtrap_inbox_id);
+    ctx.insert("unread_total", &app.store.unread_total());
     Ok(RawHtml(app.templates.render(name, &ctx)?))
 }
 

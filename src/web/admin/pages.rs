@@ -1,5 +1,5 @@
-//! Dashboard, delivery log, subscribers, and the settings page's actions (test email, test
-//! form).
+//! Delivery log, subscribers, and the settings page's actions (test email, test form); the
+//! dashboard is in `dashboard`, the settings page in `settings`.
 
 use rocket::form::{Form, FromForm};
 use rocket::http::Header;
@@ -12,113 +12,28 @@ use tera::Context;
 use time::OffsetDateTime;
 
 use super::auth::{Admin, CsrfForm};
-use super::inbox::Confirmation;
-use super::submissions::row;
+use super::pager::Pager;
 use super::{back_to, render};
-use crate::health::DeliveryHealth;
 use crate::mail::Email;
 use crate::model::{
     Delivery, DeliveryId, EmailAddress, EmailStatus, InboxState, Mailbox, SubscriberState,
 };
-use crate::store::{DeliveryFilter, SubmissionFilter};
+use crate::store::DeliveryFilter;
 use crate::templates::human_time;
 use crate::web::Error;
-use crate::zone::Zone;
-use crate::{outbox, submit, App};
+use crate::zone::{ago, Zone};
+use crate::{submit, App};
 
-/// Deliveries looked at for the "keeps failing" banner.
-const RECENT: usize = 200;
+/// Rows per page of the delivery log.
+const DELIVERIES_PAGE: usize = 25;
 
-#[get("/")]
-pub fn dashboard(
-    admin: Admin,
-    app: &State<App>,
-    flash: Option<FlashMessage<'_>>,
-) -> Result<RawHtml<String>, Error> {
-    let starts = app.config.timezone.day_starts(OffsetDateTime::now_utc());
-    let mut counts = Vec::new();
-    for (slug, def) in app.forms.iter() {
-        let c = app.store.form_counts(slug, starts)?;
-        counts.push(json!({ "slug": slug, "title": def.title, "today": c.today, "week": c.week, "total": c.total }));
-    }
-    let latest = app
-        .store
-        .list_submissions(&SubmissionFilter::default(), None, 8)?;
-    let recent = app
-        .store
-        .list_deliveries(&DeliveryFilter::default(), None, RECENT)?
-        .items;
-    // An email needs attention only while its latest attempt has not gone through (with
-    // webhooks, an `unknown` one once Mailtrap has not confirmed it in time).
-    let now = OffsetDateTime::now_utc();
-    let webhooks = app.config.mailtrap_webhook_secret.is_some();
-    let mut failed: Vec<&Delivery> = outbox::latest_attempts(&recent)
-        .into_iter()
-        .filter(|d| Confirmation::needs_attention(d, webhooks, now))
-        .collect();
-    failed.sort_by_key(|d| std::cmp::Reverse(d.id));
-    let failed: Vec<_> = failed
-        .into_iter()
-        .take(8)
-        .map(|d| attention_row(app, d, webhooks, now))
-        .collect();
-    let mut ctx = Context::new();
-    ctx.insert("counts", &counts);
-    ctx.insert(
-        "latest",
-        &latest.items.iter().map(|s| row(app, s)).collect::<Vec<_>>(),
-    );
-    ctx.insert("failed", &failed);
-    ctx.insert("bounced", &super::inbox::bounced_visitors(app, &recent));
-    ctx.insert("banner", &failure_banner(&app.config.timezone, &recent));
-    ctx.insert("review_count", &app.store.count_review());
-    ctx.insert("disk_full", &app.disk.check().err().map(|e| e.to_string()));
-    render(
-        app,
-        &admin,
-        flash,
-        ("admin/dashboard.html", "dashboard"),
-        ctx,
-    )
-}
-
-/// When delivery is failing ([`DeliveryHealth`]), say why and who is left waiting: the
-/// visitors and owners whose email failed in that streak.
-fn failure_banner(zone: &Zone, recent: &[Delivery]) -> Option<serde_json::Value> {
-    let DeliveryHealth::Failing(streak) = DeliveryHealth::judge(recent) else {
-        return None;
-    };
-    Some(json!({
-        "count": streak.attempts, "visitors": streak.to_visitors,
-        "owners": streak.attempts - streak.to_visitors,
-        "cause": streak.latest_error.as_deref().unwrap_or("unknown error"),
-        "hint": streak.latest.advice(),
-        "since": human_time(zone, streak.since),
-    }))
-}
-
-/// A "needs attention" row; an `unknown` email that Mailtrap never confirmed carries the
-/// question to resend it and the history of its attempts.
-fn attention_row(
-    app: &App,
-    d: &Delivery,
-    webhooks: bool,
-    now: OffsetDateTime,
-) -> serde_json::Value {
-    let zone = &app.config.timezone;
-    let mut row = delivery_row(zone, d);
-    if Confirmation::of(d, webhooks, now) == Confirmation::Overdue {
-        let log = app.store.deliveries_of(d.submission_id).unwrap_or_default();
-        row["unconfirmed"] = json!(super::inbox::UNCONFIRMED);
-        row["history"] = json!(super::inbox::history(zone, &log, &d.kind));
-    }
-    row
-}
-
-fn delivery_row(zone: &Zone, d: &Delivery) -> serde_json::Value {
+/// A delivery as the lists show it (dashboard and delivery log).
+pub(super) fn delivery_row(zone: &Zone, d: &Delivery) -> serde_json::Value {
     json!({
         "id": d.id, "submission_id": d.submission_id, "kind": d.kind, "to": d.to,
-        "subject": d.subject, "started_at": human_time(zone, d.outcome.started_at), "duration_ms": d.outcome.duration_ms,
+        "subject": d.subject, "started_at": human_time(zone, d.outcome.started_at),
+        "started_iso": zone.rfc3339(d.outcome.started_at),
+        "started_ago": ago(zone, OffsetDateTime::now_utc(), d.outcome.started_at), "duration_ms": d.outcome.duration_ms,
         "status": d.outcome.status, "http_status": d.outcome.http_status, "message_ids": d.outcome.message_ids, "error": d.outcome.error,
         "inbox": super::inbox::view(zone, d.inbox.as_ref()),
     })
@@ -135,9 +50,13 @@ pub fn deliveries(
 ) -> Result<RawHtml<String>, Error> {
     let status = status.and_then(|s| serde_json::from_value(json!(s)).ok());
     let inbox = inbox.and_then(InboxState::parse);
+    let filter = DeliveryFilter { status, inbox };
     let page = app
         .store
-        .list_deliveries(&DeliveryFilter { status, inbox }, before, 50)?;
+        .list_deliveries(&filter, before, DELIVERIES_PAGE)?;
+    let position = app
+        .store
+        .delivery_position(&filter, before, DELIVERIES_PAGE)?;
     let mut ctx = Context::new();
     ctx.insert(
         "rows",
@@ -149,17 +68,20 @@ pub fn deliveries(
     );
     ctx.insert("status", &status);
     ctx.insert("inbox", &inbox.map(InboxState::label));
-    let mut status_query = status
-        .map(|s| format!("&status={}", json!(s).as_str().unwrap_or("")))
-        .unwrap_or_default();
-    if let Some(i) = inbox {
-        status_query.push_str(&format!("&inbox={}", i.label()));
-    }
+    let mut query: Vec<String> = status
+        .and_then(|s| json!(s).as_str().map(|s| format!("status={s}")))
+        .into_iter()
+        .collect();
+    query.extend(inbox.map(|i| format!("inbox={}", i.label())));
     ctx.insert(
-        "next",
-        &page
-            .next
-            .map(|n| format!("/admin/deliveries?before={n}{status_query}")),
+        "pager",
+        &Pager::new(
+            "/admin/deliveries",
+            &query,
+            page.items.len(),
+            position,
+            page.next,
+        ),
     );
     render(
         app,
@@ -221,7 +143,11 @@ pub fn subscribers(
             json!({
                 "email": s.email, "name": s.name, "state": s.state,
                 "created_at": human_time(&app.config.timezone, s.created_at),
+                "created_iso": app.config.timezone.rfc3339(s.created_at),
+                "created_ago": ago(&app.config.timezone, OffsetDateTime::now_utc(), s.created_at),
                 "confirmed_at": s.confirmed_at.map(|t| human_time(&app.config.timezone, t)),
+                "confirmed_iso": s.confirmed_at.map(|t| app.config.timezone.rfc3339(t)),
+                "confirmed_ago": s.confirmed_at.map(|t| ago(&app.config.timezone, OffsetDateTime::now_utc(), t)),
             })
         })
         .collect();

@@ -1,7 +1,6 @@
-//! Submissions: the filtered list, one submission with its deliveries, and the owner's
-//! actions on it (resend, pipeline status, notes, delete).
+//! One submission with its deliveries, and the owner's actions on it (resend, pipeline
+//! status, notes, delete). The list is in `list`.
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rocket::form::{Form, FromForm};
 use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
@@ -12,120 +11,15 @@ use tera::Context;
 use time::OffsetDateTime;
 
 use super::auth::{Admin, CsrfForm};
-use super::{back_to, form_refs, render};
+use super::list::{row, urlencode};
+use super::{back_to, render};
 use crate::model::{Attempt, Delivery, EmailStatus, Note, SubmissionId};
 use crate::outbox::{self, Resend};
-use crate::store::{DeliveryFilter, SubmissionFilter};
+use crate::store::DeliveryFilter;
 use crate::submit;
 use crate::templates::human_time;
 use crate::web::Error;
 use crate::App;
-
-const PAGE: usize = 25;
-
-fn parse_email_status(s: &str) -> Option<EmailStatus> {
-    serde_json::from_value(json!(s)).ok()
-}
-
-#[allow(clippy::too_many_arguments)]
-#[get("/submissions?<form>&<email>&<status>&<q>&<before>&<spam>&<test>&<review>")]
-pub fn list(
-    admin: Admin,
-    app: &State<App>,
-    flash: Option<FlashMessage<'_>>,
-    form: Option<&str>,
-    email: Option<&str>,
-    status: Option<&str>,
-    q: Option<&str>,
-    before: Option<u64>,
-    spam: Option<bool>,
-    test: Option<bool>,
-    review: Option<bool>,
-) -> Result<RawHtml<String>, Error> {
-    let filter = filter_from(form, email, status, q, [spam, test, review]);
-    let page = app.store.list_submissions(&filter, before, PAGE)?;
-    let rows: Vec<_> = page.items.iter().map(|s| row(app, s)).collect();
-    let mut ctx = Context::new();
-    ctx.insert("rows", &rows);
-    ctx.insert("forms", &form_refs(app));
-    ctx.insert(
-        "filter",
-        &json!({ "form": filter.form, "email": email, "status": filter.status, "q": filter.query,
-                 "spam": filter.spam, "test": filter.test, "review": filter.review }),
-    );
-    let query = filter_query(&filter);
-    ctx.insert("filter_query", &query.join("&"));
-    let next = page.next.map(|n| {
-        let query: Vec<String> = std::iter::once(format!("before={n}"))
-            .chain(query)
-            .collect();
-        format!("/admin/submissions?{}", query.join("&"))
-    });
-    ctx.insert("next", &next);
-    render(
-        app,
-        &admin,
-        flash,
-        ("admin/submissions.html", "submissions"),
-        ctx,
-    )
-}
-
-/// The list's filter from its query parameters (shared by the list and its exports); the
-/// flags are `[spam, test, review]`.
-pub(super) fn filter_from(
-    form: Option<&str>,
-    email: Option<&str>,
-    status: Option<&str>,
-    q: Option<&str>,
-    [spam, test, review]: [Option<bool>; 3],
-) -> SubmissionFilter {
-    let nonempty = |s: Option<&str>| {
-        s.map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    SubmissionFilter {
-        form: nonempty(form),
-        email_status: email.and_then(parse_email_status),
-        status: nonempty(status),
-        query: nonempty(q),
-        spam: spam.unwrap_or(false),
-        test: test.unwrap_or(false),
-        review: review.unwrap_or(false),
-    }
-}
-
-/// `form=quote&q=Zo%C3%AB&test=true`: the filter as query parameters, for the next page and
-/// the export links.
-fn filter_query(filter: &SubmissionFilter) -> Vec<String> {
-    let mut query = Vec::new();
-    for (k, v) in [
-        ("form", &filter.form),
-        ("status", &filter.status),
-        ("q", &filter.query),
-    ] {
-        if let Some(v) = v {
-            query.push(format!("{k}={}", urlencode(v)));
-        }
-    }
-    if let Some(e) = filter.email_status {
-        query.push(format!(
-            "email={}",
-            urlencode(json!(e).as_str().unwrap_or(""))
-        ));
-    }
-    for (k, on) in [
-        ("spam", filter.spam),
-        ("test", filter.test),
-        ("review", filter.review),
-    ] {
-        if on {
-            query.push(format!("{k}=true"));
-        }
-    }
-    query
-}
 
 /// A `mailto:` link to `address` with `subject`. The address is percent-encoded too: its
 /// local part may hold `?`, `&` or `%`, which would otherwise add `bcc=` or `body=` to
@@ -139,52 +33,6 @@ fn mailto(address: &str, subject: &str) -> String {
     format!("mailto:{to}?subject={}", urlencode(subject))
 }
 
-/// Everything but RFC 3986's unreserved characters, so a value fits in a query or `mailto:`.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-fn urlencode(s: &str) -> String {
-    utf8_percent_encode(s, QUERY_VALUE).to_string()
-}
-
-/// A list row: who, what, when and how it stands.
-pub(super) fn row(app: &App, s: &crate::model::Submission) -> serde_json::Value {
-    let z = &app.config.timezone;
-    let who = s
-        .fields
-        .get("full_name")
-        .or(s.fields.get("name"))
-        .cloned()
-        .unwrap_or_default();
-    let title = app
-        .forms
-        .get(&s.form)
-        .map_or(s.form.as_str(), |f| f.title.as_str());
-    let summary: String = s
-        .fields
-        .get("message")
-        .or(s.fields.get("position"))
-        .or(s.fields.get("cover_letter"))
-        .map(|m| m.chars().take(90).collect())
-        .unwrap_or_default();
-    // The original of an edit, while it is still stored.
-    let edit_of = s
-        .edit_of
-        .and_then(|id| app.store.submission(id).ok().flatten())
-        .map(|o| json!({ "id": o.id, "reference": o.reference }));
-    json!({
-        "id": s.id, "reference": s.reference, "form": s.form, "form_title": title,
-        "who": who, "email": s.visitor_email, "summary": summary,
-        "created_at": human_time(z, s.created_at),
-        "created_iso": z.rfc3339(s.created_at), "created_ago": crate::zone::ago(z, OffsetDateTime::now_utc(), s.created_at), "email_status": s.email_status,
-        "status": s.status, "spam": s.spam, "test": s.test,
-        "review": s.review.map(|r| r.describe()), "edit_of": edit_of,
-    })
-}
-
 #[get("/submissions/<id>")]
 pub fn show(
     id: SubmissionId,
@@ -193,6 +41,7 @@ pub fn show(
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>, Error> {
     let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
+    app.store.mark_read(&s)?;
     let def = app.forms.get(&s.form);
     let fields: Vec<_> = match def {
         Some(def) => def

@@ -1,0 +1,87 @@
+//! "26–50 of 133" under a newest-first list, with links to the newer and older pages.
+
+use serde::Serialize;
+
+use crate::store::{NewerPage, Position};
+
+/// What a list template shows below its rows; `None` links are left out.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub(super) struct Pager {
+    /// Number of the page's first item, from 1 (0 when the list is empty).
+    pub first: usize,
+    /// Number of its last item.
+    pub last: usize,
+    pub total: usize,
+    pub newer: Option<String>,
+    pub older: Option<String>,
+}
+
+impl Pager {
+    /// `path` is the list's address and `query` its filter as `key=value` pairs (without
+    /// the cursor); `shown` rows are on this page, `older_cursor` is the store's `next`.
+    pub fn new(
+        path: &str,
+        query: &[String],
+        shown: usize,
+        position: Position,
+        older_cursor: Option<u64>,
+    ) -> Pager {
+        let link = |before: Option<u64>| {
+            let parts: Vec<String> = before
+                .map(|b| format!("before={b}"))
+                .into_iter()
+                .chain(query.iter().cloned())
+                .collect();
+            if parts.is_empty() {
+                path.to_string()
+            } else {
+                format!("{path}?{}", parts.join("&"))
+            }
+        };
+        let newer = match position.newer_page {
+            NewerPage::None => None,
+            NewerPage::First => Some(link(None)),
+            NewerPage::Before(b) => Some(link(Some(b))),
+        };
+        Pager {
+            first: if shown == 0 { 0 } else { position.newer + 1 },
+            last: position.newer + shown,
+            total: position.total,
+            newer,
+            older: older_cursor.map(|c| link(Some(c))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_second_page_counts_from_26_and_links_both_ways_with_the_filter() {
+        let position = Position {
+            total: 33,
+            newer: 25,
+            newer_page: NewerPage::First,
+        };
+        let p = Pager::new(
+            "/admin/submissions",
+            &["form=quote".into()],
+            8,
+            position,
+            None,
+        );
+        assert_eq!((p.first, p.last, p.total), (26, 33, 33));
+        assert_eq!(p.newer.as_deref(), Some("/admin/submissions?form=quote"));
+        assert_eq!(p.older, None);
+        let third = Position {
+            total: 80,
+            newer: 50,
+            newer_page: NewerPage::Before(77),
+        };
+        let p = Pager::new("/admin/deliveries", &[], 25, third, Some(12));
+        assert_eq!((p.first, p.last), (51, 75));
+        assert_eq!(p.newer.as_deref(), Some("/admin/deliveries?before=77"));
+        assert_eq!(p.older.as_deref(), Some("/admin/deliveries?before=12"));
+    }
+}
