@@ -9,6 +9,8 @@ pub mod config;
 pub mod export;
 /// Forms as data, their built-in definitions and the validation of a post.
 pub mod forms;
+/// The visitor's side in their language: the string catalogue, plurals, dates.
+pub mod i18n;
 /// The log filter that keeps secret-carrying HTTP dumps out of every log level.
 pub mod logging;
 /// Rendering emails and sending them through Mailtrap.
