@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{single_line, sniff, FieldDef, FieldKind, FileType, FormDef};
-use crate::config::EmailAddress;
+use super::{sniff, FieldDef, FieldKind, FileType, FormDef};
 use crate::i18n::Catalogue;
+use crate::model::{is_bidi_or_format, single_line, EmailAddress};
 
 /// Field name → message, shown next to the field or returned as JSON `errors`.
 pub type FieldErrors = BTreeMap<String, String>;
@@ -176,7 +176,7 @@ fn check_value(f: &FieldDef, raw: &str, strings: &Catalogue) -> Result<String, S
             say("validate.single_line")
         });
     }
-    if f.kind != FieldKind::Textarea && value.chars().any(super::is_bidi_or_format) {
+    if f.kind != FieldKind::Textarea && value.chars().any(is_bidi_or_format) {
         return Err(say("validate.invisible"));
     }
     if f.kind == FieldKind::Checkbox {
