@@ -86,6 +86,13 @@ fn a_swahili_form_errors_thanks_and_confirmation_email() {
         assert!(page.contains(text), "{text} missing: {page}");
     }
     assert!(!page.contains("Full name") && !page.contains("Powered by"));
+    let (_, index) = get(&t, "/");
+    assert!(
+        index.contains("Tukusaidie vipi?") && index.contains("Omba kazi"),
+        "{index}"
+    );
+    let (_, job) = get(&t, "/f/job");
+    assert!(job.contains("PDF, DOC, DOCX au ODT, hadi 5 MiB"), "{job}");
 
     let (status, _, page) = post(
         &t,
@@ -238,6 +245,17 @@ fn swahili_error_pages() {
     assert_eq!(status, Status::PayloadTooLarge);
     assert!(page.contains("Ulichotuma ni kikubwa mno"), "{page}");
     assert!(page.contains("hakuna kilichopokelewa"), "{page}");
+}
+
+#[test]
+fn swahili_rate_limit_page_counts_seconds() {
+    let t = TestApp::start_with(|f| swahili(f).merge(("rate_limit", 1)));
+    let visitor = [("name", "Amina"), ("email", VISITOR), ("message", "Habari")];
+    assert_eq!(post(&t, "contact", &visitor).0, Status::SeeOther);
+    let (status, _, page) = post(&t, "contact", &visitor);
+    assert_eq!(status, Status::TooManyRequests);
+    assert!(page.contains("Tafadhali punguza kasi"), "{page}");
+    assert!(page.contains("Tafadhali subiri sekunde "), "{page}");
 }
 
 #[test]
