@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{sniff, FieldDef, FieldKind, FileType, FormDef};
+use super::{sniff, FieldDef, FieldKind, FormDef};
 use crate::i18n::Catalogue;
-use crate::model::{is_bidi_or_format, single_line, EmailAddress};
+use crate::model::{is_bidi_or_format, single_line, EmailAddress, FileType, Upload};
 
 /// Field name → message, shown next to the field or returned as JSON `errors`.
 pub type FieldErrors = BTreeMap<String, String>;
@@ -39,15 +39,6 @@ impl RawInput {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct Upload {
-    pub field: String,
-    /// A safe name: the visitor's base name, cleaned, with the extension of the detected type.
-    pub filename: String,
-    pub file_type: FileType,
-    pub bytes: Vec<u8>,
 }
 
 /// A submission that passed every check of its form.
@@ -274,6 +265,7 @@ pub fn labels(types: &[FileType]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::forms::builtin;
+    use crate::model::FileType;
 
     fn input(pairs: &[(&str, &str)]) -> RawInput {
         RawInput {

@@ -26,7 +26,7 @@ use sled::Tree;
 use time::OffsetDateTime;
 
 use super::backup_check::{self, Verdict, EXCLUDED_TREES};
-use super::{keys, records, Store, StoreError, Submission, SCHEMA_VERSION};
+use super::{codec, keys, Store, StoreError, Submission, SCHEMA_VERSION};
 use crate::model::SubmissionId;
 
 /// Version of the stream layout, the header's `kipekee_backup`.
@@ -118,7 +118,7 @@ impl Store {
         match form {
             None => Box::new(self.submissions.iter().map(|entry| {
                 let (_, raw) = entry?;
-                records::decode("submissions", &raw)
+                codec::decode("submissions", &raw)
             })),
             Some(slug) => Box::new(
                 self.formslug_submissionid
@@ -370,10 +370,7 @@ mod tests {
     use time::Duration;
 
     use super::*;
-    use crate::forms::{FileType, Upload};
-    use crate::model::EmailAddress;
-    use crate::model::EmailStatus;
-    use crate::store::{Delivery, NewSubmission};
+    use crate::model::{Delivery, EmailAddress, EmailStatus, FileType, NewSubmission, Upload};
 
     fn quote(message: &str) -> NewSubmission {
         NewSubmission::for_test("quote", "Q", &[("message", message)])

@@ -7,7 +7,7 @@ use std::io::{Cursor, Read, Seek};
 
 use zip::ZipArchive;
 
-use super::FileType;
+use crate::model::FileType;
 
 /// Most bytes read from one small package part (`.rels`, `[Content_Types].xml`, `mimetype`):
 /// a zip bomb stops here.
