@@ -13,8 +13,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::forms::FormDef;
 use crate::model::{EmailAddress, Mailbox, Secret};
 
+mod business;
 mod text_env;
 mod trusted;
+
+pub use business::{Phone, Website};
 
 use text_env::TextEnv;
 pub use trusted::TrustedProxies;
@@ -144,6 +147,22 @@ pub struct AppConfig {
     /// `KIPEKEE_TIMEZONE`: the IANA zone every time shown to a person is in (default `UTC`);
     /// an unknown name stops start-up.
     pub timezone: crate::zone::Zone,
+    /// `KIPEKEE_LOCALE`: the language of everything a visitor sees (`en`, `sw`, `fr`); an
+    /// unknown code stops start-up.
+    pub locale: crate::i18n::Locale,
+    /// `[default.strings]`: the owner's text for any catalogue key; an unknown key stops
+    /// start-up.
+    #[serde(default)]
+    pub strings: crate::i18n::StringOverrides,
+    /// `KIPEKEE_BUSINESS_ADDRESS`: the postal address in the visitor's emails' footer.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub business_address: Option<String>,
+    /// `KIPEKEE_BUSINESS_PHONE`: the phone number in that footer, linked with `tel:`.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub business_phone: Option<Phone>,
+    /// `KIPEKEE_BUSINESS_WEBSITE`: the website in that footer (`https://…`).
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub business_website: Option<Website>,
 }
 
 /// How log lines are written (`KIPEKEE_LOG_FORMAT`).
@@ -187,6 +206,11 @@ impl Default for AppConfig {
             metrics_token: None,
             trusted_proxies: TrustedProxies::default(),
             timezone: crate::zone::Zone::utc(),
+            locale: crate::i18n::Locale::En,
+            strings: Default::default(),
+            business_address: None,
+            business_phone: None,
+            business_website: None,
         }
     }
 }
@@ -233,10 +257,22 @@ impl AppConfig {
     /// Extracts and cross-checks the configuration; the error names the offending key.
     /// Lossy: the environment's values are text (`TextEnv`), and a number or a switch is read
     /// from its text (`"10"`, `"true"`) where the setting wants one.
+    /// The built-in forms' texts follow `KIPEKEE_LOCALE` where the owner left them as shipped.
     pub fn from_figment(figment: &Figment) -> Result<AppConfig, ConfigError> {
-        let config: AppConfig = figment.extract_lossy()?;
+        let mut config: AppConfig = figment.extract_lossy()?;
         config.check()?;
+        let strings = config.strings()?;
+        crate::i18n::localize_forms(&mut config.forms, &strings);
         Ok(config)
+    }
+
+    /// The visitor's catalogue: `KIPEKEE_LOCALE`'s texts with `[default.strings]` on top.
+    pub fn strings(&self) -> Result<crate::i18n::Catalogue, ConfigError> {
+        crate::i18n::Catalogue::new(self.locale, &self.strings).map_err(|e| ConfigError::Value {
+            key: format!("strings.{}", e.0),
+            message: "not a key of the string catalogue (the keys are those of locales/en.toml)"
+                .into(),
+        })
     }
 
     fn check(&self) -> Result<(), ConfigError> {

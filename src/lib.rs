@@ -13,6 +13,8 @@ pub mod export;
 pub mod forms;
 /// Whether email delivery works: the one rule behind `/healthz` and the dashboard banner.
 pub mod health;
+/// The visitor's side in their language: the string catalogue, plurals, dates.
+pub mod i18n;
 /// The log filter that keeps secret-carrying HTTP dumps out of every log level.
 pub mod logging;
 /// Rendering emails and sending them through Mailtrap.

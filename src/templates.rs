@@ -1,12 +1,16 @@
 //! The one `tera::Tera` of the process: page and email templates compiled into the binary
 //! (rust-embed), plus each form's subject lines from the config. Autoescaping is on for
-//! every `.html` template; `.txt` and subjects are plain text.
+//! every `.html` template; `.txt` and subjects are plain text. `t(key=…)` and `lang()` give
+//! templates the visitor's catalogue (`crate::i18n`).
+
+use std::sync::Arc;
 
 use rust_embed::Embed;
 use tera::{Context, Tera};
 use time::OffsetDateTime;
 
 use crate::config::AppConfig;
+use crate::i18n::{Catalogue, TeraLang, TeraT};
 use crate::zone::Zone;
 
 #[derive(Embed)]
@@ -15,6 +19,7 @@ struct Embedded;
 
 pub struct Templates {
     tera: Tera,
+    strings: Arc<Catalogue>,
 }
 
 impl Templates {
@@ -32,9 +37,21 @@ impl Templates {
                 sources.push((Self::subject_name(slug, &email.kind), email.subject.clone()));
             }
         }
+        let strings = Arc::new(
+            config
+                .strings()
+                .map_err(|e| tera::Error::msg(e.to_string()))?,
+        );
         let mut tera = Tera::default();
+        tera.register_function("t", TeraT(strings.clone()));
+        tera.register_function("lang", TeraLang(strings.locale()));
         tera.add_raw_templates(sources)?;
-        Ok(Templates { tera })
+        Ok(Templates { tera, strings })
+    }
+
+    /// The visitor's catalogue, for texts built in code (validation messages, page titles).
+    pub fn strings(&self) -> &Catalogue {
+        &self.strings
     }
 
     pub fn subject_name(slug: &str, kind: &str) -> String {

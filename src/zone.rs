@@ -30,6 +30,18 @@ pub struct DayStarts {
     pub week: OffsetDateTime,
 }
 
+/// A local calendar date and wall-clock time, with the zone's abbreviation (or offset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Civil {
+    pub year: i16,
+    /// 1 to 12.
+    pub month: i8,
+    pub day: i8,
+    pub hour: i8,
+    pub minute: i8,
+    pub zone: String,
+}
+
 impl Zone {
     /// Looks `name` up in the bundled tz database (exact IANA spelling, e.g. `Africa/Nairobi`).
     pub fn parse(name: &str) -> Result<Zone, UnknownZone> {
@@ -62,6 +74,19 @@ impl Zone {
     /// offset where the tz database has none, e.g. `+04`).
     pub fn human(&self, t: OffsetDateTime) -> String {
         format(&self.zoned(t), "%Y-%m-%d %H:%M %Z")
+    }
+
+    /// The local date and time of `t`, for texts that spell dates out by locale.
+    pub fn civil(&self, t: OffsetDateTime) -> Civil {
+        let z = self.zoned(t);
+        Civil {
+            year: z.year(),
+            month: z.month(),
+            day: z.day(),
+            hour: z.hour(),
+            minute: z.minute(),
+            zone: format(&z, "%Z"),
+        }
     }
 
     /// `2026-11-28T12:14:05+03:00`: RFC 3339 with the local offset (CSV, `<time datetime>`).

@@ -34,7 +34,7 @@ proptest! {
             files: file.map(|bytes| vec![RawFile { field: "cv".into(), filename: Some("x.pdf".into()), bytes, truncated: false }]).unwrap_or_default(),
             too_many_fields: false,
         };
-        if let Ok(valid) = validate(def, input, 1024) {
+        if let Ok(valid) = validate(def, input, 1024, kipekee::i18n::english()) {
             for (name, value) in &valid.fields {
                 let f = def.field(name).expect("only defined fields are kept");
                 prop_assert!(value.chars().count() <= f.max_length());

@@ -137,6 +137,30 @@ mod tests {
             |c| c.trusted_proxies.to_string(),
             true,
         ),
+        ("KIPEKEE_LOCALE", "locale", |c| c.locale.to_string(), true),
+        (
+            "KIPEKEE_BUSINESS_ADDRESS",
+            "business_address",
+            |c| opt(c.business_address.as_ref()),
+            false,
+        ),
+        (
+            "KIPEKEE_BUSINESS_PHONE",
+            "business_phone",
+            |c| opt(c.business_phone.as_ref()),
+            true,
+        ),
+        (
+            "KIPEKEE_BUSINESS_WEBSITE",
+            "business_website",
+            |c| {
+                c.business_website
+                    .as_ref()
+                    .map(|w| w.href().to_string())
+                    .unwrap_or_default()
+            },
+            true,
+        ),
         (
             "KIPEKEE_LOG_FORMAT",
             "log_format",

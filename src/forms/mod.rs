@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::FileType;
 
 pub use upload::{list_in_words, size_in_words, sniff, temp};
-pub use validate::{validate, FieldErrors, Invalid, RawFile, RawInput, Valid, MAX_FIELDS};
+pub use validate::{labels, validate, FieldErrors, Invalid, RawFile, RawInput, Valid, MAX_FIELDS};
 
 /// What a form does with a valid submission besides storing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -140,7 +140,7 @@ fn yes() -> bool {
 }
 
 fn default_submit_label() -> String {
-    "Send".into()
+    crate::i18n::english().text("form.submit").into()
 }
 
 const ROLES: &[&str] = &["visitor", "admin", "jobs", "newsletter"];
@@ -262,32 +262,38 @@ fn email(kind: &str, to: &str, subject: &str, template: &str) -> EmailDef {
     }
 }
 
-/// The four forms of the design card.
+/// The four forms of the design card. The texts a visitor sees are the English catalogue's
+/// (`locales/en.toml`, `forms.<slug>.…`); `i18n::localize_forms` swaps them for the locale's.
 pub fn builtin() -> BTreeMap<String, FormDef> {
     use FieldKind::*;
-    let confirmation = |what: &str| {
+    let en = crate::i18n::english();
+    let text = |slug: &str, key: &str| en.text(&format!("forms.{slug}.{key}")).to_string();
+    let visible = |slug: &str, name: &str, kind: FieldKind, required: bool| {
+        field(name, &text(slug, &format!("fields.{name}")), kind, required)
+    };
+    let confirmation = |slug: &str| {
         email(
             "confirmation",
             "visitor",
-            &format!("We received your {what} ({{{{ reference }}}})"),
+            &text(slug, "subjects.confirmation"),
             "confirmation",
         )
     };
     let quote = FormDef {
-        title: "Request a quote".into(),
-        intro: "Tell us what you need and we will reply with a quote.".into(),
+        title: text("quote", "title"),
+        intro: text("quote", "intro"),
         reference_prefix: "Q".into(),
         enabled: true,
         position: 1,
         kind: FormKind::Standard,
-        submit_label: "Request quote".into(),
-        thanks: "Thank you for your quote request. We will get back to you shortly.".into(),
+        submit_label: text("quote", "submit"),
+        thanks: text("quote", "thanks"),
         fields: vec![
-            field("full_name", "Full name", Text, true),
-            field("email", "Email", Email, true),
-            field("phone", "Phone", Tel, false),
-            field("company", "Company", Text, false),
-            field("message", "What do you need?", Textarea, true),
+            visible("quote", "full_name", Text, true),
+            visible("quote", "email", Email, true),
+            visible("quote", "phone", Tel, false),
+            visible("quote", "company", Text, false),
+            visible("quote", "message", Textarea, true),
         ],
         emails: vec![
             email(
@@ -296,27 +302,27 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
                 "New quote request {{ reference }} from {{ full_name }}",
                 "admin",
             ),
-            confirmation("quote request"),
+            confirmation("quote"),
         ],
         statuses: default_statuses(),
     };
-    let mut cv = field("cv", "CV", File, true);
+    let mut cv = visible("job", "cv", File, true);
     cv.accept = vec![FileType::Pdf, FileType::Doc, FileType::Docx, FileType::Odt];
     let job = FormDef {
-        title: "Apply for a job".into(),
-        intro: "Send us your application and CV.".into(),
+        title: text("job", "title"),
+        intro: text("job", "intro"),
         reference_prefix: "J".into(),
         enabled: true,
         position: 2,
         kind: FormKind::Standard,
-        submit_label: "Send application".into(),
-        thanks: "Thank you for your application. We will review it and be in touch.".into(),
+        submit_label: text("job", "submit"),
+        thanks: text("job", "thanks"),
         fields: vec![
-            field("full_name", "Full name", Text, true),
-            field("email", "Email", Email, true),
-            field("phone", "Phone", Tel, false),
-            field("position", "Position", Text, true),
-            field("cover_letter", "Cover letter", Textarea, false),
+            visible("job", "full_name", Text, true),
+            visible("job", "email", Email, true),
+            visible("job", "phone", Tel, false),
+            visible("job", "position", Text, true),
+            visible("job", "cover_letter", Textarea, false),
             cv,
         ],
         emails: vec![
@@ -329,7 +335,7 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
                     "admin",
                 )
             },
-            confirmation("application"),
+            confirmation("job"),
         ],
         statuses: [
             "new",
@@ -343,28 +349,33 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
         .to_vec(),
     };
     let newsletter = FormDef {
-        title: "Newsletter".into(),
-        intro: "News and offers, now and then. Unsubscribe with one click.".into(),
+        title: text("newsletter", "title"),
+        intro: text("newsletter", "intro"),
         reference_prefix: "N".into(),
         enabled: true,
         position: 3,
         kind: FormKind::Newsletter,
-        submit_label: "Subscribe".into(),
-        thanks: "Almost done: check your inbox to confirm your subscription.".into(),
+        submit_label: text("newsletter", "submit"),
+        thanks: text("newsletter", "thanks"),
         fields: vec![
-            field("email", "Email", Email, true),
-            field("name", "Name", Text, false),
+            visible("newsletter", "email", Email, true),
+            visible("newsletter", "name", Text, false),
         ],
         emails: vec![
             email(
                 "optin",
                 "visitor",
-                "Please confirm your subscription",
+                &text("newsletter", "subjects.optin"),
                 "optin",
             ),
             EmailDef {
                 when: Trigger::Confirm,
-                ..email("welcome", "visitor", "Welcome to our newsletter", "welcome")
+                ..email(
+                    "welcome",
+                    "visitor",
+                    &text("newsletter", "subjects.welcome"),
+                    "welcome",
+                )
             },
             EmailDef {
                 when: Trigger::Confirm,
@@ -379,18 +390,18 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
         statuses: ["new", "archived"].map(String::from).to_vec(),
     };
     let contact = FormDef {
-        title: "Contact us".into(),
-        intro: "Questions, ideas, anything: we read every message.".into(),
+        title: text("contact", "title"),
+        intro: text("contact", "intro"),
         reference_prefix: "C".into(),
         enabled: true,
         position: 4,
         kind: FormKind::Standard,
-        submit_label: "Send message".into(),
-        thanks: "Thank you for your message. We will reply soon.".into(),
+        submit_label: text("contact", "submit"),
+        thanks: text("contact", "thanks"),
         fields: vec![
-            field("name", "Name", Text, true),
-            field("email", "Email", Email, true),
-            field("message", "Message", Textarea, true),
+            visible("contact", "name", Text, true),
+            visible("contact", "email", Email, true),
+            visible("contact", "message", Textarea, true),
         ],
         emails: vec![
             email(
@@ -399,7 +410,7 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
                 "New message {{ reference }} from {{ name }}",
                 "admin",
             ),
-            confirmation("message"),
+            confirmation("contact"),
         ],
         statuses: ["new", "replied", "archived"].map(String::from).to_vec(),
     };

@@ -1,10 +1,11 @@
 //! Raw fields in, a `Valid` submission or per-field messages out. Pure: no I/O, no state.
+//! Messages are in the visitor's language (`validate.*` keys of the catalogue).
 
 use std::collections::BTreeMap;
 
-use super::upload::{list_in_words, size_in_words};
 use super::{sniff, FieldDef, FieldKind, FormDef};
-use crate::model::{is_bidi_or_format, single_line, EmailAddress, Upload};
+use crate::i18n::Catalogue;
+use crate::model::{is_bidi_or_format, single_line, EmailAddress, FileType, Upload};
 
 /// Field name → message, shown next to the field or returned as JSON `errors`.
 pub type FieldErrors = BTreeMap<String, String>;
@@ -69,14 +70,20 @@ pub struct Invalid {
     pub too_large: bool,
 }
 
-/// Checks `input` against the form; `max_upload` is the largest file accepted, in bytes.
-pub fn validate(def: &FormDef, mut input: RawInput, max_upload: u64) -> Result<Valid, Invalid> {
+/// Checks `input` against the form; `max_upload` is the largest file accepted, in bytes;
+/// messages come from `strings`.
+pub fn validate(
+    def: &FormDef,
+    mut input: RawInput,
+    max_upload: u64,
+    strings: &Catalogue,
+) -> Result<Valid, Invalid> {
     let mut errors = FieldErrors::new();
     let too_large = input.too_many_fields;
     if input.too_many_fields {
         errors.insert(
             "_form".into(),
-            format!("More than {MAX_FIELDS} fields were sent."),
+            strings.plural("validate.too_many_fields", MAX_FIELDS as u64, &[]),
         );
     }
     let mut fields = BTreeMap::new();
@@ -89,7 +96,7 @@ pub fn validate(def: &FormDef, mut input: RawInput, max_upload: u64) -> Result<V
                 .iter()
                 .position(|r| r.field == f.name && (!r.bytes.is_empty() || r.truncated))
                 .map(|i| input.files.swap_remove(i));
-            match check_file(f, file, max_upload) {
+            match check_file(f, file, max_upload, strings) {
                 Ok(Some(upload)) => uploads.push(upload),
                 Ok(None) => {}
                 Err(message) => {
@@ -103,7 +110,7 @@ pub fn validate(def: &FormDef, mut input: RawInput, max_upload: u64) -> Result<V
             raw = input.value("_replyto").unwrap_or("");
         }
         values.insert(f.name.clone(), raw.to_string());
-        match check_value(f, raw) {
+        match check_value(f, raw, strings) {
             Ok(v) if v.is_empty() => {}
             Ok(v) => {
                 fields.insert(f.name.clone(), v);
@@ -145,7 +152,8 @@ pub fn validate(def: &FormDef, mut input: RawInput, max_upload: u64) -> Result<V
     })
 }
 
-fn check_value(f: &FieldDef, raw: &str) -> Result<String, String> {
+fn check_value(f: &FieldDef, raw: &str, strings: &Catalogue) -> Result<String, String> {
+    let say = |key: &str| strings.text(key).to_string();
     let value = if f.kind == FieldKind::Textarea {
         raw.replace("\r\n", "\n").trim().to_string()
     } else {
@@ -154,52 +162,47 @@ fn check_value(f: &FieldDef, raw: &str) -> Result<String, String> {
     let allowed_control = |c: char| f.kind == FieldKind::Textarea && (c == '\n' || c == '\t');
     if value.chars().any(|c| c.is_control() && !allowed_control(c)) {
         return Err(if f.kind == FieldKind::Textarea {
-            "Contains control characters.".into()
+            say("validate.control_characters")
         } else {
-            "Must be a single line of text.".into()
+            say("validate.single_line")
         });
     }
     if f.kind != FieldKind::Textarea && value.chars().any(is_bidi_or_format) {
-        return Err(
-            "Contains invisible direction or formatting characters (such as U+202E); please retype it."
-                .into(),
-        );
+        return Err(say("validate.invisible"));
     }
     if f.kind == FieldKind::Checkbox {
         return match value.to_ascii_lowercase().as_str() {
-            "" | "off" | "false" | "0" | "no" if f.required => Err("Please tick this box.".into()),
+            "" | "off" | "false" | "0" | "no" if f.required => Err(say("validate.tick")),
             "" | "off" | "false" | "0" | "no" => Ok(String::new()),
             _ => Ok("yes".into()),
         };
     }
     if value.is_empty() {
         return if f.required {
-            Err("This field is required.".into())
+            Err(say("validate.required"))
         } else {
             Ok(value)
         };
     }
     let max = f.max_length();
     if value.chars().count() > max {
-        return Err(format!("Must be at most {max} characters."));
+        return Err(strings.plural("validate.too_long", max as u64, &[]));
     }
     match f.kind {
         FieldKind::Email => EmailAddress::parse(&value)
             .map(|e| e.to_string())
-            .map_err(|_| "Enter a valid email address, like name@example.com.".into()),
+            .map_err(|_| say("validate.email")),
         FieldKind::Tel
             if !value
                 .chars()
                 .all(|c| c.is_ascii_digit() || " +-().".contains(c)) =>
         {
-            Err("Use digits, spaces and + - ( ) only.".into())
+            Err(say("validate.tel"))
         }
         FieldKind::Url if !(value.starts_with("https://") || value.starts_with("http://")) => {
-            Err("Enter a full address starting with https://.".into())
+            Err(say("validate.url"))
         }
-        FieldKind::Select if !f.options.contains(&value) => {
-            Err("Choose one of the options.".into())
-        }
+        FieldKind::Select if !f.options.contains(&value) => Err(say("validate.select")),
         _ => Ok(value),
     }
 }
@@ -208,26 +211,27 @@ fn check_file(
     f: &FieldDef,
     file: Option<RawFile>,
     max_upload: u64,
+    strings: &Catalogue,
 ) -> Result<Option<Upload>, String> {
     let Some(file) = file else {
         return if f.required {
-            Err("Please attach a file.".into())
+            Err(strings.text("validate.attach").to_string())
         } else {
             Ok(None)
         };
     };
     if file.truncated || file.bytes.len() as u64 > max_upload {
-        return Err(format!(
-            "This file is larger than {}, the most this form accepts. Please attach a smaller file.",
-            size_in_words(max_upload)
+        return Err(strings.t(
+            "validate.file_too_large",
+            &[("size", &strings.size(max_upload))],
         ));
     }
     let file_type = sniff(&file.bytes)
         .filter(|t| f.accept.contains(t))
         .ok_or_else(|| {
-            format!(
-                "This file is not a {} document. Please attach one of those.",
-                list_in_words(&f.accept)
+            strings.t(
+                "validate.file_type",
+                &[("types", &strings.list_or(&labels(&f.accept)))],
             )
         })?;
     let stem = file
@@ -250,6 +254,11 @@ fn check_file(
         file_type,
         bytes: file.bytes,
     }))
+}
+
+/// `PDF`, `DOCX`, …: the names people know the accepted types by.
+pub fn labels(types: &[FileType]) -> Vec<String> {
+    types.iter().map(|t| t.label()).collect()
 }
 
 #[cfg(test)]
@@ -280,6 +289,7 @@ mod tests {
                 ("is_admin", "true"),
             ]),
             1024,
+            crate::i18n::english(),
         )
         .unwrap();
         assert_eq!(v.fields["full_name"], "Jane Doe");
@@ -301,6 +311,7 @@ mod tests {
                 ("phone", "call me"),
             ]),
             1024,
+            crate::i18n::english(),
         )
         .unwrap_err();
         assert_eq!(e.errors["full_name"], "Must be at most 200 characters.");
@@ -322,6 +333,7 @@ mod tests {
                 ("message", "hi"),
             ]),
             1024,
+            crate::i18n::english(),
         )
         .unwrap_err();
         assert_eq!(e.errors["name"], "Must be a single line of text.");
@@ -333,6 +345,7 @@ mod tests {
                 ("message", "hi \u{200F}"),
             ]),
             1024,
+            crate::i18n::english(),
         )
         .unwrap_err();
         assert!(e.errors["name"].contains("invisible"), "{:?}", e.errors);
@@ -348,6 +361,7 @@ mod tests {
                 ("message", "hi"),
             ]),
             1024,
+            crate::i18n::english(),
         );
         assert!(
             persian.is_ok(),
@@ -369,6 +383,7 @@ mod tests {
                 ("_gotcha", "bot"),
             ]),
             1024,
+            crate::i18n::english(),
         )
         .unwrap();
         assert_eq!(v.visitor_email.unwrap().as_str(), "ann@example.com");
@@ -395,18 +410,19 @@ mod tests {
             }],
             ..input(&base)
         };
+        let en = crate::i18n::english();
         let pdf = include_bytes!("../../tests/fixtures/cv/cv.pdf");
-        let ok = validate(job, with_file(pdf, false), 1 << 20).unwrap();
+        let ok = validate(job, with_file(pdf, false), 1 << 20, en).unwrap();
         assert_eq!(ok.uploads[0].filename, "My CV.pdf");
         assert_eq!(ok.uploads[0].file_type, FileType::Pdf);
 
-        let e = validate(job, with_file(b"GIF89a not a cv", false), 1 << 20).unwrap_err();
+        let e = validate(job, with_file(b"GIF89a not a cv", false), 1 << 20, en).unwrap_err();
         assert_eq!(
             e.errors["cv"],
             "This file is not a PDF, DOC, DOCX or ODT document. Please attach one of those."
         );
 
-        let e = validate(job, with_file(b"", true), 1 << 20).unwrap_err();
+        let e = validate(job, with_file(b"", true), 1 << 20, en).unwrap_err();
         assert!(e.errors["cv"].starts_with("This file is larger than 1 MiB"));
         assert!(
             !e.too_large,
@@ -414,7 +430,7 @@ mod tests {
         );
         assert_eq!(e.values["full_name"], "Ann");
 
-        let e = validate(job, input(&base), 1024).unwrap_err();
+        let e = validate(job, input(&base), 1024, en).unwrap_err();
         assert_eq!(e.errors["cv"], "Please attach a file.");
     }
 }

@@ -121,6 +121,18 @@ fn business_mailbox(config: &AppConfig, form: &crate::forms::FormDef) -> Option<
     })
 }
 
+/// The footer's contact details: `KIPEKEE_BUSINESS_ADDRESS`, `_PHONE` (with its `tel:` link)
+/// and `_WEBSITE` (with a short label), each absent when not configured.
+fn business_details(config: &AppConfig) -> serde_json::Value {
+    serde_json::json!({
+        "address": config.business_address,
+        "phone": config.business_phone.as_ref().map(ToString::to_string),
+        "phone_href": config.business_phone.as_ref().map(|p| p.href()),
+        "website": config.business_website.as_ref().map(|w| w.href()),
+        "website_label": config.business_website.as_ref().map(|w| w.label()),
+    })
+}
+
 pub fn render(
     templates: &Templates,
     config: &AppConfig,
@@ -151,6 +163,20 @@ pub fn render(
     );
     ctx.insert("files", &sub.files);
     ctx.insert("site_name", config.site_name());
+    // The visitor's emails: the form's own thank-you text, the date in their language, and
+    // the business's contact details (issue 13 item 5).
+    ctx.insert("thanks", &mc.form.thanks);
+    ctx.insert(
+        "submitted_on",
+        &templates
+            .strings()
+            .date_time(&config.timezone, sub.created_at),
+    );
+    ctx.insert("business", &business_details(config));
+    ctx.insert(
+        "replies_reach_business",
+        &business_mailbox(config, mc.form).is_some(),
+    );
     ctx.insert(
         "admin_url",
         &format!("{}/admin/submissions/{}", mc.public_base, sub.id),

@@ -1,6 +1,7 @@
 //! The only place that turns an error into a status and a body: HTML for browsers,
 //! JSON for API clients. Internal errors are logged here with their cause and shown
-//! to the visitor without it.
+//! to the visitor without it. The visitor reads titles and messages in the site's language
+//! (`error.*` keys of the catalogue); the log keeps the English `Display`.
 
 use rocket::http::{ContentType, Status};
 use rocket::request::Request;
@@ -9,6 +10,7 @@ use rocket::{catch, catchers, Catcher};
 use serde_json::json;
 use tera::Context;
 
+use crate::i18n::Catalogue;
 use crate::space::SpaceError;
 use crate::store::StoreError;
 use crate::App;
@@ -38,6 +40,9 @@ pub enum Error {
     Forbidden(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A body over `KIPEKEE_MAX_BODY_BYTES` (or a url-encoded post over its limit).
+    #[error("{TOO_LARGE}")]
+    TooLarge,
     #[error("Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json.")]
     UnsupportedMediaType,
     #[error("Too many submissions from your address. Please wait {0} seconds and try again.")]
@@ -59,7 +64,7 @@ impl Error {
             Error::NotFound | Error::ExpiredLink(_) => Status::NotFound,
             Error::BadRequest(_) => Status::BadRequest,
             Error::Forbidden(_) => Status::Forbidden,
-            Error::PayloadTooLarge(_) => Status::PayloadTooLarge,
+            Error::PayloadTooLarge(_) | Error::TooLarge => Status::PayloadTooLarge,
             Error::UnsupportedMediaType => Status::UnsupportedMediaType,
             Error::TooManyRequests(_) => Status::TooManyRequests,
             Error::InsufficientStorage(_) => Status::InsufficientStorage,
@@ -69,35 +74,29 @@ impl Error {
     }
 
     /// The page's heading in plain words.
-    fn title(&self) -> &'static str {
+    fn title(&self, strings: &Catalogue) -> String {
         match self {
-            Error::ExpiredLink(_) => "This link no longer works",
-            other => title(other.status()),
+            Error::ExpiredLink(_) => strings.text("error.expired_title").into(),
+            other => title(other.status(), strings),
         }
     }
 
     /// What the visitor may read: never the internal cause.
-    fn public_message(&self) -> String {
+    fn public_message(&self, strings: &Catalogue) -> String {
+        let say = |key: &str| strings.text(key).to_string();
         match self {
-            Error::Store(_) | Error::Template(_) => {
-                "Something went wrong on our side. Please try again in a moment.".into()
-            }
-            Error::InsufficientStorage(_) => "This site cannot take submissions at the moment: \
-                its server is out of storage space. Nothing you sent was saved. Please try again \
-                later, or reach the site owner another way."
-                .into(),
-            Error::Status(s) if s.code == 429 => "You sent a lot in a short time. Please wait a \
-                minute, then try again; nothing is lost by waiting."
-                .into(),
-            Error::Status(s) if s.code == 404 => Error::NotFound.to_string(),
-            Error::Status(s) if s.code >= 500 => {
-                "Something went wrong on our side. Please try again in a moment.".into()
-            }
-            Error::Status(s) => format!(
-                "This request could not be handled ({}). Go back and try again, or start again \
-                 from the home page.",
-                s.code
-            ),
+            Error::Store(_) | Error::Template(_) => say("error.internal"),
+            Error::NotFound => say("error.not_found"),
+            Error::ExpiredLink(LinkKind::Confirm) => say("error.expired_confirm"),
+            Error::ExpiredLink(LinkKind::Unsubscribe) => say("error.expired_unsubscribe"),
+            Error::TooLarge => say("error.too_large"),
+            Error::TooManyRequests(seconds) => strings.plural("error.too_many", *seconds, &[]),
+            Error::InsufficientStorage(_) => say("error.no_space"),
+            Error::Status(s) if s.code == 429 => say("error.slow_down"),
+            Error::Status(s) if s.code == 404 => say("error.not_found"),
+            Error::Status(s) if s.code == 413 => say("error.too_large"),
+            Error::Status(s) if s.code >= 500 => say("error.internal"),
+            Error::Status(s) => strings.t("error.generic", &[("code", &s.code)]),
             other => other.to_string(),
         }
     }
@@ -118,13 +117,19 @@ impl<'r> Responder<'r, 'static> for Error {
         } else if status.code >= 500 {
             tracing::error!(path = %req.uri().path(), "{self}");
         }
-        let message = self.public_message();
+        // The admin panel stays English (issue 13 item 2 covers the visitor's side).
+        let english = crate::i18n::english();
+        let strings = match req.rocket().state::<App>() {
+            Some(app) if !req.uri().path().starts_with("/admin") => app.templates.strings(),
+            _ => english,
+        };
+        let message = self.public_message(strings);
         let (content_type, body) = if wants_json(req) {
             (ContentType::JSON, json!({ "error": message }).to_string())
         } else {
             (
                 ContentType::HTML,
-                error_page(req, status, self.title(), &message),
+                error_page(req, status, &self.title(strings), &message),
             )
         };
         let mut res = Response::build();
@@ -180,19 +185,20 @@ fn link_message(kind: LinkKind) -> &'static str {
     }
 }
 
-/// The page's heading in plain words; HTTP's reason phrase where there is none.
-fn title(status: Status) -> &'static str {
-    match status.code {
-        404 => "Page not found",
-        413 => "That was too large to send",
-        429 => "Please slow down",
-        400 | 422 => "That could not be read",
-        403 => "Not allowed",
-        405 => "That cannot be done here",
-        500 => "Something went wrong",
-        507 => "Submissions are paused",
-        _ => status.reason_lossy(),
-    }
+/// The page's heading in plain words.
+fn title(status: Status, strings: &Catalogue) -> String {
+    let key = match status.code {
+        404 => "error.not_found_title",
+        413 => "error.too_large_title",
+        429 => "error.slow_down_title",
+        400 | 422 => "error.unreadable_title",
+        403 => "error.forbidden_title",
+        405 => "error.not_here_title",
+        507 => "error.paused_title",
+        500.. => "error.internal_title",
+        _ => "error.other_title",
+    };
+    strings.text(key).into()
 }
 
 #[catch(404)]
@@ -202,7 +208,7 @@ fn not_found() -> Error {
 
 #[catch(413)]
 fn too_large() -> Error {
-    Error::PayloadTooLarge(TOO_LARGE.into())
+    Error::TooLarge
 }
 
 #[catch(default)]

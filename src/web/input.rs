@@ -47,7 +47,7 @@ impl<'r> FromData<'r> for Posted {
             Outcome::Success(form) => Outcome::Success(Posted(form.into_inner().0)),
             Outcome::Error((status, errors)) => {
                 let e = if status == Status::PayloadTooLarge {
-                    Error::PayloadTooLarge(super::error::TOO_LARGE.into())
+                    Error::TooLarge
                 } else if status == Status::InsufficientStorage {
                     Error::InsufficientStorage(crate::space::SpaceError::WriteFailed)
                 } else {

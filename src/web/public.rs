@@ -66,6 +66,7 @@ fn form_html(
     values: &BTreeMap<String, String>,
     errors: &FieldErrors,
 ) -> Result<RawHtml<String>, Error> {
+    let strings = app.templates.strings();
     let fields: Vec<Value> = def
         .fields
         .iter()
@@ -74,9 +75,10 @@ fn form_html(
                 "name": f.name, "label": f.label, "kind": f.kind, "required": f.required,
                 "options": f.options, "placeholder": f.placeholder, "max_length": f.max_length(),
                 "accept": f.accept.iter().map(|t| format!(".{}", t.extension())).collect::<Vec<_>>().join(","),
-                "hint": (f.kind == forms::FieldKind::File).then(|| format!(
-                    "{}, up to {}", forms::list_in_words(&f.accept), forms::size_in_words(app.config.max_upload_bytes)
-                )),
+                "hint": (f.kind == forms::FieldKind::File).then(|| strings.t("form.file_hint", &[
+                    ("types", &strings.list_or(&forms::labels(&f.accept))),
+                    ("size", &strings.size(app.config.max_upload_bytes)),
+                ])),
                 "value": values.get(&f.name), "error": errors.get(&f.name),
             })
         })
@@ -153,7 +155,12 @@ async fn form_submit(
     app.rate_limit
         .check(visitor.ip, slug, now)
         .map_err(Error::TooManyRequests)?;
-    let mut valid = match forms::validate(def, posted?.0, app.config.max_upload_bytes) {
+    let mut valid = match forms::validate(
+        def,
+        posted?.0,
+        app.config.max_upload_bytes,
+        app.templates.strings(),
+    ) {
         Ok(valid) => valid,
         Err(invalid) => {
             let status = if invalid.too_large {
@@ -264,7 +271,7 @@ fn thanks_page(
 }
 
 /// What the page behind an emailed link shows: the address, and a button when there is
-/// something to do.
+/// something to do. Title, message and button label are catalogue keys (`link.*`).
 struct LinkPage<'a> {
     title: &'a str,
     message: &'a str,
@@ -274,12 +281,13 @@ struct LinkPage<'a> {
 }
 
 fn link_page(app: &App, p: LinkPage<'_>) -> Result<RawHtml<String>, Error> {
+    let strings = app.templates.strings();
     let mut ctx = base_context(app);
-    ctx.insert("title", p.title);
-    ctx.insert("message", p.message);
+    ctx.insert("title", strings.text(p.title));
+    ctx.insert("message", strings.text(p.message));
     ctx.insert("email", &p.email);
     ctx.insert("action", &p.button.as_ref().map(|b| b.0.as_str()));
-    ctx.insert("button", &p.button.as_ref().map(|b| b.1));
+    ctx.insert("button", &p.button.as_ref().map(|b| strings.text(b.1)));
     page(app, "public/link.html", &ctx)
 }
 
@@ -296,8 +304,8 @@ fn confirm_page(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error>
         return link_page(
             app,
             LinkPage {
-                title: "You're subscribed",
-                message: "This address is already confirmed. Nothing more to do.",
+                title: "link.subscribed_title",
+                message: "link.already_confirmed",
                 email: Some(sub.email.as_str()),
                 button: None,
             },
@@ -306,10 +314,10 @@ fn confirm_page(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error>
     link_page(
         app,
         LinkPage {
-            title: "Confirm your subscription",
-            message: "Press the button to start receiving the newsletter at this address.",
+            title: "link.confirm_title",
+            message: "link.confirm_message",
             email: Some(sub.email.as_str()),
-            button: Some((format!("/confirm/{token}"), "Confirm")),
+            button: Some((format!("/confirm/{token}"), "link.confirm_button")),
         },
     )
 }
@@ -322,8 +330,8 @@ async fn confirm(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error
     link_page(
         app,
         LinkPage {
-            title: "You're subscribed",
-            message: "Thank you for confirming. Welcome aboard!",
+            title: "link.subscribed_title",
+            message: "link.confirmed",
             email: Some(sub.email.as_str()),
             button: None,
         },
@@ -343,10 +351,10 @@ fn unsubscribe_page(token: &str, app: &State<App>) -> Result<RawHtml<String>, Er
     link_page(
         app,
         LinkPage {
-            title: "Unsubscribe",
-            message: "Press the button to stop receiving the newsletter at this address.",
+            title: "link.unsubscribe_title",
+            message: "link.unsubscribe_message",
             email: Some(sub.email.as_str()),
-            button: Some((format!("/unsubscribe/{token}"), "Unsubscribe")),
+            button: Some((format!("/unsubscribe/{token}"), "link.unsubscribe_button")),
         },
     )
 }
@@ -355,12 +363,12 @@ fn unsubscribed_page(app: &App, sub: &Subscriber) -> Result<RawHtml<String>, Err
     link_page(
         app,
         LinkPage {
-            title: "You're unsubscribed",
-            message: "You will not receive the newsletter any more. Changed your mind?",
+            title: "link.unsubscribed_title",
+            message: "link.unsubscribed_message",
             email: Some(sub.email.as_str()),
             button: Some((
                 format!("/resubscribe/{}", sub.unsubscribe_token),
-                "Subscribe again",
+                "link.subscribe_again",
             )),
         },
     )
@@ -386,14 +394,14 @@ async fn resubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, E
         .await?
         .ok_or(Error::ExpiredLink(LinkKind::Unsubscribe))?;
     let message = if sub.state == SubscriberState::Confirmed {
-        "Welcome back: you will receive the newsletter again."
+        "link.welcome_back"
     } else {
-        "Almost there: follow the confirmation link in the email we sent you."
+        "link.almost_there"
     };
     link_page(
         app,
         LinkPage {
-            title: "You're subscribed again",
+            title: "link.resubscribed_title",
             message,
             email: Some(sub.email.as_str()),
             button: None,
