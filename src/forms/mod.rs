@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use upload::{list_in_words, size_in_words, sniff, temp, FileType};
+pub use upload::{kept, list_in_words, size_in_words, sniff, temp, FileType};
 pub use validate::{validate, FieldErrors, Invalid, RawFile, RawInput, Upload, Valid, MAX_FIELDS};
 
 /// What a form does with a valid submission besides storing it.

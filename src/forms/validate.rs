@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::upload::{list_in_words, size_in_words};
-use super::{single_line, sniff, FieldDef, FieldKind, FileType, FormDef};
+use super::temp::{Received, TempUpload};
+use super::{single_line, FieldDef, FieldKind, FileType, FormDef};
 use crate::config::EmailAddress;
 
 /// Field name → message, shown next to the field or returned as JSON `errors`.
@@ -12,19 +13,27 @@ pub type FieldErrors = BTreeMap<String, String>;
 /// Most fields a post may carry; anything beyond is refused, not silently dropped.
 pub const MAX_FIELDS: usize = 64;
 
-/// A file part as it arrived.
-#[derive(Debug, Clone)]
+/// A file part as it arrived: on disk under `<data_dir>/tmp`, or over the upload limit.
+#[derive(Debug)]
 pub struct RawFile {
     pub field: String,
     pub filename: Option<String>,
-    /// The whole part; empty when `truncated`.
-    pub bytes: Vec<u8>,
-    /// The part was longer than the upload limit: none of it was kept.
-    pub truncated: bool,
+    pub content: Received,
+}
+
+impl RawFile {
+    /// Something was sent: a non-empty file, or one too large to keep. A browser sends an
+    /// empty part for a file field left alone.
+    fn is_present(&self) -> bool {
+        match &self.content {
+            Received::Whole(t) => t.size > 0,
+            Received::TooLarge => true,
+        }
+    }
 }
 
 /// A post as it arrived, whatever its encoding.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct RawInput {
     pub values: Vec<(String, String)>,
     pub files: Vec<RawFile>,
@@ -40,17 +49,18 @@ impl RawInput {
     }
 }
 
-#[derive(Debug, Clone)]
+/// A file that passed its field's checks, still in `<data_dir>/tmp` until the store takes it.
+#[derive(Debug)]
 pub struct Upload {
     pub field: String,
     /// A safe name: the visitor's base name, cleaned, with the extension of the detected type.
     pub filename: String,
     pub file_type: FileType,
-    pub bytes: Vec<u8>,
+    pub file: TempUpload,
 }
 
 /// A submission that passed every check of its form.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Valid {
     /// Defined, non-empty fields only.
     pub fields: BTreeMap<String, String>,
@@ -69,10 +79,13 @@ pub struct Valid {
 }
 
 /// Why a post was refused, with what the visitor typed so the form can be shown again.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Invalid {
     pub errors: FieldErrors,
     pub values: BTreeMap<String, String>,
+    /// The files that passed their own checks, so that the form shown again can keep them
+    /// (`kept`) instead of asking for them again.
+    pub uploads: Vec<Upload>,
     /// More fields than `MAX_FIELDS` were sent (answered 413 rather than 422). A file over
     /// the upload limit is an error of its field, answered 422 like any other.
     pub too_large: bool,
@@ -96,7 +109,7 @@ pub fn validate(def: &FormDef, mut input: RawInput, max_upload: u64) -> Result<V
             let file = input
                 .files
                 .iter()
-                .position(|r| r.field == f.name && (!r.bytes.is_empty() || r.truncated))
+                .position(|r| r.field == f.name && r.is_present())
                 .map(|i| input.files.swap_remove(i));
             match check_file(f, file, max_upload) {
                 Ok(Some(upload)) => uploads.push(upload),
@@ -126,6 +139,7 @@ pub fn validate(def: &FormDef, mut input: RawInput, max_upload: u64) -> Result<V
         return Err(Invalid {
             errors,
             values,
+            uploads,
             too_large,
         });
     }
@@ -225,13 +239,17 @@ fn check_file(
             Ok(None)
         };
     };
-    if file.truncated || file.bytes.len() as u64 > max_upload {
-        return Err(format!(
-            "This file is larger than {}, the most this form accepts. Please attach a smaller file.",
-            size_in_words(max_upload)
-        ));
-    }
-    let file_type = sniff(&file.bytes)
+    let file_content = match file.content {
+        Received::Whole(t) if t.size <= max_upload => t,
+        _ => {
+            return Err(format!(
+                "This file is larger than {}, the most this form accepts. Please attach a smaller file.",
+                size_in_words(max_upload)
+            ))
+        }
+    };
+    let file_type = file_content
+        .sniffed
         .filter(|t| f.accept.contains(t))
         .ok_or_else(|| {
             format!(
@@ -257,7 +275,7 @@ fn check_file(
         field: f.name.clone(),
         filename: format!("{stem}.{}", file_type.extension()),
         file_type,
-        bytes: file.bytes,
+        file: file_content,
     }))
 }
 
@@ -385,8 +403,8 @@ mod tests {
         assert!(v.honeypot);
     }
 
-    #[test]
-    fn cv_is_checked_by_content_and_size() {
+    #[rocket::async_test]
+    async fn cv_is_checked_by_content_and_size() {
         let forms = builtin();
         let job = &forms["job"];
         let base = [
@@ -394,27 +412,35 @@ mod tests {
             ("email", "ann@example.com"),
             ("position", "Guide"),
         ];
-        let with_file = |bytes: &[u8], truncated| RawInput {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = |content| RawInput {
             files: vec![RawFile {
                 field: "cv".into(),
                 filename: Some("../../etc/My CV.pdf".into()),
-                bytes: bytes.to_vec(),
-                truncated,
+                content,
             }],
             ..input(&base)
         };
+        let upload = |bytes: &'static [u8]| {
+            let dir = tmp.path().to_path_buf();
+            async move {
+                Received::Whole(TempUpload::from_bytes(&dir, bytes).await.unwrap())
+            }
+        };
+        let with_file = |content: Received, _: bool| file(content);
         let pdf = include_bytes!("../../tests/fixtures/cv/cv.pdf");
-        let ok = validate(job, with_file(pdf, false), 1 << 20).unwrap();
+        let ok = validate(job, with_file(upload(pdf).await, false), 1 << 20).unwrap();
         assert_eq!(ok.uploads[0].filename, "My CV.pdf");
         assert_eq!(ok.uploads[0].file_type, FileType::Pdf);
 
-        let e = validate(job, with_file(b"GIF89a not a cv", false), 1 << 20).unwrap_err();
+        let e = validate(job, with_file(upload(b"GIF89a not a cv").await, false), 1 << 20)
+            .unwrap_err();
         assert_eq!(
             e.errors["cv"],
             "This file is not a PDF, DOC, DOCX or ODT document. Please attach one of those."
         );
 
-        let e = validate(job, with_file(b"", true), 1 << 20).unwrap_err();
+        let e = validate(job, with_file(Received::TooLarge, true), 1 << 20).unwrap_err();
         assert!(e.errors["cv"].starts_with("This file is larger than 1 MiB"));
         assert!(
             !e.too_large,
@@ -424,5 +450,12 @@ mod tests {
 
         let e = validate(job, input(&base), 1024).unwrap_err();
         assert_eq!(e.errors["cv"], "Please attach a file.");
+
+        let mut other_error = file(upload(pdf).await);
+        other_error.values.retain(|(k, _)| k != "full_name");
+        let e = validate(job, other_error, 1 << 20).unwrap_err();
+        assert!(e.errors.contains_key("full_name"));
+        assert_eq!(e.uploads.len(), 1, "the CV that passed is handed back");
+        assert_eq!(e.uploads[0].filename, "My CV.pdf");
     }
 }
