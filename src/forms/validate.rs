@@ -24,7 +24,7 @@ pub struct RawFile {
 impl RawFile {
     /// Something was sent: a non-empty file, or one too large to keep. A browser sends an
     /// empty part for a file field left alone.
-    fn is_present(&self) -> bool {
+    pub(crate) fn is_present(&self) -> bool {
         match &self.content {
             Received::Whole(t) => t.size > 0,
             Received::TooLarge => true,

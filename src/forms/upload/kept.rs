@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use super::temp::{self, random_name, TempUpload};
+use super::temp::{self, random_name, Received, TempUpload};
 use super::FileType;
+use crate::forms::{FieldKind, FormDef, RawFile, RawInput};
 
 /// How long a kept file waits for the corrected post.
 pub const KEEP_FOR: Duration = Duration::hours(1);
@@ -119,6 +120,37 @@ pub fn take(
     );
     let age = now - OffsetDateTime::from_unix_timestamp(meta.kept_at).ok()?;
     (age <= KEEP_FOR && age >= Duration::ZERO).then_some((meta.filename, upload))
+}
+
+/// Fills each file field of `def` that the post left empty with the file kept under the
+/// token of its `_kept_<field>` value, when that token is good (see [`take`]). A field
+/// that carries a new file drops the kept one.
+pub fn restore(
+    data_dir: &Path,
+    form: &str,
+    def: &FormDef,
+    input: &mut RawInput,
+    now: OffsetDateTime,
+) {
+    for f in def.fields.iter().filter(|f| f.kind == FieldKind::File) {
+        let hidden = field_name(&f.name);
+        let Some(token) = input.values.iter().find(|(k, _)| *k == hidden).map(|(_, v)| v) else {
+            continue;
+        };
+        let taken = take(data_dir, token, form, &f.name, now);
+        if input.files.iter().any(|r| r.field == f.name && r.is_present()) {
+            // Another file was chosen: it replaces the kept one, which goes now.
+            continue;
+        }
+        if let Some((filename, upload)) = taken {
+            input.files.retain(|r| r.field != f.name);
+            input.files.push(RawFile {
+                field: f.name.clone(),
+                filename: Some(filename),
+                content: Received::Whole(upload),
+            });
+        }
+    }
 }
 
 /// Removes kept files older than [`KEEP_FOR`] (by the time their description says, else by
