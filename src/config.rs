@@ -184,14 +184,16 @@ pub fn figment() -> Figment {
         .merge(Serialized::defaults(rocket_defaults()))
         .merge(Serialized::defaults(AppConfig::default()))
         .merge(Toml::file(Env::var_or("ROCKET_CONFIG", "Rocket.toml")).nested())
-        .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
-        .merge(TextEnv(Env::raw().only(SEED_ENV).global()))
-        .merge(TextEnv(
+        .merge(TextEnv::rocket(
+            Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global(),
+        ))
+        .merge(TextEnv::new(Env::raw().only(SEED_ENV).global()))
+        .merge(TextEnv::new(
             Env::raw()
                 .only(&["SSL_CERT_FILE", "MAILTRAP_INBOX_ID"])
                 .global(),
         ))
-        .merge(TextEnv(Env::prefixed("KIPEKEE_").global()))
+        .merge(TextEnv::new(Env::prefixed("KIPEKEE_").global()))
         .select(Profile::from_env_or(
             "ROCKET_PROFILE",
             rocket::Config::DEFAULT_PROFILE,

@@ -30,6 +30,17 @@ pub fn base64_len(size: u64) -> u64 {
     size.div_ceil(3) * 4
 }
 
+/// Room for everything of an owner notification but its file, in bytes: addresses, subject,
+/// custom variables and the text and HTML parts with every field at its longest (a job
+/// application with 200-character lines and a 5,000-character letter, escaped, is far below).
+pub const MESSAGE_RESERVE: u64 = 64 * 1024;
+
+/// The largest message a file of `upload_bytes` can make: the file base64-encoded plus
+/// [`MESSAGE_RESERVE`]. Compared with Mailtrap's limit by `kipekee check`.
+pub fn largest_message(upload_bytes: u64) -> u64 {
+    base64_len(upload_bytes) + MESSAGE_RESERVE
+}
+
 /// Marks the attachments of the messages being serialized, in order.
 pub(super) struct Marks {
     nonce: String,

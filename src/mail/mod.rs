@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use tera::Context;
 
+pub use body::{largest_message, MESSAGE_RESERVE};
 pub use failure::{Failure, FailureKind, Retry};
 pub use mailtrap::{
     budget, longest_send, parse_batch_answer, Mailtrap, Outcome, MAX_MESSAGE_BYTES,

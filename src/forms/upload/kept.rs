@@ -181,7 +181,7 @@ mod tests {
     use super::*;
 
     async fn kept_cv(data: &Path, now: OffsetDateTime) -> String {
-        temp::prepare(data).unwrap();
+        std::fs::create_dir_all(temp::dir(data)).unwrap();
         let pdf = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cv/cv.pdf"));
         let upload = TempUpload::from_bytes(&temp::dir(data), pdf).await.unwrap();
         keep(data, "job", "cv", "cv.pdf", upload, now).unwrap()
@@ -214,12 +214,14 @@ mod tests {
         let data = tempfile::tempdir().unwrap();
         let then = OffsetDateTime::now_utc() - Duration::minutes(61);
         let token = kept_cv(data.path(), then).await;
-        let fresh = kept_cv(data.path(), OffsetDateTime::now_utc()).await;
-        assert_eq!(files(data.path()), 4);
+        assert_eq!(files(data.path()), 2, "the content and its description");
         let now = OffsetDateTime::now_utc();
         sweep(data.path(), now);
-        assert_eq!(files(data.path()), 2, "only the fresh one stays");
+        assert_eq!(files(data.path()), 0, "an hour and more: swept");
         assert!(take(data.path(), &token, "job", "cv", now).is_none());
+        let fresh = kept_cv(data.path(), now).await;
+        sweep(data.path(), now);
+        assert_eq!(files(data.path()), 2, "a fresh one stays");
         assert!(take(data.path(), &fresh, "job", "cv", now).is_some());
     }
 
