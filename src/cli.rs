@@ -315,7 +315,11 @@ fn print_config(app: &AppConfig, rocket: &rocket::Config) {
         Ok(text) => println!("{text}"),
         Err(e) => println!("(could not print the configuration: {e})"),
     }
-    for warning in app.warnings().into_iter().chain(upload_limit_warning(app.max_upload_bytes)) {
+    for warning in app
+        .warnings()
+        .into_iter()
+        .chain(upload_limit_warning(app.max_upload_bytes))
+    {
         println!("warning: {warning}");
     }
     for wide in private::wide_modes(&app.data_dir) {
@@ -734,7 +738,11 @@ mod tests {
 
     #[test]
     fn an_upload_limit_that_makes_a_message_over_mailtrap_limit_is_a_warning() {
-        assert_eq!(upload_limit_warning(5 * 1024 * 1024), None, "the default fits");
+        assert_eq!(
+            upload_limit_warning(5 * 1024 * 1024),
+            None,
+            "the default fits"
+        );
         let fits = (10_000_000 - crate::mail::MESSAGE_RESERVE) / 4 * 3;
         assert_eq!(upload_limit_warning(fits), None);
         let warning = upload_limit_warning(fits + 1).expect("one byte more is over");

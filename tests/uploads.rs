@@ -297,14 +297,19 @@ fn application_with(email: &str, cv: (&str, &[u8]), extra: &[(&str, &str)]) -> (
     for (name, value) in extra {
         m = m.text(name, value);
     }
-    m.file("cv", cv.0, "application/octet-stream", cv.1).finish()
+    m.file("cv", cv.0, "application/octet-stream", cv.1)
+        .finish()
 }
 
 #[test]
 fn a_cv_is_kept_when_another_field_sends_the_form_back() {
     let t = TestApp::start();
     let cv = cv_fixture("cv.docx");
-    let res = post(&t, application_with("amina@", ("Amina CV.docx", &cv), &[]), false);
+    let res = post(
+        &t,
+        application_with("amina@", ("Amina CV.docx", &cv), &[]),
+        false,
+    );
     assert_eq!(res.status(), Status::UnprocessableEntity);
     let html = res.into_string().unwrap();
     assert!(
@@ -313,16 +318,15 @@ fn a_cv_is_kept_when_another_field_sends_the_form_back() {
     );
     let input = &html[html.find(r#"id="f-cv""#).unwrap()..];
     let input = &input[..input.find('>').unwrap()];
-    assert!(!input.contains("required"), "no need to choose it again: {input}");
+    assert!(
+        !input.contains("required"),
+        "no need to choose it again: {input}"
+    );
     let token = kept_token(&html);
     assert_eq!(t.app().store.count_submissions(), 0);
 
     // The corrected post, with no file chosen this time.
-    let fixed = application_with(
-        "amina@visitor.example",
-        ("", b""),
-        &[("_kept_cv", &token)],
-    );
+    let fixed = application_with("amina@visitor.example", ("", b""), &[("_kept_cv", &token)]);
     let res = post(&t, fixed, false);
     assert_eq!(res.status(), Status::SeeOther);
     let reference = query_param(res.headers().get_one("Location").unwrap(), "reference").unwrap();
@@ -361,7 +365,11 @@ fn a_new_file_replaces_the_kept_one_and_a_kept_file_serves_its_own_form_only() {
     );
     let token = kept_token(&res.into_string().unwrap());
     let pdf = cv_fixture("cv.pdf");
-    let replaced = application_with("amina@visitor.example", ("new.pdf", &pdf), &[("_kept_cv", &token)]);
+    let replaced = application_with(
+        "amina@visitor.example",
+        ("new.pdf", &pdf),
+        &[("_kept_cv", &token)],
+    );
     let res = post(&t, replaced, false);
     assert_eq!(res.status(), Status::SeeOther);
     let reference = query_param(res.headers().get_one("Location").unwrap(), "reference").unwrap();
@@ -369,16 +377,23 @@ fn a_new_file_replaces_the_kept_one_and_a_kept_file_serves_its_own_form_only() {
     let saved = store.submission_by_reference(&reference).unwrap().unwrap();
     assert_eq!(saved.files[0].filename, "new.pdf");
     assert_eq!(store.file(saved.id, "cv").unwrap().unwrap(), pdf);
-    assert_eq!(temp_files(&t), 0, "the replaced kept file is removed at once");
+    assert_eq!(
+        temp_files(&t),
+        0,
+        "the replaced kept file is removed at once"
+    );
 
     // A token kept for the job form means nothing to another form with a file field.
     let t = TestApp::start_with(|f| {
-        f.merge(("forms.drop", serde_json::json!({
-            "title": "Drop a CV", "reference_prefix": "D",
-            "fields": [{ "name": "cv", "label": "CV", "kind": "file", "required": true,
-                          "accept": ["pdf", "docx"] }],
-            "emails": [],
-        })))
+        f.merge((
+            "forms.drop",
+            serde_json::json!({
+                "title": "Drop a CV", "reference_prefix": "D",
+                "fields": [{ "name": "cv", "label": "CV", "kind": "file", "required": true,
+                              "accept": ["pdf", "docx"] }],
+                "emails": [],
+            }),
+        ))
     });
     let res = post(
         &t,

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use super::upload::{list_in_words, size_in_words};
 use super::temp::{Received, TempUpload};
+use super::upload::{list_in_words, size_in_words};
 use super::{single_line, FieldDef, FieldKind, FileType, FormDef};
 use crate::config::EmailAddress;
 
@@ -423,9 +423,7 @@ mod tests {
         };
         let upload = |bytes: &'static [u8]| {
             let dir = tmp.path().to_path_buf();
-            async move {
-                Received::Whole(TempUpload::from_bytes(&dir, bytes).await.unwrap())
-            }
+            async move { Received::Whole(TempUpload::from_bytes(&dir, bytes).await.unwrap()) }
         };
         let with_file = |content: Received, _: bool| file(content);
         let pdf = include_bytes!("../../tests/fixtures/cv/cv.pdf");
@@ -433,8 +431,12 @@ mod tests {
         assert_eq!(ok.uploads[0].filename, "My CV.pdf");
         assert_eq!(ok.uploads[0].file_type, FileType::Pdf);
 
-        let e = validate(job, with_file(upload(b"GIF89a not a cv").await, false), 1 << 20)
-            .unwrap_err();
+        let e = validate(
+            job,
+            with_file(upload(b"GIF89a not a cv").await, false),
+            1 << 20,
+        )
+        .unwrap_err();
         assert_eq!(
             e.errors["cv"],
             "This file is not a PDF, DOC, DOCX or ODT document. Please attach one of those."

@@ -335,7 +335,10 @@ mod tests {
         let (_, bytes) = read_all(Body::new(&message(&email, &marks), marks).unwrap());
         let m: Value = serde_json::from_slice(&bytes).unwrap();
         assert!(m.get("reply_to").is_none() && m.get("headers").is_none());
-        assert!(m.get("custom_variables").is_none(), "absent, never empty: {m}");
+        assert!(
+            m.get("custom_variables").is_none(),
+            "absent, never empty: {m}"
+        );
         let content = m["attachments"][0]["content"].as_str().unwrap();
         assert!(!content.contains('\n'));
         assert_eq!(BASE64.decode(content).unwrap().len(), 100);

@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::failure::{Failure, FailureKind};
 use super::body::{address, message, Body, Marks, Message};
+use super::failure::{Failure, FailureKind};
 use super::{Email, EmailStatus};
 use crate::config::{AppConfig, Mailbox, Secret};
 

@@ -520,7 +520,11 @@ mod tests {
         assert_eq!(dump(&copy), dump(&store));
         assert!(copy.sessions.is_empty());
         let job = copy.submission_by_reference("J-1001").unwrap().unwrap();
-        assert_eq!(copy.file(job.id, "cv").unwrap().unwrap(), CV, "the file is restored");
+        assert_eq!(
+            copy.file(job.id, "cv").unwrap().unwrap(),
+            CV,
+            "the file is restored"
+        );
         let ids: Vec<_> = copy
             .submissions_oldest_first(None)
             .map(|s| s.unwrap().reference)

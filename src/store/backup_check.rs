@@ -69,8 +69,7 @@ fn record<T: DeserializeOwned>(current: bool, tree: &str, value: &[u8]) -> Resul
 fn submission(value: &[u8]) -> Result<(), String> {
     let s: Submission = serde_json::from_slice(value)
         .map_err(|e| format!("a record of submissions cannot be read: {e}"))?;
-    if s
-        .files
+    if s.files
         .iter()
         .any(|f| !f.path.is_empty() && super::files::Files::number_in(s.id, &f.path).is_none())
     {
@@ -117,7 +116,10 @@ mod tests {
             Ok(Verdict::Skip)
         );
         assert!(check(SCHEMA_VERSION, "meta", b"admin_password_hash", b"pwned").is_err());
-        assert!(check(2, "files", b"k", b"\xff\x00").is_ok(), "sled's values up to schema 2");
+        assert!(
+            check(2, "files", b"k", b"\xff\x00").is_ok(),
+            "sled's values up to schema 2"
+        );
         let mut key = 7u64.to_be_bytes().to_vec();
         key.extend_from_slice(b"0");
         assert!(check(SCHEMA_VERSION, "files", &key, b"\xff\x00").is_ok());
@@ -130,8 +132,13 @@ mod tests {
             "files": [{ "field": "cv", "filename": "cv.pdf", "content_type": "application/pdf",
                         "size": 1, "sha256": "", "path": "files/0000000000000007/../../meta" }],
         });
-        let err = check(SCHEMA_VERSION, "submissions", b"k", outside.to_string().as_bytes())
-            .unwrap_err();
+        let err = check(
+            SCHEMA_VERSION,
+            "submissions",
+            b"k",
+            outside.to_string().as_bytes(),
+        )
+        .unwrap_err();
         assert!(err.contains("outside files/"), "{err}");
     }
 }

@@ -65,7 +65,11 @@ mod tests {
     const ID: u64 = 0x0006_1a2b_3c4d_5e6f;
 
     fn cv() -> Vec<u8> {
-        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cv/cv.pdf")).unwrap()
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/cv/cv.pdf"
+        ))
+        .unwrap()
     }
 
     /// A schema 2 store as the code before schema 3 wrote it (`insert_submissions`): the
@@ -114,7 +118,11 @@ mod tests {
         assert_eq!(std::fs::read(&on_disk).unwrap(), cv());
         assert_eq!(store.file(id, "cv").unwrap().unwrap(), cv());
         assert!(
-            !store.db.tree_names().iter().any(|n| n == OLD_TREE.as_bytes()),
+            !store
+                .db
+                .tree_names()
+                .iter()
+                .any(|n| n == OLD_TREE.as_bytes()),
             "the sled tree is gone"
         );
         drop(store);
@@ -127,7 +135,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            store.files.write(SubmissionId(5), 0, b"left by a crash").unwrap();
+            store
+                .files
+                .write(SubmissionId(5), 0, b"left by a crash")
+                .unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
         assert!(store.files.submissions().unwrap().is_empty());

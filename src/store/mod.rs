@@ -330,30 +330,30 @@ impl Store {
                 &self.review_submissionid,
             )
                 .transaction(|(subs, by_form, by_ref, idem_tree, review)| {
-                        let mut record = submission.clone();
-                        if let Some((key, hash)) = &idem {
-                            // Checked again inside the transaction: two racing posts, one winner.
-                            let bound = idem::Record::live(idem_tree.get(key)?.as_deref(), now)
-                                .unwrap_or_default()
-                                .retain_stored(|id| subs.get(id.to_key()).map(|v| v.is_some()))?;
-                            match bound.seen(hash) {
-                                idem::Seen::Replay(first) => {
-                                    return Err(abort(StoreError::Duplicate(first)))
-                                }
-                                idem::Seen::EditOf(first) => record.edit_of = Some(first),
-                                idem::Seen::New => {}
+                    let mut record = submission.clone();
+                    if let Some((key, hash)) = &idem {
+                        // Checked again inside the transaction: two racing posts, one winner.
+                        let bound = idem::Record::live(idem_tree.get(key)?.as_deref(), now)
+                            .unwrap_or_default()
+                            .retain_stored(|id| subs.get(id.to_key()).map(|v| v.is_some()))?;
+                        match bound.seen(hash) {
+                            idem::Seen::Replay(first) => {
+                                return Err(abort(StoreError::Duplicate(first)))
                             }
-                            let bound = bound.with(hash.clone(), id, now);
-                            idem_tree.insert(key.as_slice(), records::encode(&bound))?;
+                            idem::Seen::EditOf(first) => record.edit_of = Some(first),
+                            idem::Seen::New => {}
                         }
-                        subs.insert(&id.to_key(), records::encode(&record))?;
-                        by_form.insert(keys::form_key(&record.form, id), &[])?;
-                        by_ref.insert(record.reference.as_bytes(), &id.to_key())?;
-                        if record.review.is_some() {
-                            review.insert(&id.to_key(), &[])?;
-                        }
-                        Ok::<_, ConflictableTransactionError<StoreError>>(record.edit_of)
-                    });
+                        let bound = bound.with(hash.clone(), id, now);
+                        idem_tree.insert(key.as_slice(), records::encode(&bound))?;
+                    }
+                    subs.insert(&id.to_key(), records::encode(&record))?;
+                    by_form.insert(keys::form_key(&record.form, id), &[])?;
+                    by_ref.insert(record.reference.as_bytes(), &id.to_key())?;
+                    if record.review.is_some() {
+                        review.insert(&id.to_key(), &[])?;
+                    }
+                    Ok::<_, ConflictableTransactionError<StoreError>>(record.edit_of)
+                });
             let edit_of = match edit_of {
                 Ok(edit_of) => edit_of,
                 Err(e) => {

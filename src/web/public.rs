@@ -170,7 +170,13 @@ async fn form_submit(
         .map_err(Error::TooManyRequests)?;
     let mut raw = posted?.0;
     let data_dir = &app.config.data_dir;
-    forms::kept::restore(data_dir, slug, def, &mut raw, time::OffsetDateTime::now_utc());
+    forms::kept::restore(
+        data_dir,
+        slug,
+        def,
+        &mut raw,
+        time::OffsetDateTime::now_utc(),
+    );
     let mut valid = match forms::validate(def, raw, app.config.max_upload_bytes) {
         Ok(valid) => valid,
         Err(invalid) => {

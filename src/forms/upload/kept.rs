@@ -134,11 +134,20 @@ pub fn restore(
 ) {
     for f in def.fields.iter().filter(|f| f.kind == FieldKind::File) {
         let hidden = field_name(&f.name);
-        let Some(token) = input.values.iter().find(|(k, _)| *k == hidden).map(|(_, v)| v) else {
+        let Some(token) = input
+            .values
+            .iter()
+            .find(|(k, _)| *k == hidden)
+            .map(|(_, v)| v)
+        else {
             continue;
         };
         let taken = take(data_dir, token, form, &f.name, now);
-        if input.files.iter().any(|r| r.field == f.name && r.is_present()) {
+        if input
+            .files
+            .iter()
+            .any(|r| r.field == f.name && r.is_present())
+        {
             // Another file was chosen: it replaces the kept one, which goes now.
             continue;
         }
@@ -182,7 +191,10 @@ mod tests {
 
     async fn kept_cv(data: &Path, now: OffsetDateTime) -> String {
         std::fs::create_dir_all(temp::dir(data)).unwrap();
-        let pdf = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cv/cv.pdf"));
+        let pdf = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/cv/cv.pdf"
+        ));
         let upload = TempUpload::from_bytes(&temp::dir(data), pdf).await.unwrap();
         keep(data, "job", "cv", "cv.pdf", upload, now).unwrap()
     }
@@ -204,7 +216,10 @@ mod tests {
         assert_eq!(name, "cv.pdf");
         assert_eq!(upload.sniffed, Some(FileType::Pdf));
         assert_eq!(upload.read().unwrap().len() as u64, upload.size);
-        assert!(take(data.path(), &token, "job", "cv", now).is_none(), "used up");
+        assert!(
+            take(data.path(), &token, "job", "cv", now).is_none(),
+            "used up"
+        );
         drop(upload);
         assert_eq!(files(data.path()), 0, "nothing left once dropped");
     }

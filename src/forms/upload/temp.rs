@@ -111,7 +111,12 @@ impl TempUpload {
     }
 
     /// An upload at `path` (a kept one taken back), removed on drop.
-    pub(super) fn adopt(path: PathBuf, size: u64, sha256: String, sniffed: Option<FileType>) -> Self {
+    pub(super) fn adopt(
+        path: PathBuf,
+        size: u64,
+        sha256: String,
+        sniffed: Option<FileType>,
+    ) -> Self {
         TempUpload {
             path: TempPath(path),
             size,
@@ -248,8 +253,13 @@ mod tests {
     async fn a_real_document_is_recognised_from_its_file() {
         let data = tempfile::tempdir().unwrap();
         prepare(data.path()).unwrap();
-        let pdf = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cv/cv.docx"));
-        let upload = TempUpload::from_bytes(&dir(data.path()), pdf).await.unwrap();
+        let pdf = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/cv/cv.docx"
+        ));
+        let upload = TempUpload::from_bytes(&dir(data.path()), pdf)
+            .await
+            .unwrap();
         assert_eq!(upload.sniffed, Some(FileType::Docx));
         let moved = upload.into_path();
         assert!(moved.exists(), "handed over, not removed");

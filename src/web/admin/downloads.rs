@@ -43,9 +43,7 @@ impl<'r> Responder<'r, 'static> for Download {
             .header(Header::new("Cache-Control", "no-store"));
         match self.body {
             Body::Bytes(bytes) => response.sized_body(bytes.len(), std::io::Cursor::new(bytes)),
-            Body::File(file, size) => {
-                response.sized_body(usize::try_from(size).ok(), file)
-            }
+            Body::File(file, size) => response.sized_body(usize::try_from(size).ok(), file),
         };
         response.ok()
     }
