@@ -55,8 +55,7 @@ fn fixture(i: usize) -> NewSubmission {
         reference_prefix: prefix.into(),
         fields,
         uploads: Vec::new(),
-        visitor_email: kipekee::config::EmailAddress::parse(&format!("visitor{i}@example.com"))
-            .ok(),
+        visitor_email: kipekee::model::EmailAddress::parse(&format!("visitor{i}@example.com")).ok(),
         spam: false,
         review: None,
         subject: None,

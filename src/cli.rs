@@ -12,9 +12,12 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use figment::providers::Serialized;
 use figment::Figment;
 
-use crate::config::{self, AppConfig, ConfigError, EmailAddress, Mailbox};
+use crate::config::{self, AppConfig, ConfigError};
+
 use crate::export::{self, ExportError};
-use crate::mail::{Email, EmailStatus, Failure, FailureKind, Mailtrap, Outcome};
+use crate::mail::{Email, Mailtrap};
+use crate::model::{EmailAddress, Mailbox};
+use crate::model::{EmailStatus, Failure, FailureKind, Outcome};
 use crate::store::backup::{BackupError, BackupStats};
 use crate::store::{private, Store, StoreError};
 
@@ -755,9 +758,9 @@ mod tests {
     fn a_hash_that_is_not_argon2_is_a_problem() {
         let mut app = AppConfig::default();
         assert!(password_hash_problem(&app).is_none());
-        app.admin_password_hash = Some(config::Secret::new("hunter2"));
+        app.admin_password_hash = Some(crate::model::Secret::new("hunter2"));
         assert!(password_hash_problem(&app).is_some());
-        app.admin_password_hash = Some(config::Secret::new(phc_hash("pw").unwrap()));
+        app.admin_password_hash = Some(crate::model::Secret::new(phc_hash("pw").unwrap()));
         assert!(password_hash_problem(&app).is_none());
     }
 }

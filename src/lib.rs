@@ -13,6 +13,8 @@ pub mod forms;
 pub mod logging;
 /// Rendering emails and sending them through Mailtrap.
 pub mod mail;
+/// The values every layer speaks: addresses, ids, outcomes (a leaf module).
+pub mod model;
 /// Retrying transient delivery failures in-process, from a queue kept in the store.
 pub mod outbox;
 

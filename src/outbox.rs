@@ -11,11 +11,11 @@ use time::OffsetDateTime;
 use tracing::{error, info, instrument, warn};
 
 use crate::forms::{FormDef, FormKind, Trigger};
-use crate::mail::{
-    self, Attachment, Email, EmailStatus, Failure, FailureKind, MailContext, Outcome, Retry,
-};
+use crate::mail::{self, Attachment, Email, MailContext};
+use crate::model::SubmissionId;
+use crate::model::{EmailStatus, Failure, FailureKind, Outcome, Retry};
 use crate::store::{
-    Attempt, Delivery, RetryJob, StoreError, Submission, SubmissionId, Subscriber, SubscriberState,
+    Attempt, Delivery, RetryJob, StoreError, Submission, Subscriber, SubscriberState,
 };
 use crate::App;
 
@@ -434,7 +434,7 @@ mod tests {
     fn the_latest_attempt_of_each_kind_counts() {
         let at = |id: u64, kind: &str, status| {
             let mut d = Delivery::planned(kind, None, "s");
-            d.id = crate::store::DeliveryId(id);
+            d.id = crate::model::DeliveryId(id);
             d.status = status;
             d
         };

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tracing::{error, info};
 
-use crate::mail::EmailStatus;
+use crate::model::EmailStatus;
 use crate::outbox::{self, Resend};
 use crate::store::{Attempt, StoreError};
 use crate::App;

@@ -9,7 +9,7 @@ use tracing::{info, instrument, warn};
 
 use crate::forms::spam::SpamReason;
 use crate::forms::{FieldKind, FormDef, FormKind, Trigger, Valid};
-use crate::mail::EmailStatus;
+use crate::model::EmailStatus;
 use crate::outbox::{deliver, Round};
 use crate::store::{Attempt, Delivery, NewSubmission, Signup, StoreError, Submission, Subscriber};
 use crate::App;
@@ -157,7 +157,7 @@ pub async fn send_submit_emails(
 /// through the same path as a visitor's post. `None` when the submission is gone.
 pub async fn approve(
     app: &App,
-    id: crate::store::SubmissionId,
+    id: crate::model::SubmissionId,
 ) -> Result<Option<(Submission, Vec<Delivery>)>, StoreError> {
     let Some(before) = app.store.submission(id)? else {
         return Ok(None);
@@ -218,7 +218,7 @@ pub async fn test_submission(app: &App, slug: &str) -> Result<Option<Accepted>, 
         .config
         .admin_email
         .clone()
-        .or_else(|| crate::config::EmailAddress::parse("test@example.com").ok());
+        .or_else(|| crate::model::EmailAddress::parse("test@example.com").ok());
     let fields = def
         .fields
         .iter()

@@ -5,7 +5,7 @@ mod common;
 use std::net::SocketAddr;
 
 use common::{form_body, query_param, Fault, TestApp};
-use kipekee::mail::EmailStatus;
+use kipekee::model::EmailStatus;
 use rocket::http::{ContentType, Status};
 use rocket::local::blocking::{Client, LocalResponse};
 

@@ -20,11 +20,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fantoccini::wd::TimeoutConfiguration;
-use fantoccini::{Client, Locator};
+use fantoccini::Client;
 
-use browser::{
-    click, find, find_link, page_url, path_of, screenshots, step, wait_path, wait_text, WAIT,
-};
+use browser::{click, find, find_link, path_of, screenshots, step, wait_path, wait_text, WAIT};
 use common::process::{self, Server};
 use common::FakeMailtrap;
 use serde_json::json;

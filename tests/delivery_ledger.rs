@@ -11,7 +11,7 @@ use common::fake_mailtrap::{gateway_page, Fault};
 use common::multipart::Multipart;
 use common::process::{self, Server};
 use common::FakeMailtrap;
-use kipekee::mail::{EmailStatus, FailureKind};
+use kipekee::model::{EmailStatus, FailureKind};
 use kipekee::store::Store;
 
 fn start(data_dir: &Path, fake: &FakeMailtrap, env: &[(&str, &str)]) -> Server {

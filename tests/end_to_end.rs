@@ -18,7 +18,7 @@ use common::fake_mailtrap::{Recorded, TOKEN};
 use common::multipart::Multipart;
 use common::process::{self, Server};
 use common::{FakeMailtrap, JOBS, NEWS, OWNER, PDF};
-use kipekee::mail::EmailStatus;
+use kipekee::model::EmailStatus;
 use kipekee::store::{Store, SubscriberState};
 
 /// The harness's server with the fake as Mailtrap. The time trap is turned off because these

@@ -1,10 +1,10 @@
 //! Property tests (proptest, bounded: 256 cases each) over what hostile input reaches first:
 //! form validation, address parsing, and the parser of Mailtrap's answers.
 
-use kipekee::config::EmailAddress;
 use kipekee::forms::temp::{Received, TempUpload};
 use kipekee::forms::{builtin, validate, FieldKind, RawFile, RawInput};
 use kipekee::mail::parse_batch_answer;
+use kipekee::model::EmailAddress;
 use proptest::prelude::*;
 
 fn field_name() -> impl Strategy<Value = String> {

@@ -204,7 +204,7 @@ fn confirmations_to_one_address_are_capped_per_day_but_the_owner_still_hears() {
     let last = t.app().store.latest_submissions(None, 1).unwrap().remove(0);
     let log = t.app().store.deliveries_of(last.id).unwrap();
     let confirmation = log.iter().find(|d| d.kind == "confirmation").unwrap();
-    assert_eq!(confirmation.status, kipekee::mail::EmailStatus::Skipped);
+    assert_eq!(confirmation.status, kipekee::model::EmailStatus::Skipped);
     assert!(confirmation
         .error
         .as_deref()
@@ -212,7 +212,7 @@ fn confirmations_to_one_address_are_capped_per_day_but_the_owner_still_hears() {
         .contains("daily limit"));
     assert_eq!(
         log.iter().find(|d| d.kind == "admin").unwrap().status,
-        kipekee::mail::EmailStatus::Sent
+        kipekee::model::EmailStatus::Sent
     );
 }
 

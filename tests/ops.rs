@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::process::{self, Server};
 use common::{FakeMailtrap, Fault, TestApp};
-use kipekee::store::{Store, SubmissionId};
+use kipekee::model::SubmissionId;
+use kipekee::store::Store;
 use rocket::http::{ContentType, Header, Status};
 use serde_json::{json, Value};
 

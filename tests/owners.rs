@@ -355,7 +355,7 @@ fn not_found_pages_say_what_to_do_next() {
     let s = post_quote(&t, "Ann", &[]);
     let gone = format!(
         "/admin/submissions/{}",
-        kipekee::store::SubmissionId(s.id.0 + 1)
+        kipekee::model::SubmissionId(s.id.0 + 1)
     );
     for path in ["/admin/nothing-here", gone.as_str()] {
         let res = t.client.get(path).dispatch();

@@ -4,7 +4,7 @@ mod common;
 
 use common::multipart::Multipart;
 use common::{form_body, query_param, Fault, TestApp, JOBS, NEWS, OWNER};
-use kipekee::mail::EmailStatus;
+use kipekee::model::EmailStatus;
 use rocket::http::{ContentType, Header, Status};
 use serde_json::Value;
 

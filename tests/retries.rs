@@ -70,11 +70,11 @@ fn transient_failures_are_retried_from_the_store_even_after_a_restart() {
         assert_eq!(tries[0].http_status, Some(503), "{kind}");
         assert_eq!(
             tries.last().unwrap().status,
-            kipekee::mail::EmailStatus::Sent,
+            kipekee::model::EmailStatus::Sent,
             "{kind}"
         );
     }
-    assert_eq!(s.email_status, kipekee::mail::EmailStatus::Sent);
+    assert_eq!(s.email_status, kipekee::model::EmailStatus::Sent);
     assert_eq!(store.pending_retries(), 0);
 }
 

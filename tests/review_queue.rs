@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use common::multipart::Multipart;
 use common::{form_body, query_param, TestApp, PDF};
-use kipekee::mail::EmailStatus;
+use kipekee::model::EmailStatus;
 use rocket::http::{Accept, ContentType, Header, Status};
 use rocket::local::blocking::LocalResponse;
 use serde_json::Value;

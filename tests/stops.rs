@@ -15,8 +15,9 @@ use base64::Engine;
 use common::fake_mailtrap::TOKEN;
 use common::process::{self, Server};
 use common::FakeMailtrap;
-use kipekee::mail::EmailStatus;
-use kipekee::store::{Store, SubmissionId};
+use kipekee::model::EmailStatus;
+use kipekee::model::SubmissionId;
+use kipekee::store::Store;
 use serde_json::{json, Value};
 
 /// Longer than Rocket's old grace + mercy (5 s), shorter than the 10 s Mailtrap timeout.

@@ -123,7 +123,7 @@ fn an_international_domain_is_sent_in_punycode_and_the_owner_always_hears() {
     assert_eq!(to_address(&mails, "anna@xn--bcher-kva.example").len(), 1);
 
     // An address with no ASCII form cannot be a Reply-To: the notice goes without one.
-    assert!(kipekee::config::EmailAddress::parse("jürgen@bücher.example").is_ok());
+    assert!(kipekee::model::EmailAddress::parse("jürgen@bücher.example").is_ok());
     let res = t
         .client
         .post("/f/quote")

@@ -9,7 +9,7 @@ use common::webhooks::{
     PASSWORD, SECRET,
 };
 use common::{form_body, Fault, TestApp};
-use kipekee::mail::EmailStatus;
+use kipekee::model::EmailStatus;
 use kipekee::store::{InboxState, SubscriberState};
 use rocket::http::{ContentType, Status};
 use serde_json::Value;
@@ -228,7 +228,7 @@ fn the_newsletter_follows_the_reader() {
     let e = webhooks::event("bounce", &bounced, "evt-bounce");
     assert_eq!(hook(&t, &[e], Payload::Jsonl, None), Status::Ok);
     let state = |a: &str| {
-        let email = kipekee::config::EmailAddress::parse(a).unwrap();
+        let email = kipekee::model::EmailAddress::parse(a).unwrap();
         t.app().store.subscriber(&email).unwrap().unwrap().state
     };
     assert_eq!(

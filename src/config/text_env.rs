@@ -193,7 +193,7 @@ mod tests {
         ),
     ];
 
-    fn secret(s: Option<&crate::config::Secret>) -> String {
+    fn secret(s: Option<&crate::model::Secret>) -> String {
         s.map(|s| s.expose().to_string()).unwrap_or_default()
     }
 

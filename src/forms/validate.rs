@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use super::temp::{Received, TempUpload};
 use super::upload::{list_in_words, size_in_words};
-use super::{single_line, FieldDef, FieldKind, FileType, FormDef};
-use crate::config::EmailAddress;
+use super::{FieldDef, FieldKind, FileType, FormDef};
+use crate::model::{is_bidi_or_format, single_line, EmailAddress};
 
 /// Field name → message, shown next to the field or returned as JSON `errors`.
 pub type FieldErrors = BTreeMap<String, String>;
@@ -182,7 +182,7 @@ fn check_value(f: &FieldDef, raw: &str) -> Result<String, String> {
             "Must be a single line of text.".into()
         });
     }
-    if f.kind != FieldKind::Textarea && value.chars().any(super::is_bidi_or_format) {
+    if f.kind != FieldKind::Textarea && value.chars().any(is_bidi_or_format) {
         return Err(
             "Contains invisible direction or formatting characters (such as U+202E); please retype it."
                 .into(),

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::{Attachment, Email};
-use crate::config::Mailbox;
+use crate::model::Mailbox;
 
 /// Bytes of a file encoded at a time: a multiple of 3, so no padding before the end.
 const CHUNK: usize = 48 * 1024;

@@ -14,48 +14,10 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::body::{address, message, Body, Marks, Message};
-use super::failure::{Failure, FailureKind};
-use super::{Email, EmailStatus};
-use crate::config::{AppConfig, Mailbox, Secret};
-
-/// The fate of one email of a batch.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    pub status: EmailStatus,
-    pub http_status: Option<u16>,
-    pub message_ids: Vec<String>,
-    pub error: Option<String>,
-    /// Why it failed, typed; `None` when sent or skipped.
-    pub failure: Option<FailureKind>,
-    pub started_at: OffsetDateTime,
-    pub duration_ms: u64,
-    /// Mailtrap's `Retry-After` (seconds), when it rate-limited the request.
-    pub retry_after_secs: Option<u64>,
-}
-
-impl Outcome {
-    pub fn skipped(reason: &str) -> Outcome {
-        Outcome {
-            status: EmailStatus::Skipped,
-            failure: None,
-            ..Outcome::failed(Failure::new(FailureKind::Internal, reason))
-        }
-    }
-
-    /// An attempt that failed before or without an HTTP answer.
-    pub fn failed(failure: Failure) -> Outcome {
-        Outcome {
-            status: failure.kind.status(),
-            http_status: failure.kind.http_status(),
-            message_ids: Vec::new(),
-            error: Some(failure.detail),
-            failure: Some(failure.kind),
-            started_at: OffsetDateTime::now_utc(),
-            duration_ms: 0,
-            retry_after_secs: None,
-        }
-    }
-}
+use super::Email;
+use crate::config::AppConfig;
+use crate::model::{EmailStatus, Failure, FailureKind, Outcome};
+use crate::model::{Mailbox, Secret};
 
 pub struct Mailtrap {
     agent: ureq::Agent,
@@ -484,7 +446,7 @@ fn error_text(v: &Value) -> Option<String> {
             .join("; "),
         other => other.to_string(),
     };
-    Some(crate::forms::single_line(&text, 500))
+    Some(crate::model::single_line(&text, 500))
 }
 
 #[cfg(test)]

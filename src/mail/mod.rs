@@ -2,22 +2,20 @@
 //! leave (the Mailtrap client). Never touches the store: outcomes are returned as data.
 
 mod body;
-mod failure;
 mod mailtrap;
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use tera::Context;
 
 pub use body::{largest_message, MESSAGE_RESERVE};
-pub use failure::{Failure, FailureKind, Retry};
-pub use mailtrap::{
-    budget, longest_send, parse_batch_answer, Mailtrap, Outcome, MAX_MESSAGE_BYTES,
-};
+pub use mailtrap::{budget, longest_send, parse_batch_answer, Mailtrap, MAX_MESSAGE_BYTES};
 
-use crate::config::{AppConfig, Mailbox};
-use crate::forms::{single_line, EmailDef, FormDef};
+use crate::config::AppConfig;
+
+use crate::forms::{EmailDef, FormDef};
+use crate::model::single_line;
+use crate::model::Mailbox;
 use crate::store::{Submission, Subscriber};
 use crate::templates::Templates;
 
@@ -29,38 +27,6 @@ pub enum MailError {
         #[source]
         source: tera::Error,
     },
-}
-
-/// Where an email stands; also the summary status of a submission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EmailStatus {
-    /// Stored, emails not yet attempted.
-    Pending,
-    Sent,
-    Failed,
-    /// Not sent on purpose: no token, no recipient configured, spam, or nothing to send.
-    Skipped,
-    /// May have been delivered: the request reached Mailtrap (or a gateway in front of it)
-    /// but no usable answer came back. Never retried automatically.
-    Unknown,
-}
-
-impl EmailStatus {
-    /// A submission's status from its emails' outcomes: failed if any failed, else unknown
-    /// if any may not have arrived, else skipped if any was skipped.
-    pub fn summarize(outcomes: impl IntoIterator<Item = EmailStatus>) -> EmailStatus {
-        let mut all = outcomes.into_iter().peekable();
-        if all.peek().is_none() {
-            return EmailStatus::Skipped;
-        }
-        all.fold(EmailStatus::Sent, |acc, s| match (acc, s) {
-            (EmailStatus::Failed, _) | (_, EmailStatus::Failed) => EmailStatus::Failed,
-            (EmailStatus::Unknown, _) | (_, EmailStatus::Unknown) => EmailStatus::Unknown,
-            (EmailStatus::Skipped, _) | (_, EmailStatus::Skipped) => EmailStatus::Skipped,
-            _ => EmailStatus::Sent,
-        })
-    }
 }
 
 /// A file attached to an email: where it is, never its content. The request body reads
@@ -154,7 +120,7 @@ fn business_mailbox(config: &AppConfig, form: &crate::forms::FormDef) -> Option<
         .filter(|e| !e.to_visitor())
         .find_map(|e| config.recipient(&e.to))
         .or(config.admin_email.as_ref())?;
-    let name = crate::forms::display_name(config.site_name(), 100);
+    let name = crate::model::display_name(config.site_name(), 100);
     Some(Mailbox {
         name: (!name.is_empty()).then_some(name),
         email: email.clone(),
@@ -250,7 +216,7 @@ pub fn render(
         _ if def.to_visitor() => business_mailbox(config, mc.form),
         Some(email) if email.to_ascii().is_some() => {
             let name = sub.fields.get("full_name").or(sub.fields.get("name"));
-            let name = crate::forms::display_name(name.map_or("", String::as_str), 100);
+            let name = crate::model::display_name(name.map_or("", String::as_str), 100);
             Some(Mailbox {
                 name: (!name.is_empty()).then_some(name),
                 email: email.clone(),
@@ -327,7 +293,7 @@ pub(crate) mod tests {
             category: "job-admin".into(),
             to: Some(Mailbox::new(
                 "",
-                crate::config::EmailAddress::parse("jobs@shop.example").unwrap(),
+                crate::model::EmailAddress::parse("jobs@shop.example").unwrap(),
             )),
             reply_to: None,
             subject: "New application".into(),
@@ -370,16 +336,5 @@ pub(crate) mod tests {
         assert_eq!(email.custom_variables["delivery_id"], "0006a1b2c3d4e5f7");
         trace(&mut email, "Q-1042", "1", "2");
         assert_eq!(email.custom_variables["reference"], "Q-1042");
-    }
-
-    #[test]
-    fn summary_is_failed_if_any_failed_and_sent_only_if_all_sent() {
-        use EmailStatus::*;
-        assert_eq!(EmailStatus::summarize([Sent, Sent]), Sent);
-        assert_eq!(EmailStatus::summarize([Sent, Failed, Skipped]), Failed);
-        assert_eq!(EmailStatus::summarize([Sent, Skipped]), Skipped);
-        assert_eq!(EmailStatus::summarize([Sent, Unknown, Skipped]), Unknown);
-        assert_eq!(EmailStatus::summarize([Unknown, Failed]), Failed);
-        assert_eq!(EmailStatus::summarize([]), Skipped);
     }
 }

@@ -26,7 +26,8 @@ use sled::Tree;
 use time::OffsetDateTime;
 
 use super::backup_check::{self, Verdict, EXCLUDED_TREES};
-use super::{keys, records, Store, StoreError, Submission, SubmissionId, SCHEMA_VERSION};
+use super::{keys, records, Store, StoreError, Submission, SCHEMA_VERSION};
+use crate::model::SubmissionId;
 
 /// Version of the stream layout, the header's `kipekee_backup`.
 pub const BACKUP_FORMAT: u64 = 1;
@@ -435,10 +436,10 @@ mod tests {
     use time::Duration;
 
     use super::*;
-    use crate::config::EmailAddress;
     use crate::forms::temp::TempUpload;
     use crate::forms::{FileType, Upload};
-    use crate::mail::EmailStatus;
+    use crate::model::EmailAddress;
+    use crate::model::EmailStatus;
     use crate::store::{Delivery, NewSubmission};
 
     const CV: &[u8] = b"%PDF-1.7 \x00\xff bytes";

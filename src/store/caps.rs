@@ -8,7 +8,7 @@ use sled::transaction::ConflictableTransactionError;
 use time::OffsetDateTime;
 
 use super::{Result, Store, StoreError};
-use crate::config::EmailAddress;
+use crate::model::EmailAddress;
 
 /// `KIPEKEE_CONFIRMATIONS_PER_ADDRESS` and `KIPEKEE_CONFIRMATIONS_PER_CLIENT`; 0 = no cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,8 +7,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use time::OffsetDateTime;
 
-use super::{records, DeliveryId, Result, Store, StoreError};
-use crate::mail::EmailStatus;
+use super::{records, Result, Store, StoreError};
+use crate::model::DeliveryId;
+use crate::model::EmailStatus;
 use crate::store::Delivery;
 
 /// What Mailtrap last told about an email after accepting it.

@@ -12,7 +12,8 @@ use time::{Duration, OffsetDateTime};
 
 use std::sync::atomic::Ordering;
 
-use super::{NewSubmission, Result, Store, SubmissionId};
+use super::{NewSubmission, Result, Store};
+use crate::model::SubmissionId;
 
 /// How long a key binds its submissions, counted from its first use.
 pub const TTL: Duration = Duration::hours(24);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{keys, records, Delivery, Result, Store, StoreError, Submission, SCHEMA_VERSION};
-use crate::mail::{EmailStatus, FailureKind};
+use crate::model::{EmailStatus, FailureKind};
 
 /// A step brings the store from version `n` to `n + 1`; `STEPS[n]` is that step. Steps are
 /// idempotent: one interrupted by a crash is run again, whole, at the next start.
@@ -143,7 +143,7 @@ fn reference_number(reference: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SubmissionId;
+    use crate::model::SubmissionId;
 
     /// A record as the first releases wrote it: none of the fields added since.
     fn v0_submission(id: u64, reference: &str) -> serde_json::Value {

@@ -30,14 +30,13 @@ use time::OffsetDateTime;
 
 pub use caps::{normalized_address, CapLimits};
 pub use events::{Applied, InboxEvent, InboxState, IncomingEvent};
-pub use keys::{DeliveryId, SubmissionId};
 pub use queries::{DeliveryFilter, FormCounts, Page, SubmissionFilter};
 pub use records::{Attempt, Delivery, NewSubmission, Note, StoredFile, Submission};
 pub use retries::RetryJob;
 pub use sessions::Session;
 pub use subscribers::{Signup, Subscriber, SubscriberState};
 
-use crate::mail::EmailStatus;
+use crate::model::{DeliveryId, EmailStatus, SubmissionId};
 
 /// Version of the record layout; bumped with a migration step in `migrate.rs`.
 pub const SCHEMA_VERSION: u64 = 3;

@@ -5,10 +5,8 @@ use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 use time::OffsetDateTime;
 
-use super::{
-    abort, keys, records, Delivery, DeliveryId, Result, Store, StoreError, Submission, SubmissionId,
-};
-use crate::mail::EmailStatus;
+use super::{abort, keys, records, Delivery, Result, Store, StoreError, Submission};
+use crate::model::{DeliveryId, EmailStatus, SubmissionId};
 use crate::zone::DayStarts;
 
 /// Which submissions a list shows. Spam and test rows only when asked for.

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{DeliveryId, InboxEvent, StoreError, SubmissionId};
-use crate::config::EmailAddress;
+use super::{InboxEvent, StoreError};
 use crate::forms::spam::SpamReason;
 use crate::forms::Upload;
-use crate::mail::{EmailStatus, FailureKind};
+use crate::model::EmailAddress;
+use crate::model::{DeliveryId, SubmissionId};
+use crate::model::{EmailStatus, FailureKind};
 
 /// A valid post on its way into the store.
 #[derive(Debug)]

@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{records, Result, Store, SubmissionId};
+use super::{records, Result, Store};
+use crate::model::SubmissionId;
 
 /// One email of one submission to send again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,8 +6,9 @@ use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 use time::{Duration, OffsetDateTime};
 
-use super::{abort, records, Result, Store, StoreError, SubmissionId};
-use crate::config::EmailAddress;
+use super::{abort, records, Result, Store, StoreError};
+use crate::model::EmailAddress;
+use crate::model::SubmissionId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use crate::forms::FormKind;
-use crate::mail::EmailStatus;
+use crate::model::EmailStatus;
 use crate::store::{Applied, Delivery, InboxEvent, InboxState, IncomingEvent};
 use crate::App;
 
@@ -108,7 +108,7 @@ fn incoming(raw: RawEvent) -> Option<IncomingEvent> {
         (Some(r), None, _) => Some(r),
         (None, _, reason) => reason,
     }
-    .map(|d| crate::forms::single_line(&d, 500));
+    .map(|d| crate::model::single_line(&d, 500));
     let delivery_id = raw
         .custom_variables
         .as_ref()
@@ -232,7 +232,7 @@ async fn follow_reader(app: &App, d: &Delivery, state: InboxState) {
         == Some(FormKind::Newsletter);
     let Some(to) =
         d.to.as_deref()
-            .and_then(|t| crate::config::EmailAddress::parse(t).ok())
+            .and_then(|t| crate::model::EmailAddress::parse(t).ok())
     else {
         return;
     };

@@ -12,7 +12,7 @@ use rocket::http::{ContentType, Method, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::{get, routes, Request, Response, Route, State};
 
-use crate::mail::{EmailStatus, FailureKind};
+use crate::model::{EmailStatus, FailureKind};
 use crate::store::{Delivery, DeliveryFilter, Store, Submission};
 use crate::App;
 

@@ -17,7 +17,7 @@ use super::metrics::Scraper;
 use super::{Error, LinkKind};
 use crate::forms::spam::SpamReason;
 use crate::forms::{self, FieldErrors, FormDef, FormKind};
-use crate::mail::EmailStatus;
+use crate::model::EmailStatus;
 use crate::store::{Subscriber, SubscriberState};
 use crate::submit::{self, Accepted};
 use crate::App;

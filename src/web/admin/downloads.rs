@@ -8,7 +8,8 @@ use rocket::{get, Request, State};
 use time::OffsetDateTime;
 
 use super::auth::Admin;
-use crate::store::{Store, SubmissionFilter, SubmissionId};
+use crate::model::SubmissionId;
+use crate::store::{Store, SubmissionFilter};
 use crate::web::Error;
 use crate::App;
 

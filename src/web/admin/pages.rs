@@ -13,11 +13,11 @@ use time::OffsetDateTime;
 use super::auth::{Admin, CsrfForm};
 use super::submissions::row;
 use super::{back_to, render};
-use crate::config::{EmailAddress, Mailbox};
-use crate::mail::{Email, EmailStatus, FailureKind};
-use crate::store::{
-    Delivery, DeliveryFilter, DeliveryId, InboxState, SubmissionFilter, SubscriberState,
-};
+use crate::mail::Email;
+use crate::model::DeliveryId;
+use crate::model::{EmailAddress, Mailbox};
+use crate::model::{EmailStatus, FailureKind};
+use crate::store::{Delivery, DeliveryFilter, InboxState, SubmissionFilter, SubscriberState};
 use crate::templates::human_time;
 use crate::web::metrics::DeliveryHealth;
 use crate::web::Error;

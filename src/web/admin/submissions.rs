@@ -12,10 +12,11 @@ use time::OffsetDateTime;
 
 use super::auth::{Admin, CsrfForm};
 use super::{back_to, form_refs, render};
-use crate::mail::{EmailStatus, FailureKind};
+use crate::model::SubmissionId;
+use crate::model::{EmailStatus, FailureKind};
 use crate::outbox::{self, Resend};
 use crate::store::Attempt;
-use crate::store::{Delivery, DeliveryFilter, Note, SubmissionFilter, SubmissionId};
+use crate::store::{Delivery, DeliveryFilter, Note, SubmissionFilter};
 use crate::submit;
 use crate::templates::human_time;
 use crate::web::Error;

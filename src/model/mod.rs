@@ -1,0 +1,16 @@
+//! The values every layer speaks: addresses, ids, submissions and their deliveries, the
+//! outcome of an attempt and why it failed. A leaf: it imports nothing else of the crate,
+//! so `store` persists these types and `mail` renders and sends them without either
+//! knowing the other.
+
+mod address;
+mod failure;
+mod ids;
+mod outcome;
+mod text;
+
+pub use address::{EmailAddress, Mailbox, Secret};
+pub use failure::{Failure, FailureKind, Retry};
+pub use ids::{DeliveryId, SubmissionId};
+pub use outcome::{EmailStatus, Outcome};
+pub use text::{display_name, is_bidi_or_format, single_line};

@@ -1,0 +1,93 @@
+//! What became of one email: its status, and the outcome of one attempt to send it.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::failure::{Failure, FailureKind};
+
+/// Where an email stands; also the summary status of a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailStatus {
+    /// Stored, emails not yet attempted.
+    Pending,
+    Sent,
+    Failed,
+    /// Not sent on purpose: no token, no recipient configured, spam, or nothing to send.
+    Skipped,
+    /// May have been delivered: the request reached Mailtrap (or a gateway in front of it)
+    /// but no usable answer came back. Never retried automatically.
+    Unknown,
+}
+
+impl EmailStatus {
+    /// A submission's status from its emails' outcomes: failed if any failed, else unknown
+    /// if any may not have arrived, else skipped if any was skipped.
+    pub fn summarize(outcomes: impl IntoIterator<Item = EmailStatus>) -> EmailStatus {
+        let mut all = outcomes.into_iter().peekable();
+        if all.peek().is_none() {
+            return EmailStatus::Skipped;
+        }
+        all.fold(EmailStatus::Sent, |acc, s| match (acc, s) {
+            (EmailStatus::Failed, _) | (_, EmailStatus::Failed) => EmailStatus::Failed,
+            (EmailStatus::Unknown, _) | (_, EmailStatus::Unknown) => EmailStatus::Unknown,
+            (EmailStatus::Skipped, _) | (_, EmailStatus::Skipped) => EmailStatus::Skipped,
+            _ => EmailStatus::Sent,
+        })
+    }
+}
+
+/// The fate of one email of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: EmailStatus,
+    pub http_status: Option<u16>,
+    pub message_ids: Vec<String>,
+    pub error: Option<String>,
+    /// Why it failed, typed; `None` when sent or skipped.
+    pub failure: Option<FailureKind>,
+    pub started_at: OffsetDateTime,
+    pub duration_ms: u64,
+    /// Mailtrap's `Retry-After` (seconds), when it rate-limited the request.
+    pub retry_after_secs: Option<u64>,
+}
+
+impl Outcome {
+    pub fn skipped(reason: &str) -> Outcome {
+        Outcome {
+            status: EmailStatus::Skipped,
+            failure: None,
+            ..Outcome::failed(Failure::new(FailureKind::Internal, reason))
+        }
+    }
+
+    /// An attempt that failed before or without an HTTP answer.
+    pub fn failed(failure: Failure) -> Outcome {
+        Outcome {
+            status: failure.kind.status(),
+            http_status: failure.kind.http_status(),
+            message_ids: Vec::new(),
+            error: Some(failure.detail),
+            failure: Some(failure.kind),
+            started_at: OffsetDateTime::now_utc(),
+            duration_ms: 0,
+            retry_after_secs: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_is_failed_if_any_failed_and_sent_only_if_all_sent() {
+        use EmailStatus::*;
+        assert_eq!(EmailStatus::summarize([Sent, Sent]), Sent);
+        assert_eq!(EmailStatus::summarize([Sent, Failed, Skipped]), Failed);
+        assert_eq!(EmailStatus::summarize([Sent, Skipped]), Skipped);
+        assert_eq!(EmailStatus::summarize([Sent, Unknown, Skipped]), Unknown);
+        assert_eq!(EmailStatus::summarize([Unknown, Failed]), Failed);
+        assert_eq!(EmailStatus::summarize([]), Skipped);
+    }
+}
