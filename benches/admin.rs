@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use kipekee::store::NewSubmission;
+use kipekee::model::NewSubmission;
 use rocket::http::{ContentType, Status};
 use rocket::local::blocking::Client;
 

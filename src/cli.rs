@@ -16,8 +16,7 @@ use crate::config::{self, AppConfig, ConfigError};
 
 use crate::export::{self, ExportError};
 use crate::mail::{Email, Mailtrap};
-use crate::model::{EmailAddress, Mailbox};
-use crate::model::{EmailStatus, Failure, FailureKind, Outcome};
+use crate::model::{EmailAddress, EmailStatus, Failure, FailureKind, Mailbox, Outcome};
 use crate::store::backup::{BackupError, BackupStats};
 use crate::store::{private, Store, StoreError};
 

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use crate::forms::FormDef;
-use crate::store::{Store, StoreError, Submission, SubmissionFilter};
+use crate::model::Submission;
+use crate::store::{Store, StoreError, SubmissionFilter};
 use crate::zone::Zone;
 
 #[derive(Debug, thiserror::Error)]
@@ -221,8 +222,8 @@ fn columns(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forms::{builtin, FileType, Upload};
-    use crate::store::NewSubmission;
+    use crate::forms::builtin;
+    use crate::model::{FileType, NewSubmission, Upload};
 
     fn new(form: &str, fields: &[(&str, &str)]) -> NewSubmission {
         NewSubmission::for_test(form, &form[..1].to_uppercase(), fields)
@@ -320,7 +321,7 @@ mod tests {
             field: "cv".into(),
             filename: "jo.pdf".into(),
             file_type: FileType::Pdf,
-            file: crate::forms::temp::TempUpload::from_bytes(tmp.path(), b"%PDF")
+            file: crate::forms::temp::from_bytes(tmp.path(), b"%PDF")
                 .await
                 .unwrap(),
         }];

@@ -1,6 +1,8 @@
 //! Kipekee: a self-hosted form-to-email appliance. One binary serves public forms, stores
 //! every submission in sled, and mails owner and visitor through Mailtrap in the request.
 
+/// What every handler shares (`App`) and how it is built.
+mod app;
 /// The command line.
 pub mod cli;
 /// Configuration from Rocket's figment: `AppConfig` and the validated value types.
@@ -9,10 +11,14 @@ pub mod config;
 pub mod export;
 /// Forms as data, their built-in definitions and the validation of a post.
 pub mod forms;
+/// Whether email delivery works: the one rule behind `/healthz` and the dashboard banner.
+pub mod health;
 /// The log filter that keeps secret-carrying HTTP dumps out of every log level.
 pub mod logging;
 /// Rendering emails and sending them through Mailtrap.
 pub mod mail;
+/// Counters since start-up, in Prometheus text format.
+pub mod metrics;
 /// The values every layer speaks: addresses, ids, outcomes (a leaf module).
 pub mod model;
 /// Retrying transient delivery failures in-process, from a queue kept in the store.
@@ -35,61 +41,13 @@ pub mod web;
 /// The owner's time zone (`KIPEKEE_TIMEZONE`).
 pub mod zone;
 
-use std::sync::Arc;
-
 use base64::Engine;
 use figment::Figment;
 use rocket::{Build, Rocket};
 
-use config::{AppConfig, ConfigError};
-use forms::Forms;
-use mail::Mailtrap;
-use store::{Store, StoreError};
-use templates::Templates;
-
-/// Everything a request handler may need, managed once by Rocket.
-/// Cheap to clone (handles and `Arc`s), so background tasks such as the retry worker get
-/// their own copy.
-#[derive(Clone)]
-pub struct App {
-    pub config: AppConfig,
-    pub forms: Forms,
-    pub store: Store,
-    pub mailer: Arc<Mailtrap>,
-    pub templates: Arc<Templates>,
-    pub admin: Arc<web::admin::AdminPassword>,
-    /// The signed time field of form pages.
-    pub trap: Arc<forms::spam::TimeTrap>,
-    pub rate_limit: Arc<forms::spam::RateLimiter>,
-    /// Absolute base of emailed links, without a trailing slash.
-    pub public_base: String,
-    /// Counters for `/metrics`.
-    pub metrics: Arc<web::metrics::Metrics>,
-    /// `KIPEKEE_MIN_FREE_BYTES` on the data dir's file system.
-    pub disk: space::DiskFloor,
-}
-
-/// Why the server could not be built; each variant displays as one line.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("templates: {0}")]
-    Templates(#[from] tera::Error),
-    #[error("data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
-}
-
-impl From<figment::Error> for StartError {
-    fn from(e: figment::Error) -> Self {
-        StartError::Config(e.into())
-    }
-}
+pub use app::{App, StartError};
+use config::AppConfig;
+use store::Store;
 
 /// The one composition root: config, store, templates and mailer wired into a Rocket.
 pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
@@ -104,22 +62,7 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
         figment = figment.merge(("secret_key", key));
     }
     let (figment, stop, grace_warning) = shutdown::plan(figment, &config);
-    let app = App {
-        admin: Arc::new(web::admin::setup(&config, &store)?),
-        trap: Arc::new(forms::spam::TimeTrap::new(
-            store.secret("time-trap")?,
-            config.spam_min_seconds,
-        )),
-        rate_limit: Arc::new(forms::spam::RateLimiter::new(config.rate_limit)),
-        forms: Forms::new(&config.forms),
-        templates: Arc::new(Templates::load(&config)?),
-        mailer: Arc::new(Mailtrap::new(&config)),
-        public_base: config.public_base(&rocket_config),
-        metrics: Default::default(),
-        disk: space::DiskFloor::new(config.data_dir.clone(), config.min_free_bytes),
-        store,
-        config,
-    };
+    let app = App::new(config, store, &rocket_config)?;
     tracing::info!(
         data_dir = %app.config.data_dir.display(),
         public_url = %app.public_base,

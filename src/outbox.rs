@@ -12,11 +12,11 @@ use tracing::{error, info, instrument, warn};
 
 use crate::forms::{FormDef, FormKind, Trigger};
 use crate::mail::{self, Attachment, Email, MailContext};
-use crate::model::SubmissionId;
-use crate::model::{EmailStatus, Failure, FailureKind, Outcome, Retry};
-use crate::store::{
-    Attempt, Delivery, RetryJob, StoreError, Submission, Subscriber, SubscriberState,
+use crate::model::{
+    Attempt, Delivery, EmailStatus, Failure, FailureKind, Outcome, Retry, Submission, SubmissionId,
+    Subscriber, SubscriberState,
 };
+use crate::store::{RetryJob, StoreError};
 use crate::App;
 
 /// Attempts in all of one email, the first send included.
@@ -97,10 +97,10 @@ pub async fn deliver(
             Err(e) => {
                 error!(kind = %email_def.kind, "{e}");
                 let mut d = Delivery::planned(&email_def.kind, None, "");
-                d.status = EmailStatus::Failed;
-                d.failure = Some(FailureKind::Render);
+                d.outcome.status = EmailStatus::Failed;
+                d.outcome.failure = Some(FailureKind::Render);
                 d.attempt = round.attempt;
-                d.error = Some(format!("could not render the email: {e}"));
+                d.outcome.error = Some(format!("could not render the email: {e}"));
                 broken.push(d);
             }
         }
@@ -118,14 +118,16 @@ pub async fn deliver(
         .collect();
     attempts.extend(broken);
     for d in &attempts {
-        match d.status {
+        match d.outcome.status {
             EmailStatus::Failed | EmailStatus::Unknown => {
-                warn!(kind = %d.kind, status = ?d.status, http_status = ?d.http_status, error = d.error.as_deref().unwrap_or(""), "email not delivered")
+                warn!(kind = %d.kind, status = ?d.outcome.status, http_status = ?d.outcome.http_status, error = d.outcome.error.as_deref().unwrap_or(""), "email not delivered")
             }
-            _ => info!(kind = %d.kind, status = ?d.status, duration_ms = d.duration_ms, "email"),
+            _ => {
+                info!(kind = %d.kind, status = ?d.outcome.status, duration_ms = d.outcome.duration_ms, "email")
+            }
         }
     }
-    let status = EmailStatus::summarize(attempts.iter().map(|d| d.status));
+    let status = EmailStatus::summarize(attempts.iter().map(|d| d.outcome.status));
     let logged = app
         .store
         .record_deliveries(submission.id, attempts, status)
@@ -202,17 +204,10 @@ fn attachments(app: &App, submission: &Submission) -> Result<Vec<Attachment>, St
     Ok(out)
 }
 
-fn attempt(email: Email, o: Outcome, by: Attempt) -> Delivery {
+fn attempt(email: Email, outcome: Outcome, by: Attempt) -> Delivery {
     let to = email.to.as_ref().map(|m| m.email.to_string());
     Delivery {
-        started_at: o.started_at,
-        duration_ms: o.duration_ms,
-        status: o.status,
-        http_status: o.http_status,
-        message_ids: o.message_ids,
-        error: o.error,
-        failure: o.failure,
-        retry_after_secs: o.retry_after_secs,
+        outcome,
         text: email.text,
         html: email.html,
         attachments: email.attachments.into_iter().map(|a| a.filename).collect(),
@@ -225,10 +220,14 @@ fn attempt(email: Email, o: Outcome, by: Attempt) -> Delivery {
 /// How a delivery may be retried: from its typed failure, never from its text; `None` for
 /// one that did not fail.
 pub fn classify(d: &Delivery) -> Option<Retry> {
-    if !matches!(d.status, EmailStatus::Failed | EmailStatus::Unknown) {
+    if !matches!(d.outcome.status, EmailStatus::Failed | EmailStatus::Unknown) {
         return None;
     }
-    Some(d.failure.map_or(Retry::Ambiguous, FailureKind::retry))
+    Some(
+        d.outcome
+            .failure
+            .map_or(Retry::Ambiguous, FailureKind::retry),
+    )
 }
 
 /// Queues what can be retried after a round of attempts (`attempt` was that round's number)
@@ -243,7 +242,7 @@ async fn schedule_retries(
             kind @ FailureKind::Http {
                 status: 401 | 403, ..
             },
-        ) = d.failure
+        ) = d.outcome.failure
         {
             error!(kind = %d.kind, "emails will keep failing until this is fixed: {}", kind.advice());
         }
@@ -251,7 +250,7 @@ async fn schedule_retries(
             Some(Retry::Transient) if attempt < MAX_ATTEMPTS => {
                 let base = app.config.retry_base_secs.max(1);
                 let mut wait = base.saturating_mul(4u64.saturating_pow(attempt - 1));
-                if let Some(asked) = d.retry_after_secs {
+                if let Some(asked) = d.outcome.retry_after_secs {
                     wait = wait.max(asked.min(3600));
                 }
                 let job = RetryJob {
@@ -325,7 +324,7 @@ pub async fn resend(
         }
         Resend::Failed => latest_attempts(&app.store.deliveries_of(submission.id)?)
             .into_iter()
-            .filter(|d| d.status == EmailStatus::Failed)
+            .filter(|d| d.outcome.status == EmailStatus::Failed)
             .map(|d| d.kind.clone())
             .collect(),
     };
@@ -336,19 +335,15 @@ pub async fn resend(
         }
     }
     // One round per trigger: an opt-in goes on submit, a welcome on confirmation.
-    let mut by_trigger: BTreeMap<u8, (Trigger, Vec<String>)> = BTreeMap::new();
+    let mut by_trigger: BTreeMap<Trigger, Vec<String>> = BTreeMap::new();
     for kind in kinds {
         let Some(e) = def.emails.iter().find(|e| e.kind == kind) else {
             continue;
         };
-        by_trigger
-            .entry(e.when as u8)
-            .or_insert_with(|| (e.when, Vec::new()))
-            .1
-            .push(kind);
+        by_trigger.entry(e.when).or_default().push(kind);
     }
     let mut out = Vec::new();
-    for (trigger, kinds) in by_trigger.into_values() {
+    for (trigger, kinds) in by_trigger {
         let round = Round {
             trigger,
             only: Some(&kinds),
@@ -382,10 +377,10 @@ mod tests {
 
     fn failed(failure: FailureKind, error: &str) -> Delivery {
         let mut d = Delivery::planned("admin", Some("o@example.com"), "s");
-        d.status = failure.status();
-        d.http_status = failure.http_status();
-        d.failure = Some(failure);
-        d.error = Some(error.into());
+        d.outcome.status = failure.status();
+        d.outcome.http_status = failure.http_status();
+        d.outcome.failure = Some(failure);
+        d.outcome.error = Some(error.into());
         d
     }
 
@@ -426,7 +421,7 @@ mod tests {
             }
         }
         let mut sent = failed(FailureKind::Connect, "");
-        sent.status = EmailStatus::Sent;
+        sent.outcome.status = EmailStatus::Sent;
         assert_eq!(classify(&sent), None);
     }
 
@@ -435,7 +430,7 @@ mod tests {
         let at = |id: u64, kind: &str, status| {
             let mut d = Delivery::planned(kind, None, "s");
             d.id = crate::model::DeliveryId(id);
-            d.status = status;
+            d.outcome.status = status;
             d
         };
         let log = [
@@ -446,7 +441,7 @@ mod tests {
         let latest = latest_attempts(&log);
         let failed: Vec<&str> = latest
             .iter()
-            .filter(|d| d.status == EmailStatus::Failed)
+            .filter(|d| d.outcome.status == EmailStatus::Failed)
             .map(|d| d.kind.as_str())
             .collect();
         assert_eq!(failed, ["confirmation"]);

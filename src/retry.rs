@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use tracing::{error, info};
 
+use crate::model::Attempt;
 use crate::model::EmailStatus;
 use crate::outbox::{self, Resend};
-use crate::store::{Attempt, StoreError};
+use crate::store::StoreError;
 use crate::App;
 
 /// Runs due retries until the server shuts down; started at liftoff. A stop lets the email
@@ -44,7 +45,9 @@ async fn run_due(app: &App, shutdown: &rocket::Shutdown) -> Result<(), StoreErro
             Attempt::AutomaticRetry(job.attempt),
         )
         .await?;
-        let ok = attempts.iter().all(|d| d.status == EmailStatus::Sent);
+        let ok = attempts
+            .iter()
+            .all(|d| d.outcome.status == EmailStatus::Sent);
         info!(submission_id = %submission.id, kind = %job.kind, attempt = job.attempt, ok, "retried");
     }
     Ok(())

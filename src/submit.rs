@@ -7,11 +7,12 @@ use std::net::IpAddr;
 use time::Duration;
 use tracing::{info, instrument, warn};
 
-use crate::forms::spam::SpamReason;
 use crate::forms::{FieldKind, FormDef, FormKind, Trigger, Valid};
-use crate::model::EmailStatus;
+use crate::model::{
+    Attempt, Delivery, EmailStatus, NewSubmission, SpamReason, Submission, Subscriber,
+};
 use crate::outbox::{deliver, Round};
-use crate::store::{Attempt, Delivery, NewSubmission, Signup, StoreError, Submission, Subscriber};
+use crate::store::{Signup, StoreError};
 use crate::App;
 
 /// A pending subscriber who signs up again within this window gets no second opt-in email.
@@ -32,7 +33,7 @@ impl Accepted {
             .find(|e| e.to_visitor())?
             .kind;
         let d = self.deliveries.iter().find(|d| &d.kind == kind);
-        Some(d.map_or(EmailStatus::Skipped, |d| d.status))
+        Some(d.map_or(EmailStatus::Skipped, |d| d.outcome.status))
     }
 }
 
@@ -145,7 +146,11 @@ pub async fn send_submit_emails(
     };
     let deliveries = deliver(app, def, submission, subscriber.as_ref(), round).await?;
     if let Some(sub) = &subscriber {
-        if skip.is_none() && deliveries.iter().any(|d| d.status != EmailStatus::Sent) {
+        if skip.is_none()
+            && deliveries
+                .iter()
+                .any(|d| d.outcome.status != EmailStatus::Sent)
+        {
             // Let the visitor ask again at once instead of waiting out the resend window.
             app.store.forget_optin(&sub.email).await?;
         }
@@ -242,11 +247,11 @@ pub async fn test_submission(app: &App, slug: &str) -> Result<Option<Accepted>, 
             continue;
         };
         let tmp = crate::forms::temp::dir(&app.config.data_dir);
-        uploads.push(crate::forms::Upload {
+        uploads.push(crate::model::Upload {
             field: f.name.clone(),
             filename: format!("test.{}", file_type.extension()),
             file_type,
-            file: crate::forms::temp::TempUpload::from_bytes(&tmp, SAMPLE_PDF).await?,
+            file: crate::forms::temp::from_bytes(&tmp, SAMPLE_PDF).await?,
         });
     }
     let new = NewSubmission {

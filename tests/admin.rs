@@ -74,7 +74,7 @@ fn post<'a>(t: &'a TestApp, path: &str, pairs: &[(&str, &str)]) -> LocalResponse
 }
 
 /// The stored submission a form post's 303 points at.
-fn stored_behind(t: &TestApp, res: &LocalResponse<'_>) -> kipekee::store::Submission {
+fn stored_behind(t: &TestApp, res: &LocalResponse<'_>) -> kipekee::model::Submission {
     let location = res.headers().get_one("Location").expect("a redirect");
     let reference = query_param(location, "reference").expect("a reference");
     t.app()

@@ -16,7 +16,8 @@ use common::fake_mailtrap::TOKEN;
 use common::multipart::Multipart;
 use common::process::{self, Server};
 use common::{FakeMailtrap, Fault, FROM, PDF};
-use kipekee::store::{Delivery, Store, Submission};
+use kipekee::model::{Delivery, Submission};
+use kipekee::store::Store;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -532,7 +533,7 @@ fn backup_then_restore_into_a_fresh_directory_keeps_every_submission_file_and_de
     let (_, files, deliveries) = &restored[1];
     assert_eq!(files, &[Some(PDF.to_vec())], "the CV bytes");
     assert_eq!(deliveries.len(), 2);
-    assert!(deliveries.iter().all(|d| !d.message_ids.is_empty()));
+    assert!(deliveries.iter().all(|d| !d.outcome.message_ids.is_empty()));
 
     // every tree, not only what the public API shows: a backup of the copy is the same
     let again = dir.path().join("again.backup");

@@ -18,8 +18,8 @@ use common::fake_mailtrap::{Recorded, TOKEN};
 use common::multipart::Multipart;
 use common::process::{self, Server};
 use common::{FakeMailtrap, JOBS, NEWS, OWNER, PDF};
-use kipekee::model::EmailStatus;
-use kipekee::store::{Store, SubscriberState};
+use kipekee::model::{EmailStatus, SubscriberState};
+use kipekee::store::Store;
 
 /// The harness's server with the fake as Mailtrap. The time trap is turned off because these
 /// tests post as fast as a program can; spam handling has tests of its own.
@@ -404,10 +404,10 @@ fn each_of_the_four_forms_goes_from_http_to_the_store_to_mailtrap() {
         let expected = if *form == "newsletter" { 3 } else { 2 };
         assert_eq!(log.len(), expected, "{reference}: {log:#?}");
         for d in &log {
-            assert_eq!(d.status, EmailStatus::Sent, "{reference}: {d:#?}");
-            assert_eq!(d.http_status, Some(200), "{reference}: {d:#?}");
+            assert_eq!(d.outcome.status, EmailStatus::Sent, "{reference}: {d:#?}");
+            assert_eq!(d.outcome.http_status, Some(200), "{reference}: {d:#?}");
             assert!(
-                !d.message_ids.is_empty(),
+                !d.outcome.message_ids.is_empty(),
                 "{reference}: no message id: {d:#?}"
             );
         }
@@ -648,7 +648,7 @@ fn with_nothing_configured_it_serves_stores_and_skips_emails() {
         .expect("delivery log readable");
     assert_eq!(log.len(), 2, "{log:#?}");
     for d in &log {
-        assert_eq!(d.status, EmailStatus::Skipped, "{d:#?}");
+        assert_eq!(d.outcome.status, EmailStatus::Skipped, "{d:#?}");
         assert!(
             !d.text.trim().is_empty() && !d.html.trim().is_empty(),
             "{d:#?}"

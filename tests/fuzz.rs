@@ -1,7 +1,7 @@
 //! Property tests (proptest, bounded: 256 cases each) over what hostile input reaches first:
 //! form validation, address parsing, and the parser of Mailtrap's answers.
 
-use kipekee::forms::temp::{Received, TempUpload};
+use kipekee::forms::temp::Received;
 use kipekee::forms::{builtin, validate, FieldKind, RawFile, RawInput};
 use kipekee::mail::parse_batch_answer;
 use kipekee::model::EmailAddress;
@@ -33,7 +33,7 @@ proptest! {
         let tmp = tempfile::tempdir().unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let upload = |bytes: Vec<u8>| {
-            runtime.block_on(TempUpload::from_bytes(tmp.path(), &bytes)).unwrap()
+            runtime.block_on(kipekee::forms::temp::from_bytes(tmp.path(), &bytes)).unwrap()
         };
         let input = RawInput {
             values,

@@ -204,14 +204,22 @@ fn confirmations_to_one_address_are_capped_per_day_but_the_owner_still_hears() {
     let last = t.app().store.latest_submissions(None, 1).unwrap().remove(0);
     let log = t.app().store.deliveries_of(last.id).unwrap();
     let confirmation = log.iter().find(|d| d.kind == "confirmation").unwrap();
-    assert_eq!(confirmation.status, kipekee::model::EmailStatus::Skipped);
+    assert_eq!(
+        confirmation.outcome.status,
+        kipekee::model::EmailStatus::Skipped
+    );
     assert!(confirmation
+        .outcome
         .error
         .as_deref()
         .unwrap()
         .contains("daily limit"));
     assert_eq!(
-        log.iter().find(|d| d.kind == "admin").unwrap().status,
+        log.iter()
+            .find(|d| d.kind == "admin")
+            .unwrap()
+            .outcome
+            .status,
         kipekee::model::EmailStatus::Sent
     );
 }

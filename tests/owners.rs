@@ -60,7 +60,7 @@ fn login_via(client: &Client, login_path: &str, extra: &[(&str, &str)]) -> Strin
     res.headers().get_one("Location").unwrap().to_string()
 }
 
-fn post_quote(t: &TestApp, name: &str, extra: &[(&str, &str)]) -> kipekee::store::Submission {
+fn post_quote(t: &TestApp, name: &str, extra: &[(&str, &str)]) -> kipekee::model::Submission {
     let mut pairs = vec![("full_name", name), ("email", "zoe@visitor.example")];
     pairs.extend_from_slice(extra);
     if !extra.iter().any(|(k, _)| *k == "message") {

@@ -131,9 +131,9 @@ fn a_valid_quote_is_stored_and_mailed_in_one_round_trip() {
     assert_eq!(log.len(), 2);
     assert!(log
         .iter()
-        .all(|d| d.status == EmailStatus::Sent && d.http_status == Some(200)));
+        .all(|d| d.outcome.status == EmailStatus::Sent && d.outcome.http_status == Some(200)));
     assert_eq!(log[0].to.as_deref(), Some(OWNER));
-    assert_eq!(log[0].message_ids.len(), 1);
+    assert_eq!(log[0].outcome.message_ids.len(), 1);
 
     let thanks = t.client.get(location).dispatch().into_string().unwrap();
     assert!(thanks.contains(&reference));
@@ -390,7 +390,7 @@ fn newsletter_double_opt_in_confirms_welcomes_and_unsubscribes() {
     assert!(page.contains(&format!("action=\"{path}\"")), "{page}");
     assert_eq!(t.fake.delivered().len(), 1, "a GET or HEAD sends nothing");
     let sub = &t.app().store.subscribers().unwrap()[0];
-    assert_eq!(sub.state, kipekee::store::SubscriberState::Pending);
+    assert_eq!(sub.state, kipekee::model::SubscriberState::Pending);
 
     let res = t.client.post(path).dispatch();
     assert_eq!(res.status(), Status::Ok);
@@ -419,7 +419,7 @@ fn newsletter_double_opt_in_confirms_welcomes_and_unsubscribes() {
     let page = t.client.get(unsub_path).dispatch().into_string().unwrap();
     let page = page.replace("&#x2F;", "/");
     assert!(page.contains(&format!("action=\"{unsub_path}\"")), "{page}");
-    assert_eq!(state(), kipekee::store::SubscriberState::Confirmed);
+    assert_eq!(state(), kipekee::model::SubscriberState::Confirmed);
 
     // RFC 8058 one-click, as a mail client posts it, from no page of ours.
     let res = t
@@ -431,7 +431,7 @@ fn newsletter_double_opt_in_confirms_welcomes_and_unsubscribes() {
         .dispatch();
     assert_eq!(res.status(), Status::Ok);
     let page = res.into_string().unwrap().replace("&#x2F;", "/");
-    assert_eq!(state(), kipekee::store::SubscriberState::Unsubscribed);
+    assert_eq!(state(), kipekee::model::SubscriberState::Unsubscribed);
     let again = page
         .split("action=\"")
         .nth(1)
@@ -441,7 +441,7 @@ fn newsletter_double_opt_in_confirms_welcomes_and_unsubscribes() {
     assert!(again.starts_with("/resubscribe/"), "{page}");
     assert_eq!(t.client.post(unsub_path).dispatch().status(), Status::Ok);
     assert_eq!(t.client.post(&again).dispatch().status(), Status::Ok);
-    assert_eq!(state(), kipekee::store::SubscriberState::Confirmed);
+    assert_eq!(state(), kipekee::model::SubscriberState::Confirmed);
     assert_eq!(
         t.fake.delivered().len(),
         3,
@@ -481,7 +481,7 @@ fn without_a_token_emails_are_rendered_stored_and_skipped() {
         "the would-be email is kept"
     );
     assert_eq!(
-        log[0].error.as_deref(),
+        log[0].outcome.error.as_deref(),
         Some("MAILTRAP_API_TOKEN is not set")
     );
 }
@@ -553,14 +553,14 @@ fn mailtrap_failures_keep_the_submission_and_tell_the_truth() {
         let log = store.deliveries_of(s.id).unwrap();
         assert_eq!(log.len(), 2);
         for d in log {
-            assert_eq!(d.status, expected);
-            assert_eq!(d.http_status, http_status, "{fault:?}");
-            let error = d.error.unwrap();
+            assert_eq!(d.outcome.status, expected);
+            assert_eq!(d.outcome.http_status, http_status, "{fault:?}");
+            let error = d.outcome.error.unwrap();
             assert!(error.contains(error_part), "{fault:?}: {error}");
             assert!(!error.contains("test-token"));
             let asked = (http_status == Some(429)).then_some(3);
             assert_eq!(
-                d.retry_after_secs, asked,
+                d.outcome.retry_after_secs, asked,
                 "Retry-After is kept for the retry queue"
             );
         }

@@ -67,9 +67,9 @@ fn transient_failures_are_retried_from_the_store_even_after_a_restart() {
     let log = store.deliveries_of(s.id).unwrap();
     for kind in ["admin", "confirmation"] {
         let tries: Vec<_> = log.iter().filter(|d| d.kind == kind).collect();
-        assert_eq!(tries[0].http_status, Some(503), "{kind}");
+        assert_eq!(tries[0].outcome.http_status, Some(503), "{kind}");
         assert_eq!(
-            tries.last().unwrap().status,
+            tries.last().unwrap().outcome.status,
             kipekee::model::EmailStatus::Sent,
             "{kind}"
         );

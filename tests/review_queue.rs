@@ -51,7 +51,7 @@ fn post<'a>(t: &'a TestApp, slug: &str, pairs: &[(&str, &str)]) -> LocalResponse
         .dispatch()
 }
 
-fn stored(t: &TestApp, res: &LocalResponse<'_>) -> kipekee::store::Submission {
+fn stored(t: &TestApp, res: &LocalResponse<'_>) -> kipekee::model::Submission {
     let location = res.headers().get_one("Location").expect("a redirect");
     let reference = query_param(location, "reference").expect("a reference");
     t.app()
@@ -185,7 +185,7 @@ fn accept_json_does_not_skip_the_trap_a_json_body_does_and_tokens_go_stale() {
     let held = stored(&t, &post(&t, "contact", &pairs));
     assert_eq!(
         held.review,
-        Some(kipekee::forms::spam::SpamReason::StaleTimeToken)
+        Some(kipekee::model::SpamReason::StaleTimeToken)
     );
     let fresh = t.app().trap.token(now_ms() - 30_000);
     let mut pairs = CONTACT.to_vec();

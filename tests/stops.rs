@@ -15,8 +15,7 @@ use base64::Engine;
 use common::fake_mailtrap::TOKEN;
 use common::process::{self, Server};
 use common::FakeMailtrap;
-use kipekee::model::EmailStatus;
-use kipekee::model::SubmissionId;
+use kipekee::model::{EmailStatus, SubmissionId};
 use kipekee::store::Store;
 use serde_json::{json, Value};
 
@@ -110,7 +109,7 @@ fn assert_no_secret(log: &str, secrets: &Secrets) {
     }
 }
 
-fn stored(data: &Path, id: &str) -> (kipekee::store::Submission, Vec<EmailStatus>) {
+fn stored(data: &Path, id: &str) -> (kipekee::model::Submission, Vec<EmailStatus>) {
     let store = Store::open(data).expect("the store opens after the stop");
     let id: SubmissionId = id.parse().expect("submission id");
     let submission = store
@@ -121,7 +120,7 @@ fn stored(data: &Path, id: &str) -> (kipekee::store::Submission, Vec<EmailStatus
         .deliveries_of(id)
         .expect("deliveries readable")
         .iter()
-        .map(|d| d.status)
+        .map(|d| d.outcome.status)
         .collect();
     (submission, statuses)
 }

@@ -9,8 +9,7 @@ use common::webhooks::{
     PASSWORD, SECRET,
 };
 use common::{form_body, Fault, TestApp};
-use kipekee::model::EmailStatus;
-use kipekee::store::{InboxState, SubscriberState};
+use kipekee::model::{EmailStatus, InboxState, SubscriberState};
 use rocket::http::{ContentType, Status};
 use serde_json::Value;
 
@@ -33,7 +32,7 @@ fn every_message_carries_its_reference_submission_and_delivery() {
         let d = delivery_of(&t, m);
         assert_eq!(d.submission_id, sub.id);
         assert_eq!(
-            d.message_ids,
+            d.outcome.message_ids,
             vec![m.message_id.clone()],
             "recorded under its id"
         );
@@ -185,13 +184,16 @@ fn an_unknown_attempt_reported_delivered_becomes_sent() {
     t.fake.set_fault(Fault::None);
     let m = issued_to(&t, "anna@visitor.example");
     let before = delivery_of(&t, &m);
-    assert_eq!(before.status, EmailStatus::Unknown);
-    assert!(before.message_ids.is_empty(), "no answer, so no message id");
+    assert_eq!(before.outcome.status, EmailStatus::Unknown);
+    assert!(
+        before.outcome.message_ids.is_empty(),
+        "no answer, so no message id"
+    );
     let e = webhooks::event("delivery", &m, "evt-late");
     assert_eq!(hook(&t, &[e], Payload::Json, None), Status::Ok);
     let after = delivery_of(&t, &m);
     assert_eq!(
-        after.status,
+        after.outcome.status,
         EmailStatus::Sent,
         "matched by its delivery_id"
     );

@@ -10,8 +10,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use upload::{kept, list_in_words, size_in_words, sniff, temp, FileType};
-pub use validate::{validate, FieldErrors, Invalid, RawFile, RawInput, Upload, Valid, MAX_FIELDS};
+use crate::model::FileType;
+
+pub use upload::{kept, list_in_words, size_in_words, sniff, temp};
+pub use validate::{validate, FieldErrors, Invalid, RawFile, RawInput, Valid, MAX_FIELDS};
 
 /// What a form does with a valid submission besides storing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -100,8 +102,8 @@ impl FieldDef {
     }
 }
 
-/// When an email of a form goes out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// When an email of a form goes out, in the order a visitor meets them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Trigger {
     #[default]

@@ -3,45 +3,16 @@
 //! emails live in the store (`store::caps`) so a restart does not reset them.
 
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
+
 use sha2::Sha256;
+
+use crate::model::SpamReason;
 
 type HmacSha256 = Hmac<Sha256>;
 
 /// How long a form page's `_t` stays valid: a post with an older one is held for review
 /// (Round 2 contract, "stale form token"; issue 12 item 7).
 pub const TOKEN_LIFETIME_MS: u64 = 24 * 60 * 60 * 1000;
-
-/// Why a post looks like spam. `Honeypot` is a hard signal (stored as spam, never mailed);
-/// the others are soft (held for the owner's review, mailed once approved).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SpamReason {
-    Honeypot,
-    /// Posted sooner than `KIPEKEE_SPAM_MIN_SECONDS` after the form was shown.
-    TooFast,
-    /// The form page's signed time field is missing or not genuine.
-    NoTimeToken,
-    /// The form page's signed time field is older than `TOKEN_LIFETIME_MS`.
-    StaleTimeToken,
-}
-
-impl SpamReason {
-    /// Soft signals put a submission into review instead of spam.
-    pub fn is_soft(self) -> bool {
-        self != SpamReason::Honeypot
-    }
-
-    /// What the admin panel says about it.
-    pub fn describe(self) -> &'static str {
-        match self {
-            SpamReason::Honeypot => "the hidden honeypot field was filled in",
-            SpamReason::TooFast => "posted very quickly after the form was shown",
-            SpamReason::NoTimeToken => "posted without the form page's token",
-            SpamReason::StaleTimeToken => "posted with a form page token older than a day",
-        }
-    }
-}
 
 /// A hidden field `_t` = `<unix milliseconds>.<hmac>` on every form page; a post carrying it
 /// proves when the form was shown.

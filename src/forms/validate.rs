@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use super::temp::{Received, TempUpload};
+use super::temp::Received;
 use super::upload::{list_in_words, size_in_words};
-use super::{FieldDef, FieldKind, FileType, FormDef};
-use crate::model::{is_bidi_or_format, single_line, EmailAddress};
+use super::{FieldDef, FieldKind, FormDef};
+use crate::model::{is_bidi_or_format, single_line, EmailAddress, Upload};
 
 /// Field name → message, shown next to the field or returned as JSON `errors`.
 pub type FieldErrors = BTreeMap<String, String>;
@@ -47,16 +47,6 @@ impl RawInput {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
-}
-
-/// A file that passed its field's checks, still in `<data_dir>/tmp` until the store takes it.
-#[derive(Debug)]
-pub struct Upload {
-    pub field: String,
-    /// A safe name: the visitor's base name, cleaned, with the extension of the detected type.
-    pub filename: String,
-    pub file_type: FileType,
-    pub file: TempUpload,
 }
 
 /// A submission that passed every check of its form.
@@ -283,6 +273,7 @@ fn check_file(
 mod tests {
     use super::*;
     use crate::forms::builtin;
+    use crate::model::FileType;
 
     fn input(pairs: &[(&str, &str)]) -> RawInput {
         RawInput {
@@ -423,7 +414,7 @@ mod tests {
         };
         let upload = |bytes: &'static [u8]| {
             let dir = tmp.path().to_path_buf();
-            async move { Received::Whole(TempUpload::from_bytes(&dir, bytes).await.unwrap()) }
+            async move { Received::Whole(crate::forms::temp::from_bytes(&dir, bytes).await.unwrap()) }
         };
         let with_file = |content: Received, _: bool| file(content);
         let pdf = include_bytes!("../../tests/fixtures/cv/cv.pdf");

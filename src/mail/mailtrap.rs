@@ -16,8 +16,7 @@ use time::OffsetDateTime;
 use super::body::{address, message, Body, Marks, Message};
 use super::Email;
 use crate::config::AppConfig;
-use crate::model::{EmailStatus, Failure, FailureKind, Outcome};
-use crate::model::{Mailbox, Secret};
+use crate::model::{EmailStatus, Failure, FailureKind, Mailbox, Outcome, Secret};
 
 pub struct Mailtrap {
     agent: ureq::Agent,

@@ -14,9 +14,7 @@ pub use mailtrap::{budget, longest_send, parse_batch_answer, Mailtrap, MAX_MESSA
 use crate::config::AppConfig;
 
 use crate::forms::{EmailDef, FormDef};
-use crate::model::single_line;
-use crate::model::Mailbox;
-use crate::store::{Submission, Subscriber};
+use crate::model::{single_line, Mailbox, Submission, Subscriber};
 use crate::templates::Templates;
 
 #[derive(Debug, thiserror::Error)]

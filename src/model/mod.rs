@@ -6,11 +6,21 @@
 mod address;
 mod failure;
 mod ids;
+mod inbox;
 mod outcome;
+mod records;
+mod spam;
+mod subscriber;
 mod text;
+mod upload;
 
 pub use address::{EmailAddress, Mailbox, Secret};
 pub use failure::{Failure, FailureKind, Retry};
 pub use ids::{DeliveryId, SubmissionId};
+pub use inbox::{InboxEvent, InboxState};
 pub use outcome::{EmailStatus, Outcome};
+pub use records::{Attempt, Delivery, NewSubmission, Note, StoredFile, Submission};
+pub use spam::SpamReason;
+pub use subscriber::{Subscriber, SubscriberState};
 pub use text::{display_name, is_bidi_or_format, single_line};
+pub use upload::{FileType, TempUpload, Upload};

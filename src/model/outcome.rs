@@ -37,18 +37,27 @@ impl EmailStatus {
     }
 }
 
-/// The fate of one email of a batch.
-#[derive(Debug, Clone, PartialEq)]
+/// The fate of one attempt to send one email. A delivery record holds it as it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     pub status: EmailStatus,
+    #[serde(default)]
     pub http_status: Option<u16>,
+    /// The ids Mailtrap gave the accepted message, one per recipient.
+    #[serde(default)]
     pub message_ids: Vec<String>,
+    /// Mailtrap's (or the client's) error text, for the owner; never read by code.
+    #[serde(default)]
     pub error: Option<String>,
-    /// Why it failed, typed; `None` when sent or skipped.
+    /// Why it failed or may not have arrived, typed; `None` when sent or skipped.
+    #[serde(default)]
     pub failure: Option<FailureKind>,
+    #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
+    /// How long the attempt took, milliseconds.
     pub duration_ms: u64,
     /// Mailtrap's `Retry-After` (seconds), when it rate-limited the request.
+    #[serde(default)]
     pub retry_after_secs: Option<u64>,
 }
 

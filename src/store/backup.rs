@@ -26,7 +26,7 @@ use sled::Tree;
 use time::OffsetDateTime;
 
 use super::backup_check::{self, Verdict, EXCLUDED_TREES};
-use super::{keys, records, Store, StoreError, Submission, SCHEMA_VERSION};
+use super::{codec, keys, Store, StoreError, Submission, SCHEMA_VERSION};
 use crate::model::SubmissionId;
 
 /// Version of the stream layout, the header's `kipekee_backup`.
@@ -118,7 +118,7 @@ impl Store {
         match form {
             None => Box::new(self.submissions.iter().map(|entry| {
                 let (_, raw) = entry?;
-                records::decode("submissions", &raw)
+                codec::decode("submissions", &raw)
             })),
             Some(slug) => Box::new(
                 self.formslug_submissionid
@@ -284,7 +284,7 @@ impl Store {
     ) -> Result<(), BackupError> {
         for entry in self.submissions.iter() {
             let (_, raw) = entry?;
-            let s: Submission = records::decode("submissions", &raw)?;
+            let s: Submission = codec::decode("submissions", &raw)?;
             for file in &s.files {
                 let Some(path) = self.files.locate(s.id, file) else {
                     continue;
@@ -436,11 +436,7 @@ mod tests {
     use time::Duration;
 
     use super::*;
-    use crate::forms::temp::TempUpload;
-    use crate::forms::{FileType, Upload};
-    use crate::model::EmailAddress;
-    use crate::model::EmailStatus;
-    use crate::store::{Delivery, NewSubmission};
+    use crate::model::{Delivery, EmailAddress, EmailStatus, FileType, NewSubmission, Upload};
 
     const CV: &[u8] = b"%PDF-1.7 \x00\xff bytes";
 
@@ -458,7 +454,9 @@ mod tests {
             field: "cv".into(),
             filename: "cv.pdf".into(),
             file_type: FileType::Pdf,
-            file: TempUpload::from_bytes(tmp.path(), CV).await.unwrap(),
+            file: crate::forms::temp::from_bytes(tmp.path(), CV)
+                .await
+                .unwrap(),
         }];
         let job = store.insert_submission(job).await.unwrap();
         store.insert_submission(quote("a quote")).await.unwrap();

@@ -4,7 +4,8 @@
 
 use serde::de::DeserializeOwned;
 
-use super::{Delivery, RetryJob, Submission, Subscriber, SCHEMA_VERSION};
+use super::{RetryJob, SCHEMA_VERSION};
+use crate::model::{Delivery, Submission, Subscriber};
 
 /// Trees a backup leaves out and a restore skips: a live session (id and CSRF token) with
 /// the cookie key would let the file alone act as a logged-in admin.

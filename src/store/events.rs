@@ -2,93 +2,12 @@
 //! message id Mailtrap returned (or the `delivery_id` the message carried), and kept on the
 //! delivery as its inbox state. Event meanings: mailtrap-api.md section 8.
 
-use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use time::OffsetDateTime;
 
-use super::{records, Result, Store, StoreError};
-use crate::model::DeliveryId;
-use crate::model::EmailStatus;
-use crate::store::Delivery;
-
-/// What Mailtrap last told about an email after accepting it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InboxState {
-    /// `soft bounce`: a temporary refusal; Mailtrap keeps trying.
-    SoftBounce,
-    /// `delivery`: the receiving server accepted it.
-    Delivered,
-    /// `unsubscribe`: the reader used the unsubscribe link Mailtrap handles.
-    Unsubscribed,
-    /// `bounce`: refused for good (a mistyped or closed address).
-    Bounced,
-    /// `reject`: Mailtrap refused to send it (e.g. the address is on its suppression list).
-    Rejected,
-    /// `suspension`: Mailtrap suspended sending for the domain or account.
-    Suspended,
-    /// `spam`: the reader marked it as spam.
-    Complained,
-}
-
-impl InboxState {
-    /// The state of a Mailtrap event type; `None` for `open`, `click` and types not known.
-    pub fn of_event(event: &str) -> Option<InboxState> {
-        Some(match event {
-            "delivery" => InboxState::Delivered,
-            "soft bounce" => InboxState::SoftBounce,
-            "bounce" => InboxState::Bounced,
-            "spam" => InboxState::Complained,
-            "unsubscribe" => InboxState::Unsubscribed,
-            "reject" => InboxState::Rejected,
-            "suspension" => InboxState::Suspended,
-            _ => return None,
-        })
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            InboxState::SoftBounce => "soft_bounce",
-            InboxState::Delivered => "delivered",
-            InboxState::Unsubscribed => "unsubscribed",
-            InboxState::Bounced => "bounced",
-            InboxState::Rejected => "rejected",
-            InboxState::Suspended => "suspended",
-            InboxState::Complained => "complained",
-        }
-    }
-
-    /// Every state, for the deliveries page's filter.
-    pub const ALL: [InboxState; 7] = [
-        InboxState::Delivered,
-        InboxState::SoftBounce,
-        InboxState::Bounced,
-        InboxState::Complained,
-        InboxState::Unsubscribed,
-        InboxState::Rejected,
-        InboxState::Suspended,
-    ];
-
-    pub fn parse(label: &str) -> Option<InboxState> {
-        InboxState::ALL.into_iter().find(|s| s.label() == label)
-    }
-}
-
-/// One event as it is kept on its delivery.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InboxEvent {
-    pub state: InboxState,
-    /// When it happened, by Mailtrap's `timestamp`.
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    /// The remote server's answer (`response`, with `response_code`) or Mailtrap's `reason`.
-    #[serde(default)]
-    pub detail: Option<String>,
-    /// Mailtrap's `bounce_category` (`spam`, `greylisting`, `bad_mailbox`…).
-    #[serde(default)]
-    pub bounce_category: Option<String>,
-}
+use super::{codec, Result, Store, StoreError};
+use crate::model::{Delivery, DeliveryId, EmailStatus, InboxEvent, InboxState};
 
 /// An authenticated event, its matching keys and what it says.
 #[derive(Debug, Clone)]
@@ -137,7 +56,7 @@ impl Store {
                 let Some(raw) = deliveries.get(id.to_key())? else {
                     return Ok(Applied::Unmatched);
                 };
-                let mut d: Delivery = records::decode("deliveries", &raw)
+                let mut d: Delivery = codec::decode("deliveries", &raw)
                     .map_err(ConflictableTransactionError::Abort)?;
                 if d.inbox
                     .as_ref()
@@ -145,10 +64,12 @@ impl Store {
                 {
                     d.inbox = Some(event.inbox.clone());
                 }
-                if event.inbox.state == InboxState::Delivered && d.status == EmailStatus::Unknown {
-                    d.status = EmailStatus::Sent;
+                if event.inbox.state == InboxState::Delivered
+                    && d.outcome.status == EmailStatus::Unknown
+                {
+                    d.outcome.status = EmailStatus::Sent;
                 }
-                deliveries.insert(&id.to_key(), records::encode(&d))?;
+                deliveries.insert(&id.to_key(), codec::encode(&d))?;
                 Ok(Applied::Matched(Box::new(d)))
             })
             .map_err(|e| match e {

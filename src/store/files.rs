@@ -9,8 +9,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{StoredFile, SubmissionId};
-use crate::forms::Upload;
+use crate::model::Upload;
+use crate::model::{StoredFile, SubmissionId};
 
 /// The directory's name inside the data dir, and the first part of every record's path.
 const DIR: &str = "files";

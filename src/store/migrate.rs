@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{keys, records, Delivery, Result, Store, StoreError, Submission, SCHEMA_VERSION};
+use super::{codec, keys, Delivery, Result, Store, StoreError, Submission, SCHEMA_VERSION};
 use crate::model::{EmailStatus, FailureKind};
 
 /// A step brings the store from version `n` to `n + 1`; `STEPS[n]` is that step. Steps are
@@ -66,8 +66,8 @@ fn v0_to_v1(store: &Store) -> Result<()> {
     let mut highest: BTreeMap<String, u64> = BTreeMap::new();
     for entry in store.submissions.iter() {
         let (key, raw) = entry?;
-        let s: Submission = records::decode("submissions", &raw)?;
-        store.submissions.insert(&key, records::encode(&s))?;
+        let s: Submission = codec::decode("submissions", &raw)?;
+        store.submissions.insert(&key, codec::encode(&s))?;
         store
             .formslug_submissionid
             .insert(keys::form_key(&s.form, s.id), &[])?;
@@ -87,8 +87,8 @@ fn v0_to_v1(store: &Store) -> Result<()> {
     }
     for entry in store.deliveries.iter() {
         let (key, raw) = entry?;
-        let d: Delivery = records::decode("deliveries", &raw)?;
-        store.deliveries.insert(&key, records::encode(&d))?;
+        let d: Delivery = codec::decode("deliveries", &raw)?;
+        store.deliveries.insert(&key, codec::encode(&d))?;
         store
             .submissionid_deliveryid
             .insert(keys::delivery_key(d.submission_id, d.id), &[])?;
@@ -103,15 +103,15 @@ fn v0_to_v1(store: &Store) -> Result<()> {
 fn v1_to_v2(store: &Store) -> Result<()> {
     for entry in store.deliveries.iter() {
         let (key, raw) = entry?;
-        let mut d: Delivery = records::decode("deliveries", &raw)?;
-        if d.status != EmailStatus::Failed || d.failure.is_some() {
+        let mut d: Delivery = codec::decode("deliveries", &raw)?;
+        if d.outcome.status != EmailStatus::Failed || d.outcome.failure.is_some() {
             continue;
         }
-        d.failure = Some(legacy_failure_kind(
-            d.http_status,
-            d.error.as_deref().unwrap_or(""),
+        d.outcome.failure = Some(legacy_failure_kind(
+            d.outcome.http_status,
+            d.outcome.error.as_deref().unwrap_or(""),
         ));
-        store.deliveries.insert(&key, records::encode(&d))?;
+        store.deliveries.insert(&key, codec::encode(&d))?;
     }
     Ok(())
 }
@@ -249,9 +249,9 @@ mod tests {
                 .get((i as u64 + 1).to_be_bytes())
                 .unwrap()
                 .unwrap();
-            let d: Delivery = records::decode("deliveries", &raw).unwrap();
-            assert_eq!(d.failure, Some(*kind), "{:?}", d.error);
-            assert_eq!(d.status, EmailStatus::Failed);
+            let d: Delivery = codec::decode("deliveries", &raw).unwrap();
+            assert_eq!(d.outcome.failure, Some(*kind), "{:?}", d.outcome.error);
+            assert_eq!(d.outcome.status, EmailStatus::Failed);
         }
     }
 
@@ -263,7 +263,7 @@ mod tests {
             let store = Store::open(dir.path()).unwrap();
             store
                 .submissions
-                .insert(before.id.to_key(), records::encode(&before))
+                .insert(before.id.to_key(), codec::encode(&before))
                 .unwrap();
             store.set_meta_u64("seq/quote", 1001).unwrap();
             store.db.flush().unwrap();

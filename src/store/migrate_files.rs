@@ -5,7 +5,8 @@
 use sha2::{Digest, Sha256};
 
 use super::files::Files;
-use super::{records, Result, Store, Submission, SubmissionId};
+use super::{codec, Result, Store};
+use crate::model::{Submission, SubmissionId};
 
 /// The sled tree that held file contents up to schema 2.
 pub(super) const OLD_TREE: &str = "files";
@@ -24,7 +25,7 @@ pub(super) fn v2_to_v3(store: &Store) -> Result<()> {
             tracing::warn!(submission_id = %id, "a stored file without its submission is left out");
             continue;
         };
-        let mut s: Submission = records::decode("submissions", &raw)?;
+        let mut s: Submission = codec::decode("submissions", &raw)?;
         let Some(n) = s.files.iter().position(|f| f.field == field) else {
             continue;
         };
@@ -34,7 +35,7 @@ pub(super) fn v2_to_v3(store: &Store) -> Result<()> {
         file.sha256 = hex::encode(Sha256::digest(&content));
         file.size = content.len() as u64;
         file.path = Files::record_path(id, number);
-        store.submissions.insert(id.to_key(), records::encode(&s))?;
+        store.submissions.insert(id.to_key(), codec::encode(&s))?;
     }
     store.db.flush()?;
     store.db.drop_tree(OLD_TREE)?;

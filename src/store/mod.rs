@@ -4,6 +4,7 @@
 pub mod backup;
 mod backup_check;
 mod caps;
+mod codec;
 mod events;
 mod files;
 mod flush;
@@ -13,7 +14,6 @@ mod migrate;
 mod migrate_files;
 pub mod private;
 mod queries;
-mod records;
 mod retries;
 mod sessions;
 mod subscribers;
@@ -29,14 +29,15 @@ use sled::{Db, Transactional, Tree};
 use time::OffsetDateTime;
 
 pub use caps::{normalized_address, CapLimits};
-pub use events::{Applied, InboxEvent, InboxState, IncomingEvent};
+pub use events::{Applied, IncomingEvent};
 pub use queries::{DeliveryFilter, FormCounts, Page, SubmissionFilter};
-pub use records::{Attempt, Delivery, NewSubmission, Note, StoredFile, Submission};
 pub use retries::RetryJob;
 pub use sessions::Session;
-pub use subscribers::{Signup, Subscriber, SubscriberState};
+pub use subscribers::Signup;
 
-use crate::model::{DeliveryId, EmailStatus, SubmissionId};
+use crate::model::{
+    Delivery, DeliveryId, EmailStatus, NewSubmission, StoredFile, Submission, SubmissionId,
+};
 
 /// Version of the record layout; bumped with a migration step in `migrate.rs`.
 pub const SCHEMA_VERSION: u64 = 3;
@@ -343,9 +344,9 @@ impl Store {
                             idem::Seen::New => {}
                         }
                         let bound = bound.with(hash.clone(), id, now);
-                        idem_tree.insert(key.as_slice(), records::encode(&bound))?;
+                        idem_tree.insert(key.as_slice(), codec::encode(&bound))?;
                     }
-                    subs.insert(&id.to_key(), records::encode(&record))?;
+                    subs.insert(&id.to_key(), codec::encode(&record))?;
                     by_form.insert(keys::form_key(&record.form, id), &[])?;
                     by_ref.insert(record.reference.as_bytes(), &id.to_key())?;
                     if record.review.is_some() {
@@ -371,7 +372,7 @@ impl Store {
     pub fn submission(&self, id: SubmissionId) -> Result<Option<Submission>> {
         self.submissions
             .get(id.to_key())?
-            .map(|v| records::decode("submissions", &v))
+            .map(|v| codec::decode("submissions", &v))
             .transpose()
     }
 
@@ -470,16 +471,16 @@ impl Store {
         )
             .transaction(|(subs, deliveries, index, messages)| {
                 for d in &attempts {
-                    deliveries.insert(&d.id.to_key(), records::encode(d))?;
+                    deliveries.insert(&d.id.to_key(), codec::encode(d))?;
                     index.insert(&keys::delivery_key(submission, d.id), &[])?;
-                    for m in &d.message_ids {
+                    for m in &d.outcome.message_ids {
                         messages.insert(m.as_bytes(), &d.id.to_key())?;
                     }
                 }
                 if let Some(raw) = subs.get(submission.to_key())? {
-                    let mut s: Submission = records::decode("submissions", &raw).map_err(abort)?;
+                    let mut s: Submission = codec::decode("submissions", &raw).map_err(abort)?;
                     s.email_status = status;
-                    subs.insert(&submission.to_key(), records::encode(&s))?;
+                    subs.insert(&submission.to_key(), codec::encode(&s))?;
                 }
                 Ok(())
             })?;
@@ -499,7 +500,7 @@ impl Store {
                 continue;
             };
             if let Some(v) = self.deliveries.get(DeliveryId(id).to_key())? {
-                out.push(records::decode("deliveries", &v)?);
+                out.push(codec::decode("deliveries", &v)?);
             }
         }
         Ok(out)

@@ -5,8 +5,8 @@ use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 use time::OffsetDateTime;
 
-use super::{abort, keys, records, Delivery, Result, Store, StoreError, Submission};
-use crate::model::{DeliveryId, EmailStatus, SubmissionId};
+use super::{abort, codec, keys, Result, Store, StoreError};
+use crate::model::{Delivery, DeliveryId, EmailStatus, InboxState, Submission, SubmissionId};
 use crate::zone::DayStarts;
 
 /// Which submissions a list shows. Spam and test rows only when asked for.
@@ -92,7 +92,7 @@ impl SubmissionFilter {
 pub struct DeliveryFilter {
     pub status: Option<EmailStatus>,
     /// Only deliveries whose latest webhook event left them in this state.
-    pub inbox: Option<super::InboxState>,
+    pub inbox: Option<InboxState>,
 }
 
 /// One page of a newest-first list; `next` is the cursor of the following page.
@@ -155,7 +155,7 @@ impl Store {
             if !prefilter.may_match(&raw) {
                 continue;
             }
-            let s: Submission = records::decode("submissions", &raw)?;
+            let s: Submission = codec::decode("submissions", &raw)?;
             if filter.matches(&s) {
                 if items.len() == limit {
                     let next = items.last().map(|s: &Submission| s.id.0);
@@ -183,7 +183,7 @@ impl Store {
             let id = keys::trailing_id(&entry?).unwrap_or(0);
             if let Some(raw) = self.submissions.get(SubmissionId(id).to_key())? {
                 if test_flag.find(&raw).is_some()
-                    && records::decode::<Submission>("submissions", &raw)?.test
+                    && codec::decode::<Submission>("submissions", &raw)?.test
                 {
                     continue;
                 }
@@ -205,8 +205,8 @@ impl Store {
         let mut items = Vec::with_capacity(limit);
         for entry in self.deliveries.range(..end).rev() {
             let (_, v) = entry?;
-            let d: Delivery = records::decode("deliveries", &v)?;
-            if filter.status.is_some_and(|s| s != d.status)
+            let d: Delivery = codec::decode("deliveries", &v)?;
+            if filter.status.is_some_and(|s| s != d.outcome.status)
                 || filter
                     .inbox
                     .is_some_and(|i| d.inbox.as_ref().map(|e| e.state) != Some(i))
@@ -232,9 +232,9 @@ impl Store {
             let Some(raw) = tree.get(id.to_key())? else {
                 return Ok(None);
             };
-            let mut s: Submission = records::decode("submissions", &raw).map_err(abort)?;
+            let mut s: Submission = codec::decode("submissions", &raw).map_err(abort)?;
             change(&mut s);
-            tree.insert(&id.to_key(), records::encode(&s))?;
+            tree.insert(&id.to_key(), codec::encode(&s))?;
             Ok::<_, ConflictableTransactionError<StoreError>>(Some(s))
         })?;
         self.flusher.flush(&self.db).await?;
@@ -286,13 +286,13 @@ impl Store {
                     };
                     let key = DeliveryId(did).to_key();
                     if let Some(raw) = deliveries.get(key)? {
-                        let mut d: Delivery = records::decode("deliveries", &raw).map_err(abort)?;
+                        let mut d: Delivery = codec::decode("deliveries", &raw).map_err(abort)?;
                         d.to = None;
                         d.subject = "(deleted)".into();
                         d.text.clear();
                         d.html.clear();
                         d.attachments.clear();
-                        deliveries.insert(&key, records::encode(&d))?;
+                        deliveries.insert(&key, codec::encode(&d))?;
                     }
                 }
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
@@ -308,7 +308,7 @@ impl Store {
     pub fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
         self.deliveries
             .get(id.to_key())?
-            .map(|v| records::decode("deliveries", &v))
+            .map(|v| codec::decode("deliveries", &v))
             .transpose()
     }
 }
@@ -317,7 +317,7 @@ impl Store {
 mod tests {
 
     use super::*;
-    use crate::store::NewSubmission;
+    use crate::model::NewSubmission;
 
     async fn add(store: &Store, form: &str, message: &str) -> Submission {
         store

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{records, Result, Store};
+use super::{codec, Result, Store};
 use crate::model::SubmissionId;
 
 /// One email of one submission to send again.
@@ -26,7 +26,7 @@ fn retry_key(due_micros: u64, job: &RetryJob) -> Vec<u8> {
 impl Store {
     pub async fn schedule_retry(&self, due_micros: u64, job: &RetryJob) -> Result<()> {
         self.retries
-            .insert(retry_key(due_micros, job), records::encode(job))?;
+            .insert(retry_key(due_micros, job), codec::encode(job))?;
         self.flusher.flush(&self.db).await?;
         Ok(())
     }
@@ -40,7 +40,7 @@ impl Store {
         {
             let (key, value) = entry?;
             if self.retries.remove(&key)?.is_some() {
-                jobs.push(records::decode("retries", &value)?);
+                jobs.push(codec::decode("retries", &value)?);
             }
         }
         if !jobs.is_empty() {
@@ -59,7 +59,7 @@ impl Store {
         let mut out = Vec::new();
         for entry in self.retries.iter() {
             let (key, value) = entry?;
-            let job: RetryJob = records::decode("retries", &value)?;
+            let job: RetryJob = codec::decode("retries", &value)?;
             if job.submission_id == submission {
                 let due = key
                     .get(..8)
@@ -81,7 +81,7 @@ impl Store {
         let mut cancelled = 0;
         for entry in self.retries.iter() {
             let (key, value) = entry?;
-            let job: RetryJob = records::decode("retries", &value)?;
+            let job: RetryJob = codec::decode("retries", &value)?;
             if job.submission_id == submission
                 && kinds.contains(&job.kind)
                 && self.retries.remove(&key)?.is_some()

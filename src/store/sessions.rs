@@ -4,7 +4,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use super::{records, Result, Store};
+use super::{codec, Result, Store};
 
 /// An admin session. Its `Debug` masks the id and the CSRF token: either one is a login.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -52,7 +52,7 @@ impl Store {
             last_seen: now,
         };
         self.sessions
-            .insert(session.id.as_bytes(), records::encode(&session))?;
+            .insert(session.id.as_bytes(), codec::encode(&session))?;
         self.flusher.flush(&self.db).await?;
         Ok(session)
     }
@@ -63,7 +63,7 @@ impl Store {
         let Some(raw) = self.sessions.get(id.as_bytes())? else {
             return Ok(None);
         };
-        let mut session: Session = records::decode("sessions", &raw)?;
+        let mut session: Session = codec::decode("sessions", &raw)?;
         let now = OffsetDateTime::now_utc();
         if session.password_tag != password_tag || now - session.last_seen > idle {
             self.sessions.remove(id.as_bytes())?;
@@ -72,7 +72,7 @@ impl Store {
         if now - session.last_seen > TOUCH_EVERY {
             session.last_seen = now;
             self.sessions
-                .insert(id.as_bytes(), records::encode(&session))?;
+                .insert(id.as_bytes(), codec::encode(&session))?;
         }
         Ok(Some(session))
     }

@@ -1,44 +1,13 @@
 //! Newsletter subscribers keyed by normalized address, with their double opt-in state.
 
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
+
 use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 use time::{Duration, OffsetDateTime};
 
-use super::{abort, records, Result, Store, StoreError};
-use crate::model::EmailAddress;
-use crate::model::SubmissionId;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SubscriberState {
-    Pending,
-    Confirmed,
-    Unsubscribed,
-    /// The opt-in bounced for good (Mailtrap's `bounce`): the address does not receive mail.
-    /// A new signup starts over as pending.
-    Undeliverable,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Subscriber {
-    pub email: EmailAddress,
-    pub name: Option<String>,
-    pub state: SubscriberState,
-    pub confirm_token: String,
-    pub unsubscribe_token: String,
-    /// The signup submission whose delivery log the newsletter emails join.
-    pub submission_id: SubmissionId,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub confirmed_at: Option<OffsetDateTime>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub unsubscribed_at: Option<OffsetDateTime>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub optin_sent_at: Option<OffsetDateTime>,
-}
+use super::{abort, codec, Result, Store, StoreError};
+use crate::model::{EmailAddress, SubmissionId, Subscriber, SubscriberState};
 
 /// What a signup did, and so whether an opt-in email goes out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +50,7 @@ impl Store {
         let result = (&self.subscribers, &self.token_email).transaction(|(subs, tokens)| {
             let existing: Option<Subscriber> = subs
                 .get(key.as_bytes())?
-                .map(|raw| records::decode("subscribers", &raw))
+                .map(|raw| codec::decode("subscribers", &raw))
                 .transpose()
                 .map_err(abort)?;
             let (mut sub, signup) = match existing {
@@ -129,7 +98,7 @@ impl Store {
                     sub.name = Some(n.to_string());
                 }
             }
-            subs.insert(key.as_bytes(), records::encode(&sub))?;
+            subs.insert(key.as_bytes(), codec::encode(&sub))?;
             Ok::<_, ConflictableTransactionError<StoreError>>((sub, signup))
         })?;
         self.flusher.flush(&self.db).await?;
@@ -232,7 +201,7 @@ impl Store {
     pub fn subscriber(&self, email: &EmailAddress) -> Result<Option<Subscriber>> {
         self.subscribers
             .get(email.normalized().as_bytes())?
-            .map(|raw| records::decode("subscribers", &raw))
+            .map(|raw| codec::decode("subscribers", &raw))
             .transpose()
     }
 
@@ -241,7 +210,7 @@ impl Store {
             .iter()
             .map(|r| {
                 let (_, v) = r?;
-                records::decode("subscribers", &v)
+                codec::decode("subscribers", &v)
             })
             .collect()
     }
@@ -251,7 +220,7 @@ impl Store {
             Some(key) => self
                 .subscribers
                 .get(key)?
-                .map(|raw| records::decode("subscribers", &raw))
+                .map(|raw| codec::decode("subscribers", &raw))
                 .transpose(),
             None => Ok(None),
         }
@@ -259,7 +228,7 @@ impl Store {
 
     async fn put_subscriber(&self, sub: &Subscriber) -> Result<()> {
         self.subscribers
-            .insert(sub.email.normalized().as_bytes(), records::encode(sub))?;
+            .insert(sub.email.normalized().as_bytes(), codec::encode(sub))?;
         self.flusher.flush(&self.db).await?;
         Ok(())
     }

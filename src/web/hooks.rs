@@ -16,8 +16,8 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use crate::forms::FormKind;
-use crate::model::EmailStatus;
-use crate::store::{Applied, Delivery, InboxEvent, InboxState, IncomingEvent};
+use crate::model::{Delivery, EmailStatus, InboxEvent, InboxState};
+use crate::store::{Applied, IncomingEvent};
 use crate::App;
 
 /// Largest body read: Mailtrap posts events in batches; 10 MiB holds tens of thousands.
@@ -199,7 +199,7 @@ async fn resummarize(app: &App, d: &Delivery) {
     let status = EmailStatus::summarize(
         crate::outbox::latest_attempts(&log)
             .into_iter()
-            .map(|d| d.status),
+            .map(|d| d.outcome.status),
     );
     let changed = app
         .store

@@ -15,10 +15,8 @@ use tera::Context;
 use super::input::{Posted, Visitor};
 use super::metrics::Scraper;
 use super::{Error, LinkKind};
-use crate::forms::spam::SpamReason;
 use crate::forms::{self, FieldErrors, FormDef, FormKind};
-use crate::model::EmailStatus;
-use crate::store::{Subscriber, SubscriberState};
+use crate::model::{EmailStatus, SpamReason, Subscriber, SubscriberState};
 use crate::submit::{self, Accepted};
 use crate::App;
 
@@ -219,7 +217,7 @@ async fn form_submit(
 
 /// Keeps the files that passed their checks in a post refused for another field's sake, so
 /// that the form shown again carries them (`forms::kept`).
-fn keep_uploads(app: &App, slug: &str, uploads: Vec<forms::Upload>) -> KeptFiles {
+fn keep_uploads(app: &App, slug: &str, uploads: Vec<crate::model::Upload>) -> KeptFiles {
     let now = time::OffsetDateTime::now_utc();
     uploads
         .into_iter()
@@ -247,9 +245,9 @@ fn reply(slug: &str, def: &FormDef, a: &Accepted, json: bool, next: Option<Strin
             .iter()
             .map(|d| {
                 let mut e =
-                    json!({ "kind": d.kind, "status": d.status, "message_ids": d.message_ids });
-                if d.status == EmailStatus::Skipped {
-                    e["reason"] = json!(d.error);
+                    json!({ "kind": d.kind, "status": d.outcome.status, "message_ids": d.outcome.message_ids });
+                if d.outcome.status == EmailStatus::Skipped {
+                    e["reason"] = json!(d.outcome.error);
                 }
                 e
             })
@@ -453,7 +451,7 @@ pub const DISK_FULL: &str = "disk_full";
 /// client or the metrics token). Security review #14.
 #[get("/healthz")]
 fn healthz(app: &State<App>, insider: Option<Scraper>) -> (Status, (ContentType, String)) {
-    let health = super::metrics::DeliveryHealth::of(&app.store);
+    let health = crate::health::DeliveryHealth::of(&app.store);
     let schema = match app.store.check() {
         Ok(schema) => schema,
         Err(e) => {

@@ -81,16 +81,9 @@ pub fn form_body(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// `application/x-www-form-urlencoded`, as browsers send it (WHATWG URL standard).
 fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// The query parameter `name` of a Location such as `/f/quote/thanks?reference=Q-1001&email=sent`.

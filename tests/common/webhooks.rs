@@ -3,7 +3,7 @@
 //! Mailtrap posts them (JSON or JSON Lines).
 
 use hmac::{Hmac, Mac};
-use kipekee::store::Delivery;
+use kipekee::model::Delivery;
 use rocket::http::{ContentType, Header, Status};
 use serde_json::{json, Value};
 use sha2::Sha256;

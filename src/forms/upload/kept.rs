@@ -112,7 +112,7 @@ pub fn take(
         return None;
     }
     let _ = std::fs::remove_file(meta_path(data_dir, token));
-    let upload = TempUpload::adopt(
+    let upload = TempUpload::at(
         content_path(data_dir, token),
         meta.size,
         meta.sha256,
@@ -195,7 +195,9 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/cv/cv.pdf"
         ));
-        let upload = TempUpload::from_bytes(&temp::dir(data), pdf).await.unwrap();
+        let upload = crate::forms::temp::from_bytes(&temp::dir(data), pdf)
+            .await
+            .unwrap();
         keep(data, "job", "cv", "cv.pdf", upload, now).unwrap()
     }
 

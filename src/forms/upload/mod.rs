@@ -6,49 +6,9 @@ pub mod kept;
 mod sniff;
 pub mod temp;
 
-use serde::{Deserialize, Serialize};
+use crate::model::FileType;
 
 pub use sniff::sniff;
-
-/// A document type a `file` field may accept (`accept = ["pdf", "docx", …]` in a form's config).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FileType {
-    Pdf,
-    /// Word 97–2003 binary document (OLE2 compound file).
-    Doc,
-    /// Office Open XML WordprocessingML package.
-    Docx,
-    /// OpenDocument text.
-    Odt,
-}
-
-impl FileType {
-    pub fn extension(self) -> &'static str {
-        match self {
-            FileType::Pdf => "pdf",
-            FileType::Doc => "doc",
-            FileType::Docx => "docx",
-            FileType::Odt => "odt",
-        }
-    }
-
-    pub fn mime(self) -> &'static str {
-        match self {
-            FileType::Pdf => "application/pdf",
-            FileType::Doc => "application/msword",
-            FileType::Docx => {
-                "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-            }
-            FileType::Odt => "application/vnd.oasis.opendocument.text",
-        }
-    }
-
-    /// The name people know the type by: `PDF`, `DOCX`, …
-    pub fn label(self) -> String {
-        self.extension().to_uppercase()
-    }
-}
 
 /// `PDF, DOC or DOCX`: the accepted types in plain words, for hints and messages.
 pub fn list_in_words(types: &[FileType]) -> String {

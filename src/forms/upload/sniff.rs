@@ -8,7 +8,7 @@ use std::path::Path;
 
 use zip::ZipArchive;
 
-use super::FileType;
+use crate::model::FileType;
 
 /// Most bytes read from one small package part (`.rels`, `[Content_Types].xml`, `mimetype`):
 /// a zip bomb stops here.

@@ -10,7 +10,7 @@ use rocket::tokio::fs::OpenOptions;
 use rocket::tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use sha2::{Digest, Sha256};
 
-use super::FileType;
+pub use crate::model::TempUpload;
 
 /// The temp directory's name inside the data dir.
 const DIR: &str = "tmp";
@@ -59,71 +59,15 @@ pub enum Received {
     TooLarge,
 }
 
-/// An uploaded file in `<data_dir>/tmp`: its size, SHA-256 and the type its content shows.
-#[derive(Debug)]
-pub struct TempUpload {
-    path: TempPath,
-    /// Bytes.
-    pub size: u64,
-    /// Lower-case hex SHA-256 of the content.
-    pub sha256: String,
-    /// What `sniff` recognised, `None` for anything else.
-    pub sniffed: Option<FileType>,
-}
-
-impl TempUpload {
-    pub fn path(&self) -> &Path {
-        &self.path.0
-    }
-
-    /// Writes `bytes` as a new upload in `tmp_dir` (an upload made by the appliance itself,
-    /// a test's).
-    ///
-    /// # Errors
-    /// The file cannot be written.
-    pub async fn from_bytes(tmp_dir: &Path, bytes: &[u8]) -> io::Result<TempUpload> {
-        receive_into(tmp_dir, bytes, u64::MAX - 1)
-            .await?
-            .whole()
-            .ok_or_else(|| io::Error::other("upload larger than u64"))
-    }
-
-    /// The whole content, read back (tests, small files).
-    ///
-    /// # Errors
-    /// The file cannot be read.
-    pub fn read(&self) -> io::Result<Vec<u8>> {
-        std::fs::read(self.path())
-    }
-
-    /// Hands the file over: it is no longer removed on drop; the caller has moved (or will
-    /// move) it to `to`. Returns the path it is at now.
-    pub fn into_path(mut self) -> PathBuf {
-        std::mem::take(&mut self.path.0)
-    }
-
-    /// Renames the file to `to` (same directory tree) and returns the upload there, still
-    /// removed on drop (a kept upload).
-    pub(super) fn rename(mut self, to: PathBuf) -> io::Result<TempUpload> {
-        std::fs::rename(&self.path.0, &to)?;
-        self.path.0 = to;
-        Ok(self)
-    }
-
-    /// An upload at `path` (a kept one taken back), removed on drop.
-    pub(super) fn adopt(
-        path: PathBuf,
-        size: u64,
-        sha256: String,
-        sniffed: Option<FileType>,
-    ) -> Self {
-        TempUpload {
-            path: TempPath(path),
-            size,
-            sha256,
-            sniffed,
-        }
-    }
+/// Writes `bytes` as a new upload in `tmp_dir` (one the appliance makes itself, a test's).
+///
+/// # Errors
+/// The file cannot be written.
+pub async fn from_bytes(tmp_dir: &Path, bytes: &[u8]) -> io::Result<TempUpload> {
+    receive_into(tmp_dir, bytes, u64::MAX - 1)
+        .await?
+        .whole()
+        .ok_or_else(|| io::Error::other("upload larger than u64"))
 }
 
 impl Received {
@@ -154,12 +98,14 @@ async fn receive_into(
     part: impl AsyncRead + Unpin,
     max: u64,
 ) -> io::Result<Received> {
-    let temp = TempPath::new(tmp_dir);
+    let path = tmp_dir.join(format!("{UPLOAD_PREFIX}{}", random_name(20)));
+    // Owned from the start: removed on any early return.
+    let mut temp = TempUpload::at(path, 0, String::new(), None);
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&temp.0)
+        .open(temp.path())
         .await?;
     let mut part = part.take(max.saturating_add(1));
     let mut hash = Sha256::new();
@@ -179,30 +125,17 @@ async fn receive_into(
     if written > max {
         return Ok(Received::TooLarge);
     }
-    let path = temp.0.clone();
-    let sniffed = rocket::tokio::task::spawn_blocking(move || super::sniff::sniff_file(&path))
+    let path = temp.path().to_path_buf();
+    temp.sniffed = rocket::tokio::task::spawn_blocking(move || super::sniff::sniff_file(&path))
         .await
         .unwrap_or(None);
-    Ok(Received::Whole(TempUpload {
-        path: temp,
-        size: written,
-        sha256: hex::encode(hash.finalize()),
-        sniffed,
-    }))
+    temp.size = written;
+    temp.sha256 = hex::encode(hash.finalize());
+    Ok(Received::Whole(temp))
 }
 
 /// The name every upload in progress starts with (a crash's leftovers are removed by it).
 const UPLOAD_PREFIX: &str = "upload-";
-
-/// A path under the temp directory, removed when dropped (unless emptied by `into_path`).
-#[derive(Debug)]
-struct TempPath(PathBuf);
-
-impl TempPath {
-    fn new(tmp_dir: &Path) -> TempPath {
-        TempPath(tmp_dir.join(format!("{UPLOAD_PREFIX}{}", random_name(20))))
-    }
-}
 
 /// `len` random letters and digits.
 pub fn random_name(len: usize) -> String {
@@ -214,22 +147,10 @@ pub fn random_name(len: usize) -> String {
         .collect()
 }
 
-impl Drop for TempPath {
-    fn drop(&mut self) {
-        if self.0.as_os_str().is_empty() {
-            return;
-        }
-        if let Err(e) = std::fs::remove_file(&self.0) {
-            if e.kind() != io::ErrorKind::NotFound {
-                tracing::warn!(path = %self.0.display(), "temp upload not removed: {e}");
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::FileType;
 
     #[rocket::async_test]
     async fn a_part_is_kept_only_when_it_fits_and_no_temp_file_stays() {
@@ -257,9 +178,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/cv/cv.docx"
         ));
-        let upload = TempUpload::from_bytes(&dir(data.path()), pdf)
-            .await
-            .unwrap();
+        let upload = from_bytes(&dir(data.path()), pdf).await.unwrap();
         assert_eq!(upload.sniffed, Some(FileType::Docx));
         let moved = upload.into_path();
         assert!(moved.exists(), "handed over, not removed");

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::forms::FieldKind;
-use crate::store::{Delivery, InboxEvent, InboxState};
+use crate::model::{Delivery, InboxEvent, InboxState};
 use crate::templates::human_time;
 use crate::zone::Zone;
 use crate::App;

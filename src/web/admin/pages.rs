@@ -13,13 +13,13 @@ use time::OffsetDateTime;
 use super::auth::{Admin, CsrfForm};
 use super::submissions::row;
 use super::{back_to, render};
+use crate::health::DeliveryHealth;
 use crate::mail::Email;
-use crate::model::DeliveryId;
-use crate::model::{EmailAddress, Mailbox};
-use crate::model::{EmailStatus, FailureKind};
-use crate::store::{Delivery, DeliveryFilter, InboxState, SubmissionFilter, SubscriberState};
+use crate::model::{
+    Delivery, DeliveryId, EmailAddress, EmailStatus, InboxState, Mailbox, SubscriberState,
+};
+use crate::store::{DeliveryFilter, SubmissionFilter};
 use crate::templates::human_time;
-use crate::web::metrics::DeliveryHealth;
 use crate::web::Error;
 use crate::zone::Zone;
 use crate::{outbox, submit, App};
@@ -49,7 +49,7 @@ pub fn dashboard(
     // An email needs attention only while its latest attempt has not gone through.
     let mut failed: Vec<&Delivery> = outbox::latest_attempts(&recent)
         .into_iter()
-        .filter(|d| matches!(d.status, EmailStatus::Failed | EmailStatus::Unknown))
+        .filter(|d| matches!(d.outcome.status, EmailStatus::Failed | EmailStatus::Unknown))
         .collect();
     failed.sort_by_key(|d| std::cmp::Reverse(d.id));
     let failed: Vec<_> = failed
@@ -80,27 +80,23 @@ pub fn dashboard(
 /// When delivery is failing ([`DeliveryHealth`]), say why and who is left waiting: the
 /// visitors and owners whose email failed in that streak.
 fn failure_banner(zone: &Zone, recent: &[Delivery]) -> Option<serde_json::Value> {
-    let health = DeliveryHealth::judge(recent);
-    let DeliveryHealth::Failing { streak } = &health else {
+    let DeliveryHealth::Failing(streak) = DeliveryHealth::judge(recent) else {
         return None;
     };
-    let visitors = streak.iter().filter(|d| d.to_visitor).count();
-    let cause = streak[0]
-        .error
-        .clone()
-        .unwrap_or_else(|| "unknown error".into());
     Some(json!({
-        "count": streak.len(), "visitors": visitors, "owners": streak.len() - visitors,
-        "cause": cause, "hint": health.failure().map(FailureKind::advice),
-        "since": human_time(zone, streak[streak.len() - 1].started_at),
+        "count": streak.attempts, "visitors": streak.to_visitors,
+        "owners": streak.attempts - streak.to_visitors,
+        "cause": streak.latest_error.as_deref().unwrap_or("unknown error"),
+        "hint": streak.latest.advice(),
+        "since": human_time(zone, streak.since),
     }))
 }
 
 fn delivery_row(zone: &Zone, d: &Delivery) -> serde_json::Value {
     json!({
         "id": d.id, "submission_id": d.submission_id, "kind": d.kind, "to": d.to,
-        "subject": d.subject, "started_at": human_time(zone, d.started_at), "duration_ms": d.duration_ms,
-        "status": d.status, "http_status": d.http_status, "message_ids": d.message_ids, "error": d.error,
+        "subject": d.subject, "started_at": human_time(zone, d.outcome.started_at), "duration_ms": d.outcome.duration_ms,
+        "status": d.outcome.status, "http_status": d.outcome.http_status, "message_ids": d.outcome.message_ids, "error": d.outcome.error,
         "inbox": super::inbox::view(zone, d.inbox.as_ref()),
     })
 }
@@ -352,9 +348,11 @@ pub async fn test_form(
         .deliveries
         .iter()
         .map(|d| {
-            let status = json!(d.status).as_str().unwrap_or("").to_string();
-            match &d.error {
-                Some(e) if d.status != EmailStatus::Sent => format!("{} {status} ({e})", d.kind),
+            let status = json!(d.outcome.status).as_str().unwrap_or("").to_string();
+            match &d.outcome.error {
+                Some(e) if d.outcome.status != EmailStatus::Sent => {
+                    format!("{} {status} ({e})", d.kind)
+                }
                 _ => format!("{} {status}", d.kind),
             }
         })

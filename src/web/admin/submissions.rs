@@ -1,6 +1,7 @@
 //! Submissions: the filtered list, one submission with its deliveries, and the owner's
 //! actions on it (resend, pipeline status, notes, delete).
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rocket::form::{Form, FromForm};
 use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
@@ -12,11 +13,9 @@ use time::OffsetDateTime;
 
 use super::auth::{Admin, CsrfForm};
 use super::{back_to, form_refs, render};
-use crate::model::SubmissionId;
-use crate::model::{EmailStatus, FailureKind};
+use crate::model::{Attempt, Delivery, EmailStatus, FailureKind, Note, SubmissionId};
 use crate::outbox::{self, Resend};
-use crate::store::Attempt;
-use crate::store::{Delivery, DeliveryFilter, Note, SubmissionFilter};
+use crate::store::{DeliveryFilter, SubmissionFilter};
 use crate::submit;
 use crate::templates::human_time;
 use crate::web::Error;
@@ -140,19 +139,19 @@ fn mailto(address: &str, subject: &str) -> String {
     format!("mailto:{to}?subject={}", urlencode(subject))
 }
 
+/// Everything but RFC 3986's unreserved characters, so a value fits in a query or `mailto:`.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
 /// A list row: who, what, when and how it stands.
-pub(super) fn row(app: &App, s: &crate::store::Submission) -> serde_json::Value {
+pub(super) fn row(app: &App, s: &crate::model::Submission) -> serde_json::Value {
     let z = &app.config.timezone;
     let who = s
         .fields
@@ -215,11 +214,11 @@ pub fn show(
         .map(|d| {
             json!({
                 "id": d.id, "kind": d.kind, "to": d.to, "subject": d.subject,
-                "started_at": human_time(&app.config.timezone, d.started_at), "duration_ms": d.duration_ms,
-                "status": d.status, "http_status": d.http_status, "message_ids": d.message_ids,
-                "error": d.error, "text": d.text, "attachments": d.attachments,
+                "started_at": human_time(&app.config.timezone, d.outcome.started_at), "duration_ms": d.outcome.duration_ms,
+                "status": d.outcome.status, "http_status": d.outcome.http_status, "message_ids": d.outcome.message_ids,
+                "error": d.outcome.error, "text": d.text, "attachments": d.attachments,
                 "attempt": attempt_label(d.attempt),
-                "advice": d.failure.map(FailureKind::advice),
+                "advice": d.outcome.failure.map(FailureKind::advice),
                 "inbox": super::inbox::view(&app.config.timezone, d.inbox.as_ref()),
             })
         })
@@ -275,7 +274,7 @@ pub fn show(
 fn sent_count(attempts: &[Delivery]) -> usize {
     attempts
         .iter()
-        .filter(|d| d.status == EmailStatus::Sent)
+        .filter(|d| d.outcome.status == EmailStatus::Sent)
         .count()
 }
 
@@ -345,7 +344,7 @@ pub async fn resend_failed(
         .items;
     let mut ids: Vec<SubmissionId> = outbox::latest_attempts(&recent)
         .into_iter()
-        .filter(|d| d.status == EmailStatus::Failed)
+        .filter(|d| d.outcome.status == EmailStatus::Failed)
         .map(|d| d.submission_id)
         .collect();
     ids.sort();

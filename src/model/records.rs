@@ -1,17 +1,14 @@
-//! The records kept in sled, serialized as JSON: readable with any tool and easy to evolve
-//! (new fields get `#[serde(default)]`).
+//! Submissions and their delivery attempts, as the store keeps them (JSON in sled: readable
+//! with any tool and easy to evolve, new fields get `#[serde(default)]`).
 
 use std::collections::BTreeMap;
 
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{InboxEvent, StoreError};
-use crate::forms::spam::SpamReason;
-use crate::forms::Upload;
-use crate::model::EmailAddress;
-use crate::model::{DeliveryId, SubmissionId};
-use crate::model::{EmailStatus, FailureKind};
+use super::{
+    DeliveryId, EmailAddress, EmailStatus, InboxEvent, Outcome, SpamReason, SubmissionId, Upload,
+};
 
 /// A valid post on its way into the store.
 #[derive(Debug)]
@@ -122,7 +119,7 @@ impl NewSubmission {
     }
 
     /// The record without its files, and the uploads still to be moved in (`Files::put`).
-    pub(super) fn into_record(
+    pub(crate) fn into_record(
         self,
         id: SubmissionId,
         reference: String,
@@ -180,20 +177,9 @@ pub struct Delivery {
     pub to_visitor: bool,
     pub to: Option<String>,
     pub subject: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub started_at: OffsetDateTime,
-    pub duration_ms: u64,
-    pub status: EmailStatus,
-    pub http_status: Option<u16>,
-    #[serde(default)]
-    pub message_ids: Vec<String>,
-    pub error: Option<String>,
-    /// Why it failed or may not have arrived, typed; `None` when sent or skipped.
-    #[serde(default)]
-    pub failure: Option<FailureKind>,
-    /// Mailtrap's `Retry-After`, seconds, on a rate-limited attempt.
-    #[serde(default)]
-    pub retry_after_secs: Option<u64>,
+    /// What became of the attempt (its fields sit at the record's top level).
+    #[serde(flatten)]
+    pub outcome: Outcome,
     #[serde(default)]
     pub attempt: Attempt,
     /// The email as it was (or would have been) sent, for the admin's preview.
@@ -218,14 +204,16 @@ impl Delivery {
             to_visitor: false,
             to: to.map(str::to_string),
             subject: subject.into(),
-            started_at: OffsetDateTime::now_utc(),
-            duration_ms: 0,
-            status: EmailStatus::Pending,
-            http_status: None,
-            message_ids: Vec::new(),
-            error: None,
-            failure: None,
-            retry_after_secs: None,
+            outcome: Outcome {
+                status: EmailStatus::Pending,
+                http_status: None,
+                message_ids: Vec::new(),
+                error: None,
+                failure: None,
+                started_at: OffsetDateTime::now_utc(),
+                duration_ms: 0,
+                retry_after_secs: None,
+            },
             attempt: Attempt::FirstTry,
             text: String::new(),
             html: String::new(),
@@ -233,16 +221,4 @@ impl Delivery {
             inbox: None,
         }
     }
-}
-
-pub(super) fn encode<T: Serialize>(record: &T) -> Vec<u8> {
-    // Serializing these plain structs cannot fail: no maps with non-string keys, no I/O.
-    serde_json::to_vec(record).unwrap_or_default()
-}
-
-pub(super) fn decode<T: DeserializeOwned>(
-    tree: &'static str,
-    bytes: &[u8],
-) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt { tree, source })
 }
