@@ -89,9 +89,10 @@ fn main() {
     {
         let store = kipekee::store::Store::open(dir.path()).unwrap();
         rocket::execute(async {
-            let all: Vec<NewSubmission> = (0..rows).map(fixture).collect();
-            for chunk in all.chunks(10_000) {
-                store.insert_submissions(chunk.to_vec()).await.unwrap();
+            let mut all = (0..rows).map(fixture).peekable();
+            while all.peek().is_some() {
+                let chunk: Vec<NewSubmission> = all.by_ref().take(10_000).collect();
+                store.insert_submissions(chunk).await.unwrap();
             }
         });
     }

@@ -283,6 +283,21 @@ fn check() -> Result<(), CliError> {
     Ok(())
 }
 
+/// A warning when an upload the limit allows makes an owner notification over Mailtrap's
+/// 10,000,000 bytes (the file base64-encoded plus the rest of the message,
+/// `mail::largest_message`): such an email goes without its file.
+fn upload_limit_warning(max_upload_bytes: u64) -> Option<String> {
+    let largest = crate::mail::largest_message(max_upload_bytes);
+    let limit = crate::mail::MAX_MESSAGE_BYTES as u64;
+    (largest > limit).then(|| {
+        let fits = (limit - crate::mail::MESSAGE_RESERVE) / 4 * 3;
+        format!(
+            "KIPEKEE_MAX_UPLOAD_BYTES={max_upload_bytes} allows an email of up to {largest} bytes, over Mailtrap's limit of {limit}: \
+             such a file is not attached (the owner's email says it is in the admin panel); {fits} bytes or less always fit"
+        )
+    })
+}
+
 fn print_config(app: &AppConfig, rocket: &rocket::Config) {
     println!("kipekee {VERSION}");
     println!("profile = {}", rocket.profile);
@@ -302,7 +317,11 @@ fn print_config(app: &AppConfig, rocket: &rocket::Config) {
         Ok(text) => println!("{text}"),
         Err(e) => println!("(could not print the configuration: {e})"),
     }
-    for warning in app.warnings() {
+    for warning in app
+        .warnings()
+        .into_iter()
+        .chain(upload_limit_warning(app.max_upload_bytes))
+    {
         println!("warning: {warning}");
     }
     for wide in private::wide_modes(&app.data_dir) {
@@ -717,6 +736,21 @@ mod tests {
             assert!(problems[0].contains("ROCKET_PORT"), "{problems:#?}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn an_upload_limit_that_makes_a_message_over_mailtrap_limit_is_a_warning() {
+        assert_eq!(
+            upload_limit_warning(5 * 1024 * 1024),
+            None,
+            "the default fits"
+        );
+        let fits = (10_000_000 - crate::mail::MESSAGE_RESERVE) / 4 * 3;
+        assert_eq!(upload_limit_warning(fits), None);
+        let warning = upload_limit_warning(fits + 1).expect("one byte more is over");
+        assert!(warning.contains("KIPEKEE_MAX_UPLOAD_BYTES"), "{warning}");
+        assert!(warning.contains("10000000"), "{warning}");
+        assert!(upload_limit_warning(8 * 1024 * 1024).is_some());
     }
 
     #[test]

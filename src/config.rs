@@ -223,10 +223,12 @@ pub fn figment() -> Figment {
         .merge(Serialized::defaults(rocket_defaults()))
         .merge(Serialized::defaults(AppConfig::default()))
         .merge(Toml::file(Env::var_or("ROCKET_CONFIG", "Rocket.toml")).nested())
-        .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
-        .merge(TextEnv(Env::raw().only(SEED_ENV).global()))
-        .merge(TextEnv(Env::raw().only(UNPREFIXED_ENV).global()))
-        .merge(TextEnv(Env::prefixed("KIPEKEE_").global()))
+        .merge(TextEnv::rocket(
+            Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global(),
+        ))
+        .merge(TextEnv::new(Env::raw().only(SEED_ENV).global()))
+        .merge(TextEnv::new(Env::raw().only(UNPREFIXED_ENV).global()))
+        .merge(TextEnv::new(Env::prefixed("KIPEKEE_").global()))
         .select(Profile::from_env_or(
             "ROCKET_PROFILE",
             rocket::Config::DEFAULT_PROFILE,

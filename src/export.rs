@@ -316,11 +316,14 @@ mod tests {
         let store = Store::temporary().unwrap();
         let forms = builtin();
         let mut job = new("job", &[("full_name", "Jo")]);
+        let tmp = tempfile::tempdir().unwrap();
         job.uploads = vec![Upload {
             field: "cv".into(),
             filename: "jo.pdf".into(),
             file_type: FileType::Pdf,
-            bytes: b"%PDF".to_vec(),
+            file: crate::forms::temp::from_bytes(tmp.path(), b"%PDF")
+                .await
+                .unwrap(),
         }];
         store.insert_submission(job).await.unwrap();
         store

@@ -188,14 +188,16 @@ async fn send<'a>(
         .collect()
 }
 
+/// The submission's files as attachments: where each is on disk (read while sending).
 fn attachments(app: &App, submission: &Submission) -> Result<Vec<Attachment>, StoreError> {
     let mut out = Vec::new();
     for f in &submission.files {
-        if let Some(bytes) = app.store.file(submission.id, &f.field)? {
+        if let Some((meta, path)) = app.store.file_on_disk(submission.id, &f.field)? {
             out.push(Attachment {
-                filename: f.filename.clone(),
-                content_type: f.content_type.clone(),
-                bytes: bytes.into(),
+                filename: meta.filename,
+                content_type: meta.content_type,
+                path,
+                size: meta.size,
             });
         }
     }

@@ -241,20 +241,19 @@ pub async fn test_submission(app: &App, slug: &str) -> Result<Option<Accepted>, 
             Some((f.name.clone(), value))
         })
         .collect();
-    let uploads = def
-        .fields
-        .iter()
-        .filter(|f| f.kind == FieldKind::File)
-        .filter_map(|f| {
-            let file_type = *f.accept.first()?;
-            Some(crate::model::Upload {
-                field: f.name.clone(),
-                filename: format!("test.{}", file_type.extension()),
-                file_type,
-                bytes: SAMPLE_PDF.to_vec(),
-            })
-        })
-        .collect();
+    let mut uploads = Vec::new();
+    for f in def.fields.iter().filter(|f| f.kind == FieldKind::File) {
+        let Some(&file_type) = f.accept.first() else {
+            continue;
+        };
+        let tmp = crate::forms::temp::dir(&app.config.data_dir);
+        uploads.push(crate::model::Upload {
+            field: f.name.clone(),
+            filename: format!("test.{}", file_type.extension()),
+            file_type,
+            file: crate::forms::temp::from_bytes(&tmp, SAMPLE_PDF).await?,
+        });
+    }
     let new = NewSubmission {
         form: slug.to_string(),
         reference_prefix: def.reference_prefix.clone(),

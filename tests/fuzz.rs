@@ -1,6 +1,7 @@
 //! Property tests (proptest, bounded: 256 cases each) over what hostile input reaches first:
 //! form validation, address parsing, and the parser of Mailtrap's answers.
 
+use kipekee::forms::temp::Received;
 use kipekee::forms::{builtin, validate, FieldKind, RawFile, RawInput};
 use kipekee::mail::parse_batch_answer;
 use kipekee::model::EmailAddress;
@@ -29,9 +30,20 @@ proptest! {
     ) {
         let forms = builtin();
         let def = &forms[form];
+        let tmp = tempfile::tempdir().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let upload = |bytes: Vec<u8>| {
+            runtime.block_on(kipekee::forms::temp::from_bytes(tmp.path(), &bytes)).unwrap()
+        };
         let input = RawInput {
             values,
-            files: file.map(|bytes| vec![RawFile { field: "cv".into(), filename: Some("x.pdf".into()), bytes, truncated: false }]).unwrap_or_default(),
+            files: file
+                .map(|bytes| vec![RawFile {
+                    field: "cv".into(),
+                    filename: Some("x.pdf".into()),
+                    content: Received::Whole(upload(bytes)),
+                }])
+                .unwrap_or_default(),
             too_many_fields: false,
         };
         if let Ok(valid) = validate(def, input, 1024, kipekee::i18n::english()) {

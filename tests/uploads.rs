@@ -276,3 +276,141 @@ fn a_bots_post_keeps_no_files() {
     assert_eq!(store.file(saved.id, "cv").unwrap(), None);
     assert_eq!(temp_files(&t), 0);
 }
+
+/// The hidden token the form shown again carries for the kept CV.
+fn kept_token(html: &str) -> String {
+    let at = html
+        .find(r#"name="_kept_cv" value=""#)
+        .expect("the form carries the kept CV's token")
+        + r#"name="_kept_cv" value=""#.len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// A job application whose CV part is `cv` (an empty part is a browser's "no file chosen"),
+/// with `extra` text fields.
+fn application_with(email: &str, cv: (&str, &[u8]), extra: &[(&str, &str)]) -> (String, Vec<u8>) {
+    let mut m = Multipart::default()
+        .text("full_name", "Amina Wanjiru")
+        .text("email", email)
+        .text("position", "Safari guide")
+        .text("cover_letter", COVER);
+    for (name, value) in extra {
+        m = m.text(name, value);
+    }
+    m.file("cv", cv.0, "application/octet-stream", cv.1)
+        .finish()
+}
+
+#[test]
+fn a_cv_is_kept_when_another_field_sends_the_form_back() {
+    let t = TestApp::start();
+    let cv = cv_fixture("cv.docx");
+    let res = post(
+        &t,
+        application_with("amina@", ("Amina CV.docx", &cv), &[]),
+        false,
+    );
+    assert_eq!(res.status(), Status::UnprocessableEntity);
+    let html = res.into_string().unwrap();
+    assert!(
+        html.contains("<strong>Amina CV.docx</strong> (attached) — choose another to replace"),
+        "{html}"
+    );
+    let input = &html[html.find(r#"id="f-cv""#).unwrap()..];
+    let input = &input[..input.find('>').unwrap()];
+    assert!(
+        !input.contains("required"),
+        "no need to choose it again: {input}"
+    );
+    let token = kept_token(&html);
+    assert_eq!(t.app().store.count_submissions(), 0);
+
+    // The corrected post, with no file chosen this time.
+    let fixed = application_with("amina@visitor.example", ("", b""), &[("_kept_cv", &token)]);
+    let res = post(&t, fixed, false);
+    assert_eq!(res.status(), Status::SeeOther);
+    let reference = query_param(res.headers().get_one("Location").unwrap(), "reference").unwrap();
+    let store = &t.app().store;
+    let saved = store.submission_by_reference(&reference).unwrap().unwrap();
+    assert_eq!(saved.files[0].filename, "Amina CV.docx");
+    assert_eq!(store.file(saved.id, "cv").unwrap().unwrap(), cv);
+    let owner = t
+        .fake
+        .delivered()
+        .into_iter()
+        .find(|m| m["to"][0]["email"] == common::JOBS)
+        .unwrap();
+    let sent = base64::engine::general_purpose::STANDARD
+        .decode(owner["attachments"][0]["content"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(sent, cv, "the kept CV is the one mailed");
+    assert_eq!(temp_files(&t), 0, "the kept file moved into the store");
+
+    // A token is used once, and one never issued is nothing.
+    for token in [token.as_str(), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+        let again = application_with("amina@visitor.example", ("", b""), &[("_kept_cv", token)]);
+        let res = post(&t, again, false);
+        assert_eq!(res.status(), Status::UnprocessableEntity);
+        assert!(res.into_string().unwrap().contains("Please attach a file."));
+    }
+}
+
+#[test]
+fn a_new_file_replaces_the_kept_one_and_a_kept_file_serves_its_own_form_only() {
+    let t = TestApp::start();
+    let res = post(
+        &t,
+        application_with("amina@", ("old.docx", &cv_fixture("cv.docx")), &[]),
+        false,
+    );
+    let token = kept_token(&res.into_string().unwrap());
+    let pdf = cv_fixture("cv.pdf");
+    let replaced = application_with(
+        "amina@visitor.example",
+        ("new.pdf", &pdf),
+        &[("_kept_cv", &token)],
+    );
+    let res = post(&t, replaced, false);
+    assert_eq!(res.status(), Status::SeeOther);
+    let reference = query_param(res.headers().get_one("Location").unwrap(), "reference").unwrap();
+    let store = &t.app().store;
+    let saved = store.submission_by_reference(&reference).unwrap().unwrap();
+    assert_eq!(saved.files[0].filename, "new.pdf");
+    assert_eq!(store.file(saved.id, "cv").unwrap().unwrap(), pdf);
+    assert_eq!(
+        temp_files(&t),
+        0,
+        "the replaced kept file is removed at once"
+    );
+
+    // A token kept for the job form means nothing to another form with a file field.
+    let t = TestApp::start_with(|f| {
+        f.merge((
+            "forms.drop",
+            serde_json::json!({
+                "title": "Drop a CV", "reference_prefix": "D",
+                "fields": [{ "name": "cv", "label": "CV", "kind": "file", "required": true,
+                              "accept": ["pdf", "docx"] }],
+                "emails": [],
+            }),
+        ))
+    });
+    let res = post(
+        &t,
+        application_with("amina@", ("cv.docx", &cv_fixture("cv.docx")), &[]),
+        false,
+    );
+    let token = kept_token(&res.into_string().unwrap());
+    let (ct, body) = Multipart::default()
+        .text("_kept_cv", &token)
+        .file("cv", "", "application/octet-stream", b"")
+        .finish();
+    let res = t
+        .client
+        .post("/f/drop")
+        .header(ContentType::parse_flexible(&ct).unwrap())
+        .body(body)
+        .dispatch();
+    assert_eq!(res.status(), Status::UnprocessableEntity);
+    assert!(res.into_string().unwrap().contains("Please attach a file."));
+}

@@ -12,8 +12,62 @@ use figment::{Metadata, Profile, Provider};
 /// Keys whose value is structured (a table of forms): parsed as figment's `Env` does.
 const STRUCTURED: &[&str] = &["forms"];
 
-/// An `Env` whose values are strings, except for the keys in `STRUCTURED`.
-pub struct TextEnv(pub Env);
+/// Rocket's settings that are text (rocket 0.5 `Config`: a key, a name, an address, a path,
+/// a level). `ROCKET_IDENT` and `ROCKET_IP_HEADER` keep `false`, Rocket's word for "none".
+/// Everything else of `ROCKET_*` (port, workers, limits, …) is parsed as figment does.
+pub const ROCKET_TEXT: &[&str] = &[
+    "secret_key",
+    "ident",
+    "ip_header",
+    "address",
+    "temp_dir",
+    "log_level",
+    "tls.certs",
+    "tls.key",
+];
+
+/// Rocket's text settings whose `false` turns them off.
+const ROCKET_FALSE_IS_NONE: &[&str] = &["ident", "ip_header"];
+
+/// Which values of an `Env` are read as text.
+#[derive(Clone, Copy)]
+enum Reading {
+    /// All but [`STRUCTURED`] (Kipekee's own and the seed's names).
+    Text,
+    /// Only [`ROCKET_TEXT`] (`ROCKET_*`).
+    Rocket,
+}
+
+/// An `Env` whose values are read as strings where they are strings.
+pub struct TextEnv(Env, Reading);
+
+impl TextEnv {
+    /// Every value is text, except the keys in [`STRUCTURED`].
+    pub fn new(env: Env) -> TextEnv {
+        TextEnv(env, Reading::Text)
+    }
+
+    /// The keys of [`ROCKET_TEXT`] are text, the others parsed.
+    pub fn rocket(env: Env) -> TextEnv {
+        TextEnv(env, Reading::Rocket)
+    }
+
+    fn value(&self, key: &str, text: String) -> Value {
+        let top = key.split('.').next().unwrap_or(key);
+        let text_key = match self.1 {
+            Reading::Text => !STRUCTURED.contains(&top),
+            Reading::Rocket => ROCKET_TEXT.contains(&key),
+        };
+        let off = ROCKET_FALSE_IS_NONE.contains(&key) && text.trim().eq_ignore_ascii_case("false");
+        match (text_key, self.1) {
+            (true, Reading::Rocket) if off => Value::from(false),
+            (true, _) => Value::from(text),
+            (false, _) => text
+                .parse()
+                .unwrap_or_else(|never: std::convert::Infallible| match never {}),
+        }
+    }
+}
 
 impl Provider for TextEnv {
     fn metadata(&self) -> Metadata {
@@ -24,13 +78,7 @@ impl Provider for TextEnv {
         let mut dict = Dict::new();
         for (key, text) in self.0.iter() {
             let key = key.as_str();
-            let top = key.split('.').next().unwrap_or(key);
-            let value = if STRUCTURED.contains(&top) {
-                text.parse()
-                    .unwrap_or_else(|never: std::convert::Infallible| match never {})
-            } else {
-                Value::from(text)
-            };
+            let value = self.value(key, text);
             if let Value::Dict(_, nested) = figment::util::nest(key, value) {
                 merge(&mut dict, nested);
             }
@@ -210,6 +258,46 @@ mod tests {
                 });
             }
         }
+    }
+
+    /// Each of Rocket's text settings reaches Rocket as the text it is; Rocket may still refuse
+    /// it (a secret key must be 256 bits), naming the key, never for its type.
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn every_rocket_text_setting_reads_digits_booleans_floats_and_brackets_as_text() {
+        for value in ["0000", "true", "1e5", "[x"] {
+            for key in super::ROCKET_TEXT {
+                let env = format!("ROCKET_{}", key.to_uppercase());
+                figment::Jail::expect_with(|jail| {
+                    jail.set_env(&env, value);
+                    let f = figment();
+                    let found = f.find_value(key).unwrap();
+                    assert_eq!(found.as_str(), Some(value), "{env}={value}: {found:?}");
+                    if let Err(e) = f.extract::<rocket::Config>() {
+                        let e = e.to_string();
+                        assert!(!e.contains("invalid type"), "{env}={value}: {e}");
+                        let named = key.rsplit('.').next().unwrap();
+                        assert!(e.to_lowercase().contains(named), "{env}={value}: {e}");
+                    }
+                    Ok(())
+                });
+            }
+        }
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ROCKET_IDENT", "0000");
+            jail.set_env("ROCKET_IP_HEADER", "0000");
+            let c: rocket::Config = figment().extract().unwrap();
+            assert_eq!(c.ident.as_str(), Some("0000"));
+            assert_eq!(c.ip_header.as_ref().map(|h| h.as_str()), Some("0000"));
+            jail.set_env("ROCKET_IDENT", "false");
+            jail.set_env("ROCKET_IP_HEADER", "false");
+            jail.set_env("ROCKET_PORT", "8123");
+            let c: rocket::Config = figment().extract().unwrap();
+            assert_eq!(c.ident.as_str(), None, "false still turns the ident off");
+            assert_eq!(c.ip_header, None);
+            assert_eq!(c.port, 8123, "numbers are still numbers");
+            Ok(())
+        });
     }
 
     #[test]

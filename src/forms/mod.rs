@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::FileType;
 
-pub use upload::{list_in_words, size_in_words, sniff, temp};
+pub use upload::{kept, list_in_words, size_in_words, sniff, temp};
 pub use validate::{labels, validate, FieldErrors, Invalid, RawFile, RawInput, Valid, MAX_FIELDS};
 
 /// What a form does with a valid submission besides storing it.

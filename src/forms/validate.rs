@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{sniff, FieldDef, FieldKind, FormDef};
+use super::temp::Received;
+use super::{FieldDef, FieldKind, FormDef};
 use crate::i18n::Catalogue;
 use crate::model::{is_bidi_or_format, single_line, EmailAddress, FileType, Upload};
 
@@ -13,19 +14,27 @@ pub type FieldErrors = BTreeMap<String, String>;
 /// Most fields a post may carry; anything beyond is refused, not silently dropped.
 pub const MAX_FIELDS: usize = 64;
 
-/// A file part as it arrived.
-#[derive(Debug, Clone)]
+/// A file part as it arrived: on disk under `<data_dir>/tmp`, or over the upload limit.
+#[derive(Debug)]
 pub struct RawFile {
     pub field: String,
     pub filename: Option<String>,
-    /// The whole part; empty when `truncated`.
-    pub bytes: Vec<u8>,
-    /// The part was longer than the upload limit: none of it was kept.
-    pub truncated: bool,
+    pub content: Received,
+}
+
+impl RawFile {
+    /// Something was sent: a non-empty file, or one too large to keep. A browser sends an
+    /// empty part for a file field left alone.
+    pub(crate) fn is_present(&self) -> bool {
+        match &self.content {
+            Received::Whole(t) => t.size > 0,
+            Received::TooLarge => true,
+        }
+    }
 }
 
 /// A post as it arrived, whatever its encoding.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct RawInput {
     pub values: Vec<(String, String)>,
     pub files: Vec<RawFile>,
@@ -42,7 +51,7 @@ impl RawInput {
 }
 
 /// A submission that passed every check of its form.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Valid {
     /// Defined, non-empty fields only.
     pub fields: BTreeMap<String, String>,
@@ -61,10 +70,13 @@ pub struct Valid {
 }
 
 /// Why a post was refused, with what the visitor typed so the form can be shown again.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Invalid {
     pub errors: FieldErrors,
     pub values: BTreeMap<String, String>,
+    /// The files that passed their own checks, so that the form shown again can keep them
+    /// (`kept`) instead of asking for them again.
+    pub uploads: Vec<Upload>,
     /// More fields than `MAX_FIELDS` were sent (answered 413 rather than 422). A file over
     /// the upload limit is an error of its field, answered 422 like any other.
     pub too_large: bool,
@@ -94,7 +106,7 @@ pub fn validate(
             let file = input
                 .files
                 .iter()
-                .position(|r| r.field == f.name && (!r.bytes.is_empty() || r.truncated))
+                .position(|r| r.field == f.name && r.is_present())
                 .map(|i| input.files.swap_remove(i));
             match check_file(f, file, max_upload, strings) {
                 Ok(Some(upload)) => uploads.push(upload),
@@ -124,6 +136,7 @@ pub fn validate(
         return Err(Invalid {
             errors,
             values,
+            uploads,
             too_large,
         });
     }
@@ -220,13 +233,17 @@ fn check_file(
             Ok(None)
         };
     };
-    if file.truncated || file.bytes.len() as u64 > max_upload {
-        return Err(strings.t(
-            "validate.file_too_large",
-            &[("size", &strings.size(max_upload))],
-        ));
-    }
-    let file_type = sniff(&file.bytes)
+    let file_content = match file.content {
+        Received::Whole(t) if t.size <= max_upload => t,
+        _ => {
+            return Err(strings.t(
+                "validate.file_too_large",
+                &[("size", &strings.size(max_upload))],
+            ))
+        }
+    };
+    let file_type = file_content
+        .sniffed
         .filter(|t| f.accept.contains(t))
         .ok_or_else(|| {
             strings.t(
@@ -252,7 +269,7 @@ fn check_file(
         field: f.name.clone(),
         filename: format!("{stem}.{}", file_type.extension()),
         file_type,
-        bytes: file.bytes,
+        file: file_content,
     }))
 }
 
@@ -392,8 +409,8 @@ mod tests {
         assert!(v.honeypot);
     }
 
-    #[test]
-    fn cv_is_checked_by_content_and_size() {
+    #[rocket::async_test]
+    async fn cv_is_checked_by_content_and_size() {
         let forms = builtin();
         let job = &forms["job"];
         let base = [
@@ -401,28 +418,39 @@ mod tests {
             ("email", "ann@example.com"),
             ("position", "Guide"),
         ];
-        let with_file = |bytes: &[u8], truncated| RawInput {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = |content| RawInput {
             files: vec![RawFile {
                 field: "cv".into(),
                 filename: Some("../../etc/My CV.pdf".into()),
-                bytes: bytes.to_vec(),
-                truncated,
+                content,
             }],
             ..input(&base)
         };
         let en = crate::i18n::english();
+        let upload = |bytes: &'static [u8]| {
+            let dir = tmp.path().to_path_buf();
+            async move { Received::Whole(crate::forms::temp::from_bytes(&dir, bytes).await.unwrap()) }
+        };
+        let with_file = |content: Received, _: bool| file(content);
         let pdf = include_bytes!("../../tests/fixtures/cv/cv.pdf");
-        let ok = validate(job, with_file(pdf, false), 1 << 20, en).unwrap();
+        let ok = validate(job, with_file(upload(pdf).await, false), 1 << 20, en).unwrap();
         assert_eq!(ok.uploads[0].filename, "My CV.pdf");
         assert_eq!(ok.uploads[0].file_type, FileType::Pdf);
 
-        let e = validate(job, with_file(b"GIF89a not a cv", false), 1 << 20, en).unwrap_err();
+        let e = validate(
+            job,
+            with_file(upload(b"GIF89a not a cv").await, false),
+            1 << 20,
+            en,
+        )
+        .unwrap_err();
         assert_eq!(
             e.errors["cv"],
             "This file is not a PDF, DOC, DOCX or ODT document. Please attach one of those."
         );
 
-        let e = validate(job, with_file(b"", true), 1 << 20, en).unwrap_err();
+        let e = validate(job, with_file(Received::TooLarge, true), 1 << 20, en).unwrap_err();
         assert!(e.errors["cv"].starts_with("This file is larger than 1 MiB"));
         assert!(
             !e.too_large,
@@ -432,5 +460,12 @@ mod tests {
 
         let e = validate(job, input(&base), 1024, en).unwrap_err();
         assert_eq!(e.errors["cv"], "Please attach a file.");
+
+        let mut other_error = file(upload(pdf).await);
+        other_error.values.retain(|(k, _)| k != "full_name");
+        let e = validate(job, other_error, 1 << 20, en).unwrap_err();
+        assert!(e.errors.contains_key("full_name"));
+        assert_eq!(e.uploads.len(), 1, "the CV that passed is handed back");
+        assert_eq!(e.uploads[0].filename, "My CV.pdf");
     }
 }

@@ -1,7 +1,7 @@
 //! The Mailtrap Email Sending API client: one pooled, kept-alive `ureq` agent per process,
 //! one `/api/batch` round trip per call. Blocking: call it from `spawn_blocking`.
 
-use std::io::{Cursor, Read};
+use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::{Attachment, Email};
+use super::body::{address, message, Body, Marks, Message};
+use super::Email;
 use crate::config::AppConfig;
 use crate::model::{EmailStatus, Failure, FailureKind, Mailbox, Outcome, Secret};
 
@@ -95,20 +96,20 @@ impl Mailtrap {
 
     fn post(&self, emails: &[&Email]) -> Vec<Outcome> {
         #[derive(Serialize)]
-        struct Batch<'a> {
+        struct Batch {
             base: Value,
-            requests: Vec<Message<'a>>,
+            requests: Vec<Message>,
         }
-        let body = Batch {
+        let marks = Marks::new();
+        let batch = Batch {
             base: json!({ "from": address(&self.from) }),
-            requests: emails.iter().map(|e| message(e)).collect(),
+            requests: emails.iter().map(|e| message(e, &marks)).collect(),
         };
         let n = emails.len();
-        let hint = emails.iter().map(|e| message_size(e) + 64).sum();
         self.request(
             &self.agent,
             &self.batch_url,
-            (body, hint),
+            Body::new(&batch, marks),
             n,
             |status, text| parse_batch_answer(status, text, n),
         )
@@ -122,11 +123,11 @@ impl Mailtrap {
         emails
             .iter()
             .flat_map(|e| {
-                let mut body = message(e);
-                body.fields.insert("from".into(), address(&self.from));
+                let marks = Marks::new();
+                let mut one = message(e, &marks);
+                one.fields.insert("from".into(), address(&self.from));
                 let fresh = agent(self.tls.as_ref(), self.timeout, 0);
-                let hint = message_size(e) + 256;
-                self.request(&fresh, &url, (body, hint), 1, |status, text| {
+                self.request(&fresh, &url, Body::new(&one, marks), 1, |status, text| {
                     vec![parse_send_answer(status, text)]
                 })
             })
@@ -134,28 +135,28 @@ impl Mailtrap {
     }
 
     /// One POST carrying `n` emails, and their outcomes as `parse` reads them from the answer.
+    /// The body is produced as it is sent (`body::Body`), its length known before.
     fn request(
         &self,
         agent: &ureq::Agent,
         url: &str,
-        (body, size_hint): (impl Serialize, usize),
+        body: std::io::Result<Body>,
         n: usize,
         parse: impl FnOnce(u16, &str) -> Vec<Result<Vec<String>, Failure>>,
     ) -> Vec<Outcome> {
         let Some(token) = &self.token else {
             return vec![Outcome::skipped("MAILTRAP_API_TOKEN is not set"); n];
         };
-        // Sized up front: a growing buffer would hold two copies of the attachments at once.
-        let mut encoded = Vec::with_capacity(size_hint);
-        if let Err(e) = serde_json::to_writer(&mut encoded, &body) {
-            let failure = Failure::new(
-                FailureKind::Internal,
-                format!("could not encode the request: {e}"),
-            );
-            return vec![Outcome::failed(failure); n];
-        }
-        drop(body);
-        let body = encoded;
+        let body = match body {
+            Ok(body) => body,
+            Err(e) => {
+                let failure = Failure::new(
+                    FailureKind::Internal,
+                    format!("could not prepare the request: {e}"),
+                );
+                return vec![Outcome::failed(failure); n];
+            }
+        };
         let len = body.len();
         let written = Arc::new(AtomicUsize::new(0));
         let started_at = OffsetDateTime::now_utc();
@@ -170,7 +171,7 @@ impl Mailtrap {
             .set("Content-Type", "application/json")
             .set("Content-Length", &len.to_string())
             .send(Counted {
-                inner: Cursor::new(body),
+                inner: body,
                 read: Arc::clone(&written),
             });
         let mut retry_after_secs = None;
@@ -237,7 +238,7 @@ pub fn longest_send(base: Duration) -> Duration {
 
 /// A request body that counts the bytes the HTTP client has taken from it.
 struct Counted {
-    inner: Cursor<Vec<u8>>,
+    inner: Body,
     read: Arc<AtomicUsize>,
 }
 
@@ -333,99 +334,6 @@ fn message_ids(v: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// Mailtrap's address object; the domain in punycode (Mailtrap accepts ASCII addresses only).
-fn address(m: &Mailbox) -> Value {
-    let email = m.email.to_ascii();
-    let mut v = json!({ "email": email.as_deref().unwrap_or(m.email.as_str()) });
-    if let Some(name) = &m.name {
-        v["name"] = json!(name);
-    }
-    v
-}
-
-/// The size in bytes of `e` as one JSON message, attachments base64-encoded: what
-/// Mailtrap's 10 MB limit counts. Counted while serializing into nothing: no copy is made.
-pub(super) fn message_size(e: &Email) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    // Writing to `Count` cannot fail, and the message's keys are strings.
-    let _ = serde_json::to_writer(&mut count, &message(e));
-    count.0
-}
-
-/// One `requests[]` item. Absent fields are omitted, never sent as `null`. Attachments are
-/// base64-encoded while the request body is written, never held encoded on their own.
-#[derive(Serialize)]
-struct Message<'a> {
-    #[serde(flatten)]
-    fields: Map<String, Value>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    attachments: Vec<AttachmentBody<'a>>,
-}
-
-#[derive(Serialize)]
-struct AttachmentBody<'a> {
-    filename: &'a str,
-    #[serde(rename = "type")]
-    content_type: &'a str,
-    disposition: &'static str,
-    content: Base64<'a>,
-}
-
-/// Standard base64 with padding, no line breaks (Mailtrap's `content`), written straight
-/// into the serializer's output.
-struct Base64<'a>(&'a [u8]);
-
-impl Serialize for Base64<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let display =
-            base64::display::Base64Display::new(self.0, &base64::engine::general_purpose::STANDARD);
-        s.collect_str(&display)
-    }
-}
-
-fn message(e: &Email) -> Message<'_> {
-    let mut m = Map::new();
-    if let Some(to) = &e.to {
-        m.insert("to".into(), json!([address(to)]));
-    }
-    if let Some(reply_to) = &e.reply_to {
-        m.insert("reply_to".into(), address(reply_to));
-    }
-    m.insert("subject".into(), json!(e.subject));
-    m.insert("text".into(), json!(e.text));
-    m.insert("html".into(), json!(e.html));
-    m.insert("category".into(), json!(e.category));
-    if !e.headers.is_empty() {
-        m.insert("headers".into(), json!(e.headers));
-    }
-    if !e.custom_variables.is_empty() {
-        m.insert("custom_variables".into(), json!(e.custom_variables));
-    }
-    Message {
-        fields: m,
-        attachments: e.attachments.iter().map(attachment_body).collect(),
-    }
-}
-
-fn attachment_body(a: &Attachment) -> AttachmentBody<'_> {
-    AttachmentBody {
-        filename: &a.filename,
-        content_type: &a.content_type,
-        disposition: "attachment",
-        content: Base64(&a.bytes),
-    }
 }
 
 /// A failure without an HTTP answer. `whole`: the request body had been handed over whole,
@@ -543,7 +451,6 @@ fn error_text(v: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine;
 
     #[test]
     fn batch_items_are_read_one_by_one() {
@@ -635,17 +542,6 @@ mod tests {
     }
 
     #[test]
-    fn the_message_size_is_counted_without_encoding() {
-        let encoded = |e: &Email| serde_json::to_string(&message(e)).unwrap();
-        let mut e = crate::mail::tests::email_with_attachment(1000);
-        assert_eq!(message_size(&e), encoded(&e).len());
-        e.attachments.push(e.attachments[0].clone());
-        assert_eq!(message_size(&e), encoded(&e).len());
-        e.attachments.clear();
-        assert_eq!(message_size(&e), encoded(&e).len());
-    }
-
-    #[test]
     fn the_budget_grows_with_the_body() {
         let base = Duration::from_secs(10);
         assert_eq!(budget(base, 2_000), base);
@@ -689,41 +585,5 @@ mod tests {
         }
         // Mozilla's roots are always there, whatever the bundle and the system store hold.
         assert!(root_store(Some(&missing)).len() >= webpki_roots::TLS_SERVER_ROOTS.len());
-    }
-
-    #[test]
-    fn messages_omit_absent_fields_and_encode_attachments_strictly() {
-        let email = Email {
-            kind: "admin".into(),
-            to_visitor: false,
-            category: "job-admin".into(),
-            to: Some(Mailbox::parse("o@example.com").unwrap()),
-            reply_to: None,
-            subject: "s".into(),
-            text: "t".into(),
-            html: "h".into(),
-            headers: Default::default(),
-            custom_variables: Default::default(),
-            attachments: vec![super::super::Attachment {
-                filename: "cv.pdf".into(),
-                content_type: "application/pdf".into(),
-                bytes: vec![0u8; 100].into(),
-            }],
-        };
-        let m = serde_json::to_value(message(&email)).unwrap();
-        assert!(m.get("reply_to").is_none() && m.get("headers").is_none());
-        assert!(
-            m.get("custom_variables").is_none(),
-            "absent, never empty: {m}"
-        );
-        let content = m["attachments"][0]["content"].as_str().unwrap();
-        assert!(!content.contains('\n'));
-        assert_eq!(
-            base64::engine::general_purpose::STANDARD
-                .decode(content)
-                .unwrap()
-                .len(),
-            100
-        );
     }
 }

@@ -1,12 +1,14 @@
 //! Emails: what a form's emails say (rendered from embedded tera templates) and how they
 //! leave (the Mailtrap client). Never touches the store: outcomes are returned as data.
 
+mod body;
 mod mailtrap;
 
 use std::collections::BTreeMap;
 
 use tera::Context;
 
+pub use body::{largest_message, MESSAGE_RESERVE};
 pub use mailtrap::{budget, longest_send, parse_batch_answer, Mailtrap, MAX_MESSAGE_BYTES};
 
 use crate::config::AppConfig;
@@ -25,13 +27,15 @@ pub enum MailError {
     },
 }
 
-/// A file attached to an email. The bytes are shared: every email and batch that carries
-/// the file points at one copy (a CV is megabytes).
+/// A file attached to an email: where it is, never its content. The request body reads
+/// and encodes it while it is sent (`body`), so a CV is never held whole in memory.
 #[derive(Debug, Clone)]
 pub struct Attachment {
     pub filename: String,
     pub content_type: String,
-    pub bytes: std::sync::Arc<[u8]>,
+    pub path: std::path::PathBuf,
+    /// Bytes, as recorded; a file of another size is not sent.
+    pub size: u64,
 }
 
 /// One rendered email. `to` is `None` when its recipient is not configured: it is logged
@@ -270,7 +274,7 @@ pub fn render(
 /// A message over Mailtrap's limit ([`MAX_MESSAGE_BYTES`]) is refused as a whole, so it is
 /// never attempted as is: it goes without its attachments and says where the files are.
 pub fn within_mailtrap_limit(mut email: Email, admin_url: &str) -> Email {
-    if email.attachments.is_empty() || mailtrap::message_size(&email) <= MAX_MESSAGE_BYTES {
+    if email.attachments.is_empty() || body::message_size(&email) <= MAX_MESSAGE_BYTES {
         return email;
     }
     let names: Vec<String> = email.attachments.drain(..).map(|a| a.filename).collect();
@@ -301,9 +305,13 @@ pub fn within_mailtrap_limit(mut email: Email, admin_url: &str) -> Email {
 pub(crate) mod tests {
     use super::*;
 
-    /// An owner notification carrying one file of `size` bytes.
-    pub(crate) fn email_with_attachment(size: usize) -> Email {
-        Email {
+    /// An owner notification carrying one file of `size` bytes, in a directory that lives as
+    /// long as the second value.
+    pub(crate) fn email_with_attachment(size: usize) -> (Email, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cv.pdf");
+        std::fs::write(&path, vec![7; size]).unwrap();
+        let email = Email {
             kind: "admin".into(),
             to_visitor: false,
             category: "job-admin".into(),
@@ -320,17 +328,19 @@ pub(crate) mod tests {
             attachments: vec![Attachment {
                 filename: "cv \"final\".pdf".into(),
                 content_type: "application/pdf".into(),
-                bytes: vec![7; size].into(),
+                path,
+                size: size as u64,
             }],
-        }
+        };
+        (email, dir)
     }
 
     #[test]
     fn a_message_over_mailtrap_limit_goes_without_its_file_and_says_so() {
-        let fits = within_mailtrap_limit(email_with_attachment(5 * 1024 * 1024), "http://x/a");
+        let fits = within_mailtrap_limit(email_with_attachment(5 * 1024 * 1024).0, "http://x/a");
         assert_eq!(fits.attachments.len(), 1);
         // 7.6 MB of file is 10.1 MB base64-encoded.
-        let big = within_mailtrap_limit(email_with_attachment(7_600_000), "http://x/admin/1");
+        let big = within_mailtrap_limit(email_with_attachment(7_600_000).0, "http://x/admin/1");
         assert!(big.attachments.is_empty());
         assert!(big.text.contains("too large") && big.text.contains("http://x/admin/1"));
         assert!(
@@ -342,7 +352,7 @@ pub(crate) mod tests {
 
     #[test]
     fn traced_variables_stay_within_mailtrap_limit_with_the_longest_reference() {
-        let mut email = email_with_attachment(1);
+        let (mut email, _dir) = email_with_attachment(1);
         let long = "Ü".repeat(5000);
         trace(&mut email, &long, "0006a1b2c3d4e5f6", "0006a1b2c3d4e5f7");
         let json = serde_json::to_vec(&email.custom_variables).unwrap();

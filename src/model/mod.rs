@@ -23,4 +23,4 @@ pub use records::{Attempt, Delivery, NewSubmission, Note, StoredFile, Submission
 pub use spam::SpamReason;
 pub use subscriber::{Subscriber, SubscriberState};
 pub use text::{display_name, is_bidi_or_format, single_line};
-pub use upload::{FileType, Upload};
+pub use upload::{FileType, TempUpload, Upload};

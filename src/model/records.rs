@@ -11,7 +11,7 @@ use super::{
 };
 
 /// A valid post on its way into the store.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct NewSubmission {
     pub form: String,
     pub reference_prefix: String,
@@ -79,13 +79,21 @@ fn new_status() -> String {
     "new".into()
 }
 
-/// Metadata of an upload; the bytes live in the `files` tree.
+/// What describes an upload; the content is a file of its own (`store::files`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredFile {
     pub field: String,
     pub filename: String,
     pub content_type: String,
+    /// Bytes.
     pub size: u64,
+    /// Lower-case hex SHA-256 of the content (empty in records older than schema 3, until
+    /// their migration).
+    #[serde(default)]
+    pub sha256: String,
+    /// Relative to the data dir: `files/<submission id>/<n>`.
+    #[serde(default)]
+    pub path: String,
 }
 
 impl NewSubmission {
@@ -110,33 +118,19 @@ impl NewSubmission {
         }
     }
 
+    /// The record without its files, and the uploads still to be moved in (`Files::put`).
     pub(crate) fn into_record(
         self,
         id: SubmissionId,
         reference: String,
-    ) -> (Submission, Vec<(String, Vec<u8>)>) {
-        let files = self
-            .uploads
-            .iter()
-            .map(|u| StoredFile {
-                field: u.field.clone(),
-                filename: u.filename.clone(),
-                content_type: u.file_type.mime().into(),
-                size: u.bytes.len() as u64,
-            })
-            .collect();
-        let bytes = self
-            .uploads
-            .into_iter()
-            .map(|u| (u.field, u.bytes))
-            .collect();
+    ) -> (Submission, Vec<Upload>) {
         let submission = Submission {
             id,
             form: self.form,
             reference,
             created_at: OffsetDateTime::now_utc(),
             fields: self.fields,
-            files,
+            files: Vec::new(),
             visitor_email: self.visitor_email,
             spam: self.spam,
             review: self.review,
@@ -152,7 +146,7 @@ impl NewSubmission {
             notes: Vec::new(),
             test: self.test,
         };
-        (submission, bytes)
+        (submission, self.uploads)
     }
 }
 

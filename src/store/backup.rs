@@ -168,6 +168,7 @@ impl Store {
                 *stats.trees.entry(tree_name.clone()).or_default() += 1;
             }
         }
+        self.backup_files(&mut out, &mut stats)?;
         let end = End {
             kipekee_backup_end: stats.entries(),
         };
@@ -230,9 +231,17 @@ impl Store {
                 .clear()
                 .map_err(|e| partial(e.into()))?;
         }
+        self.files.clear().map_err(|e| partial(e.into()))?;
+        let files_on_disk = schema_version >= FILES_ON_DISK_SINCE;
         let mut trees: HashMap<String, Tree> = HashMap::new();
         let counts = reader
             .entries(|tree, key, value| {
+                if tree == FILES && files_on_disk {
+                    if let Some((id, n)) = file_entry_key(key) {
+                        self.files.write(id, n, value)?;
+                    }
+                    return Ok(());
+                }
                 if !trees.contains_key(tree) {
                     trees.insert(tree.to_string(), self.db.open_tree(tree)?);
                 }
@@ -247,6 +256,63 @@ impl Store {
             schema_version,
             trees: counts,
         })
+    }
+}
+
+/// The backup's name for uploaded files: the sled tree that held them up to schema 2, and
+/// from schema 3 on ([`FILES_ON_DISK_SINCE`]) the files on disk, one entry each, keyed by
+/// the submission id (8 bytes) followed by the file's number in ASCII digits.
+const FILES: &str = "files";
+
+/// The schema from which `files` entries are files on disk.
+const FILES_ON_DISK_SINCE: u64 = 3;
+
+/// The submission and number a `files` entry of a schema 3 backup names.
+pub(super) fn file_entry_key(key: &[u8]) -> Option<(SubmissionId, u32)> {
+    let id = SubmissionId::from_key(key)?;
+    let n = std::str::from_utf8(key.get(8..)?).ok()?;
+    Some((id, super::files::Files::parse_number(n)?))
+}
+
+impl Store {
+    /// One `files` entry per uploaded file on disk, its content base64-encoded as it is read
+    /// (a file is never held whole).
+    fn backup_files<W: Write>(
+        &self,
+        out: &mut W,
+        stats: &mut BackupStats,
+    ) -> Result<(), BackupError> {
+        for entry in self.submissions.iter() {
+            let (_, raw) = entry?;
+            let s: Submission = codec::decode("submissions", &raw)?;
+            for file in &s.files {
+                let Some(path) = self.files.locate(s.id, file) else {
+                    continue;
+                };
+                let Some(n) = super::files::Files::number_in(s.id, &file.path) else {
+                    continue;
+                };
+                let mut content = match std::fs::File::open(&path) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                let key = keys::file_key(s.id, &n.to_string());
+                write!(
+                    out,
+                    "{{\"tree\":\"{FILES}\",\"key\":\"{}\",\"value\":\"",
+                    BASE64.encode(key)
+                )?;
+                {
+                    let mut encoder = base64::write::EncoderWriter::new(&mut *out, &BASE64);
+                    std::io::copy(&mut content, &mut encoder)?;
+                    encoder.finish()?;
+                }
+                out.write_all(b"\"}\n")?;
+                *stats.trees.entry(FILES.into()).or_default() += 1;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -372,6 +438,8 @@ mod tests {
     use super::*;
     use crate::model::{Delivery, EmailAddress, EmailStatus, FileType, NewSubmission, Upload};
 
+    const CV: &[u8] = b"%PDF-1.7 \x00\xff bytes";
+
     fn quote(message: &str) -> NewSubmission {
         NewSubmission::for_test("quote", "Q", &[("message", message)])
     }
@@ -381,11 +449,14 @@ mod tests {
         let mut job = quote("cv attached");
         job.form = "job".into();
         job.reference_prefix = "J".into();
+        let tmp = tempfile::tempdir().unwrap();
         job.uploads = vec![Upload {
             field: "cv".into(),
             filename: "cv.pdf".into(),
             file_type: FileType::Pdf,
-            bytes: b"%PDF-1.7 \x00\xff bytes".to_vec(),
+            file: crate::forms::temp::from_bytes(tmp.path(), CV)
+                .await
+                .unwrap(),
         }];
         let job = store.insert_submission(job).await.unwrap();
         store.insert_submission(quote("a quote")).await.unwrap();
@@ -447,6 +518,12 @@ mod tests {
         let copy = Store::open(dir.path()).unwrap();
         assert_eq!(dump(&copy), dump(&store));
         assert!(copy.sessions.is_empty());
+        let job = copy.submission_by_reference("J-1001").unwrap().unwrap();
+        assert_eq!(
+            copy.file(job.id, "cv").unwrap().unwrap(),
+            CV,
+            "the file is restored"
+        );
         let ids: Vec<_> = copy
             .submissions_oldest_first(None)
             .map(|s| s.unwrap().reference)
@@ -485,7 +562,12 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("--force"), "{err}");
+        let left = {
+            let target = Store::open(dir.path()).unwrap();
+            target.files.write(SubmissionId(42), 0, b"old").unwrap()
+        };
         Store::restore_from(dir.path(), backup.as_slice(), true).unwrap();
+        assert!(!left.exists(), "the old store's files are gone");
         let target = Store::open(dir.path()).unwrap();
         assert_eq!(
             dump(&target),
@@ -507,6 +589,19 @@ mod tests {
         let dropped = [&lines[..1], &lines[2..]].concat().join("\n");
         let err = Store::verify_backup(dropped.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("end line counts"), "{err}");
+        let file_line = lines
+            .iter()
+            .position(|l| l.starts_with(r#"{"tree":"files""#))
+            .expect("the file is in the backup");
+        let mut broken = lines.clone();
+        let bad = r#"{"tree":"files","key":"a2V5","value":"AA=="}"#;
+        broken[file_line] = bad;
+        let err = Store::verify_backup(broken.join("\n").as_bytes()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("backup line {}:", file_line + 1)),
+            "{err}"
+        );
         let err = Store::verify_backup(&b"hello\n"[..]).unwrap_err();
         assert!(err.to_string().contains("not a kipekee backup"), "{err}");
         assert!(Store::verify_backup(&b""[..]).is_err());

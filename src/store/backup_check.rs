@@ -34,7 +34,11 @@ pub(super) fn check(
     }
     let current = schema_version == SCHEMA_VERSION;
     match tree {
+        "submissions" if current => submission(value),
         "submissions" => record::<Submission>(current, tree, value),
+        "files" if schema_version >= 3 && super::backup::file_entry_key(key).is_none() => {
+            Err("a file's key is not a submission id followed by the file's number".into())
+        }
         "deliveries" => record::<Delivery>(current, tree, value),
         "subscribers" => record::<Subscriber>(current, tree, value),
         "retries" => record::<RetryJob>(current, tree, value),
@@ -59,6 +63,23 @@ fn record<T: DeserializeOwned>(current: bool, tree: &str, value: &[u8]) -> Resul
             .map(|_| ())
             .map_err(unreadable)
     }
+}
+
+/// A submission of the current schema: it decodes, and each of its files is in its own
+/// directory (`files/<its id>/<n>`), so a restored record can never point elsewhere.
+fn submission(value: &[u8]) -> Result<(), String> {
+    let s: Submission = serde_json::from_slice(value)
+        .map_err(|e| format!("a record of submissions cannot be read: {e}"))?;
+    if s.files
+        .iter()
+        .any(|f| !f.path.is_empty() && super::files::Files::number_in(s.id, &f.path).is_none())
+    {
+        return Err(format!(
+            "submission {} names a file outside files/{}/",
+            s.id, s.id
+        ));
+    }
+    Ok(())
 }
 
 fn meta(key: &[u8], value: &[u8]) -> Result<(), String> {
@@ -96,6 +117,29 @@ mod tests {
             Ok(Verdict::Skip)
         );
         assert!(check(SCHEMA_VERSION, "meta", b"admin_password_hash", b"pwned").is_err());
-        assert!(check(SCHEMA_VERSION, "files", b"k", b"\xff\x00").is_ok());
+        assert!(
+            check(2, "files", b"k", b"\xff\x00").is_ok(),
+            "sled's values up to schema 2"
+        );
+        let mut key = 7u64.to_be_bytes().to_vec();
+        key.extend_from_slice(b"0");
+        assert!(check(SCHEMA_VERSION, "files", &key, b"\xff\x00").is_ok());
+        let err = check(SCHEMA_VERSION, "files", b"k", b"x").unwrap_err();
+        assert!(err.contains("file's key"), "{err}");
+        let outside = serde_json::json!({
+            "id": "0000000000000007", "form": "job", "reference": "J-1",
+            "created_at": "2026-11-01T09:30:00Z", "fields": {}, "visitor_email": null,
+            "email_status": "sent",
+            "files": [{ "field": "cv", "filename": "cv.pdf", "content_type": "application/pdf",
+                        "size": 1, "sha256": "", "path": "files/0000000000000007/../../meta" }],
+        });
+        let err = check(
+            SCHEMA_VERSION,
+            "submissions",
+            b"k",
+            outside.to_string().as_bytes(),
+        )
+        .unwrap_err();
+        assert!(err.contains("outside files/"), "{err}");
     }
 }

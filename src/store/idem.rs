@@ -37,7 +37,7 @@ pub(super) fn content_hash(new: &NewSubmission) -> String {
     let uploads: Vec<_> = new
         .uploads
         .iter()
-        .map(|u| (&u.field, &u.filename, hex::encode(Sha256::digest(&u.bytes))))
+        .map(|u| (&u.field, &u.filename, &u.file.sha256))
         .collect();
     let canonical = serde_json::json!([new.form, new.fields, new.visitor_email, uploads]);
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))

@@ -18,6 +18,10 @@ const STEPS: [Step; SCHEMA_VERSION as usize] = [
         v0_to_v1,
     ),
     ("failed deliveries given their failure kind", v1_to_v2),
+    (
+        "uploaded files moved out of sled to <data_dir>/files",
+        super::migrate_files::v2_to_v3,
+    ),
 ];
 
 impl Store {

@@ -6,10 +6,12 @@ mod backup_check;
 mod caps;
 mod codec;
 mod events;
+mod files;
 mod flush;
 mod idem;
 mod keys;
 mod migrate;
+mod migrate_files;
 pub mod private;
 mod queries;
 mod reading;
@@ -22,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rand::RngCore;
+use rocket::tokio::task::spawn_blocking;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Db, Transactional, Tree};
 use time::OffsetDateTime;
@@ -34,10 +37,12 @@ pub use retries::RetryJob;
 pub use sessions::Session;
 pub use subscribers::Signup;
 
-use crate::model::{Delivery, DeliveryId, EmailStatus, NewSubmission, Submission, SubmissionId};
+use crate::model::{
+    Delivery, DeliveryId, EmailStatus, NewSubmission, StoredFile, Submission, SubmissionId,
+};
 
 /// Version of the record layout; bumped with a migration step in `migrate.rs`.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// First number of every form's reference sequence, so references look like `Q-1001`.
 const FIRST_REFERENCE: u64 = 1001;
@@ -57,6 +62,8 @@ pub enum StoreError {
     /// A post carried an idempotency key already used with the same content by this submission.
     #[error("duplicate of submission {0}")]
     Duplicate(SubmissionId),
+    #[error("store: uploaded files: {0}")]
+    Files(#[from] std::io::Error),
     #[error("store: unreadable record in {tree}: {source}")]
     Corrupt {
         tree: &'static str,
@@ -88,7 +95,8 @@ pub struct Store {
     formslug_submissionid: Tree,
     /// `reference_submissionid`: `Q-1042` → id
     reference_submissionid: Tree,
-    files: Tree,
+    /// Uploaded files, on disk beside sled (`files`).
+    files: files::Files,
     deliveries: Tree,
     /// `submissionid_deliveryid`: 16 bytes → ()
     submissionid_deliveryid: Tree,
@@ -142,7 +150,7 @@ impl Store {
                 .cache_capacity(cache_bytes)
                 .open()
             {
-                Ok(db) => return Store::from_db(db, dir),
+                Ok(db) => return Store::from_db(db, dir, files::Files::open(dir)?),
                 Err(sled::Error::Io(io)) if io.to_string().contains("lock") => {
                     if waited >= 1000 {
                         return Err(StoreError::Locked {
@@ -163,15 +171,15 @@ impl Store {
             .temporary(true)
             .cache_capacity(DEFAULT_CACHE_BYTES)
             .open()?;
-        Store::from_db(db, Path::new("(temporary)"))
+        Store::from_db(db, Path::new("(temporary)"), files::Files::temporary()?)
     }
 
-    fn from_db(db: Db, dir: &Path) -> Result<Store> {
+    fn from_db(db: Db, dir: &Path, files: files::Files) -> Result<Store> {
         let store = Store {
             submissions: db.open_tree("submissions")?,
             formslug_submissionid: db.open_tree("formslug_submissionid")?,
             reference_submissionid: db.open_tree("reference_submissionid")?,
-            files: db.open_tree("files")?,
+            files,
             deliveries: db.open_tree("deliveries")?,
             submissionid_deliveryid: db.open_tree("submissionid_deliveryid")?,
             subscribers: db.open_tree("subscribers")?,
@@ -192,6 +200,7 @@ impl Store {
             db,
         };
         store.migrate(dir)?;
+        store.remove_orphan_files()?;
         // Global, never-expiring idempotency keys of earlier releases; `formidem_record`
         // replaces them (keys are per form now, so none of them could match).
         store.db.drop_tree("idempotency_submissionid")?;
@@ -317,49 +326,55 @@ impl Store {
             }
             let id = SubmissionId(self.next_id());
             let reference = self.next_reference(&new.form, &new.reference_prefix)?;
-            let (mut submission, files) = new.into_record(id, reference);
+            let (mut submission, uploads) = new.into_record(id, reference);
+            let files = self.files.clone();
+            submission.files = spawn_blocking(move || files.put(id, uploads))
+                .await
+                .map_err(std::io::Error::other)??;
             let edit_of = (
                 &self.submissions,
                 &self.formslug_submissionid,
                 &self.reference_submissionid,
-                &self.files,
                 &self.formidem_record,
                 &self.review_submissionid,
                 &self.unread_formslug_submissionid,
             )
-                .transaction(
-                    |(subs, by_form, by_ref, file_tree, idem_tree, review, unread)| {
-                        let mut record = submission.clone();
-                        if let Some((key, hash)) = &idem {
-                            // Checked again inside the transaction: two racing posts, one winner.
-                            let bound = idem::Record::live(idem_tree.get(key)?.as_deref(), now)
-                                .unwrap_or_default()
-                                .retain_stored(|id| subs.get(id.to_key()).map(|v| v.is_some()))?;
-                            match bound.seen(hash) {
-                                idem::Seen::Replay(first) => {
-                                    return Err(abort(StoreError::Duplicate(first)))
-                                }
-                                idem::Seen::EditOf(first) => record.edit_of = Some(first),
-                                idem::Seen::New => {}
+                .transaction(|(subs, by_form, by_ref, idem_tree, review, unread)| {
+                    let mut record = submission.clone();
+                    if let Some((key, hash)) = &idem {
+                        // Checked again inside the transaction: two racing posts, one winner.
+                        let bound = idem::Record::live(idem_tree.get(key)?.as_deref(), now)
+                            .unwrap_or_default()
+                            .retain_stored(|id| subs.get(id.to_key()).map(|v| v.is_some()))?;
+                        match bound.seen(hash) {
+                            idem::Seen::Replay(first) => {
+                                return Err(abort(StoreError::Duplicate(first)))
                             }
-                            let bound = bound.with(hash.clone(), id, now);
-                            idem_tree.insert(key.as_slice(), codec::encode(&bound))?;
+                            idem::Seen::EditOf(first) => record.edit_of = Some(first),
+                            idem::Seen::New => {}
                         }
-                        subs.insert(&id.to_key(), codec::encode(&record))?;
-                        by_form.insert(keys::form_key(&record.form, id), &[])?;
-                        by_ref.insert(record.reference.as_bytes(), &id.to_key())?;
-                        if record.review.is_some() {
-                            review.insert(&id.to_key(), &[])?;
-                        }
-                        if Store::unread_on_insert(&record) {
-                            unread.insert(keys::form_key(&record.form, id), &[])?;
-                        }
-                        for (field, bytes) in &files {
-                            file_tree.insert(keys::file_key(id, field), bytes.as_slice())?;
-                        }
-                        Ok::<_, ConflictableTransactionError<StoreError>>(record.edit_of)
-                    },
-                )?;
+                        let bound = bound.with(hash.clone(), id, now);
+                        idem_tree.insert(key.as_slice(), codec::encode(&bound))?;
+                    }
+                    subs.insert(&id.to_key(), codec::encode(&record))?;
+                    by_form.insert(keys::form_key(&record.form, id), &[])?;
+                    by_ref.insert(record.reference.as_bytes(), &id.to_key())?;
+                    if record.review.is_some() {
+                        review.insert(&id.to_key(), &[])?;
+                    }
+                    if Store::unread_on_insert(&record) {
+                        unread.insert(keys::form_key(&record.form, id), &[])?;
+                    }
+                    Ok::<_, ConflictableTransactionError<StoreError>>(record.edit_of)
+                });
+            let edit_of = match edit_of {
+                Ok(edit_of) => edit_of,
+                Err(e) => {
+                    // Not stored (a racing duplicate, a sled error): its files go too.
+                    self.files.remove(id)?;
+                    return Err(e.into());
+                }
+            };
             submission.edit_of = edit_of;
             stored.push(submission);
         }
@@ -413,11 +428,33 @@ impl Store {
         self.submissions.len()
     }
 
-    pub fn file(&self, id: SubmissionId, field: &str) -> Result<Option<Vec<u8>>> {
+    /// The file of `field` of submission `id`: what describes it and where it is on disk.
+    /// `None` when the submission, the field's file or its content is missing.
+    pub fn file_on_disk(
+        &self,
+        id: SubmissionId,
+        field: &str,
+    ) -> Result<Option<(StoredFile, std::path::PathBuf)>> {
+        let Some(s) = self.submission(id)? else {
+            return Ok(None);
+        };
+        let Some(meta) = s.files.into_iter().find(|f| f.field == field) else {
+            return Ok(None);
+        };
         Ok(self
             .files
-            .get(keys::file_key(id, field))?
-            .map(|v| v.to_vec()))
+            .locate(id, &meta)
+            .filter(|p| p.is_file())
+            .map(|p| (meta, p)))
+    }
+
+    /// The content of `field`'s file of submission `id`, read whole (tests, the CLI's
+    /// checks; downloads and emails read it from [`Store::file_on_disk`] as they go).
+    pub fn file(&self, id: SubmissionId, field: &str) -> Result<Option<Vec<u8>>> {
+        match self.file_on_disk(id, field)? {
+            Some((_, path)) => Ok(Some(std::fs::read(path)?)),
+            None => Ok(None),
+        }
     }
 
     /// Logs a round of delivery attempts (keeping ids given by [`Store::new_delivery_id`]) and sets the submission's summary status, flushed.

@@ -320,16 +320,12 @@ impl Store {
             &self.submissions,
             &self.formslug_submissionid,
             &self.reference_submissionid,
-            &self.files,
             &self.deliveries,
         )
-            .transaction(|(subs, by_form, by_ref, files, deliveries)| {
+            .transaction(|(subs, by_form, by_ref, deliveries)| {
                 subs.remove(&id.to_key())?;
                 by_form.remove(keys::form_key(&s.form, id))?;
                 by_ref.remove(s.reference.as_bytes())?;
-                for f in &s.files {
-                    files.remove(keys::file_key(id, &f.field))?;
-                }
                 for k in &delivery_keys {
                     let Some(did) = keys::trailing_id(k) else {
                         continue;
@@ -350,6 +346,9 @@ impl Store {
         self.review_submissionid.remove(id.to_key())?;
         self.forget_unread(&s)?;
         self.flusher.flush(&self.db).await?;
+        // After the record: a crash in between leaves files without a record, which the
+        // next start removes (`Store::remove_orphan_files`), never a record without files.
+        self.files.remove(id)?;
         Ok(true)
     }
 

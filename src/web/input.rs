@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::client::ClientAddr;
 use super::error::wants_json;
 use super::Error;
-use crate::forms::temp::{self, Received};
+use crate::forms::temp;
 use crate::forms::{RawFile, RawInput, MAX_FIELDS};
 use crate::App;
 
@@ -150,18 +150,11 @@ impl<'r> FromForm<'r> for Fields {
         // One byte over the limit tells "too large" apart from "exactly the limit".
         let part = field.data.open((max + 1).bytes());
         match temp::receive(&app.config.data_dir, part, max).await {
-            Ok(received) => {
-                let (bytes, truncated) = match received {
-                    Received::Whole(bytes) => (bytes, false),
-                    Received::TooLarge => (Vec::new(), true),
-                };
-                ctxt.raw.files.push(RawFile {
-                    field: name,
-                    filename,
-                    bytes,
-                    truncated,
-                });
-            }
+            Ok(content) => ctxt.raw.files.push(RawFile {
+                field: name,
+                filename,
+                content,
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
                 tracing::error!("upload not received: {e}");
                 let kind = form::error::ErrorKind::Custom(Status::InsufficientStorage, Box::new(e));

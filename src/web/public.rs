@@ -58,12 +58,16 @@ fn index(app: &State<App>) -> Result<RawHtml<String>, Error> {
     page(app, "public/index.html", &ctx)
 }
 
-/// The form with what the visitor typed and the message of each field in error.
+/// A file kept for the form shown again: its token and its cleaned name, by field.
+type KeptFiles = BTreeMap<String, (String, String)>;
+
+/// The form with what the visitor typed, the files it keeps and the message of each field in
+/// error.
 fn form_html(
     app: &App,
     slug: &str,
     def: &FormDef,
-    values: &BTreeMap<String, String>,
+    (values, kept): (&BTreeMap<String, String>, &KeptFiles),
     errors: &FieldErrors,
 ) -> Result<RawHtml<String>, Error> {
     let strings = app.templates.strings();
@@ -80,6 +84,9 @@ fn form_html(
                     ("size", &strings.size(app.config.max_upload_bytes)),
                 ])),
                 "value": values.get(&f.name), "error": errors.get(&f.name),
+                "kept": kept.get(&f.name).map(|(token, name)| json!({
+                    "input": forms::kept::field_name(&f.name), "token": token, "name": name,
+                })),
             })
         })
         .collect();
@@ -116,7 +123,13 @@ fn one_time_token() -> String {
 #[get("/f/<slug>")]
 fn form_page(slug: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
     let def = app.forms.get(slug).ok_or(Error::NotFound)?;
-    form_html(app, slug, def, &BTreeMap::new(), &FieldErrors::new())
+    form_html(
+        app,
+        slug,
+        def,
+        (&BTreeMap::new(), &KeptFiles::new()),
+        &FieldErrors::new(),
+    )
 }
 
 /// Every answer `POST /f/<slug>` can give besides an `Error`.
@@ -155,9 +168,18 @@ async fn form_submit(
     app.rate_limit
         .check(visitor.ip, slug, now)
         .map_err(Error::TooManyRequests)?;
+    let mut raw = posted?.0;
+    let data_dir = &app.config.data_dir;
+    forms::kept::restore(
+        data_dir,
+        slug,
+        def,
+        &mut raw,
+        time::OffsetDateTime::now_utc(),
+    );
     let mut valid = match forms::validate(
         def,
-        posted?.0,
+        raw,
         app.config.max_upload_bytes,
         app.templates.strings(),
     ) {
@@ -168,14 +190,15 @@ async fn form_submit(
             } else {
                 Status::UnprocessableEntity
             };
-            return Ok(if visitor.wants_json {
-                SubmitReply::InvalidJson(status, json!({ "errors": invalid.errors }))
-            } else {
-                SubmitReply::InvalidHtml(
+            if visitor.wants_json {
+                return Ok(SubmitReply::InvalidJson(
                     status,
-                    form_html(app, slug, def, &invalid.values, &invalid.errors)?,
-                )
-            });
+                    json!({ "errors": invalid.errors }),
+                ));
+            }
+            let kept = keep_uploads(app, slug, invalid.uploads);
+            let html = form_html(app, slug, def, (&invalid.values, &kept), &invalid.errors)?;
+            return Ok(SubmitReply::InvalidHtml(status, html));
         }
     };
     let next = visitor.allowed_next(app, valid.next.as_deref());
@@ -197,6 +220,25 @@ async fn form_submit(
     app.disk.check().map_err(Error::InsufficientStorage)?;
     let accepted = submit::accept(app, slug, def, valid, spam, visitor.ip).await?;
     Ok(reply(slug, def, &accepted, visitor.wants_json, next))
+}
+
+/// Keeps the files that passed their checks in a post refused for another field's sake, so
+/// that the form shown again carries them (`forms::kept`).
+fn keep_uploads(app: &App, slug: &str, uploads: Vec<crate::model::Upload>) -> KeptFiles {
+    let now = time::OffsetDateTime::now_utc();
+    uploads
+        .into_iter()
+        .filter_map(|u| {
+            let data_dir = &app.config.data_dir;
+            match forms::kept::keep(data_dir, slug, &u.field, &u.filename, u.file, now) {
+                Ok(token) => Some((u.field, (token, u.filename))),
+                Err(e) => {
+                    tracing::warn!(form = slug, "upload not kept for the corrected post: {e}");
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// The `reason` of an email held back with its submission for the owner's review.

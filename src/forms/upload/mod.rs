@@ -2,6 +2,7 @@
 //! browser sent (`sniff`), and the temporary files a post's uploads are streamed into
 //! (`temp`).
 
+pub mod kept;
 mod sniff;
 pub mod temp;
 

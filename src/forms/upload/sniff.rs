@@ -3,7 +3,8 @@
 //! OLE2 compound file of a DOC ([MS-CFB], [MS-DOC] §2.5.1). Entry order, compression and
 //! extra fields do not matter: packages are read through their central directory.
 
-use std::io::{Cursor, Read, Seek};
+use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::path::Path;
 
 use zip::ZipArchive;
 
@@ -34,27 +35,57 @@ const WORD_IDENTS: [[u8; 2]; 2] = [[0xEC, 0xA5], [0xDC, 0xA5]];
 /// The type of `bytes`, or `None` when it is none of the document types, or only looks like one.
 /// Never panics on hostile input: a panic in a third-party parser refuses the file.
 pub fn sniff(bytes: &[u8]) -> Option<FileType> {
-    std::panic::catch_unwind(|| sniff_unguarded(bytes)).unwrap_or(None)
+    std::panic::catch_unwind(|| sniff_unguarded(Cursor::new(bytes))).unwrap_or(None)
 }
 
-fn sniff_unguarded(bytes: &[u8]) -> Option<FileType> {
-    if is_pdf(bytes) {
-        Some(FileType::Pdf)
-    } else if bytes.starts_with(ZIP_MAGIC) {
-        package_type(ZipArchive::new(Cursor::new(bytes)).ok()?)
-    } else if bytes.starts_with(OLE2_MAGIC) {
-        is_word_binary(bytes).then_some(FileType::Doc)
+/// [`sniff`] of a file on disk, read where needed (header, trailer, package directory),
+/// never whole. `None` as well when the file cannot be read.
+pub fn sniff_file(path: &Path) -> Option<FileType> {
+    let file = std::io::BufReader::new(std::fs::File::open(path).ok()?);
+    std::panic::catch_unwind(move || sniff_unguarded(file)).unwrap_or(None)
+}
+
+fn sniff_unguarded<R: Read + Seek>(mut r: R) -> Option<FileType> {
+    let mut head = [0u8; 8];
+    let len = r.seek(SeekFrom::End(0)).ok()?;
+    r.seek(SeekFrom::Start(0)).ok()?;
+    let n = read_up_to(&mut r, &mut head)?;
+    let head = &head[..n];
+    if head.starts_with(b"%PDF-") {
+        let mut tail = vec![0u8; PDF_TAIL.min(len as usize)];
+        r.seek(SeekFrom::Start(len - tail.len() as u64)).ok()?;
+        let n = read_up_to(&mut r, &mut tail)?;
+        is_pdf(head, &tail[..n]).then_some(FileType::Pdf)
+    } else if head.starts_with(ZIP_MAGIC) {
+        r.seek(SeekFrom::Start(0)).ok()?;
+        package_type(ZipArchive::new(r).ok()?)
+    } else if head.starts_with(OLE2_MAGIC) {
+        r.seek(SeekFrom::Start(0)).ok()?;
+        is_word_binary(r).then_some(FileType::Doc)
     } else {
         None
     }
 }
 
-/// `%PDF-1.x` opens the file (ISO 32000-1 §7.5.2) and `%%EOF` ends it.
-fn is_pdf(bytes: &[u8]) -> bool {
-    let header = bytes.strip_prefix(b"%PDF-").is_some_and(|rest| {
+/// Fills `buf` as far as the reader goes; the count read.
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> Option<usize> {
+    let mut at = 0;
+    while at < buf.len() {
+        match r.read(&mut buf[at..]) {
+            Ok(0) => break,
+            Ok(n) => at += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(at)
+}
+
+/// `%PDF-1.x` opens the file (ISO 32000-1 §7.5.2) and `%%EOF` ends it (within its `tail`).
+fn is_pdf(head: &[u8], tail: &[u8]) -> bool {
+    let header = head.strip_prefix(b"%PDF-").is_some_and(|rest| {
         rest.len() >= 3 && rest[0].is_ascii_digit() && rest[1] == b'.' && rest[2].is_ascii_digit()
     });
-    let tail = &bytes[bytes.len().saturating_sub(PDF_TAIL)..];
     header && memchr::memmem::rfind(tail, b"%%EOF").is_some()
 }
 
@@ -146,8 +177,8 @@ fn read_part<R: Read + Seek>(zip: &mut ZipArchive<R>, name: &str) -> Option<Vec<
 }
 
 /// An OLE2 compound file with a `WordDocument` stream that starts with a Word FIB.
-fn is_word_binary(bytes: &[u8]) -> bool {
-    let Ok(mut cfb) = cfb::CompoundFile::open(Cursor::new(bytes)) else {
+fn is_word_binary<R: Read + Seek>(r: R) -> bool {
+    let Ok(mut cfb) = cfb::CompoundFile::open(r) else {
         return false;
     };
     let Ok(mut stream) = cfb.open_stream("/WordDocument") else {

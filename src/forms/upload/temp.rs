@@ -1,22 +1,30 @@
 //! Uploads on their way in: each file part is streamed to a file of its own under
-//! `<data_dir>/tmp`, capped one byte over the upload limit, read back whole only when it
-//! fits, and removed whatever happens. Memory per upload stays near the file's size.
+//! `<data_dir>/tmp` (capped one byte over the upload limit), hashed as it is written and
+//! recognised by reading the file (`sniff`), never held whole in memory. A `TempUpload`
+//! removes its file when dropped unless the store has taken it (`persist`).
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-use rocket::tokio::fs::{self, OpenOptions};
+use rocket::tokio::fs::OpenOptions;
 use rocket::tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use sha2::{Digest, Sha256};
+
+pub use crate::model::TempUpload;
 
 /// The temp directory's name inside the data dir.
 const DIR: &str = "tmp";
+
+/// Bytes copied at a time from the request into the temp file.
+const CHUNK: usize = 64 * 1024;
 
 /// `<data_dir>/tmp`.
 pub fn dir(data_dir: &Path) -> PathBuf {
     data_dir.join(DIR)
 }
 
-/// Creates `<data_dir>/tmp` (mode 0700) and removes what a crash left in it.
+/// Creates `<data_dir>/tmp` (mode 0700), removes what a crash left in it (`upload-*`) and
+/// the kept uploads whose time is up (`kept::sweep`).
 ///
 /// # Errors
 /// The directory cannot be created or listed.
@@ -30,24 +38,50 @@ pub fn prepare(data_dir: &Path) -> io::Result<()> {
     }
     for entry in std::fs::read_dir(&dir)? {
         let path = entry?.path();
-        if path.is_file() {
+        let left = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(UPLOAD_PREFIX));
+        if left && path.is_file() {
             std::fs::remove_file(&path)?;
         }
     }
+    super::kept::sweep(data_dir, time::OffsetDateTime::now_utc());
     Ok(())
 }
 
 /// One file part, as far as it was read.
 #[derive(Debug)]
 pub enum Received {
-    /// The whole part, at most the limit.
-    Whole(Vec<u8>),
+    /// The whole part, at most the limit, on disk.
+    Whole(TempUpload),
     /// The part is longer than the limit; nothing of it was kept.
     TooLarge,
 }
 
+/// Writes `bytes` as a new upload in `tmp_dir` (one the appliance makes itself, a test's).
+///
+/// # Errors
+/// The file cannot be written.
+pub async fn from_bytes(tmp_dir: &Path, bytes: &[u8]) -> io::Result<TempUpload> {
+    receive_into(tmp_dir, bytes, u64::MAX - 1)
+        .await?
+        .whole()
+        .ok_or_else(|| io::Error::other("upload larger than u64"))
+}
+
+impl Received {
+    fn whole(self) -> Option<TempUpload> {
+        match self {
+            Received::Whole(t) => Some(t),
+            Received::TooLarge => None,
+        }
+    }
+}
+
 /// Streams `part` into a fresh file under `<data_dir>/tmp`, reading at most `max + 1`
-/// bytes, then reads the file back if the part fitted in `max`. The file is gone on return.
+/// bytes and hashing them, then recognises the file if the part fitted in `max`. A part
+/// over the limit leaves no file behind.
 ///
 /// # Errors
 /// Reading the part or writing the temp file failed (a dropped connection, a full disk).
@@ -56,60 +90,98 @@ pub async fn receive(
     part: impl AsyncRead + Unpin,
     max: u64,
 ) -> io::Result<Received> {
-    let temp = TempPath::new(data_dir);
+    receive_into(&dir(data_dir), part, max).await
+}
+
+async fn receive_into(
+    tmp_dir: &Path,
+    part: impl AsyncRead + Unpin,
+    max: u64,
+) -> io::Result<Received> {
+    let path = tmp_dir.join(format!("{UPLOAD_PREFIX}{}", random_name(20)));
+    // Owned from the start: removed on any early return.
+    let mut temp = TempUpload::at(path, 0, String::new(), None);
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&temp.0)
+        .open(temp.path())
         .await?;
-    let written = rocket::tokio::io::copy(&mut part.take(max.saturating_add(1)), &mut file).await?;
+    let mut part = part.take(max.saturating_add(1));
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut written = 0u64;
+    loop {
+        let n = part.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        file.write_all(&buf[..n]).await?;
+        written += n as u64;
+    }
     file.flush().await?;
     drop(file);
     if written > max {
         return Ok(Received::TooLarge);
     }
-    Ok(Received::Whole(fs::read(&temp.0).await?))
+    let path = temp.path().to_path_buf();
+    temp.sniffed = rocket::tokio::task::spawn_blocking(move || super::sniff::sniff_file(&path))
+        .await
+        .unwrap_or(None);
+    temp.size = written;
+    temp.sha256 = hex::encode(hash.finalize());
+    Ok(Received::Whole(temp))
 }
 
-/// A path under the temp directory, removed when dropped.
-struct TempPath(PathBuf);
+/// The name every upload in progress starts with (a crash's leftovers are removed by it).
+const UPLOAD_PREFIX: &str = "upload-";
 
-impl TempPath {
-    fn new(data_dir: &Path) -> TempPath {
-        use rand::Rng;
-        let name: String = rand::thread_rng()
-            .sample_iter(rand::distributions::Alphanumeric)
-            .take(20)
-            .map(char::from)
-            .collect();
-        TempPath(dir(data_dir).join(format!("upload-{name}")))
-    }
-}
-
-impl Drop for TempPath {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_file(&self.0) {
-            if e.kind() != io::ErrorKind::NotFound {
-                tracing::warn!(path = %self.0.display(), "temp upload not removed: {e}");
-            }
-        }
-    }
+/// `len` random letters and digits.
+pub fn random_name(len: usize) -> String {
+    use rand::Rng;
+    rand::thread_rng()
+        .sample_iter(rand::distributions::Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::FileType;
 
     #[rocket::async_test]
     async fn a_part_is_kept_only_when_it_fits_and_no_temp_file_stays() {
         let data = tempfile::tempdir().unwrap();
         prepare(data.path()).unwrap();
         let fits = receive(data.path(), &b"0123456789"[..], 10).await.unwrap();
-        assert!(matches!(fits, Received::Whole(ref b) if b == b"0123456789"));
+        let Received::Whole(upload) = fits else {
+            panic!("10 bytes fit in 10");
+        };
+        assert_eq!(upload.read().unwrap(), b"0123456789");
+        assert_eq!(upload.size, 10);
+        assert_eq!(upload.sha256, hex::encode(Sha256::digest(b"0123456789")));
+        assert_eq!(upload.sniffed, None);
+        drop(upload);
         let over = receive(data.path(), &b"0123456789A"[..], 10).await.unwrap();
         assert!(matches!(over, Received::TooLarge));
         assert_eq!(std::fs::read_dir(dir(data.path())).unwrap().count(), 0);
+    }
+
+    #[rocket::async_test]
+    async fn a_real_document_is_recognised_from_its_file() {
+        let data = tempfile::tempdir().unwrap();
+        prepare(data.path()).unwrap();
+        let pdf = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/cv/cv.docx"
+        ));
+        let upload = from_bytes(&dir(data.path()), pdf).await.unwrap();
+        assert_eq!(upload.sniffed, Some(FileType::Docx));
+        let moved = upload.into_path();
+        assert!(moved.exists(), "handed over, not removed");
     }
 
     #[test]

@@ -17,7 +17,13 @@ use crate::App;
 pub struct Download {
     filename: String,
     content_type: ContentType,
-    bytes: Vec<u8>,
+    body: Body,
+}
+
+/// What a download sends: bytes made for it, or a file read as it goes.
+enum Body {
+    Bytes(Vec<u8>),
+    File(rocket::tokio::fs::File, u64),
 }
 
 impl<'r> Responder<'r, 'static> for Download {
@@ -28,37 +34,39 @@ impl<'r> Responder<'r, 'static> for Download {
             .chars()
             .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\' || *c == ' ')
             .collect();
-        rocket::Response::build()
+        let mut response = rocket::Response::build();
+        response
             .header(self.content_type)
             .header(Header::new(
                 "Content-Disposition",
                 format!("attachment; filename=\"{safe}\""),
             ))
-            .header(Header::new("Cache-Control", "no-store"))
-            .sized_body(self.bytes.len(), std::io::Cursor::new(self.bytes))
-            .ok()
+            .header(Header::new("Cache-Control", "no-store"));
+        match self.body {
+            Body::Bytes(bytes) => response.sized_body(bytes.len(), std::io::Cursor::new(bytes)),
+            Body::File(file, size) => response.sized_body(usize::try_from(size).ok(), file),
+        };
+        response.ok()
     }
 }
 
+/// An uploaded file, streamed from disk.
 #[get("/submissions/<id>/files/<field>")]
-pub fn file(
+pub async fn file(
     id: SubmissionId,
     field: &str,
     _admin: Admin,
     app: &State<App>,
 ) -> Result<Download, Error> {
-    let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
-    let meta = s
-        .files
-        .iter()
-        .find(|f| f.field == field)
-        .ok_or(Error::NotFound)?;
-    let bytes = app.store.file(id, field)?.ok_or(Error::NotFound)?;
+    let (meta, path) = app.store.file_on_disk(id, field)?.ok_or(Error::NotFound)?;
+    let file = rocket::tokio::fs::File::open(path)
+        .await
+        .map_err(|_| Error::NotFound)?;
     Ok(Download {
-        filename: meta.filename.clone(),
+        filename: meta.filename,
         // Never the uploaded type: a download is a download.
         content_type: ContentType::Binary,
-        bytes,
+        body: Body::File(file, meta.size),
     })
 }
 
@@ -155,7 +163,7 @@ async fn export(app: &App, filter: SubmissionFilter, format: Format) -> Result<D
     Ok(Download {
         filename: format!("kipekee-{name}-{}.{extension}", stamp()),
         content_type,
-        bytes,
+        body: Body::Bytes(bytes),
     })
 }
 
@@ -190,7 +198,7 @@ pub fn subscribers_csv(_admin: Admin, app: &State<App>) -> Result<Download, Erro
     Ok(Download {
         filename: format!("kipekee-subscribers-{}.csv", stamp()),
         content_type: ContentType::new("text", "csv").with_params(("charset", "utf-8")),
-        bytes,
+        body: Body::Bytes(bytes),
     })
 }
 
@@ -205,6 +213,6 @@ pub async fn backup(_admin: Admin, app: &State<App>) -> Result<Download, Error> 
     Ok(Download {
         filename: format!("kipekee-backup-{}.jsonl", stamp()),
         content_type: ContentType::new("application", "x-ndjson"),
-        bytes,
+        body: Body::Bytes(bytes),
     })
 }
