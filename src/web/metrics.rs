@@ -1,4 +1,5 @@
-//! `/metrics` for a scraper (loopback or the metrics token), and the fairing that counts
+//! `/metrics` for a scraper (loopback or the metrics token), `/healthz` for anyone (with
+//! details for a scraper), and the fairing that counts
 //! posts turned away before they were stored. The counters are `crate::metrics`.
 
 use rocket::fairing::{Fairing, Info, Kind};
@@ -6,10 +7,12 @@ use rocket::http::{ContentType, Method, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::{get, routes, Request, Response, Route, State};
 
+use serde_json::json;
+
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
-    routes![metrics]
+    routes![metrics, healthz]
 }
 
 /// A client allowed to scrape `/metrics` and read `/healthz`'s details: a direct loopback
@@ -98,6 +101,48 @@ impl Fairing for RejectedPosts {
             }
         }
     }
+}
+
+/// `/healthz`'s `cause` while free disk space is below `KIPEKEE_MIN_FREE_BYTES`.
+pub const DISK_FULL: &str = "disk_full";
+
+/// Anyone gets `status` and, when not ok, a short `cause` category; the counts, the version and
+/// the last Mailtrap error only go to whoever may scrape `/metrics` (a direct loopback
+/// client or the metrics token). Security review #14.
+#[get("/healthz")]
+fn healthz(app: &State<App>, insider: Option<Scraper>) -> (Status, (ContentType, String)) {
+    let health = crate::health::DeliveryHealth::of(&app.store);
+    let schema = match app.store.check() {
+        Ok(schema) => schema,
+        Err(e) => {
+            tracing::error!("health check: {e}");
+            let body = json!({ "status": "error", "cause": "store" });
+            return (
+                Status::ServiceUnavailable,
+                (ContentType::JSON, body.to_string()),
+            );
+        }
+    };
+    let (status, cause) = match app.disk.check() {
+        Err(_) => ("degraded", Some(DISK_FULL)),
+        Ok(()) => (health.status(), health.cause()),
+    };
+    let mut body = json!({ "status": status });
+    if let Some(cause) = cause {
+        body["cause"] = json!(cause);
+    }
+    if insider.is_some() {
+        body["detail"] = json!(health.detail());
+        body["version"] = json!(env!("CARGO_PKG_VERSION"));
+        body["schema_version"] = json!(schema);
+        body["submissions"] = json!(app.store.count_submissions());
+        body["mailtrap"] = json!(if app.mailer.is_configured() {
+            "configured"
+        } else {
+            "not configured"
+        });
+    }
+    (Status::Ok, (ContentType::JSON, body.to_string()))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod error;
 mod fairings;
 pub mod hooks;
 mod input;
+mod links;
 pub mod metrics;
 mod public;
 mod redirect;
@@ -24,6 +25,7 @@ pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
     rocket
         .manage(app)
         .mount("/", public::routes())
+        .mount("/", links::routes())
         .mount("/assets", assets::routes())
         .mount("/admin", admin::routes())
         .mount("/", metrics::routes())

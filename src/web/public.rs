@@ -1,5 +1,5 @@
-//! The public site: form index, form pages, submission, thank-you page, newsletter links,
-//! health. Handlers only orchestrate: parsing lives in `input`, rules in `forms`, the
+//! The public site: form index, form pages, submission, thank-you page (the newsletter's
+//! emailed links are in `links`, `/healthz` in `metrics`). Handlers only orchestrate: parsing lives in `input`, rules in `forms`, the
 //! submission's journey in `submit`.
 
 use std::collections::BTreeMap;
@@ -26,21 +26,15 @@ pub fn routes() -> Vec<Route> {
         form_page,
         form_submit,
         form_preflight,
-        thanks_page,
-        confirm_page,
-        confirm,
-        unsubscribe_page,
-        unsubscribe,
-        resubscribe,
-        healthz
+        thanks_page
     ]
 }
 
-fn page(app: &App, name: &str, ctx: &Context) -> Result<RawHtml<String>, Error> {
+pub(super) fn page(app: &App, name: &str, ctx: &Context) -> Result<RawHtml<String>, Error> {
     Ok(RawHtml(app.templates.render(name, ctx)?))
 }
 
-fn base_context(app: &App) -> Context {
+pub(super) fn base_context(app: &App) -> Context {
     let mut ctx = Context::new();
     ctx.insert("site_name", app.config.site_name());
     ctx
@@ -310,185 +304,4 @@ fn thanks_page(
     ctx.insert("email", &email);
     ctx.insert("newsletter", &(def.kind == FormKind::Newsletter));
     page(app, "public/thanks.html", &ctx)
-}
-
-/// What the page behind an emailed link shows: the address, and a button when there is
-/// something to do. Title, message and button label are catalogue keys (`link.*`).
-struct LinkPage<'a> {
-    title: &'a str,
-    message: &'a str,
-    email: Option<&'a str>,
-    /// `(path, label)` of the button that posts back; `None` when nothing is left to do.
-    button: Option<(String, &'a str)>,
-}
-
-fn link_page(app: &App, p: LinkPage<'_>) -> Result<RawHtml<String>, Error> {
-    let strings = app.templates.strings();
-    let mut ctx = base_context(app);
-    ctx.insert("title", strings.text(p.title));
-    ctx.insert("message", strings.text(p.message));
-    ctx.insert("email", &p.email);
-    ctx.insert("action", &p.button.as_ref().map(|b| b.0.as_str()));
-    ctx.insert("button", &p.button.as_ref().map(|b| strings.text(b.1)));
-    page(app, "public/link.html", &ctx)
-}
-
-/// Emailed links never act on `GET` or `HEAD`: mail link scanners (Safe Links, Proofpoint,
-/// Mimecast, Gmail's prefetch) open every link. The page asks; only the button's `POST` acts.
-#[get("/confirm/<token>")]
-fn confirm_page(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
-    let sub = app
-        .store
-        .subscriber_for_link(token)?
-        .filter(|s| s.confirm_token == token && s.state != SubscriberState::Unsubscribed)
-        .ok_or(Error::ExpiredLink(LinkKind::Confirm))?;
-    if sub.state == SubscriberState::Confirmed {
-        return link_page(
-            app,
-            LinkPage {
-                title: "link.subscribed_title",
-                message: "link.already_confirmed",
-                email: Some(sub.email.as_str()),
-                button: None,
-            },
-        );
-    }
-    link_page(
-        app,
-        LinkPage {
-            title: "link.confirm_title",
-            message: "link.confirm_message",
-            email: Some(sub.email.as_str()),
-            button: Some((format!("/confirm/{token}"), "link.confirm_button")),
-        },
-    )
-}
-
-#[post("/confirm/<token>")]
-async fn confirm(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
-    let sub = submit::confirm_subscription(app, token)
-        .await?
-        .ok_or(Error::ExpiredLink(LinkKind::Confirm))?;
-    link_page(
-        app,
-        LinkPage {
-            title: "link.subscribed_title",
-            message: "link.confirmed",
-            email: Some(sub.email.as_str()),
-            button: None,
-        },
-    )
-}
-
-#[get("/unsubscribe/<token>")]
-fn unsubscribe_page(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
-    let sub = app
-        .store
-        .subscriber_for_link(token)?
-        .filter(|s| s.unsubscribe_token == token)
-        .ok_or(Error::ExpiredLink(LinkKind::Unsubscribe))?;
-    if sub.state == SubscriberState::Unsubscribed {
-        return unsubscribed_page(app, &sub);
-    }
-    link_page(
-        app,
-        LinkPage {
-            title: "link.unsubscribe_title",
-            message: "link.unsubscribe_message",
-            email: Some(sub.email.as_str()),
-            button: Some((format!("/unsubscribe/{token}"), "link.unsubscribe_button")),
-        },
-    )
-}
-
-fn unsubscribed_page(app: &App, sub: &Subscriber) -> Result<RawHtml<String>, Error> {
-    link_page(
-        app,
-        LinkPage {
-            title: "link.unsubscribed_title",
-            message: "link.unsubscribed_message",
-            email: Some(sub.email.as_str()),
-            button: Some((
-                format!("/resubscribe/{}", sub.unsubscribe_token),
-                "link.subscribe_again",
-            )),
-        },
-    )
-}
-
-/// The page's button and RFC 8058 one-click unsubscribe alike (mail clients post
-/// `List-Unsubscribe=One-Click` from `List-Unsubscribe-Post`, from any origin).
-#[post("/unsubscribe/<token>")]
-async fn unsubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
-    let sub = app
-        .store
-        .unsubscribe(token)
-        .await?
-        .ok_or(Error::ExpiredLink(LinkKind::Unsubscribe))?;
-    unsubscribed_page(app, &sub)
-}
-
-#[post("/resubscribe/<token>")]
-async fn resubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
-    let sub = app
-        .store
-        .resubscribe(token)
-        .await?
-        .ok_or(Error::ExpiredLink(LinkKind::Unsubscribe))?;
-    let message = if sub.state == SubscriberState::Confirmed {
-        "link.welcome_back"
-    } else {
-        "link.almost_there"
-    };
-    link_page(
-        app,
-        LinkPage {
-            title: "link.resubscribed_title",
-            message,
-            email: Some(sub.email.as_str()),
-            button: None,
-        },
-    )
-}
-
-/// `/healthz`'s `cause` while free disk space is below `KIPEKEE_MIN_FREE_BYTES`.
-pub const DISK_FULL: &str = "disk_full";
-
-/// Anyone gets `status` and, when not ok, a short `cause` category; the counts, the version and
-/// the last Mailtrap error only go to whoever may scrape `/metrics` (a direct loopback
-/// client or the metrics token). Security review #14.
-#[get("/healthz")]
-fn healthz(app: &State<App>, insider: Option<Scraper>) -> (Status, (ContentType, String)) {
-    let health = crate::health::DeliveryHealth::of(&app.store);
-    let schema = match app.store.check() {
-        Ok(schema) => schema,
-        Err(e) => {
-            tracing::error!("health check: {e}");
-            let body = json!({ "status": "error", "cause": "store" });
-            return (
-                Status::ServiceUnavailable,
-                (ContentType::JSON, body.to_string()),
-            );
-        }
-    };
-    let (status, cause) = match app.disk.check() {
-        Err(_) => ("degraded", Some(DISK_FULL)),
-        Ok(()) => (health.status(), health.cause()),
-    };
-    let mut body = json!({ "status": status });
-    if let Some(cause) = cause {
-        body["cause"] = json!(cause);
-    }
-    if insider.is_some() {
-        body["detail"] = json!(health.detail());
-        body["version"] = json!(env!("CARGO_PKG_VERSION"));
-        body["schema_version"] = json!(schema);
-        body["submissions"] = json!(app.store.count_submissions());
-        body["mailtrap"] = json!(if app.mailer.is_configured() {
-            "configured"
-        } else {
-            "not configured"
-        });
-    }
-    (Status::Ok, (ContentType::JSON, body.to_string()))
 }

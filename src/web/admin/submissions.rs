@@ -130,6 +130,15 @@ fn sent_count(attempts: &[Delivery]) -> usize {
         .count()
 }
 
+/// `2 of 3 email(s) delivered to Mailtrap`: how a round went, for the owner's notice.
+fn round_notice(attempts: &[Delivery]) -> String {
+    format!(
+        "{} of {} email(s) delivered to Mailtrap",
+        sent_count(attempts),
+        attempts.len()
+    )
+}
+
 /// How the submission page names an attempt.
 pub(super) fn attempt_label(a: Attempt) -> String {
     match a {
@@ -163,16 +172,12 @@ pub async fn resend(
         kind => Resend::Kind(kind),
     };
     let attempts = outbox::resend(app, &s, which, Attempt::ResentByOwner).await?;
-    let sent = sent_count(&attempts);
     let notice = if attempts.is_empty() {
         "Nothing resent: no email of this submission has failed. Choose \"All emails\" or one \
          email to send it again."
             .to_string()
     } else {
-        format!(
-            "Resent: {sent} of {} email(s) delivered to Mailtrap.",
-            attempts.len()
-        )
+        format!("Resent: {}.", round_notice(&attempts))
     };
     Ok(back_to(format!("/admin/submissions/{id}"), notice))
 }
@@ -227,12 +232,7 @@ pub async fn approve(
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
     let (s, sent) = submit::approve(app, id).await?.ok_or(Error::NotFound)?;
-    let delivered = sent_count(&sent);
-    let notice = format!(
-        "{} approved: {delivered} of {} email(s) delivered to Mailtrap.",
-        s.reference,
-        sent.len()
-    );
+    let notice = format!("{} approved: {}.", s.reference, round_notice(&sent));
     Ok(back_to(format!("/admin/submissions/{id}"), notice))
 }
 

@@ -1,0 +1,143 @@
+
+use super::*;
+
+#[test]
+#[allow(clippy::result_large_err)]
+fn env_names_of_the_seed_work_and_bad_recipient_names_its_key() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("ADMIN_EMAIL", "owner@shop.example");
+        jail.set_env("KIPEKEE_DATA_DIR", "/tmp/kipekee-x");
+        jail.set_env(
+            "KIPEKEE_ALLOWED_ORIGINS",
+            "https://a.example, https://b.example/",
+        );
+        jail.set_env("MAILTRAP_API_TOKEN", "tok");
+        let c = AppConfig::from_figment(&figment()).unwrap();
+        assert_eq!(c.admin_email.unwrap().as_str(), "owner@shop.example");
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/kipekee-x"));
+        assert_eq!(
+            c.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert_eq!(format!("{:?}", c.mailtrap_api_token), "Some(\"***\")");
+        assert_eq!(c.max_upload_bytes, 5 << 20);
+        assert_eq!(c.max_body_bytes, 32 << 20);
+        assert_eq!(c.min_free_bytes, 512 << 20);
+        let limits: rocket::data::Limits = figment().extract_inner("limits").unwrap();
+        assert_eq!(
+            limits.get("json"),
+            Some(rocket::data::ByteUnit::Mebibyte(1))
+        );
+
+        jail.set_env("JOBS_EMAIL", "not an address");
+        let err = AppConfig::from_figment(&figment()).unwrap_err().to_string();
+        assert!(
+            err.contains("JOBS_EMAIL") && err.contains("not a valid email"),
+            "{err}"
+        );
+        Ok(())
+    });
+}
+
+/// The shipped `Rocket.toml` documents real keys: uncommented, it still loads.
+#[test]
+fn shipped_rocket_toml_with_its_examples_uncommented_is_valid() {
+    let text = include_str!("../../Rocket.toml");
+    let uncommented: String = text
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(rest)
+                if rest.starts_with('[')
+                    || rest.split_once(" = ").is_some_and(|(k, _)| {
+                        k.chars()
+                            .all(|c| c.is_ascii_lowercase() || c == '_' || c == '-')
+                    }) =>
+            {
+                rest
+            }
+            _ => l,
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let figment = Figment::from(Serialized::defaults(AppConfig::default()))
+        .merge(Toml::string(&uncommented).nested());
+    let c = AppConfig::from_figment(&figment).unwrap();
+    assert_eq!(c.forms["quote"].title, "Book a safari");
+    assert!(!c.forms["contact"].enabled);
+    assert_eq!(c.admin_email.unwrap().as_str(), "owner@shop.example");
+    let limits: rocket::data::Limits = figment.extract_inner("limits").unwrap();
+    assert_eq!(
+        limits.get("json"),
+        Some(rocket::data::ByteUnit::Mebibyte(1))
+    );
+    assert_eq!(c.max_body_bytes, 32 << 20);
+}
+
+#[test]
+#[allow(clippy::result_large_err)]
+fn empty_env_values_mean_unset() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("ADMIN_EMAIL", "");
+        let c = AppConfig::from_figment(&figment()).unwrap();
+        assert!(c.admin_email.is_none());
+        Ok(())
+    });
+}
+
+#[test]
+fn a_sandbox_inbox_goes_to_mailtrap_sandbox_or_to_the_configured_api() {
+    let mut c = AppConfig::default();
+    assert_eq!(
+        c.mailtrap_batch_url(),
+        "https://send.api.mailtrap.io/api/batch"
+    );
+    c.mailtrap_inbox_id = Some(InboxId(4242));
+    assert_eq!(
+        c.mailtrap_batch_url(),
+        "https://sandbox.api.mailtrap.io/api/batch/4242"
+    );
+    c.mailtrap_api_url = "http://127.0.0.1:9/".into();
+    assert_eq!(c.mailtrap_batch_url(), "http://127.0.0.1:9/api/batch/4242");
+    assert!(InboxId::try_from("12ab".to_string()).is_err());
+}
+
+/// `Rocket.toml` may write the inbox id as a number or as a string; the environment's
+/// text is read the same; a bad value stops start-up with one line naming the key.
+#[test]
+#[allow(clippy::result_large_err)]
+fn an_inbox_id_is_read_as_a_toml_number_or_text_and_a_bad_one_is_named() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("ROCKET_CONFIG", "Rocket.toml");
+        for (toml, expected) in [
+            ("mailtrap_inbox_id = 123456", Some(InboxId(123456))),
+            ("mailtrap_inbox_id = \"123456\"", Some(InboxId(123456))),
+            ("mailtrap_inbox_id = \"\"", None),
+        ] {
+            jail.create_file("Rocket.toml", &format!("[default]\n{toml}\n"))?;
+            let c = AppConfig::from_figment(&figment()).unwrap();
+            assert_eq!(c.mailtrap_inbox_id, expected, "{toml}");
+        }
+        for (toml, shown) in [
+            ("mailtrap_inbox_id = -5", "-5"),
+            ("mailtrap_inbox_id = 12.5", "12.5"),
+            ("mailtrap_inbox_id = \"12ab\"", "\"12ab\""),
+        ] {
+            jail.create_file("Rocket.toml", &format!("[default]\n{toml}\n"))?;
+            let err = AppConfig::from_figment(&figment()).unwrap_err().to_string();
+            assert!(
+                err.contains("mailtrap_inbox_id") && err.contains(shown),
+                "{toml}: {err}"
+            );
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+        jail.create_file("Rocket.toml", "[default]\nmailtrap_inbox_id = 1\n")?;
+        jail.set_env("MAILTRAP_INBOX_ID", "0042");
+        let c = AppConfig::from_figment(&figment()).unwrap();
+        assert_eq!(
+            c.mailtrap_inbox_id,
+            Some(InboxId(42)),
+            "the environment wins"
+        );
+        Ok(())
+    });
+}

@@ -1,0 +1,194 @@
+//! The four built-in forms of the design card: quote request, job application, newsletter
+//! signup and contact. Their visitor-facing texts come from the English catalogue.
+
+use std::collections::BTreeMap;
+
+use super::{EmailDef, FieldDef, FieldKind, FormDef, FormKind, Trigger};
+use crate::model::FileType;
+
+fn field(name: &str, label: &str, kind: FieldKind, required: bool) -> FieldDef {
+    FieldDef {
+        name: name.into(),
+        label: label.into(),
+        kind,
+        required,
+        max_length: None,
+        options: Vec::new(),
+        accept: Vec::new(),
+        placeholder: String::new(),
+    }
+}
+
+fn email(kind: &str, to: &str, subject: &str, template: &str) -> EmailDef {
+    EmailDef {
+        kind: kind.into(),
+        to: to.into(),
+        subject: subject.into(),
+        template: template.into(),
+        when: Trigger::Submit,
+        attach_files: false,
+    }
+}
+
+/// The four forms of the design card. The texts a visitor sees are the English catalogue's
+/// (`locales/en.toml`, `forms.<slug>.…`); `i18n::localize_forms` swaps them for the locale's.
+pub fn builtin() -> BTreeMap<String, FormDef> {
+    use FieldKind::*;
+    let en = crate::i18n::english();
+    let text = |slug: &str, key: &str| en.text(&format!("forms.{slug}.{key}")).to_string();
+    let visible = |slug: &str, name: &str, kind: FieldKind, required: bool| {
+        field(name, &text(slug, &format!("fields.{name}")), kind, required)
+    };
+    let confirmation = |slug: &str| {
+        email(
+            "confirmation",
+            "visitor",
+            &text(slug, "subjects.confirmation"),
+            "confirmation",
+        )
+    };
+    let quote = FormDef {
+        title: text("quote", "title"),
+        intro: text("quote", "intro"),
+        reference_prefix: "Q".into(),
+        enabled: true,
+        position: 1,
+        kind: FormKind::Standard,
+        submit_label: text("quote", "submit"),
+        thanks: text("quote", "thanks"),
+        fields: vec![
+            visible("quote", "full_name", Text, true),
+            visible("quote", "email", Email, true),
+            visible("quote", "phone", Tel, false),
+            visible("quote", "company", Text, false),
+            visible("quote", "message", Textarea, true),
+        ],
+        emails: vec![
+            email(
+                "admin",
+                "admin",
+                "New quote request {{ reference }} from {{ full_name }}",
+                "admin",
+            ),
+            confirmation("quote"),
+        ],
+        statuses: default_statuses(),
+    };
+    let mut cv = visible("job", "cv", File, true);
+    cv.accept = vec![FileType::Pdf, FileType::Doc, FileType::Docx, FileType::Odt];
+    let job = FormDef {
+        title: text("job", "title"),
+        intro: text("job", "intro"),
+        reference_prefix: "J".into(),
+        enabled: true,
+        position: 2,
+        kind: FormKind::Standard,
+        submit_label: text("job", "submit"),
+        thanks: text("job", "thanks"),
+        fields: vec![
+            visible("job", "full_name", Text, true),
+            visible("job", "email", Email, true),
+            visible("job", "phone", Tel, false),
+            visible("job", "position", Text, true),
+            visible("job", "cover_letter", Textarea, false),
+            cv,
+        ],
+        emails: vec![
+            EmailDef {
+                attach_files: true,
+                ..email(
+                    "admin",
+                    "jobs",
+                    "Job application {{ reference }}: {{ position }} from {{ full_name }}",
+                    "admin",
+                )
+            },
+            confirmation("job"),
+        ],
+        statuses: [
+            "new",
+            "reviewing",
+            "interview",
+            "hired",
+            "rejected",
+            "archived",
+        ]
+        .map(String::from)
+        .to_vec(),
+    };
+    let newsletter = FormDef {
+        title: text("newsletter", "title"),
+        intro: text("newsletter", "intro"),
+        reference_prefix: "N".into(),
+        enabled: true,
+        position: 3,
+        kind: FormKind::Newsletter,
+        submit_label: text("newsletter", "submit"),
+        thanks: text("newsletter", "thanks"),
+        fields: vec![
+            visible("newsletter", "email", Email, true),
+            visible("newsletter", "name", Text, false),
+        ],
+        emails: vec![
+            email(
+                "optin",
+                "visitor",
+                &text("newsletter", "subjects.optin"),
+                "optin",
+            ),
+            EmailDef {
+                when: Trigger::Confirm,
+                ..email(
+                    "welcome",
+                    "visitor",
+                    &text("newsletter", "subjects.welcome"),
+                    "welcome",
+                )
+            },
+            EmailDef {
+                when: Trigger::Confirm,
+                ..email(
+                    "notice",
+                    "newsletter",
+                    "New newsletter subscriber {{ email }}",
+                    "notice",
+                )
+            },
+        ],
+        statuses: ["new", "archived"].map(String::from).to_vec(),
+    };
+    let contact = FormDef {
+        title: text("contact", "title"),
+        intro: text("contact", "intro"),
+        reference_prefix: "C".into(),
+        enabled: true,
+        position: 4,
+        kind: FormKind::Standard,
+        submit_label: text("contact", "submit"),
+        thanks: text("contact", "thanks"),
+        fields: vec![
+            visible("contact", "name", Text, true),
+            visible("contact", "email", Email, true),
+            visible("contact", "message", Textarea, true),
+        ],
+        emails: vec![
+            email(
+                "admin",
+                "admin",
+                "New message {{ reference }} from {{ name }}",
+                "admin",
+            ),
+            confirmation("contact"),
+        ],
+        statuses: ["new", "replied", "archived"].map(String::from).to_vec(),
+    };
+    [
+        ("quote", quote),
+        ("job", job),
+        ("newsletter", newsletter),
+        ("contact", contact),
+    ]
+    .into_iter()
+    .map(|(s, d)| (s.to_string(), d))
+    .collect()
+}

@@ -1,0 +1,137 @@
+
+use super::*;
+
+#[test]
+fn batch_items_are_read_one_by_one() {
+    let body = r#"{"success":true,"responses":[
+            {"success":true,"message_ids":["a1","a2"]},
+            {"success":false,"errors":["'from' is required","'subject' is required"]}]}"#;
+    let got = parse_batch_answer(200, body, 3);
+    assert_eq!(got[0], Ok(vec!["a1".to_string(), "a2".to_string()]));
+    assert_eq!(
+        got[1],
+        Err(Failure::new(
+            FailureKind::Rejected,
+            "'from' is required; 'subject' is required"
+        ))
+    );
+    let uncovered = got[2].as_ref().unwrap_err();
+    assert!(uncovered.detail.contains("did not cover"));
+    assert_eq!(uncovered.kind, FailureKind::UnreadableAnswer);
+}
+
+#[test]
+fn every_error_shape_is_understood() {
+    let mt = |status| FailureKind::Http {
+        status,
+        mailtrap: true,
+    };
+    let gateway = |status| FailureKind::Http {
+        status,
+        mailtrap: false,
+    };
+    let cases = [
+        (
+            401,
+            r#"{"errors":["Unauthorized"]}"#,
+            mt(401),
+            "HTTP 401: Unauthorized",
+        ),
+        (
+            400,
+            r#"{"success":false,"errors":["bad"]}"#,
+            mt(400),
+            "HTTP 400: bad",
+        ),
+        (
+            401,
+            r#"{"error":"Incorrect API token"}"#,
+            mt(401),
+            "HTTP 401: Incorrect API token",
+        ),
+        (
+            422,
+            r#"{"errors":{"base":["x"]}}"#,
+            mt(422),
+            r#"HTTP 422: base: ["x"]"#,
+        ),
+        (
+            503,
+            "<html>cloudflare</html>",
+            gateway(503),
+            "HTTP 503: non-JSON answer",
+        ),
+        (502, "", gateway(502), "HTTP 502: empty answer"),
+        (
+            500,
+            r#"{"errors":["Internal"]}"#,
+            mt(500),
+            "HTTP 500: Internal",
+        ),
+        (
+            200,
+            r#"{"success":false,"errors":["general"]}"#,
+            FailureKind::Rejected,
+            "HTTP 200: general",
+        ),
+        (
+            200,
+            "not json",
+            FailureKind::UnreadableAnswer,
+            "HTTP 200: non-JSON answer",
+        ),
+    ];
+    for (status, body, kind, want) in cases {
+        assert_eq!(
+            parse_batch_answer(status, body, 1),
+            vec![Err(Failure::new(kind, want))],
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn the_budget_grows_with_the_body() {
+    let base = Duration::from_secs(10);
+    assert_eq!(budget(base, 2_000), base);
+    // A 5 MiB CV base64-encoded in a batch: about 7 MB.
+    assert_eq!(budget(base, 7_000_000), Duration::from_secs(38));
+    assert_eq!(longest_send(base), Duration::from_secs(50));
+}
+
+fn self_signed_pem() -> String {
+    rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .cert
+        .pem()
+}
+
+#[test]
+fn a_pem_bundle_adds_every_certificate_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle.pem");
+    let text = format!(
+        "# comments and other blocks are skipped\n{}\n{}",
+        self_signed_pem(),
+        self_signed_pem()
+    );
+    std::fs::write(&bundle, text).unwrap();
+    assert_eq!(load_pem_bundle(&bundle).unwrap().len(), 2);
+
+    let base = root_store(None).len();
+    assert_eq!(root_store(Some(&bundle)).len(), base + 2);
+}
+
+#[test]
+fn an_unusable_bundle_is_an_error_naming_the_file_and_trust_stays_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let missing = dir.path().join("missing.pem");
+    for path in [&empty, &missing] {
+        let err = load_pem_bundle(path).unwrap_err();
+        assert!(err.contains(&path.display().to_string()), "{err}");
+    }
+    // Mozilla's roots are always there, whatever the bundle and the system store hold.
+    assert!(root_store(Some(&missing)).len() >= webpki_roots::TLS_SERVER_ROOTS.len());
+}

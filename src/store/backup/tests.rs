@@ -1,0 +1,190 @@
+
+use std::collections::BTreeMap;
+
+use time::Duration;
+
+use super::*;
+use crate::model::{Delivery, EmailAddress, EmailStatus, FileType, NewSubmission, Upload};
+
+const CV: &[u8] = b"%PDF-1.7 \x00\xff bytes";
+
+fn quote(message: &str) -> NewSubmission {
+    NewSubmission::for_test("quote", "Q", &[("message", message)])
+}
+
+async fn filled_store() -> Store {
+    let store = Store::temporary().unwrap();
+    let mut job = quote("cv attached");
+    job.form = "job".into();
+    job.reference_prefix = "J".into();
+    let tmp = tempfile::tempdir().unwrap();
+    job.uploads = vec![Upload {
+        field: "cv".into(),
+        filename: "cv.pdf".into(),
+        file_type: FileType::Pdf,
+        file: crate::forms::temp::from_bytes(tmp.path(), CV)
+            .await
+            .unwrap(),
+    }];
+    let job = store.insert_submission(job).await.unwrap();
+    store.insert_submission(quote("a quote")).await.unwrap();
+    let attempt = Delivery::planned("admin", Some("o@example.com"), "New job");
+    store
+        .record_deliveries(job.id, vec![attempt], EmailStatus::Sent)
+        .await
+        .unwrap();
+    let email = EmailAddress::parse("reader@example.com").unwrap();
+    store
+        .subscribe(&email, Some("Reader"), job.id, Duration::HOUR)
+        .await
+        .unwrap();
+    store
+        .db
+        .open_tree("later_feature")
+        .unwrap()
+        .insert("k1", "x")
+        .unwrap();
+    store.create_session("tag").await.unwrap();
+    store
+}
+
+fn dump(store: &Store) -> BTreeMap<(String, Vec<u8>), Vec<u8>> {
+    let mut all = BTreeMap::new();
+    for name in store.db.tree_names() {
+        let tree = String::from_utf8(name.to_vec()).unwrap();
+        if tree == "sessions" {
+            continue;
+        }
+        for entry in store.db.open_tree(&name).unwrap().iter() {
+            let (k, v) = entry.unwrap();
+            all.insert((tree.clone(), k.to_vec()), v.to_vec());
+        }
+    }
+    all
+}
+
+#[rocket::async_test]
+async fn a_restored_backup_equals_the_store_it_was_taken_from_tree_by_tree() {
+    let store = filled_store().await;
+    let mut backup = Vec::new();
+    let stats = store.backup_to(&mut backup).unwrap();
+    assert_eq!(stats.count("submissions"), 2);
+    assert_eq!(stats.count("files"), 1);
+    assert_eq!(stats.count("deliveries"), 1);
+    assert_eq!(stats.count("subscribers"), 1);
+    assert_eq!(
+        stats.count("later_feature"),
+        1,
+        "a tree added later is backed up"
+    );
+    assert_eq!(stats.count("sessions"), 0, "admin sessions are left out");
+    assert_eq!(Store::verify_backup(backup.as_slice()).unwrap(), stats);
+
+    let dir = tempfile::tempdir().unwrap();
+    let restored = Store::restore_from(dir.path(), backup.as_slice(), false).unwrap();
+    assert_eq!(restored, stats);
+    let copy = Store::open(dir.path()).unwrap();
+    assert_eq!(dump(&copy), dump(&store));
+    assert!(copy.sessions.is_empty());
+    let job = copy.submission_by_reference("J-1001").unwrap().unwrap();
+    assert_eq!(
+        copy.file(job.id, "cv").unwrap().unwrap(),
+        CV,
+        "the file is restored"
+    );
+    let ids: Vec<_> = copy
+        .submissions_oldest_first(None)
+        .map(|s| s.unwrap().reference)
+        .collect();
+    assert_eq!(ids, ["J-1001", "Q-1001"]);
+    let quotes: Vec<_> = copy
+        .submissions_oldest_first(Some("quote"))
+        .map(|s| s.unwrap().reference)
+        .collect();
+    assert_eq!(quotes, ["Q-1001"]);
+}
+
+#[rocket::async_test]
+async fn restore_refuses_a_store_holding_data_unless_forced_and_then_replaces_it() {
+    let source = filled_store().await;
+    let mut backup = Vec::new();
+    source.backup_to(&mut backup).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let target = Store::open(dir.path()).unwrap();
+        target
+            .insert_submission(quote("already here"))
+            .await
+            .unwrap();
+        target
+            .db
+            .open_tree("only_here")
+            .unwrap()
+            .insert("k", "v")
+            .unwrap();
+        target.db.flush().unwrap();
+    }
+    let err = Store::restore_from(dir.path(), backup.as_slice(), false).unwrap_err();
+    assert!(
+        matches!(err, BackupError::NotEmpty { submissions: 1, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--force"), "{err}");
+    let left = {
+        let target = Store::open(dir.path()).unwrap();
+        target.files.write(SubmissionId(42), 0, b"old").unwrap()
+    };
+    Store::restore_from(dir.path(), backup.as_slice(), true).unwrap();
+    assert!(!left.exists(), "the old store's files are gone");
+    let target = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        dump(&target),
+        dump(&source),
+        "nothing of the old store is left"
+    );
+}
+
+#[rocket::async_test]
+async fn verify_refuses_a_cut_off_or_altered_backup() {
+    let store = filled_store().await;
+    let mut backup = Vec::new();
+    store.backup_to(&mut backup).unwrap();
+    let text = String::from_utf8(backup).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let cut = lines[..lines.len() - 1].join("\n");
+    let err = Store::verify_backup(cut.as_bytes()).unwrap_err();
+    assert!(matches!(err, BackupError::Truncated), "{err}");
+    let dropped = [&lines[..1], &lines[2..]].concat().join("\n");
+    let err = Store::verify_backup(dropped.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("end line counts"), "{err}");
+    let file_line = lines
+        .iter()
+        .position(|l| l.starts_with(r#"{"tree":"files""#))
+        .expect("the file is in the backup");
+    let mut broken = lines.clone();
+    let bad = r#"{"tree":"files","key":"a2V5","value":"AA=="}"#;
+    broken[file_line] = bad;
+    let err = Store::verify_backup(broken.join("\n").as_bytes()).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with(&format!("backup line {}:", file_line + 1)),
+        "{err}"
+    );
+    let err = Store::verify_backup(&b"hello\n"[..]).unwrap_err();
+    assert!(err.to_string().contains("not a kipekee backup"), "{err}");
+    assert!(Store::verify_backup(&b""[..]).is_err());
+}
+
+#[test]
+fn a_backup_of_a_newer_schema_is_refused() {
+    let line = serde_json::json!({
+        "kipekee_backup": 1,
+        "schema_version": SCHEMA_VERSION + 1,
+        "created_at": "2026-01-01T00:00:00Z",
+    });
+    let backup = format!("{line}\n{{\"kipekee_backup_end\":0}}\n");
+    let dir = tempfile::tempdir().unwrap();
+    let err = Store::restore_from(dir.path(), backup.as_bytes(), true).unwrap_err();
+    assert!(matches!(err, BackupError::NewerSchema { .. }), "{err}");
+    assert!(err.to_string().contains("newer kipekee"), "{err}");
+}

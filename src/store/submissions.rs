@@ -1,0 +1,260 @@
+//! Submissions in and out: one sled transaction per submission (record, form index,
+//! reference, idempotency key, review and unread markers), files moved in beside it, and the
+//! delivery log each round appends to.
+
+use rocket::tokio::task::spawn_blocking;
+use sled::transaction::ConflictableTransactionError;
+use sled::Transactional;
+use time::OffsetDateTime;
+
+use super::{abort, codec, idem, keys, Result, Store, StoreError};
+use crate::model::{
+    Delivery, DeliveryId, EmailStatus, NewSubmission, StoredFile, Submission, SubmissionId,
+};
+
+impl Store {
+    fn next_reference(&self, form: &str, prefix: &str) -> Result<String> {
+        let n = self
+            .meta
+            .update_and_fetch(format!("seq/{form}"), |old| {
+                let next = old
+                    .and_then(|v| v.try_into().ok())
+                    .map_or(FIRST_REFERENCE, |b| u64::from_be_bytes(b) + 1);
+                Some(next.to_be_bytes().to_vec())
+            })?
+            .and_then(|v| Some(u64::from_be_bytes(v.as_ref().try_into().ok()?)))
+            .unwrap_or(FIRST_REFERENCE);
+        Ok(format!("{prefix}-{n}"))
+    }
+
+    /// Writes the submission, its index entries and its files in one transaction, then
+    /// flushes to disk: when this returns, the submission survives `kill -9`.
+    pub async fn insert_submission(&self, new: NewSubmission) -> Result<Submission> {
+        let mut stored = self.insert_submissions(vec![new]).await?;
+        Ok(stored.remove(0))
+    }
+
+    /// Many submissions (an import, a benchmark's fixture) with one flush at the end.
+    /// A post whose `_idem` already bound the same content fails with `Duplicate(first)`.
+    pub async fn insert_submissions(&self, batch: Vec<NewSubmission>) -> Result<Vec<Submission>> {
+        self.insert_submissions_at(batch, OffsetDateTime::now_utc())
+            .await
+    }
+
+    /// `insert_submissions` with the clock passed in (idempotency keys expire by it).
+    pub(crate) async fn insert_submissions_at(
+        &self,
+        batch: Vec<NewSubmission>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Submission>> {
+        self.prune_idempotency_keys(now)?;
+        let mut stored = Vec::with_capacity(batch.len());
+        for new in batch {
+            let idem = new
+                .idempotency_key
+                .as_ref()
+                .map(|k| (idem::tree_key(&new.form, k), idem::content_hash(&new)));
+            if let Some((key, hash)) = &idem {
+                // Checked first so a replay does not use up a reference number.
+                let record = idem::Record::live(self.formidem_record.get(key)?.as_deref(), now)
+                    .map(|r| r.retain_stored(|id| self.submissions.contains_key(id.to_key())))
+                    .transpose()?;
+                if let Some(idem::Seen::Replay(first)) = record.map(|r| r.seen(hash)) {
+                    return Err(StoreError::Duplicate(first));
+                }
+            }
+            let id = SubmissionId(self.next_id());
+            let reference = self.next_reference(&new.form, &new.reference_prefix)?;
+            let (mut submission, uploads) = new.into_record(id, reference);
+            let files = self.files.clone();
+            submission.files = spawn_blocking(move || files.put(id, uploads))
+                .await
+                .map_err(std::io::Error::other)??;
+            let edit_of = (
+                &self.submissions,
+                &self.formslug_submissionid,
+                &self.reference_submissionid,
+                &self.formidem_record,
+                &self.review_submissionid,
+                &self.unread_formslug_submissionid,
+            )
+                .transaction(|(subs, by_form, by_ref, idem_tree, review, unread)| {
+                    let mut record = submission.clone();
+                    if let Some((key, hash)) = &idem {
+                        // Checked again inside the transaction: two racing posts, one winner.
+                        let bound = idem::Record::live(idem_tree.get(key)?.as_deref(), now)
+                            .unwrap_or_default()
+                            .retain_stored(|id| subs.get(id.to_key()).map(|v| v.is_some()))?;
+                        match bound.seen(hash) {
+                            idem::Seen::Replay(first) => {
+                                return Err(abort(StoreError::Duplicate(first)))
+                            }
+                            idem::Seen::EditOf(first) => record.edit_of = Some(first),
+                            idem::Seen::New => {}
+                        }
+                        let bound = bound.with(hash.clone(), id, now);
+                        idem_tree.insert(key.as_slice(), codec::encode(&bound))?;
+                    }
+                    subs.insert(&id.to_key(), codec::encode(&record))?;
+                    by_form.insert(keys::form_key(&record.form, id), &[])?;
+                    by_ref.insert(record.reference.as_bytes(), &id.to_key())?;
+                    if record.review.is_some() {
+                        review.insert(&id.to_key(), &[])?;
+                    }
+                    if Store::unread_on_insert(&record) {
+                        unread.insert(keys::form_key(&record.form, id), &[])?;
+                    }
+                    Ok::<_, ConflictableTransactionError<StoreError>>(record.edit_of)
+                });
+            let edit_of = match edit_of {
+                Ok(edit_of) => edit_of,
+                Err(e) => {
+                    // Not stored (a racing duplicate, a sled error): its files go too.
+                    self.files.remove(id)?;
+                    return Err(e.into());
+                }
+            };
+            submission.edit_of = edit_of;
+            stored.push(submission);
+        }
+        self.flusher.flush(&self.db).await?;
+        Ok(stored)
+    }
+
+    pub fn submission(&self, id: SubmissionId) -> Result<Option<Submission>> {
+        self.submissions
+            .get(id.to_key())?
+            .map(|v| codec::decode("submissions", &v))
+            .transpose()
+    }
+
+    pub fn submission_by_reference(&self, reference: &str) -> Result<Option<Submission>> {
+        match self.reference_submissionid.get(reference.as_bytes())? {
+            Some(id) => match SubmissionId::from_key(&id) {
+                Some(id) => self.submission(id),
+                None => Ok(None),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// Newest first, at most `limit`, optionally of one form (through the per-form index).
+    pub fn latest_submissions(&self, form: Option<&str>, limit: usize) -> Result<Vec<Submission>> {
+        let ids: Box<dyn Iterator<Item = sled::Result<u64>>> = match form {
+            Some(slug) => Box::new(
+                self.formslug_submissionid
+                    .scan_prefix(keys::form_prefix(slug))
+                    .rev()
+                    .map(|r| r.map(|(k, _)| keys::trailing_id(&k).unwrap_or(0))),
+            ),
+            None => Box::new(
+                self.submissions
+                    .iter()
+                    .rev()
+                    .map(|r| r.map(|(k, _)| keys::trailing_id(&k).unwrap_or(0))),
+            ),
+        };
+        let mut out = Vec::new();
+        for id in ids.take(limit) {
+            if let Some(s) = self.submission(SubmissionId(id?))? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn count_submissions(&self) -> usize {
+        self.submissions.len()
+    }
+
+    /// The file of `field` of submission `id`: what describes it and where it is on disk.
+    /// `None` when the submission, the field's file or its content is missing.
+    pub fn file_on_disk(
+        &self,
+        id: SubmissionId,
+        field: &str,
+    ) -> Result<Option<(StoredFile, std::path::PathBuf)>> {
+        let Some(s) = self.submission(id)? else {
+            return Ok(None);
+        };
+        let Some(meta) = s.files.into_iter().find(|f| f.field == field) else {
+            return Ok(None);
+        };
+        Ok(self
+            .files
+            .locate(id, &meta)
+            .filter(|p| p.is_file())
+            .map(|p| (meta, p)))
+    }
+
+    /// The content of `field`'s file of submission `id`, read whole (tests, the CLI's
+    /// checks; downloads and emails read it from [`Store::file_on_disk`] as they go).
+    pub fn file(&self, id: SubmissionId, field: &str) -> Result<Option<Vec<u8>>> {
+        match self.file_on_disk(id, field)? {
+            Some((_, path)) => Ok(Some(std::fs::read(path)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Logs a round of delivery attempts (keeping ids given by [`Store::new_delivery_id`]) and sets the submission's summary status, flushed.
+    pub async fn record_deliveries(
+        &self,
+        submission: SubmissionId,
+        attempts: Vec<Delivery>,
+        status: EmailStatus,
+    ) -> Result<Vec<Delivery>> {
+        let attempts: Vec<Delivery> = attempts
+            .into_iter()
+            .map(|d| Delivery {
+                id: if d.id.0 == 0 {
+                    DeliveryId(self.next_id())
+                } else {
+                    d.id
+                },
+                submission_id: submission,
+                ..d
+            })
+            .collect();
+        (
+            &self.submissions,
+            &self.deliveries,
+            &self.submissionid_deliveryid,
+            &self.messageid_deliveryid,
+        )
+            .transaction(|(subs, deliveries, index, messages)| {
+                for d in &attempts {
+                    deliveries.insert(&d.id.to_key(), codec::encode(d))?;
+                    index.insert(&keys::delivery_key(submission, d.id), &[])?;
+                    for m in &d.outcome.message_ids {
+                        messages.insert(m.as_bytes(), &d.id.to_key())?;
+                    }
+                }
+                if let Some(raw) = subs.get(submission.to_key())? {
+                    let mut s: Submission = codec::decode("submissions", &raw).map_err(abort)?;
+                    s.email_status = status;
+                    subs.insert(&submission.to_key(), codec::encode(&s))?;
+                }
+                Ok(())
+            })?;
+        self.flusher.flush(&self.db).await?;
+        Ok(attempts)
+    }
+
+    /// Every attempt for one submission, oldest first.
+    pub fn deliveries_of(&self, submission: SubmissionId) -> Result<Vec<Delivery>> {
+        let mut out = Vec::new();
+        for entry in self
+            .submissionid_deliveryid
+            .scan_prefix(submission.to_key())
+        {
+            let (k, _) = entry?;
+            let Some(id) = keys::trailing_id(&k) else {
+                continue;
+            };
+            if let Some(v) = self.deliveries.get(DeliveryId(id).to_key())? {
+                out.push(codec::decode("deliveries", &v)?);
+            }
+        }
+        Ok(out)
+    }
+}
