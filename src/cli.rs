@@ -25,7 +25,7 @@ mod data;
 
 use check::check;
 #[cfg(test)]
-use check::{password_hash_problem, upload_limit_warning};
+use check::{every_problem, password_hash_problem, upload_limit_warning};
 use data::{backup, export, restore};
 
 /// `0.1.0 (commit 1a2b3c4)`; `build.rs` finds the commit (`unknown` outside a git checkout).

@@ -3,12 +3,11 @@
 //! Nothing outside this module reads the environment.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::{Figment, Profile};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::forms::FormDef;
 use crate::model::{EmailAddress, Mailbox, Secret};
@@ -22,8 +21,8 @@ pub use business::{Phone, Website};
 
 use text_env::TextEnv;
 pub use trusted::TrustedProxies;
-use values::{comma_list, empty_is_none, inbox_id};
 pub use values::InboxId;
+use values::{comma_list, empty_is_none, inbox_id};
 
 /// The seed's environment names, read without a prefix so existing deployments work unchanged.
 const SEED_ENV: &[&str] = &[

@@ -4,7 +4,11 @@
 use super::*;
 
 /// `kipekee export`: CSV or JSON on stdout; a reader that stops early is not an error.
-pub(super) fn export(form: Option<&str>, format: Format, include_test: bool) -> Result<(), CliError> {
+pub(super) fn export(
+    form: Option<&str>,
+    format: Format,
+    include_test: bool,
+) -> Result<(), CliError> {
     let app = AppConfig::from_figment(&config::figment())?;
     let filter = crate::store::SubmissionFilter {
         form: form.map(str::to_string),

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{EmailDef, FieldDef, FieldKind, FormDef, FormKind, Trigger};
+use super::{default_statuses, EmailDef, FieldDef, FieldKind, FormDef, FormKind, Trigger};
 use crate::model::FileType;
 
 fn field(name: &str, label: &str, kind: FieldKind, required: bool) -> FieldDef {

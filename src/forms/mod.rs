@@ -1,9 +1,9 @@
 //! Forms as data: a `FormDef` says which fields a form has, how each is checked and which
 //! emails it sends to whom. The four built-in forms are defaults the config can override.
 
+mod builtin;
 pub mod limits;
 pub mod spam;
-mod builtin;
 mod upload;
 mod validate;
 
@@ -54,7 +54,7 @@ pub struct FormDef {
     pub statuses: Vec<String>,
 }
 
-fn default_statuses() -> Vec<String> {
+pub(crate) fn default_statuses() -> Vec<String> {
     ["new", "replied", "won", "lost", "archived"]
         .map(String::from)
         .to_vec()

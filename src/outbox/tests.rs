@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn failed(failure: FailureKind, error: &str) -> Delivery {

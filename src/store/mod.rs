@@ -25,9 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rand::RngCore;
-use rocket::tokio::task::spawn_blocking;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::{Db, Transactional, Tree};
+use sled::{Db, Tree};
 use time::OffsetDateTime;
 
 pub use caps::{normalized_address, CapLimits};
@@ -38,15 +37,13 @@ pub use retries::RetryJob;
 pub use sessions::Session;
 pub use subscribers::Signup;
 
-use crate::model::{
-    Delivery, DeliveryId, EmailStatus, NewSubmission, StoredFile, Submission, SubmissionId,
-};
+use crate::model::{Delivery, DeliveryId, NewSubmission, Submission, SubmissionId};
 
 /// Version of the record layout; bumped with a migration step in `migrate.rs`.
 pub const SCHEMA_VERSION: u64 = 3;
 
 /// First number of every form's reference sequence, so references look like `Q-1001`.
-const FIRST_REFERENCE: u64 = 1001;
+pub(super) const FIRST_REFERENCE: u64 = 1001;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

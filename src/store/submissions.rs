@@ -7,13 +7,13 @@ use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 use time::OffsetDateTime;
 
-use super::{abort, codec, idem, keys, Result, Store, StoreError};
+use super::{abort, codec, idem, keys, Result, Store, StoreError, FIRST_REFERENCE};
 use crate::model::{
     Delivery, DeliveryId, EmailStatus, NewSubmission, StoredFile, Submission, SubmissionId,
 };
 
 impl Store {
-    fn next_reference(&self, form: &str, prefix: &str) -> Result<String> {
+    pub(super) fn next_reference(&self, form: &str, prefix: &str) -> Result<String> {
         let n = self
             .meta
             .update_and_fetch(format!("seq/{form}"), |old| {

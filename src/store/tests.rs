@@ -1,5 +1,5 @@
-
 use super::*;
+use crate::model::EmailStatus;
 
 fn new_sub(form: &str, prefix: &str) -> NewSubmission {
     NewSubmission::for_test(form, prefix, &[("email", "a@example.com")])

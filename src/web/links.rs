@@ -158,4 +158,3 @@ async fn resubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, E
         },
     )
 }
-

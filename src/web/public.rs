@@ -13,21 +13,14 @@ use serde_json::{json, Value};
 use tera::Context;
 
 use super::input::{Posted, Visitor};
-use super::metrics::Scraper;
-use super::{Error, LinkKind};
+use super::Error;
 use crate::forms::{self, FieldErrors, FormDef, FormKind};
-use crate::model::{EmailStatus, SpamReason, Subscriber, SubscriberState};
+use crate::model::{EmailStatus, SpamReason};
 use crate::submit::{self, Accepted};
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
-    routes![
-        index,
-        form_page,
-        form_submit,
-        form_preflight,
-        thanks_page
-    ]
+    routes![index, form_page, form_submit, form_preflight, thanks_page]
 }
 
 pub(super) fn page(app: &App, name: &str, ctx: &Context) -> Result<RawHtml<String>, Error> {

@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::forms::builtin;
 use crate::model::FileType;
