@@ -10,11 +10,19 @@ use super::queries::{DeliveryFilter, SubmissionFilter};
 use super::{codec, keys, Result, Store};
 use crate::model::{Delivery, DeliveryId, Submission, SubmissionId};
 
+/// Counts of the panel (a list's total, unread submissions) stop here, and the panel says
+/// "1000+": a count walks its list, and an owner with 100,000 submissions should not wait for
+/// it on every page (`cargo bench --bench admin`).
+pub const COUNT_CAP: usize = 1000;
+
 /// Where the page that starts after the cursor `before` sits in its list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
-    /// Items of the whole list (every page) under the filter.
+    /// Items of the whole list (every page) under the filter, counting at most
+    /// [`COUNT_CAP`] items older than this page.
     pub total: usize,
+    /// More items are older than those counted in `total`.
+    pub more: bool,
     /// Items newer than this page: its first item is number `newer + 1`.
     pub newer: usize,
     /// How to reach the page before this one (towards the newest).
@@ -34,8 +42,13 @@ pub enum NewerPage {
 
 impl Position {
     /// From the matching ids newer than the cursor (ascending, at most `limit + 1` kept),
-    /// their count, and the count of those older.
-    fn from_counts(newer_ids: &[u64], newer: usize, older: usize, limit: usize) -> Position {
+    /// their count, and the count of those older (at most [`COUNT_CAP`], `more` past it).
+    fn from_counts(
+        newer_ids: &[u64],
+        newer: usize,
+        (older, more): (usize, bool),
+        limit: usize,
+    ) -> Position {
         let newer_page = match newer_ids.get(limit.saturating_sub(1)) {
             _ if newer == 0 => NewerPage::None,
             Some(&last) if newer > limit => NewerPage::Before(last.saturating_add(1)),
@@ -43,10 +56,30 @@ impl Position {
         };
         Position {
             total: newer + older,
+            more,
             newer,
             newer_page,
         }
     }
+}
+
+/// How many deliveries of `newest_first` match `filter`, counting at most [`COUNT_CAP`] + 1.
+fn older_matching(
+    newest_first: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+    filter: &DeliveryFilter,
+) -> Result<usize> {
+    let mut n = 0;
+    for entry in newest_first {
+        let (_, v) = entry?;
+        let d: Delivery = codec::decode("deliveries", &v)?;
+        if filter.matches(&d) {
+            n += 1;
+            if n > COUNT_CAP {
+                break;
+            }
+        }
+    }
+    Ok(n)
 }
 
 impl Store {
@@ -58,15 +91,20 @@ impl Store {
     }
 
     /// Unread submissions of one form (tests and spam are never unread).
+    /// At most [`COUNT_CAP`].
     pub fn unread_count(&self, slug: &str) -> usize {
         self.unread_formslug_submissionid
             .scan_prefix(keys::form_prefix(slug))
+            .take(COUNT_CAP)
             .count()
     }
 
-    /// Unread submissions of every form.
+    /// Unread submissions of every form, at most [`COUNT_CAP`] (sled's `len` walks the tree).
     pub fn unread_total(&self) -> usize {
-        self.unread_formslug_submissionid.len()
+        self.unread_formslug_submissionid
+            .iter()
+            .take(COUNT_CAP)
+            .count()
     }
 
     /// The owner opened `s`: it is read from now on. Not flushed (sled writes it out within
@@ -105,6 +143,7 @@ impl Store {
                     self.formslug_submissionid
                         .scan_prefix(keys::form_prefix(slug))
                         .keys()
+                        .rev()
                         .map(|key| {
                             let Some(id) = keys::trailing_id(&key?) else {
                                 return Ok(None);
@@ -113,13 +152,15 @@ impl Store {
                             Ok(raw.map(|raw| (id, raw)))
                         }),
                 ),
-                None => Box::new(self.submissions.iter().map(|entry| {
+                None => Box::new(self.submissions.iter().rev().map(|entry| {
                     let (k, raw) = entry?;
                     Ok(keys::trailing_id(&k).map(|id| (id, raw)))
                 })),
             };
         let judge = super::queries::RawJudge::new(filter);
-        let (mut newer_ids, mut newer, mut older) = (Vec::new(), 0, 0);
+        // Newest first: the pages before this one are counted whole, the older ones up to
+        // the cap.
+        let (mut newer_ids, mut older, mut more) = (Vec::new(), 0, false);
         for record in records {
             let Some((id, raw)) = record? else {
                 continue;
@@ -127,16 +168,24 @@ impl Store {
             if !judge.matches(&raw)? {
                 continue;
             }
-            if id < cursor {
-                older += 1;
+            if id >= cursor {
+                newer_ids.push(id);
+            } else if older == COUNT_CAP {
+                more = true;
+                break;
             } else {
-                newer += 1;
-                if newer_ids.len() < limit {
-                    newer_ids.push(id);
-                }
+                older += 1;
             }
         }
-        Ok(Position::from_counts(&newer_ids, newer, older, limit))
+        let newer = newer_ids.len();
+        newer_ids.reverse();
+        newer_ids.truncate(limit);
+        Ok(Position::from_counts(
+            &newer_ids,
+            newer,
+            (older, more),
+            limit,
+        ))
     }
 
     /// Where the page of [`Store::list_deliveries`] after `before` sits.
@@ -171,11 +220,16 @@ impl Store {
             (Vec::new(), 0)
         };
         let older = if everything {
-            self.deliveries.range(..cursor).count()
+            self.deliveries
+                .range(..cursor)
+                .rev()
+                .take(COUNT_CAP + 1)
+                .count()
         } else {
-            count(self.deliveries.range(..cursor))?.1
+            older_matching(self.deliveries.range(..cursor).rev(), filter)?
         };
-        Ok(Position::from_counts(&newer_ids, newer, older, limit))
+        let capped = (older.min(COUNT_CAP), older > COUNT_CAP);
+        Ok(Position::from_counts(&newer_ids, newer, capped, limit))
     }
 }
 
@@ -187,14 +241,14 @@ mod tests {
     #[test]
     fn the_newer_page_is_the_first_or_a_cursor_past_the_limit() {
         assert_eq!(
-            Position::from_counts(&[], 0, 33, 25).newer_page,
+            Position::from_counts(&[], 0, (33, false), 25).newer_page,
             NewerPage::None
         );
         assert_eq!(
-            Position::from_counts(&[5, 6], 2, 3, 25).newer_page,
+            Position::from_counts(&[5, 6], 2, (3, false), 25).newer_page,
             NewerPage::First
         );
-        let p = Position::from_counts(&[5, 6, 9], 4, 1, 3);
+        let p = Position::from_counts(&[5, 6, 9], 4, (1, false), 3);
         assert_eq!((p.total, p.newer), (5, 4));
         assert_eq!(p.newer_page, NewerPage::Before(10));
     }
@@ -226,5 +280,32 @@ mod tests {
             0,
             "a deleted submission is not unread"
         );
+    }
+
+    #[rocket::async_test]
+    async fn counts_stop_at_the_cap_and_say_so() {
+        let store = Store::temporary().unwrap();
+        let batch = (0..COUNT_CAP + 30)
+            .map(|_| NewSubmission::for_test("quote", "Q", &[("message", "tents")]))
+            .collect();
+        let stored = store.insert_submissions(batch).await.unwrap();
+        assert_eq!(store.unread_total(), COUNT_CAP);
+        assert_eq!(store.unread_count("quote"), COUNT_CAP);
+        let filter = SubmissionFilter::default();
+        let first = store.submission_position(&filter, None, 25).unwrap();
+        assert_eq!((first.total, first.more), (COUNT_CAP, true));
+        // Deep in the list the pages before are counted whole: 41 newer, 989 older.
+        let cursor = stored[COUNT_CAP + 30 - 41].id.0;
+        let deep = store
+            .submission_position(&filter, Some(cursor), 25)
+            .unwrap();
+        assert_eq!(deep.newer, 41);
+        assert_eq!((deep.total, deep.more), (41 + COUNT_CAP - 11, false));
+        let one_form = SubmissionFilter {
+            form: Some("quote".into()),
+            ..SubmissionFilter::default()
+        };
+        let by_form = store.submission_position(&one_form, None, 25).unwrap();
+        assert_eq!((by_form.total, by_form.more), (COUNT_CAP, true));
     }
 }

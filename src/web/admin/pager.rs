@@ -12,6 +12,8 @@ pub(super) struct Pager {
     /// Number of its last item.
     pub last: usize,
     pub total: usize,
+    /// More items than `total` (the count stopped at the store's `COUNT_CAP`).
+    pub more: bool,
     pub newer: Option<String>,
     pub older: Option<String>,
 }
@@ -47,6 +49,7 @@ impl Pager {
             first: if shown == 0 { 0 } else { position.newer + 1 },
             last: position.newer + shown,
             total: position.total,
+            more: position.more,
             newer,
             older: older_cursor.map(|c| link(Some(c))),
         }
@@ -61,6 +64,7 @@ mod tests {
     fn the_second_page_counts_from_26_and_links_both_ways_with_the_filter() {
         let position = Position {
             total: 33,
+            more: false,
             newer: 25,
             newer_page: NewerPage::First,
         };
@@ -76,6 +80,7 @@ mod tests {
         assert_eq!(p.older, None);
         let third = Position {
             total: 80,
+            more: false,
             newer: 50,
             newer_page: NewerPage::Before(77),
         };
