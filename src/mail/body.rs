@@ -50,7 +50,7 @@ pub(super) struct Marks {
 impl Marks {
     pub fn new() -> Marks {
         Marks {
-            nonce: crate::forms::temp::random_name(24),
+            nonce: crate::model::random_token(24),
             files: RefCell::default(),
         }
     }

@@ -77,3 +77,14 @@ time_id!(
     /// One delivery attempt of one email, same scheme as `SubmissionId`.
     DeliveryId
 );
+
+/// `len` random ASCII letters and digits from the thread's OS-seeded generator: names of
+/// temporary files and unguessable tokens (about 5.95 bits each).
+pub fn random_token(len: usize) -> String {
+    use rand::Rng;
+    rand::thread_rng()
+        .sample_iter(rand::distributions::Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}

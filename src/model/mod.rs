@@ -16,7 +16,7 @@ mod upload;
 
 pub use address::{EmailAddress, Mailbox, Secret};
 pub use failure::{Failure, FailureKind, Retry};
-pub use ids::{DeliveryId, SubmissionId};
+pub use ids::{random_token, DeliveryId, SubmissionId};
 pub use inbox::{InboxEvent, InboxState};
 pub use outcome::{EmailStatus, Outcome};
 pub use records::{Attempt, Delivery, NewSubmission, Note, StoredFile, Submission};

@@ -47,10 +47,8 @@ impl Files {
 
     /// A directory of its own under the system's temp dir, removed when the store goes.
     pub fn temporary() -> io::Result<Files> {
-        let base = std::env::temp_dir().join(format!(
-            "kipekee-store-{}",
-            crate::forms::temp::random_name(20)
-        ));
+        let base =
+            std::env::temp_dir().join(format!("kipekee-store-{}", crate::model::random_token(20)));
         create_private_dir(&base)?;
         let mut files = Files::open(&base)?;
         files._temporary = Some(Arc::new(Scratch(base)));

@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use super::temp::{self, random_name, Received, TempUpload};
+use super::temp::{self, Received, TempUpload};
 use super::FileType;
 use crate::forms::{FieldKind, FormDef, RawFile, RawInput};
+use crate::model::random_token;
 
 /// How long a kept file waits for the corrected post.
 pub const KEEP_FOR: Duration = Duration::hours(1);
@@ -63,7 +64,7 @@ pub fn keep(
     now: OffsetDateTime,
 ) -> io::Result<String> {
     sweep(data_dir, now);
-    let token = random_name(TOKEN_LEN);
+    let token = random_token(TOKEN_LEN);
     let meta = Meta {
         form: form.into(),
         field: field.into(),

@@ -10,6 +10,7 @@ use rocket::tokio::fs::OpenOptions;
 use rocket::tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use sha2::{Digest, Sha256};
 
+use crate::model::random_token;
 pub use crate::model::TempUpload;
 
 /// The temp directory's name inside the data dir.
@@ -98,7 +99,7 @@ async fn receive_into(
     part: impl AsyncRead + Unpin,
     max: u64,
 ) -> io::Result<Received> {
-    let path = tmp_dir.join(format!("{UPLOAD_PREFIX}{}", random_name(20)));
+    let path = tmp_dir.join(format!("{UPLOAD_PREFIX}{}", random_token(20)));
     // Owned from the start: removed on any early return.
     let mut temp = TempUpload::at(path, 0, String::new(), None);
     let mut file = OpenOptions::new()
@@ -136,16 +137,6 @@ async fn receive_into(
 
 /// The name every upload in progress starts with (a crash's leftovers are removed by it).
 const UPLOAD_PREFIX: &str = "upload-";
-
-/// `len` random letters and digits.
-pub fn random_name(len: usize) -> String {
-    use rand::Rng;
-    rand::thread_rng()
-        .sample_iter(rand::distributions::Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
-}
 
 #[cfg(test)]
 mod tests {
