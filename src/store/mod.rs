@@ -114,6 +114,9 @@ pub struct Store {
     review_submissionid: Tree,
     /// `unread_formslug_submissionid`: `slug 0x00 id` → () while the owner has not opened it
     unread_formslug_submissionid: Tree,
+    /// `test_submissionid`: submission id → () for each one made by "test this form", so the
+    /// dashboard's counts leave them out without reading records (`queries::form_counts`)
+    test_submissionid: Tree,
     last_id: Arc<AtomicU64>,
     /// Group commit: concurrent writers share one fsync.
     flusher: Arc<flush::Flusher>,
@@ -189,6 +192,7 @@ impl Store {
             daykey_count: db.open_tree("daykey_count")?,
             review_submissionid: db.open_tree("review_submissionid")?,
             unread_formslug_submissionid: db.open_tree("unread_formslug_submissionid")?,
+            test_submissionid: db.open_tree("test_submissionid")?,
             retries: db.open_tree("retries")?,
             messageid_deliveryid: db.open_tree("messageid_deliveryid")?,
             webhook_events: db.open_tree("webhook_events")?,
@@ -199,6 +203,7 @@ impl Store {
         };
         store.migrate(dir)?;
         store.remove_orphan_files()?;
+        store.index_tests()?;
         // Global, never-expiring idempotency keys of earlier releases; `formidem_record`
         // replaces them (keys are per form now, so none of them could match).
         store.db.drop_tree("idempotency_submissionid")?;

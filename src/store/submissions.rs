@@ -77,35 +77,41 @@ impl Store {
                 &self.formidem_record,
                 &self.review_submissionid,
                 &self.unread_formslug_submissionid,
+                &self.test_submissionid,
             )
-                .transaction(|(subs, by_form, by_ref, idem_tree, review, unread)| {
-                    let mut record = submission.clone();
-                    if let Some((key, hash)) = &idem {
-                        // Checked again inside the transaction: two racing posts, one winner.
-                        let bound = idem::Record::live(idem_tree.get(key)?.as_deref(), now)
-                            .unwrap_or_default()
-                            .retain_stored(|id| subs.get(id.to_key()).map(|v| v.is_some()))?;
-                        match bound.seen(hash) {
-                            idem::Seen::Replay(first) => {
-                                return Err(abort(StoreError::Duplicate(first)))
+                .transaction(
+                    |(subs, by_form, by_ref, idem_tree, review, unread, tests)| {
+                        let mut record = submission.clone();
+                        if let Some((key, hash)) = &idem {
+                            // Checked again inside the transaction: two racing posts, one winner.
+                            let bound = idem::Record::live(idem_tree.get(key)?.as_deref(), now)
+                                .unwrap_or_default()
+                                .retain_stored(|id| subs.get(id.to_key()).map(|v| v.is_some()))?;
+                            match bound.seen(hash) {
+                                idem::Seen::Replay(first) => {
+                                    return Err(abort(StoreError::Duplicate(first)))
+                                }
+                                idem::Seen::EditOf(first) => record.edit_of = Some(first),
+                                idem::Seen::New => {}
                             }
-                            idem::Seen::EditOf(first) => record.edit_of = Some(first),
-                            idem::Seen::New => {}
+                            let bound = bound.with(hash.clone(), id, now);
+                            idem_tree.insert(key.as_slice(), codec::encode(&bound))?;
                         }
-                        let bound = bound.with(hash.clone(), id, now);
-                        idem_tree.insert(key.as_slice(), codec::encode(&bound))?;
-                    }
-                    subs.insert(&id.to_key(), codec::encode(&record))?;
-                    by_form.insert(keys::form_key(&record.form, id), &[])?;
-                    by_ref.insert(record.reference.as_bytes(), &id.to_key())?;
-                    if record.review.is_some() {
-                        review.insert(&id.to_key(), &[])?;
-                    }
-                    if Store::unread_on_insert(&record) {
-                        unread.insert(keys::form_key(&record.form, id), &[])?;
-                    }
-                    Ok::<_, ConflictableTransactionError<StoreError>>(record.edit_of)
-                });
+                        subs.insert(&id.to_key(), codec::encode(&record))?;
+                        by_form.insert(keys::form_key(&record.form, id), &[])?;
+                        by_ref.insert(record.reference.as_bytes(), &id.to_key())?;
+                        if record.review.is_some() {
+                            review.insert(&id.to_key(), &[])?;
+                        }
+                        if record.test {
+                            tests.insert(&id.to_key(), &[])?;
+                        }
+                        if Store::unread_on_insert(&record) {
+                            unread.insert(keys::form_key(&record.form, id), &[])?;
+                        }
+                        Ok::<_, ConflictableTransactionError<StoreError>>(record.edit_of)
+                    },
+                );
             let edit_of = match edit_of {
                 Ok(edit_of) => edit_of,
                 Err(e) => {
@@ -256,5 +262,21 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Fills `test_submissionid` once for a store written before it existed (a one-time
+    /// scan at open; the `tests_indexed` meta key says it was done).
+    pub(super) fn index_tests(&self) -> Result<()> {
+        if self.meta_u64("tests_indexed")?.is_some() {
+            return Ok(());
+        }
+        let flag = memchr::memmem::Finder::new(b"\"test\":true");
+        for entry in self.submissions.iter() {
+            let (k, raw) = entry?;
+            if flag.find(&raw).is_some() && codec::decode::<Submission>("submissions", &raw)?.test {
+                self.test_submissionid.insert(k, &[])?;
+            }
+        }
+        self.set_meta_u64("tests_indexed", 1)
     }
 }

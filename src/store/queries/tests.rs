@@ -74,6 +74,13 @@ async fn dashboard_counts_leave_test_submissions_out() {
     let starts = crate::zone::Zone::utc().day_starts(OffsetDateTime::now_utc());
     let c = store.form_counts("quote", starts).unwrap();
     assert_eq!((c.today, c.week, c.total), (2, 2, 2));
+
+    // A store written before the index existed: it is filled once, at open.
+    store.test_submissionid.clear().unwrap();
+    store.meta.remove("tests_indexed").unwrap();
+    assert_eq!(store.form_counts("quote", starts).unwrap().total, 3);
+    store.index_tests().unwrap();
+    assert_eq!(store.form_counts("quote", starts).unwrap().total, 2);
 }
 
 #[rocket::async_test]
