@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{form_body, query_param, TestApp};
+use common::{query_param, TestApp};
 use figment::Figment;
-use rocket::http::{ContentType, Status};
+use rocket::http::Status;
 use serde_json::Value;
 
 const VISITOR: &str = "amina@visitor.example";
@@ -19,12 +19,7 @@ fn swahili(f: Figment) -> Figment {
 }
 
 fn post(t: &TestApp, slug: &str, pairs: &[(&str, &str)]) -> (Status, Option<String>, String) {
-    let res = t
-        .client
-        .post(format!("/f/{slug}"))
-        .header(ContentType::Form)
-        .body(form_body(pairs))
-        .dispatch();
+    let res = t.post_form(&format!("/f/{slug}"), pairs);
     let status = res.status();
     let location = res.headers().get_one("Location").map(str::to_string);
     (status, location, res.into_string().unwrap_or_default())

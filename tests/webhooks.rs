@@ -3,10 +3,10 @@
 
 mod common;
 
+use common::admin::{self, log_in, page};
 use common::fake_mailtrap::Issued;
 use common::webhooks::{
-    self, delivery_of, hook, issued_to, login, metric, page, quote, start, submit, Payload,
-    PASSWORD, SECRET,
+    self, delivery_of, hook, issued_to, metric, quote, start, submit, Payload, SECRET,
 };
 use common::{form_body, Fault, TestApp};
 use kipekee::model::{EmailStatus, InboxState, SubscriberState};
@@ -245,12 +245,7 @@ fn the_newsletter_follows_the_reader() {
 
 #[test]
 fn a_sandbox_inbox_receives_every_email_and_the_panel_says_so() {
-    let t = TestApp::start_with(|f| {
-        f.merge(("mailtrap_inbox_id", "4242")).merge((
-            "admin_password_hash",
-            kipekee::web::admin::hash_password(PASSWORD),
-        ))
-    });
+    let t = admin::start_with(|f| f.merge(("mailtrap_inbox_id", "4242")));
     quote(&t, "anna@visitor.example");
     let paths: Vec<String> = t.fake.requests().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, vec!["/api/batch/4242".to_string()]);
@@ -259,7 +254,7 @@ fn a_sandbox_inbox_receives_every_email_and_the_panel_says_so() {
         .warnings()
         .iter()
         .any(|w| w.contains("no real person")));
-    login(&t);
+    log_in(&t);
     assert!(
         page(&t, "/admin").contains("test inbox 4242"),
         "the banner is shown"
@@ -269,7 +264,7 @@ fn a_sandbox_inbox_receives_every_email_and_the_panel_says_so() {
 #[test]
 fn the_owner_sees_who_a_confirmation_never_reached() {
     let t = start();
-    login(&t);
+    log_in(&t);
     quote(&t, "anna@visitor.example");
     quote(&t, "ben@visitor.example");
     let anna = issued_to(&t, "anna@visitor.example");
@@ -380,7 +375,7 @@ const UNCONFIRMED: &str = "Mailtrap has not confirmed this email in 30 minutes â
 #[test]
 fn an_unknown_attempt_no_event_confirms_in_30_minutes_is_offered_for_resending() {
     let t = start();
-    login(&t);
+    log_in(&t);
     t.fake.set_fault(Fault::GatewayAfterAccept(504));
     quote(&t, "anna@visitor.example");
     t.fake.set_fault(Fault::None);
@@ -430,13 +425,8 @@ fn an_unknown_attempt_no_event_confirms_in_30_minutes_is_offered_for_resending()
 /// resending", however long ago it was.
 #[test]
 fn without_webhooks_an_unknown_attempt_keeps_its_advice() {
-    let t = TestApp::start_with(|f| {
-        f.merge((
-            "admin_password_hash",
-            kipekee::web::admin::hash_password(PASSWORD),
-        ))
-    });
-    login(&t);
+    let t = admin::start();
+    log_in(&t);
     t.fake.set_fault(Fault::GatewayAfterAccept(504));
     quote(&t, "anna@visitor.example");
     let anna = issued_to(&t, "anna@visitor.example");
