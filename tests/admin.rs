@@ -127,7 +127,7 @@ fn the_session_cookie_is_private_httponly_and_strict() {
     let (store, tag, hour) = (
         &t.app().store,
         t.app().admin.tag(),
-        time::Duration::hours(1),
+        kipekee::web::admin::IDLE,
     );
     assert!(
         store.session(value, tag, hour).unwrap().is_none(),

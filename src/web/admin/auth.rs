@@ -23,14 +23,18 @@ use super::next::AdminPath;
 use super::throttle::{LoginThrottle, Refused};
 use crate::config::{AppConfig, ConfigError};
 use crate::forms::spam::client_key;
-use crate::store::{Session, Store};
+use crate::store::{Idle, Session, Store};
 use crate::web::Error;
 use crate::{App, StartError};
 
 const SESSION_COOKIE: &str = "kipekee_session";
 const LOGIN_COOKIE: &str = "kipekee_login";
-/// A session unused for this long is over.
-pub const IDLE: Duration = Duration::hours(2);
+/// A session unused for this long is over: two hours, or 30 days on a device the owner asked
+/// to be kept logged in on (the cookie lives as long).
+pub const IDLE: Idle = Idle {
+    normal: Duration::hours(2),
+    remembered: Duration::days(30),
+};
 
 /// The admin password's PHC string, from `KIPEKEE_ADMIN_PASSWORD_HASH` or generated.
 pub struct AdminPassword {
@@ -161,13 +165,13 @@ pub fn session_of(req: &Request<'_>) -> Result<Option<Session>, ()> {
         .map_err(|e| tracing::error!("reading session: {e}"))
 }
 
-fn cookie(app: &App, name: &'static str, value: String) -> Cookie<'static> {
+fn cookie(app: &App, name: &'static str, value: String, max_age: Duration) -> Cookie<'static> {
     Cookie::build((name, value))
         .path("/admin")
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(app.public_base.starts_with("https://"))
-        .max_age(Duration::hours(12))
+        .max_age(max_age)
         .build()
 }
 
@@ -183,7 +187,12 @@ fn login_page(
         .take(32)
         .map(char::from)
         .collect();
-    jar.add_private(cookie(app, LOGIN_COOKIE, token.clone()));
+    jar.add_private(cookie(
+        app,
+        LOGIN_COOKIE,
+        token.clone(),
+        Duration::hours(12),
+    ));
     let mut ctx = Context::new();
     ctx.insert("csrf_token", &token);
     ctx.insert("error", &error);
@@ -215,6 +224,8 @@ pub struct LoginForm {
     #[field(default = String::new())]
     csrf_token: String,
     next: Option<String>,
+    /// "Keep me logged in on this device" ([`IDLE`]'s `remembered`).
+    remember: bool,
 }
 
 // Built once per login and moved straight into the response: its size does not matter.
@@ -233,6 +244,7 @@ pub async fn login_submit(
     jar: &CookieJar<'_>,
     throttle: &State<LoginThrottle>,
     visitor: crate::web::input::Visitor,
+    device: UserAgent<'_>,
 ) -> Result<LoginReply, Error> {
     let expected = jar.get_private(LOGIN_COOKIE).map(|c| c.value().to_string());
     if !expected.is_some_and(|t| constant_time_eq(t.as_bytes(), form.csrf_token.as_bytes())) {
@@ -256,11 +268,31 @@ pub async fn login_submit(
     }
     throttle.clear(client);
     jar.remove_private(Cookie::build(LOGIN_COOKIE).path("/admin"));
-    let session = app.store.create_session(app.admin.tag()).await?;
-    jar.add_private(cookie(app, SESSION_COOKIE, session.id));
+    let session = app
+        .store
+        .create_session(app.admin.tag(), form.remember, device.0)
+        .await?;
+    let lasts = if form.remember {
+        IDLE.remembered
+    } else {
+        Duration::hours(12)
+    };
+    jar.add_private(cookie(app, SESSION_COOKIE, session.id, lasts));
     tracing::info!(client_ip = ?visitor.ip, "admin logged in");
     let to = next.map_or("/admin".to_string(), |p| p.as_str().to_string());
     Ok(LoginReply::Done(Redirect::to(to)))
+}
+
+/// The request's `User-Agent`, empty if it sent none.
+pub struct UserAgent<'r>(pub &'r str);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for UserAgent<'r> {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        Outcome::Success(UserAgent(req.headers().get_one("User-Agent").unwrap_or("")))
+    }
 }
 
 fn refused(why: Refused) -> Error {

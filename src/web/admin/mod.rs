@@ -3,6 +3,7 @@
 
 mod auth;
 mod dashboard;
+mod devices;
 mod downloads;
 mod inbox;
 mod list;
@@ -21,7 +22,7 @@ use rocket::{catch, catchers, routes, Catcher, Route};
 use serde::Serialize;
 use tera::Context;
 
-pub use auth::{hash_password, setup, Admin, AdminPassword};
+pub use auth::{hash_password, setup, Admin, AdminPassword, IDLE};
 pub use throttle::LoginThrottle;
 
 use crate::web::Error;
@@ -39,6 +40,8 @@ pub fn routes() -> Vec<Route> {
         pages::subscribers,
         pages::subscriber_unsubscribe,
         settings::settings,
+        devices::end,
+        devices::end_others,
         pages::test_email,
         pages::test_form,
         list::list,

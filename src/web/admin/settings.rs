@@ -81,6 +81,7 @@ pub fn settings(
     ctx.insert("config", &raw_config(app));
     ctx.insert("warnings", &app.config.warnings());
     ctx.insert("admin_email", &app.config.admin_email);
+    ctx.insert("devices", &super::devices::list(app, &admin)?);
     render(app, &admin, flash, ("admin/settings.html", "settings"), ctx)
 }
 
