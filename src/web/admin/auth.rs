@@ -125,7 +125,7 @@ impl Admin {
         if constant_time_eq(token.as_bytes(), self.session.csrf.as_bytes()) {
             Ok(())
         } else {
-            Err(Error::Forbidden("The form expired or did not come from this admin panel. Reload the page and try again.".into()))
+            Err(Error::FormExpired)
         }
     }
 }
@@ -236,9 +236,8 @@ pub async fn login_submit(
 ) -> Result<LoginReply, Error> {
     let expected = jar.get_private(LOGIN_COOKIE).map(|c| c.value().to_string());
     if !expected.is_some_and(|t| constant_time_eq(t.as_bytes(), form.csrf_token.as_bytes())) {
-        return Err(Error::Forbidden(
-            "The login form expired. Reload the page and try again.".into(),
-        ));
+        let expired = app.templates.strings().t("admin.login.expired", &[]);
+        return Err(Error::Forbidden(expired));
     }
     let client = client_key(visitor.ip);
     throttle.reserve(client, Instant::now()).map_err(refused)?;
@@ -251,7 +250,8 @@ pub async fn login_submit(
     drop(slot);
     if !ok {
         tracing::warn!(client_ip = ?visitor.ip, "admin login failed");
-        let page = login_page(app, jar, Some("Wrong password."), next.as_ref())?;
+        let wrong = app.templates.strings().t("admin.login.wrong_password", &[]);
+        let page = login_page(app, jar, Some(&wrong), next.as_ref())?;
         return Ok(LoginReply::Again((Status::Unauthorized, page)));
     }
     throttle.clear(client);

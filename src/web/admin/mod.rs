@@ -9,6 +9,7 @@ mod list;
 mod next;
 mod pager;
 mod pages;
+mod reader;
 mod settings;
 mod submissions;
 mod throttle;
@@ -25,6 +26,7 @@ pub use throttle::LoginThrottle;
 
 use crate::web::Error;
 use crate::App;
+use reader::Reader;
 
 pub fn routes() -> Vec<Route> {
     routes![
