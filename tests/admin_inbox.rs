@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use common::admin::{csrf_of, logged_in, page};
 use common::multipart::Multipart;
 use common::TestApp;
@@ -155,22 +153,15 @@ fn previews_end_with_an_ellipsis_and_files_get_a_labelled_paper_clip() {
 }
 
 fn fixture(form: &str, i: usize) -> NewSubmission {
-    let mut fields = BTreeMap::new();
-    fields.insert("full_name".to_string(), format!("Visitor {i}"));
-    fields.insert("message".to_string(), format!("Message number {i}"));
-    NewSubmission {
-        form: form.into(),
-        reference_prefix: if form == "quote" { "Q" } else { "C" }.into(),
-        fields,
-        uploads: Vec::new(),
-        visitor_email: None,
-        spam: false,
-        review: None,
-        subject: None,
-        client_ip: None,
-        test: false,
-        idempotency_key: None,
-    }
+    let prefix = if form == "quote" { "Q" } else { "C" };
+    NewSubmission::new(
+        form,
+        prefix,
+        [
+            ("full_name", format!("Visitor {i}")),
+            ("message", format!("Message number {i}")),
+        ],
+    )
 }
 
 /// The pager's text and its links: `(count, newer, older)`.

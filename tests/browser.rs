@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use fantoccini::Client;
 
 use browser::{
-    click, find, find_link, log_in, path_of, screenshots, step, type_into, wait_path, wait_text,
-    Site, PASSWORD, WAIT,
+    click, find, find_link, log_in, path_of, screenshots, step, type_into, value_of, wait_path,
+    wait_text, Site, PASSWORD, WAIT,
 };
 use common::FakeMailtrap;
 use serde_json::json;
@@ -144,11 +144,7 @@ async fn journey(c: Client, site: Site, fake: Arc<FakeMailtrap>) {
         .expect("choose won");
     click(&c, "form[action$='/status'] button[type=submit]").await;
     wait_text(&c, ".flash", "Status set to won.").await;
-    let selected = find(&c, "select[name=status]")
-        .await
-        .prop("value")
-        .await
-        .expect("status value");
+    let selected = value_of(&c, "select[name=status]").await;
     assert_eq!(selected.as_deref(), Some("won"), "status after reload");
     type_into(&c, "textarea[name=text]", NOTE).await;
     click(&c, "form[action$='/notes'] button[type=submit]").await;

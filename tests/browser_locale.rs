@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use fantoccini::Client;
 
 use browser::{
-    click, find, resize_viewport, screenshots, step, type_into, wait_path, wait_text, Site,
+    click, find, resize_viewport, screenshots, step, type_into, value_of, wait_path, wait_text,
+    Site,
 };
 use common::FakeMailtrap;
 
@@ -78,11 +79,7 @@ async fn journey(c: Client, site: Site, fake: Arc<FakeMailtrap>, mail_file: Path
     .await;
     wait_text(&c, "#e-email", "Weka anwani sahihi ya barua pepe").await;
     wait_text(&c, "#e-message", "Sehemu hii inahitajika.").await;
-    let kept = find(&c, "input[name=full_name]")
-        .await
-        .prop("value")
-        .await
-        .expect("read value");
+    let kept = value_of(&c, "input[name=full_name]").await;
     assert_eq!(
         kept.as_deref(),
         Some("Amina Juma"),

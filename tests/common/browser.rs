@@ -321,6 +321,15 @@ pub async fn type_into(c: &Client, css: &str, text: &str) {
         .unwrap_or_else(|e| panic!("type into {css}: {e}"));
 }
 
+/// The `value` property of the first element matching `css` (what a field holds now).
+pub async fn value_of(c: &Client, css: &str) -> Option<String> {
+    find(c, css)
+        .await
+        .prop("value")
+        .await
+        .unwrap_or_else(|e| panic!("read the value of {css}: {e}"))
+}
+
 /// On the login page: types `password` and sends the form.
 pub async fn log_in(c: &Client, password: &str) {
     type_into(c, "#password", password).await;
