@@ -278,7 +278,12 @@ fn the_owner_sees_who_a_confirmation_never_reached() {
     let dashboard = page(&t, "/admin");
     let told = "The confirmation to anna@visitor.example bounced: the address may be mistyped \
                 — call them on +254 711 222 333.";
-    assert!(dashboard.contains(told), "{dashboard}");
+    assert_eq!(
+        bounce_lines(&dashboard),
+        vec![told.to_string()],
+        "{dashboard}"
+    );
+    assert!(dashboard.contains(TEL_LINK), "{dashboard}");
     assert!(!dashboard.contains("confirmation to ben@"));
     let id = delivery_of(&t, &anna).submission_id;
     let submission = page(&t, &format!("/admin/submissions/{id}"));
@@ -441,4 +446,105 @@ fn without_webhooks_an_unknown_attempt_keeps_its_advice() {
         "{shown}"
     );
     assert!(!shown.contains(UNCONFIRMED) && !shown.contains("waiting for Mailtrap"));
+}
+
+const TEL_LINK: &str = "<a href=\"tel:+254711222333\">+254 711 222 333</a>";
+
+/// The text of each bounce line (`p.bounced`) on a page, tags stripped.
+fn bounce_lines(html: &str) -> Vec<String> {
+    html.split("<p class=\"flash ")
+        .skip(1)
+        .filter(|p| p.split('"').next().is_some_and(|c| c.ends_with("bounced")))
+        .map(|p| {
+            let line = &p[p.find('>').unwrap() + 1..p.find("</p>").unwrap()];
+            let mut text = String::new();
+            let mut in_tag = false;
+            for c in line.chars() {
+                match c {
+                    '<' => in_tag = true,
+                    '>' => in_tag = false,
+                    c if !in_tag => text.push(c),
+                    _ => {}
+                }
+            }
+            text
+        })
+        .collect()
+}
+
+#[test]
+fn a_bounce_leaves_the_dashboard_once_a_resend_goes_through() {
+    let t = start();
+    log_in(&t);
+    quote(&t, "anna@visitor.example");
+    let anna = issued_to(&t, "anna@visitor.example");
+    let e = webhooks::event("bounce", &anna, "evt-anna");
+    assert_eq!(hook(&t, &[e], Payload::Jsonl, None), Status::Ok);
+    let id = delivery_of(&t, &anna).submission_id;
+    let told = "The confirmation to anna@visitor.example bounced: the address may be mistyped \
+                — call them on +254 711 222 333.";
+    let submission_page = format!("/admin/submissions/{id}");
+    let detail = page(&t, &submission_page);
+    assert_eq!(bounce_lines(&detail), vec![told.to_string()], "{detail}");
+    assert!(detail.contains(TEL_LINK), "{detail}");
+
+    let resend = |t: &TestApp| {
+        let html = page(t, &submission_page);
+        let at = html.find("name=\"csrf_token\" value=\"").unwrap() + 25;
+        let csrf = html[at..].split('"').next().unwrap().to_string();
+        let res = t
+            .client
+            .post(format!("/admin/submissions/{id}/resend"))
+            .remote(admin::remote())
+            .header(ContentType::Form)
+            .body(form_body(&[
+                ("csrf_token", &csrf),
+                ("kind", "confirmation"),
+            ]))
+            .dispatch();
+        assert_eq!(res.status(), Status::SeeOther);
+    };
+    t.fake.set_fault(Fault::Status {
+        code: 401,
+        body: r#"{"errors":["Unauthorized"]}"#.into(),
+        retry_after: None,
+    });
+    resend(&t);
+    let store = &t.app().store;
+    let statuses = |t: &TestApp| -> Vec<EmailStatus> {
+        t.app()
+            .store
+            .deliveries_of(id)
+            .unwrap()
+            .iter()
+            .filter(|d| d.kind == "confirmation")
+            .map(|d| d.outcome.status)
+            .collect()
+    };
+    assert_eq!(statuses(&t), vec![EmailStatus::Sent, EmailStatus::Failed]);
+    assert!(store.queued_retries(id).unwrap().is_empty());
+    assert_eq!(
+        bounce_lines(&page(&t, "/admin")),
+        vec![told.to_string()],
+        "a failed resend did not reach her"
+    );
+    assert_eq!(
+        bounce_lines(&page(&t, &submission_page)),
+        vec![told.to_string()]
+    );
+
+    t.fake.set_fault(Fault::None);
+    resend(&t);
+    assert_eq!(
+        statuses(&t),
+        vec![EmailStatus::Sent, EmailStatus::Failed, EmailStatus::Sent]
+    );
+    let dashboard = page(&t, "/admin");
+    assert!(bounce_lines(&dashboard).is_empty(), "{dashboard}");
+    let detail = page(&t, &submission_page);
+    assert!(bounce_lines(&detail).is_empty(), "{detail}");
+    assert!(
+        detail.contains("Bounced (bad_mailbox): 550 "),
+        "the first attempt's bounce stays in its history"
+    );
 }

@@ -2,12 +2,14 @@
 //! on the dashboard the visitors whose confirmation never reached them, and the `unknown`
 //! attempts that no event confirmed in time.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
 use super::Reader;
 use crate::forms::FieldKind;
-use crate::model::{Delivery, EmailStatus, InboxEvent, InboxState};
+use crate::model::{Delivery, EmailStatus, InboxEvent, InboxState, SubmissionId};
 use crate::App;
 
 /// How long Mailtrap's webhooks get to report on an `unknown` attempt (one that may have
@@ -128,34 +130,57 @@ pub fn view(r: Reader, inbox: Option<&InboxEvent>) -> Value {
     json!({ "state": e.state.label(), "short": short, "text": text, "at": at })
 }
 
-/// Visitors whose confirmation bounced or was refused among `recent` deliveries, newest
-/// first, each with a sentence naming a way to reach them (the form's phone field).
-pub fn bounced_visitors(app: &App, recent: &[Delivery]) -> Vec<Value> {
-    recent
-        .iter()
-        .filter(|d| d.to_visitor)
-        .filter(|d| {
-            d.inbox
-                .as_ref()
-                .is_some_and(|i| matches!(i.state, InboxState::Bounced | InboxState::Rejected))
-        })
+/// Visitors whose email bounced or was refused among the deliveries `log` (any order),
+/// newest first, each with a sentence naming a way to reach them (the form's phone field,
+/// with its `tel:` link). An email made good by a later attempt is left out
+/// ([`standing_bounces`]).
+pub fn bounced_visitors(app: &App, log: &[Delivery]) -> Vec<Value> {
+    standing_bounces(log)
+        .into_iter()
         .take(8)
         .map(|d| {
-            let to = d.to.as_deref().unwrap_or("the visitor");
-            let phone = phone_of(app, d);
-            let text = match phone {
-                Some(p) => format!(
-                    "The {} to {to} bounced: the address may be mistyped — call them on {p}.",
-                    d.kind
-                ),
-                None => format!(
-                    "The {} to {to} bounced: the address may be mistyped.",
-                    d.kind
-                ),
-            };
-            json!({ "text": text, "submission_id": d.submission_id })
+            let r = Reader::of(app);
+            let to =
+                d.to.clone()
+                    .unwrap_or_else(|| r.t("admin.settings.to_visitor", &[]));
+            let phone = phone_of(app, d).map(|p| {
+                let href = crate::mail::tel_href(&p);
+                json!({ "shown": p, "href": href })
+            });
+            let text = r.t("admin.bounce.text", &[("kind", &d.kind), ("to", &to)]);
+            json!({ "text": text, "phone": phone, "submission_id": d.submission_id })
         })
         .collect()
+}
+
+/// The latest bounce (or refusal by Mailtrap) of each email (submission and kind) to a
+/// visitor in `log`, newest first, unless a later attempt at the same email went through
+/// (Mailtrap accepted it and no bounce or refusal came back for it).
+fn standing_bounces(log: &[Delivery]) -> Vec<&Delivery> {
+    let bounced = |d: &Delivery| {
+        d.inbox
+            .as_ref()
+            .is_some_and(|i| matches!(i.state, InboxState::Bounced | InboxState::Rejected))
+    };
+    let mut latest: BTreeMap<(SubmissionId, &str), &Delivery> = BTreeMap::new();
+    for d in log.iter().filter(|d| d.to_visitor && bounced(d)) {
+        let key = (d.submission_id, d.kind.as_str());
+        if latest.get(&key).is_none_or(|seen| seen.id < d.id) {
+            latest.insert(key, d);
+        }
+    }
+    let made_good = |b: &Delivery| {
+        log.iter().any(|d| {
+            d.submission_id == b.submission_id
+                && d.kind == b.kind
+                && d.id > b.id
+                && d.outcome.status == EmailStatus::Sent
+                && !bounced(d)
+        })
+    };
+    let mut standing: Vec<&Delivery> = latest.into_values().filter(|b| !made_good(b)).collect();
+    standing.sort_by_key(|d| std::cmp::Reverse(d.id));
+    standing
 }
 
 /// The submission's phone number: its form's first telephone field that was filled in.
@@ -224,6 +249,64 @@ mod tests {
             bounce_category: None,
         });
         d
+    }
+
+    fn to_visitor(id: u64, sub: u64, status: EmailStatus, inbox: Option<InboxState>) -> Delivery {
+        let mut d = attempt(status, inbox);
+        d.id = crate::model::DeliveryId(id);
+        d.submission_id = SubmissionId(sub);
+        d.to_visitor = true;
+        d
+    }
+
+    fn ids(log: &[Delivery]) -> Vec<u64> {
+        standing_bounces(log).iter().map(|d| d.id.0).collect()
+    }
+
+    #[test]
+    fn a_bounce_stands_until_a_later_attempt_at_the_same_email_goes_through() {
+        use EmailStatus::{Failed, Sent};
+        use InboxState::{Bounced, Delivered, Rejected};
+        let bounce = to_visitor(1, 7, Sent, Some(Bounced));
+        assert_eq!(ids(std::slice::from_ref(&bounce)), vec![1]);
+        assert_eq!(
+            ids(&[bounce.clone(), to_visitor(2, 7, Sent, None)]),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            ids(&[to_visitor(2, 7, Sent, Some(Delivered)), bounce.clone()]),
+            Vec::<u64>::new(),
+            "in any order"
+        );
+        assert_eq!(
+            ids(&[bounce.clone(), to_visitor(2, 7, Failed, None)]),
+            vec![1]
+        );
+        assert_eq!(
+            ids(&[bounce.clone(), to_visitor(2, 7, Sent, Some(Rejected))]),
+            vec![2],
+            "the later refusal stands for both"
+        );
+        assert_eq!(
+            ids(&[to_visitor(0, 7, Sent, None), bounce.clone()]),
+            vec![1],
+            "an earlier success does not make good a later bounce"
+        );
+        assert_eq!(
+            ids(&[bounce.clone(), to_visitor(2, 8, Sent, None)]),
+            vec![1],
+            "another submission's email"
+        );
+        let mut other_kind = to_visitor(2, 7, Sent, None);
+        other_kind.kind = "welcome".into();
+        assert_eq!(ids(&[bounce.clone(), other_kind]), vec![1]);
+        let mut owner = to_visitor(3, 9, Sent, Some(Bounced));
+        owner.to_visitor = false;
+        assert_eq!(
+            ids(&[bounce, owner, to_visitor(4, 8, Sent, Some(Bounced))]),
+            vec![4, 1],
+            "visitors only, newest first"
+        );
     }
 
     #[test]

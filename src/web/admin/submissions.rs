@@ -95,8 +95,7 @@ pub fn show(
     ctx.insert("deliveries", &deliveries);
     ctx.insert("retries", &retries);
     ctx.insert("unconfirmed", &confirmations.overdue);
-    let latest: Vec<Delivery> = outbox::latest_attempts(&log).into_iter().cloned().collect();
-    ctx.insert("bounced", &super::inbox::bounced_visitors(app, &latest));
+    ctx.insert("bounced", &super::inbox::bounced_visitors(app, &log));
     ctx.insert("notes", &notes);
     ctx.insert(
         "statuses",
