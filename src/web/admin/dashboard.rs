@@ -90,7 +90,7 @@ fn failure_banner(r: Reader, recent: &[Delivery]) -> Option<serde_json::Value> {
         "count": streak.attempts, "visitors": streak.to_visitors,
         "owners": streak.attempts - streak.to_visitors,
         "cause": streak.latest_error.clone().unwrap_or_else(|| r.t("admin.dashboard.unknown_error", &[])),
-        "hint": streak.latest.advice(),
+        "hint": r.advice(streak.latest),
         "since": r.time(streak.since),
     }))
 }

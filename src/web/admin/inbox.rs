@@ -229,7 +229,7 @@ impl Confirmations {
             .iter()
             .find(|(id, _)| *id == d.id)
             .and_then(|(_, c)| c.advice(r))
-            .or_else(|| d.outcome.failure.map(|f| f.advice().to_string()))
+            .or_else(|| d.outcome.failure.map(|f| r.advice(f)))
     }
 }
 

@@ -6,6 +6,7 @@ use std::fmt;
 use time::OffsetDateTime;
 
 use crate::i18n::Catalogue;
+use crate::model::FailureKind;
 use crate::templates::human_time;
 use crate::zone::{ago, Ago, Zone};
 use crate::App;
@@ -45,6 +46,11 @@ impl<'a> Reader<'a> {
     /// The text of `key` with its `{name}`s filled in.
     pub fn t(&self, key: &str, args: &[(&str, &dyn fmt::Display)]) -> String {
         self.strings.t(key, args)
+    }
+
+    /// What the owner can do about a failed email.
+    pub fn advice(&self, kind: FailureKind) -> String {
+        self.strings.text(kind.advice_key()).to_string()
     }
 
     /// The plural message `key` for `n`.

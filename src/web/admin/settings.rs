@@ -181,7 +181,7 @@ fn mailtrap_check(app: &App, recent: &[Delivery]) -> Check {
             Standing::Bad,
             r.t(
                 "admin.check.mailtrap.failing",
-                &[("advice", &kind.advice())],
+                &[("advice", &r.advice(kind))],
             ),
         );
     }
@@ -201,7 +201,7 @@ fn mailtrap_check(app: &App, recent: &[Delivery]) -> Check {
             ),
         ),
         Some(d) => {
-            let advice = d.outcome.failure.map_or("", FailureKind::advice);
+            let advice = d.outcome.failure.map(|f| r.advice(f)).unwrap_or_default();
             // Refused for good (token, domain): nothing gets through until it is fixed.
             let standing = match d.outcome.failure.map(FailureKind::retry) {
                 Some(Retry::Permanent) => Standing::Bad,
