@@ -378,23 +378,54 @@ fn uploaded_files_download_as_attachments() {
 }
 
 #[test]
-fn the_backup_download_restores_into_a_fresh_store() {
+fn the_backup_download_restores_into_a_fresh_store_with_its_files() {
     let t = logged_in();
     quote(&t);
+    let quoted = t
+        .app()
+        .store
+        .latest_submissions(None, 1)
+        .unwrap()
+        .remove(0)
+        .id;
+    let (ct, body) = common::multipart::Multipart::default()
+        .text("full_name", "Amani")
+        .text("email", "amani@visitor.example")
+        .text("position", "Guide")
+        .file("cv", "cv.pdf", "application/pdf", common::PDF)
+        .finish();
+    let res = t
+        .client
+        .post("/f/job")
+        .header(ContentType::parse_flexible(&ct).unwrap())
+        .body(body)
+        .dispatch();
+    let job = stored_behind(&t, &res);
     let res = t.client.get("/admin/backup").dispatch();
     assert_eq!(res.status(), Status::Ok);
+    assert!(res
+        .headers()
+        .get_one("Content-Disposition")
+        .is_some_and(|d| d.starts_with("attachment; filename=\"kipekee-backup-")));
     let bytes = res.into_bytes().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    kipekee::store::Store::restore_from(
+    let stats = kipekee::store::Store::restore_from(
         dir.path(),
         std::io::BufReader::new(bytes.as_slice()),
         false,
     )
     .unwrap();
+    assert_eq!(stats.count("files"), 1, "the CV travels in the backup");
     let restored = kipekee::store::Store::open(dir.path()).unwrap();
-    let s = restored.latest_submissions(None, 1).unwrap().remove(0);
+    let s = restored.submission(quoted).unwrap().unwrap();
     assert_eq!(s.fields["full_name"], "Jane Doe");
     assert_eq!(restored.deliveries_of(s.id).unwrap().len(), 2);
+    let (meta, path) = restored
+        .file_on_disk(job.id, "cv")
+        .unwrap()
+        .expect("the restored CV");
+    assert_eq!(meta.filename, "cv.pdf");
+    assert_eq!(std::fs::read(path).unwrap(), common::PDF);
 }
 
 #[test]

@@ -2,18 +2,17 @@
 //! one `/api/batch` round trip per call. Blocking: call it from `spawn_blocking`.
 
 use std::io::Read;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
+use super::answer::{parse_batch_answer, parse_send_answer, transport_failure};
 use super::body::{address, message, Body, Marks, Message};
+use super::tls::tls_config;
 use super::Email;
 use crate::config::AppConfig;
 use crate::model::{EmailStatus, Failure, FailureKind, Mailbox, Outcome, Secret};
@@ -262,190 +261,6 @@ fn agent(tls: Option<&Arc<rustls::ClientConfig>>, timeout: Duration, idle: usize
         builder = builder.tls_config(Arc::clone(tls));
     }
     builder.build()
-}
-
-/// The roots the Mailtrap client trusts: Mozilla's (compiled in, what ureq trusted before),
-/// the system store (`/etc/ssl/certs`…, which also honours `SSL_CERT_FILE`/`SSL_CERT_DIR` the
-/// OpenSSL way), and every certificate of the `SSL_CERT_FILE` bundle, added rather than
-/// replacing: a TLS-inspecting proxy's CA or a loopback fake's self-signed certificate.
-/// A bundle that cannot be read is logged and skipped; Mailtrap's real roots still work.
-pub fn tls_config(extra_bundle: Option<&Path>) -> rustls::ClientConfig {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions")
-        .with_root_certificates(root_store(extra_bundle))
-        .with_no_client_auth()
-}
-
-fn root_store(extra_bundle: Option<&Path>) -> rustls::RootCertStore {
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let native = rustls_native_certs::load_native_certs();
-    let (added, _) = roots.add_parsable_certificates(native.certs);
-    tracing::debug!(
-        added,
-        errors = native.errors.len(),
-        "system root certificates"
-    );
-    if let Some(path) = extra_bundle {
-        match load_pem_bundle(path) {
-            Ok(certs) => {
-                let (added, ignored) = roots.add_parsable_certificates(certs);
-                tracing::info!(bundle = %path.display(), added, ignored, "extra root certificates");
-            }
-            Err(e) => tracing::warn!("SSL_CERT_FILE: {e}"),
-        }
-    }
-    roots
-}
-
-/// Every certificate of a PEM bundle; an error if it cannot be read or holds none.
-pub fn load_pem_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| fail(&e))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| fail(&e))?;
-    if certs.is_empty() {
-        return Err(fail(&"no PEM certificate in the file"));
-    }
-    Ok(certs)
-}
-
-/// `/api/send`'s answer for one message (seed mode): its ids, or why it failed.
-fn parse_send_answer(status: u16, body: &str) -> Result<Vec<String>, Failure> {
-    let json: Option<Value> = serde_json::from_str(body).ok();
-    match json {
-        Some(v) if (200..300).contains(&status) && v.get("success") == Some(&json!(true)) => {
-            Ok(message_ids(&v))
-        }
-        _ => parse_batch_answer(status, body, 1).remove(0),
-    }
-}
-
-fn message_ids(v: &Value) -> Vec<String> {
-    v.get("message_ids")
-        .and_then(Value::as_array)
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// A failure without an HTTP answer. `whole`: the request body had been handed over whole,
-/// so Mailtrap may have received and accepted it.
-fn transport_failure(t: &ureq::Transport, whole: bool) -> Failure {
-    let (kind, text) = match t.kind() {
-        ureq::ErrorKind::ConnectionFailed => {
-            (FailureKind::Connect, "could not connect to Mailtrap")
-        }
-        ureq::ErrorKind::Dns => (
-            FailureKind::Connect,
-            "could not resolve Mailtrap's host name",
-        ),
-        ureq::ErrorKind::InvalidUrl | ureq::ErrorKind::UnknownScheme => {
-            (FailureKind::BadUrl, "MAILTRAP_API_URL is not a valid URL")
-        }
-        _ if whole => (
-            FailureKind::TimeoutAfterSent,
-            "sent to Mailtrap, but no answer came in time (it may have been delivered)",
-        ),
-        _ => (
-            FailureKind::TimeoutBeforeSent,
-            "the connection to Mailtrap failed or timed out before the email was sent",
-        ),
-    };
-    let detail = match t.message() {
-        Some(detail) => format!("{text}: {detail}"),
-        None => match std::error::Error::source(t) {
-            Some(source) => format!("{text}: {source}"),
-            None => text.to_string(),
-        },
-    };
-    Failure::new(kind, detail)
-}
-
-/// Reads Mailtrap's answer to a batch of `n` messages: for each, its message ids or why it
-/// failed. Tolerates every error shape the API has been seen to use; an error status whose
-/// body is not JSON comes from something in front of Mailtrap (a gateway's page).
-pub fn parse_batch_answer(status: u16, body: &str, n: usize) -> Vec<Result<Vec<String>, Failure>> {
-    let json: Option<Value> = serde_json::from_str::<Value>(body)
-        .ok()
-        .filter(Value::is_object);
-    let whole = |kind: FailureKind, why: String| vec![Err(Failure::new(kind, why)); n];
-    if !(200..300).contains(&status) {
-        let kind = FailureKind::Http {
-            status,
-            mailtrap: json.is_some(),
-        };
-        let detail = json.as_ref().and_then(error_text).unwrap_or_else(|| {
-            if body.trim().is_empty() {
-                "empty answer".into()
-            } else {
-                "non-JSON answer".into()
-            }
-        });
-        return whole(kind, format!("HTTP {status}: {detail}"));
-    }
-    let Some(json) = json else {
-        return whole(
-            FailureKind::UnreadableAnswer,
-            format!("HTTP {status}: non-JSON answer"),
-        );
-    };
-    let Some(items) = json.get("responses").and_then(Value::as_array) else {
-        // `{"success":false,"errors":[…]}` with a 2xx: refused as a whole.
-        return match error_text(&json) {
-            Some(detail) => whole(FailureKind::Rejected, format!("HTTP {status}: {detail}")),
-            None => whole(
-                FailureKind::UnreadableAnswer,
-                format!("HTTP {status}: answer without responses"),
-            ),
-        };
-    };
-    (0..n)
-        .map(|i| match items.get(i) {
-            Some(item) if item.get("success").and_then(Value::as_bool) == Some(true) => {
-                Ok(message_ids(item))
-            }
-            Some(item) => Err(Failure::new(
-                FailureKind::Rejected,
-                error_text(item).unwrap_or_else(|| "rejected without a reason".into()),
-            )),
-            None => Err(Failure::new(
-                FailureKind::UnreadableAnswer,
-                "Mailtrap's answer did not cover this message",
-            )),
-        })
-        .collect()
-}
-
-/// `errors` as a list, a string or an object; or `error`.
-fn error_text(v: &Value) -> Option<String> {
-    let text = match v.get("errors").or_else(|| v.get("error"))? {
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items
-            .iter()
-            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
-            .collect::<Vec<_>>()
-            .join("; "),
-        Value::Object(map) => map
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{k}: {}",
-                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
-    };
-    Some(crate::model::single_line(&text, 500))
 }
 
 #[cfg(test)]

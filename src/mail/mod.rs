@@ -1,15 +1,18 @@
 //! Emails: what a form's emails say (rendered from embedded tera templates) and how they
 //! leave (the Mailtrap client). Never touches the store: outcomes are returned as data.
 
+mod answer;
 mod body;
 mod mailtrap;
+mod tls;
 
 use std::collections::BTreeMap;
 
 use tera::Context;
 
+pub use answer::parse_batch_answer;
 pub use body::{largest_message, MESSAGE_RESERVE};
-pub use mailtrap::{budget, longest_send, parse_batch_answer, Mailtrap, MAX_MESSAGE_BYTES};
+pub use mailtrap::{budget, longest_send, Mailtrap, MAX_MESSAGE_BYTES};
 
 use crate::config::AppConfig;
 

@@ -1,5 +1,4 @@
-//! Whole-store backup and restore as a JSON-lines stream, and the oldest-first scan of
-//! submissions that exports read. A backup walks every sled tree by name, so trees added
+//! Whole-store backup and restore as a JSON-lines stream. A backup walks every sled tree by name, so trees added
 //! later are in it without a change here.
 //!
 //! Admin sessions are left out (`backup_check::EXCLUDED_TREES`): the file alone must never be a
@@ -15,19 +14,22 @@
 //! line per entry `{"tree":"…","key":"<base64>","value":"<base64>"}`, and an end line
 //! `{"kipekee_backup_end":<entries>}` so that a cut-off file is refused instead of restored.
 
+mod stream;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
 use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sled::Tree;
 use time::OffsetDateTime;
 
-use super::backup_check::{self, Verdict, EXCLUDED_TREES};
-use super::{codec, keys, Store, StoreError, Submission, SCHEMA_VERSION};
+use super::backup_check::EXCLUDED_TREES;
+use super::{codec, keys, Store, StoreError, Submission};
 use crate::model::SubmissionId;
+use stream::{End, Entry, Header, Reader};
 
 /// Version of the stream layout, the header's `kipekee_backup`.
 pub const BACKUP_FORMAT: u64 = 1;
@@ -79,61 +81,7 @@ impl BackupStats {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct Header {
-    kipekee_backup: u64,
-    schema_version: u64,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    #[serde(default)]
-    kipekee_version: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Entry {
-    tree: String,
-    key: String,
-    value: String,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct End {
-    kipekee_backup_end: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Line {
-    Entry(Entry),
-    End(End),
-}
-
 impl Store {
-    /// Submissions oldest first: all of them, or one form's through its index.
-    pub fn submissions_oldest_first<'a>(
-        &'a self,
-        form: Option<&str>,
-    ) -> Box<dyn Iterator<Item = Result<Submission, StoreError>> + 'a> {
-        match form {
-            None => Box::new(self.submissions.iter().map(|entry| {
-                let (_, raw) = entry?;
-                codec::decode("submissions", &raw)
-            })),
-            Some(slug) => Box::new(
-                self.formslug_submissionid
-                    .scan_prefix(keys::form_prefix(slug))
-                    .filter_map(|entry| {
-                        let id = match entry {
-                            Ok((k, _)) => SubmissionId(keys::trailing_id(&k)?),
-                            Err(e) => return Some(Err(e.into())),
-                        };
-                        self.submission(id).transpose()
-                    }),
-            ),
-        }
-    }
-
     /// Writes every entry of every tree to `out` as a backup stream, then flushes `out`.
     pub fn backup_to<W: Write>(&self, mut out: W) -> Result<BackupStats, BackupError> {
         let schema_version = self.schema_version()?;
@@ -319,114 +267,6 @@ impl Store {
 fn write_line<W: Write, T: Serialize>(out: &mut W, value: &T) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")
-}
-
-/// A backup stream read line by line, counting lines for error messages.
-struct Reader<R> {
-    input: R,
-    line: u64,
-    buf: String,
-    /// The header's, once read: records are checked against it.
-    schema_version: u64,
-}
-
-impl<R: BufRead> Reader<R> {
-    fn new(input: R) -> Self {
-        Reader {
-            input,
-            line: 0,
-            buf: String::new(),
-            schema_version: SCHEMA_VERSION,
-        }
-    }
-
-    fn invalid(&self, message: impl Into<String>) -> BackupError {
-        BackupError::Invalid {
-            line: self.line,
-            message: message.into(),
-        }
-    }
-
-    /// The next line, `None` at the end of the stream.
-    fn next_line(&mut self) -> Result<Option<&str>, BackupError> {
-        self.buf.clear();
-        if self.input.read_line(&mut self.buf)? == 0 {
-            return Ok(None);
-        }
-        self.line += 1;
-        Ok(Some(self.buf.trim_end_matches(['\n', '\r'])))
-    }
-
-    /// Checks the header line and returns the backup's schema version.
-    fn header(&mut self) -> Result<u64, BackupError> {
-        let Some(line) = self.next_line()? else {
-            return Err(BackupError::Invalid {
-                line: 1,
-                message: "the file is empty, not a kipekee backup".into(),
-            });
-        };
-        let header: Header = serde_json::from_str(line)
-            .map_err(|_| self.invalid("not a kipekee backup (no kipekee_backup header)"))?;
-        if header.kipekee_backup != BACKUP_FORMAT {
-            return Err(self.invalid(format!(
-                "backup format {} is not one this binary reads ({BACKUP_FORMAT})",
-                header.kipekee_backup
-            )));
-        }
-        if header.schema_version > SCHEMA_VERSION {
-            return Err(BackupError::NewerSchema {
-                found: header.schema_version,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        self.schema_version = header.schema_version;
-        Ok(header.schema_version)
-    }
-
-    /// Checks every entry (`backup_check::check`), hands those to restore to `each`, and
-    /// checks the end line; returns the count per tree. A bad entry is refused naming its line.
-    fn entries(
-        &mut self,
-        mut each: impl FnMut(&str, &[u8], &[u8]) -> Result<(), BackupError>,
-    ) -> Result<BTreeMap<String, u64>, BackupError> {
-        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        loop {
-            let Some(line) = self.next_line()? else {
-                return Err(BackupError::Truncated);
-            };
-            let parsed: Line =
-                serde_json::from_str(line).map_err(|e| self.invalid(format!("{e}")))?;
-            match parsed {
-                Line::Entry(entry) => {
-                    let key = BASE64
-                        .decode(&entry.key)
-                        .map_err(|e| self.invalid(format!("key is not base64: {e}")))?;
-                    let value = BASE64
-                        .decode(&entry.value)
-                        .map_err(|e| self.invalid(format!("value is not base64: {e}")))?;
-                    match backup_check::check(self.schema_version, &entry.tree, &key, &value) {
-                        Ok(Verdict::Restore) => each(&entry.tree, &key, &value)?,
-                        Ok(Verdict::Skip) => {}
-                        Err(message) => return Err(self.invalid(message)),
-                    }
-                    *counts.entry(entry.tree).or_default() += 1;
-                }
-                Line::End(end) => {
-                    let found: u64 = counts.values().sum();
-                    if end.kipekee_backup_end != found {
-                        return Err(self.invalid(format!(
-                            "the end line counts {} entries, the backup holds {found}",
-                            end.kipekee_backup_end
-                        )));
-                    }
-                    if self.next_line()?.is_some() {
-                        return Err(self.invalid("lines after the end line"));
-                    }
-                    return Ok(counts);
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

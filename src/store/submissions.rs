@@ -279,4 +279,28 @@ impl Store {
         }
         self.set_meta_u64("tests_indexed", 1)
     }
+
+    /// Submissions oldest first: all of them, or one form's through its index.
+    pub fn submissions_oldest_first<'a>(
+        &'a self,
+        form: Option<&str>,
+    ) -> Box<dyn Iterator<Item = Result<Submission, StoreError>> + 'a> {
+        match form {
+            None => Box::new(self.submissions.iter().map(|entry| {
+                let (_, raw) = entry?;
+                codec::decode("submissions", &raw)
+            })),
+            Some(slug) => Box::new(
+                self.formslug_submissionid
+                    .scan_prefix(keys::form_prefix(slug))
+                    .filter_map(|entry| {
+                        let id = match entry {
+                            Ok((k, _)) => SubmissionId(keys::trailing_id(&k)?),
+                            Err(e) => return Some(Err(e.into())),
+                        };
+                        self.submission(id).transpose()
+                    }),
+            ),
+        }
+    }
 }

@@ -34,7 +34,8 @@ impl Browser {
         self.cookies.get(name).map(String::as_str)
     }
 
-    fn cookie_header(&self) -> String {
+    /// Every cookie the server set, as one `Cookie` header.
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))

@@ -4,6 +4,7 @@ use time::Duration;
 
 use super::*;
 use crate::model::{Delivery, EmailAddress, EmailStatus, FileType, NewSubmission, Upload};
+use crate::store::SCHEMA_VERSION;
 
 const CV: &[u8] = b"%PDF-1.7 \x00\xff bytes";
 

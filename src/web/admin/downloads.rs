@@ -1,8 +1,11 @@
 //! Everything the admin downloads: uploaded files, exports, the backup. Always as
 //! attachments, never rendered inline.
 
+use std::io::Write;
+
 use rocket::http::{ContentType, Header};
 use rocket::response::{self, Responder};
+use rocket::tokio::io::{AsyncWriteExt, DuplexStream};
 use rocket::tokio::task::spawn_blocking;
 use rocket::{get, Request, State};
 use time::OffsetDateTime;
@@ -20,10 +23,12 @@ pub struct Download {
     body: Body,
 }
 
-/// What a download sends: bytes made for it, or a file read as it goes.
+/// What a download sends: bytes made for it, a file read as it goes, or a stream written
+/// by another thread as it is sent.
 enum Body {
     Bytes(Vec<u8>),
     File(rocket::tokio::fs::File, u64),
+    Stream(DuplexStream),
 }
 
 impl<'r> Responder<'r, 'static> for Download {
@@ -45,6 +50,7 @@ impl<'r> Responder<'r, 'static> for Download {
         match self.body {
             Body::Bytes(bytes) => response.sized_body(bytes.len(), std::io::Cursor::new(bytes)),
             Body::File(file, size) => response.sized_body(usize::try_from(size).ok(), file),
+            Body::Stream(stream) => response.streamed_body(stream),
         };
         response.ok()
     }
@@ -202,17 +208,53 @@ pub fn subscribers_csv(_admin: Admin, app: &State<App>) -> Result<Download, Erro
     })
 }
 
-/// A complete snapshot of every tree, restorable with `kipekee restore FILE`.
+/// Bytes of the backup held between the thread that writes it and the response that sends
+/// it: the writer waits while the admin's connection is slower than the store.
+const BACKUP_PIPE: usize = 64 * 1024;
+
+/// A complete snapshot of every tree, uploaded files included, restorable with
+/// `kipekee restore FILE`. Streamed as `Store::backup_to` writes it, as `kipekee backup` does:
+/// the server holds at most about twice [`BACKUP_PIPE`] of it, whatever the store's size. A
+/// failure halfway (or the admin going away) cuts the download short; the stream's missing
+/// end line makes `kipekee restore` refuse it.
 #[get("/backup")]
-pub async fn backup(_admin: Admin, app: &State<App>) -> Result<Download, Error> {
-    let bytes = export_with(app, |store, out| {
-        store.backup_to(out).map(|_| ()).map_err(|e| e.to_string())
-    })
-    .await?;
-    tracing::info!(bytes = bytes.len(), "backup downloaded by the admin");
-    Ok(Download {
+pub fn backup(_admin: Admin, app: &State<App>) -> Download {
+    let (writer, reader) = rocket::tokio::io::duplex(BACKUP_PIPE);
+    let store = app.store.clone();
+    let pipe = Pipe {
+        runtime: rocket::tokio::runtime::Handle::current(),
+        writer,
+    };
+    spawn_blocking(move || {
+        match store.backup_to(std::io::BufWriter::with_capacity(BACKUP_PIPE, pipe)) {
+            Ok(stats) => tracing::info!(
+                entries = stats.entries(),
+                files = stats.count("files"),
+                "backup downloaded by the admin"
+            ),
+            Err(e) => tracing::warn!("the admin's backup download stopped: {e}"),
+        }
+    });
+    Download {
         filename: format!("kipekee-backup-{}.jsonl", stamp()),
         content_type: ContentType::new("application", "x-ndjson"),
-        body: Body::Bytes(bytes),
-    })
+        body: Body::Stream(reader),
+    }
+}
+
+/// The blocking end of the backup's pipe: each write waits until the response has taken
+/// room for it; a closed response (the admin went away) is a broken pipe.
+struct Pipe {
+    runtime: rocket::tokio::runtime::Handle,
+    writer: DuplexStream,
+}
+
+impl Write for Pipe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.runtime.block_on(self.writer.write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.runtime.block_on(self.writer.flush())
+    }
 }
