@@ -400,7 +400,7 @@ fn the_backup_download_restores_into_a_fresh_store_with_its_files() {
         .header(ContentType::parse_flexible(&ct).unwrap())
         .body(body)
         .dispatch();
-    let job = stored_behind(&t, &res);
+    let job = t.stored_behind(&res);
     let res = t.client.get("/admin/backup").dispatch();
     assert_eq!(res.status(), Status::Ok);
     assert!(res
