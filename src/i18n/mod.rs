@@ -35,10 +35,28 @@ pub enum Locale {
 #[error("KIPEKEE_LOCALE: unknown locale {0:?} (one of en, sw, fr)")]
 pub struct UnknownLocale(String);
 
-/// A `[default.strings]` key that is not in the catalogue (a typo would otherwise be ignored).
+/// A `[default.strings]` key that is not a text of the catalogue (a typo would otherwise be
+/// ignored).
 #[derive(Debug, thiserror::Error)]
-#[error("strings.{0}: not a key of the string catalogue (the keys are those of locales/en.toml)")]
-pub struct UnknownKey(pub String);
+pub enum UnknownKey {
+    #[error(
+        "not a key of the string catalogue (the keys are those of locales/en.toml and \
+         locales/admin/en.toml)"
+    )]
+    Unknown(String),
+    /// A plural message given one text: its categories are the keys.
+    #[error("a plural message: give its texts by category, as {0}.one and {0}.other")]
+    Plural(String),
+}
+
+impl UnknownKey {
+    /// The key as written under `[default.strings]`.
+    pub fn key(&self) -> &str {
+        match self {
+            UnknownKey::Unknown(key) | UnknownKey::Plural(key) => key,
+        }
+    }
+}
 
 impl Locale {
     pub const ALL: [Locale; 3] = [Locale::En, Locale::Sw, Locale::Fr];
@@ -164,7 +182,11 @@ impl Catalogue {
         let english = &SHIPPED[Locale::En.index()];
         for (key, text) in overrides.iter() {
             if !catalogue.texts.contains_key(key) && !english.contains_key(key) {
-                return Err(UnknownKey(key.clone()));
+                return Err(if english.contains_key(&format!("{key}.other")) {
+                    UnknownKey::Plural(key.clone())
+                } else {
+                    UnknownKey::Unknown(key.clone())
+                });
             }
             catalogue.texts.insert(key.clone(), text.clone());
         }

@@ -182,11 +182,19 @@ fn overrides_replace_texts_and_unknown_keys_are_refused() {
     let sw = Catalogue::new(Locale::Sw, &overrides).unwrap();
     assert_eq!(sw.text("form.submit"), "Tuma sasa");
     assert_eq!(sw.text("form.choose"), "Chagua…");
-    let typo: StringOverrides = [("form.sumbit", "x")].into_iter().collect();
-    let e = Catalogue::new(Locale::Sw, &typo).unwrap_err().to_string();
+    let typo: StringOverrides = [("admin.nav.dashbord", "x")].into_iter().collect();
+    let e = Catalogue::new(Locale::Sw, &typo).unwrap_err();
+    assert_eq!(e.key(), "admin.nav.dashbord");
+    let said = e.to_string();
     assert!(
-        e.contains("strings.form.sumbit") && !e.contains('\n'),
-        "{e}"
+        said.contains("locales/admin/en.toml") && !said.contains('\n'),
+        "{said}"
+    );
+    let plural: StringOverrides = [("admin.devices.ended", "x")].into_iter().collect();
+    let said = Catalogue::new(Locale::Sw, &plural).unwrap_err().to_string();
+    assert!(
+        said.contains("admin.devices.ended.one and admin.devices.ended.other"),
+        "{said}"
     );
 }
 
