@@ -29,6 +29,8 @@ use crate::{App, StartError};
 
 const SESSION_COOKIE: &str = "kipekee_session";
 const LOGIN_COOKIE: &str = "kipekee_login";
+/// How long the login form may stay open before its CSRF token is gone.
+const LOGIN_FORM: Duration = Duration::hours(12);
 /// A session unused for this long is over: two hours, or 30 days on a device the owner asked
 /// to be kept logged in on (the cookie lives as long).
 pub const IDLE: Idle = Idle {
@@ -144,7 +146,20 @@ impl<'r> FromRequest<'r> for Admin {
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
         match session_of(req) {
-            Ok(Some(session)) => Outcome::Success(Admin { session }),
+            Ok(Some(session)) => {
+                // A remembered device stays logged in 30 days from its last use: the cookie
+                // is renewed with the session.
+                if let (true, Some(app)) = (session.remembered, req.rocket().state::<App>()) {
+                    let lasts = Some(IDLE.remembered);
+                    req.cookies().add_private(cookie(
+                        app,
+                        SESSION_COOKIE,
+                        session.id.clone(),
+                        lasts,
+                    ));
+                }
+                Outcome::Success(Admin { session })
+            }
             Ok(None) => Outcome::Error((Status::Unauthorized, ())),
             Err(()) => Outcome::Error((Status::InternalServerError, ())),
         }
@@ -165,14 +180,26 @@ pub fn session_of(req: &Request<'_>) -> Result<Option<Session>, ()> {
         .map_err(|e| tracing::error!("reading session: {e}"))
 }
 
-fn cookie(app: &App, name: &'static str, value: String, max_age: Duration) -> Cookie<'static> {
-    Cookie::build((name, value))
+/// A private admin cookie that lasts `lifetime` (`Max-Age` and `Expires` agreeing), or until
+/// the browser closes.
+fn cookie(
+    app: &App,
+    name: &'static str,
+    value: String,
+    lifetime: Option<Duration>,
+) -> Cookie<'static> {
+    let cookie = Cookie::build((name, value))
         .path("/admin")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(app.public_base.starts_with("https://"))
-        .max_age(max_age)
-        .build()
+        .secure(app.public_base.starts_with("https://"));
+    match lifetime {
+        Some(lifetime) => cookie
+            .max_age(lifetime)
+            .expires(time::OffsetDateTime::now_utc() + lifetime),
+        None => cookie.expires(None::<time::OffsetDateTime>),
+    }
+    .build()
 }
 
 fn login_page(
@@ -187,12 +214,7 @@ fn login_page(
         .take(32)
         .map(char::from)
         .collect();
-    jar.add_private(cookie(
-        app,
-        LOGIN_COOKIE,
-        token.clone(),
-        Duration::hours(12),
-    ));
+    jar.add_private(cookie(app, LOGIN_COOKIE, token.clone(), Some(LOGIN_FORM)));
     let mut ctx = Context::new();
     ctx.insert("csrf_token", &token);
     ctx.insert("error", &error);
@@ -272,11 +294,7 @@ pub async fn login_submit(
         .store
         .create_session(app.admin.tag(), form.remember, device.0)
         .await?;
-    let lasts = if form.remember {
-        IDLE.remembered
-    } else {
-        Duration::hours(12)
-    };
+    let lasts = form.remember.then_some(IDLE.remembered);
     jar.add_private(cookie(app, SESSION_COOKIE, session.id, lasts));
     tracing::info!(client_ip = ?visitor.ip, "admin logged in");
     let to = next.map_or("/admin".to_string(), |p| p.as_str().to_string());

@@ -86,7 +86,7 @@ pub async fn end(
         .await?;
     let r = Reader::of(app);
     let notice = r.plural("admin.devices.ended", ended as u64, &[]);
-    Ok(back_to("/admin/settings#devices".into(), notice))
+    Ok(back_to("/admin/settings".into(), notice))
 }
 
 /// Logs out every device but the one asking.
@@ -100,7 +100,7 @@ pub async fn end_others(
     let ended = app.store.end_sessions(|s| s.id != admin.session.id).await?;
     let r = Reader::of(app);
     let notice = r.plural("admin.devices.ended", ended as u64, &[]);
-    Ok(back_to("/admin/settings#devices".into(), notice))
+    Ok(back_to("/admin/settings".into(), notice))
 }
 
 #[cfg(test)]
