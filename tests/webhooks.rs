@@ -8,7 +8,7 @@ use common::fake_mailtrap::Issued;
 use common::webhooks::{
     self, delivery_of, hook, issued_to, metric, quote, start, submit, Payload, SECRET,
 };
-use common::{form_body, Fault, TestApp};
+use common::{form_body, Fault, TestApp, OWNER};
 use kipekee::model::{EmailStatus, InboxState, SubscriberState};
 use rocket::http::{ContentType, Status};
 use serde_json::Value;
@@ -546,5 +546,38 @@ fn a_bounce_leaves_the_dashboard_once_a_resend_goes_through() {
     assert!(
         detail.contains("Bounced (bad_mailbox): 550 "),
         "the first attempt's bounce stays in its history"
+    );
+}
+
+/// A bounce of the owner's own notification is as loud as a visitor's: a mistyped or full
+/// `ADMIN_EMAIL` would otherwise stop every notification without the owner being told.
+#[test]
+fn a_bounced_owner_notification_is_on_the_dashboard() {
+    let t = start();
+    log_in(&t);
+    quote(&t, "anna@visitor.example");
+    let owner = issued_to(&t, OWNER);
+    assert_eq!(
+        hook(
+            &t,
+            &[webhooks::event("bounce", &owner, "evt-owner")],
+            Payload::Jsonl,
+            None
+        ),
+        Status::Ok
+    );
+    let told = format!(
+        "The admin notification to {OWNER} bounced: new submissions are not reaching you. \
+         Check the address in Settings (ADMIN_EMAIL, JOBS_EMAIL, NEWSLETTER_EMAIL) and the \
+         mailbox."
+    );
+    let dashboard = page(&t, "/admin");
+    assert_eq!(bounce_lines(&dashboard), vec![told.clone()], "{dashboard}");
+    let id = delivery_of(&t, &owner).submission_id;
+    let detail = page(&t, &format!("/admin/submissions/{id}"));
+    assert_eq!(bounce_lines(&detail), vec![told], "{detail}");
+    assert!(
+        !detail.contains("tel:"),
+        "no visitor's phone for the owner's own address"
     );
 }

@@ -67,7 +67,7 @@ pub fn dashboard(
         &latest.items.iter().map(|s| row(app, s)).collect::<Vec<_>>(),
     );
     ctx.insert("failed", &failed);
-    ctx.insert("bounced", &super::inbox::bounced_visitors(app, &recent));
+    ctx.insert("bounced", &super::inbox::bounces(app, &recent));
     ctx.insert("banner", &failure_banner(Reader::of(app), &recent));
     ctx.insert("review_count", &app.store.count_review());
     ctx.insert("disk_full", &app.disk.check().err().map(|e| e.to_string()));

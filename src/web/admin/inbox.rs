@@ -130,21 +130,23 @@ pub fn view(r: Reader, inbox: Option<&InboxEvent>) -> Value {
     json!({ "state": e.state.label(), "short": short, "text": text, "at": at })
 }
 
-/// Visitors whose email bounced or was refused among the deliveries `log` (any order),
-/// newest first, each with a sentence naming a way to reach them (the form's phone field,
-/// with its `tel:` link). An email made good by a later attempt is left out
-/// ([`standing_bounces`]).
-pub fn bounced_visitors(app: &App, log: &[Delivery]) -> Vec<Value> {
+/// Emails that bounced or were refused among the deliveries `log` (any order), newest
+/// first, each with a sentence: to a visitor, naming a way to reach them (the form's phone
+/// field, with its `tel:` link); to the owner, that new submissions are not reaching them.
+/// An email made good by a later attempt is left out ([`standing_bounces`]).
+pub fn bounces(app: &App, log: &[Delivery]) -> Vec<Value> {
     standing_bounces(log)
         .into_iter()
         .take(8)
         .map(|d| {
             let r = Reader::of(app);
-            let to =
-                d.to.clone()
-                    .unwrap_or_else(|| r.t("admin.settings.to_visitor", &[]));
+            let to = d.to.clone().unwrap_or_default();
+            if !d.to_visitor {
+                let text = r.t("admin.bounce.owner", &[("kind", &d.kind), ("to", &to)]);
+                return json!({ "text": text, "submission_id": d.submission_id });
+            }
             let phone = phone_of(app, d).map(|p| {
-                let href = crate::mail::tel_href(&p);
+                let href = crate::model::tel_uri(&p);
                 json!({ "shown": p, "href": href })
             });
             let text = r.t("admin.bounce.text", &[("kind", &d.kind), ("to", &to)]);
@@ -153,8 +155,8 @@ pub fn bounced_visitors(app: &App, log: &[Delivery]) -> Vec<Value> {
         .collect()
 }
 
-/// The latest bounce (or refusal by Mailtrap) of each email (submission and kind) to a
-/// visitor in `log`, newest first, unless a later attempt at the same email went through
+/// The latest bounce (or refusal by Mailtrap) of each email (submission and kind) in `log`,
+/// newest first, unless a later attempt at the same email went through
 /// (Mailtrap accepted it and no bounce or refusal came back for it).
 fn standing_bounces(log: &[Delivery]) -> Vec<&Delivery> {
     let bounced = |d: &Delivery| {
@@ -163,7 +165,7 @@ fn standing_bounces(log: &[Delivery]) -> Vec<&Delivery> {
             .is_some_and(|i| matches!(i.state, InboxState::Bounced | InboxState::Rejected))
     };
     let mut latest: BTreeMap<(SubmissionId, &str), &Delivery> = BTreeMap::new();
-    for d in log.iter().filter(|d| d.to_visitor && bounced(d)) {
+    for d in log.iter().filter(|d| bounced(d)) {
         let key = (d.submission_id, d.kind.as_str());
         if latest.get(&key).is_none_or(|seen| seen.id < d.id) {
             latest.insert(key, d);
@@ -304,8 +306,8 @@ mod tests {
         owner.to_visitor = false;
         assert_eq!(
             ids(&[bounce, owner, to_visitor(4, 8, Sent, Some(Bounced))]),
-            vec![4, 1],
-            "visitors only, newest first"
+            vec![4, 3, 1],
+            "the owner's own notification too, newest first"
         );
     }
 

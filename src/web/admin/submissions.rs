@@ -95,7 +95,7 @@ pub fn show(
     ctx.insert("deliveries", &deliveries);
     ctx.insert("retries", &retries);
     ctx.insert("unconfirmed", &confirmations.overdue);
-    ctx.insert("bounced", &super::inbox::bounced_visitors(app, &log));
+    ctx.insert("bounced", &super::inbox::bounces(app, &log));
     ctx.insert("notes", &notes);
     ctx.insert(
         "statuses",
