@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use crate::model::{Delivery, EmailStatus, FailureKind};
+use crate::model::{Delivery, EmailStatus, FailureKind, Retry};
 use crate::store::{DeliveryFilter, Store};
 
 /// Delivery counts as failing when this many of the latest attempts that went to Mailtrap
@@ -26,10 +26,12 @@ pub struct Streak {
     pub attempts: usize,
     /// How many of them were to a visitor (the rest went to the owner).
     pub to_visitors: usize,
-    /// The newest failure's kind.
-    pub latest: FailureKind,
-    /// The newest failure's error text: Mailtrap's own words where it gave some.
-    pub latest_error: Option<String>,
+    /// The failure the owner has to act on: the newest one that retrying cannot cure (a
+    /// refused token, an unverified domain: [`Retry::Permanent`]) if the run has one, else
+    /// the newest. A 401 followed by an outage is still a 401 to fix.
+    pub cause: FailureKind,
+    /// That failure's error text: Mailtrap's own words where it gave some.
+    pub cause_error: Option<String>,
     /// When the oldest attempt of the run started (UTC).
     pub since: OffsetDateTime,
 }
@@ -48,14 +50,21 @@ impl DeliveryHealth {
         let mut streak = Streak {
             attempts: 1,
             to_visitors: usize::from(newest.to_visitor),
-            latest: newest.outcome.failure.unwrap_or(FailureKind::Internal),
-            latest_error: newest.outcome.error.clone(),
+            cause: newest.outcome.failure.unwrap_or(FailureKind::Internal),
+            cause_error: newest.outcome.error.clone(),
             since: newest.outcome.started_at,
         };
+        let permanent = |kind: FailureKind| kind.retry() == Retry::Permanent;
         for d in run {
             streak.attempts += 1;
             streak.to_visitors += usize::from(d.to_visitor);
             streak.since = d.outcome.started_at;
+            if let Some(kind) = d.outcome.failure {
+                if permanent(kind) && !permanent(streak.cause) {
+                    streak.cause = kind;
+                    streak.cause_error.clone_from(&d.outcome.error);
+                }
+            }
         }
         if streak.attempts < FAILING_DELIVERIES {
             return DeliveryHealth::Ok;
@@ -80,11 +89,11 @@ impl DeliveryHealth {
         }
     }
 
-    /// The latest failure's kind, when failing.
+    /// The failure to act on ([`Streak::cause`]), when failing.
     pub fn failure(&self) -> Option<FailureKind> {
         match self {
             DeliveryHealth::Ok => None,
-            DeliveryHealth::Failing(streak) => Some(streak.latest),
+            DeliveryHealth::Failing(streak) => Some(streak.cause),
         }
     }
 
@@ -93,15 +102,15 @@ impl DeliveryHealth {
         self.failure().map(FailureKind::category)
     }
 
-    /// How long the streak is and the latest failure's error text (Mailtrap's own words):
+    /// How long the streak is and its cause's error text (Mailtrap's own words):
     /// `/healthz`'s `detail`, for loopback or the metrics token only.
     pub fn detail(&self) -> Option<String> {
         match self {
             DeliveryHealth::Ok => None,
             DeliveryHealth::Failing(streak) => Some(format!(
-                "the last {} email attempts failed; latest: {}",
+                "the last {} email attempts failed; cause: {}",
                 streak.attempts,
-                streak.latest_error.as_deref().unwrap_or("no error text")
+                streak.cause_error.as_deref().unwrap_or("no error text")
             )),
         }
     }
@@ -141,5 +150,42 @@ mod tests {
             unreachable!()
         };
         assert_eq!((streak.attempts, streak.to_visitors), (3, 0));
+    }
+
+    /// Six refused attempts then an outage: the banner's cause is the refusal the owner must
+    /// fix, not the outage that retries will cure.
+    #[test]
+    fn the_cause_is_the_failure_retrying_cannot_cure() {
+        let attempt = |status: u16, error: &str| {
+            let mut d = Delivery::planned("admin", Some("o@example.com"), "s");
+            d.outcome.status = EmailStatus::Failed;
+            d.outcome.failure = Some(FailureKind::Http {
+                status,
+                mailtrap: true,
+            });
+            d.outcome.error = Some(error.into());
+            d
+        };
+        let mut newest_first = vec![attempt(500, "HTTP 500: outage")];
+        newest_first.extend((0..6).map(|_| attempt(401, "HTTP 401: Unauthorized")));
+        let DeliveryHealth::Failing(streak) = DeliveryHealth::judge(&newest_first) else {
+            panic!("failing")
+        };
+        assert_eq!(streak.attempts, 7);
+        assert_eq!(
+            streak.cause_error.as_deref(),
+            Some("HTTP 401: Unauthorized")
+        );
+        assert_eq!(streak.cause.category(), "mailtrap_unauthorized");
+
+        let outages: Vec<_> = (0..3).map(|_| attempt(503, "HTTP 503")).collect();
+        let DeliveryHealth::Failing(streak) = DeliveryHealth::judge(&outages) else {
+            panic!("failing")
+        };
+        assert_eq!(
+            streak.cause_error.as_deref(),
+            Some("HTTP 503"),
+            "else the newest"
+        );
     }
 }

@@ -89,8 +89,8 @@ fn failure_banner(r: Reader, recent: &[Delivery]) -> Option<serde_json::Value> {
     Some(json!({
         "count": streak.attempts, "visitors": streak.to_visitors,
         "owners": streak.attempts - streak.to_visitors,
-        "cause": streak.latest_error.clone().unwrap_or_else(|| r.t("admin.dashboard.unknown_error", &[])),
-        "hint": r.advice(streak.latest),
+        "cause": streak.cause_error.clone().unwrap_or_else(|| r.t("admin.dashboard.unknown_error", &[])),
+        "hint": r.advice(streak.cause),
         "since": r.time(streak.since),
     }))
 }
