@@ -2,7 +2,6 @@
 //! (`KIPEKEE_BENCH_ROWS` to change). Times the list page, filters, a text search, the
 //! dashboard and the CSV export, in-process, median of 5 runs each. Prints one table.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use kipekee::model::NewSubmission;
@@ -37,31 +36,25 @@ fn fixture(i: usize) -> NewSubmission {
         ("newsletter", "N"),
     ][i % 4];
     let word = |k: usize| WORDS[(i * 7 + k * 13) % WORDS.len()];
-    let mut fields = BTreeMap::new();
-    fields.insert("full_name".to_string(), format!("Visitor {i}"));
-    fields.insert("email".to_string(), format!("visitor{i}@example.com"));
-    fields.insert(
-        "message".to_string(),
-        format!(
-            "We would like a {} {} trip with {} for {} people.",
-            word(1),
-            word(2),
-            word(3),
-            i % 9 + 1
-        ),
+    let email = format!("visitor{i}@example.com");
+    let message = format!(
+        "We would like a {} {} trip with {} for {} people.",
+        word(1),
+        word(2),
+        word(3),
+        i % 9 + 1
     );
     NewSubmission {
-        form: form.into(),
-        reference_prefix: prefix.into(),
-        fields,
-        uploads: Vec::new(),
-        visitor_email: kipekee::model::EmailAddress::parse(&format!("visitor{i}@example.com")).ok(),
-        spam: false,
-        review: None,
-        subject: None,
-        client_ip: None,
-        test: false,
-        idempotency_key: None,
+        visitor_email: kipekee::model::EmailAddress::parse(&email).ok(),
+        ..NewSubmission::new(
+            form,
+            prefix,
+            [
+                ("full_name", format!("Visitor {i}")),
+                ("email", email),
+                ("message", message),
+            ],
+        )
     }
 }
 

@@ -289,7 +289,7 @@ fn send_test(to: EmailAddress) -> Result<(), CliError> {
     let why = outcome.error.unwrap_or_default();
     let hint = outcome
         .failure
-        .map(|kind| format!(" — {}", kind.advice()))
+        .map(|kind| format!(" — {}", crate::i18n::english().text(kind.advice_key())))
         .unwrap_or_default();
     Err(CliError::Failed(format!(
         "the test email was {status}: {why}{hint}"

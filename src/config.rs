@@ -273,9 +273,8 @@ impl AppConfig {
     /// The visitor's catalogue: `KIPEKEE_LOCALE`'s texts with `[default.strings]` on top.
     pub fn strings(&self) -> Result<crate::i18n::Catalogue, ConfigError> {
         crate::i18n::Catalogue::new(self.locale, &self.strings).map_err(|e| ConfigError::Value {
-            key: format!("strings.{}", e.0),
-            message: "not a key of the string catalogue (the keys are those of locales/en.toml)"
-                .into(),
+            key: format!("strings.{}", e.key()),
+            message: e.to_string(),
         })
     }
 

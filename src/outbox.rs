@@ -244,7 +244,8 @@ async fn schedule_retries(
             },
         ) = d.outcome.failure
         {
-            error!(kind = %d.kind, "emails will keep failing until this is fixed: {}", kind.advice());
+            let advice = crate::i18n::english().text(kind.advice_key());
+            error!(kind = %d.kind, "emails will keep failing until this is fixed: {advice}");
         }
         match classify(d) {
             Some(Retry::Transient) if attempt < MAX_ATTEMPTS => {

@@ -1,7 +1,7 @@
 //! The one `tera::Tera` of the process: page and email templates compiled into the binary
 //! (rust-embed), plus each form's subject lines from the config. Autoescaping is on for
-//! every `.html` template; `.txt` and subjects are plain text. `t(key=…)` and `lang()` give
-//! templates the visitor's catalogue (`crate::i18n`).
+//! every `.html` template; `.txt` and subjects are plain text. `t(key=…)`, `th(key=…)` (a text
+//! with `code` and **strong** spans) and `lang()` give templates the catalogue (`crate::i18n`).
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use tera::{Context, Tera};
 use time::OffsetDateTime;
 
 use crate::config::AppConfig;
-use crate::i18n::{Catalogue, TeraLang, TeraT};
+use crate::i18n::{Catalogue, TeraHtml, TeraLang, TeraT};
 use crate::zone::Zone;
 
 #[derive(Embed)]
@@ -44,6 +44,7 @@ impl Templates {
         );
         let mut tera = Tera::default();
         tera.register_function("t", TeraT(strings.clone()));
+        tera.register_function("th", TeraHtml(strings.clone()));
         tera.register_function("lang", TeraLang(strings.locale()));
         tera.add_raw_templates(sources)?;
         Ok(Templates { tera, strings })

@@ -123,16 +123,28 @@ fn format(z: &Zoned, pattern: &str) -> String {
     jiff::fmt::strtime::format(pattern, z).unwrap_or_else(|_| z.to_string())
 }
 
-/// How long before `now` the instant `t` was, in the largest whole unit: `just now`,
-/// `5 min ago`, `2 h ago`, `3 d ago`; from four weeks on, the local date.
-pub fn ago(zone: &Zone, now: OffsetDateTime, t: OffsetDateTime) -> String {
+/// How long before a moment an instant was, in the largest whole unit; the admin panel
+/// words it (`5 min ago`) from its catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ago {
+    /// Under a minute (or in the future: a clock set back).
+    JustNow,
+    Minutes(i64),
+    Hours(i64),
+    Days(i64),
+    /// Four weeks or more: the local date, `2026-01-02`.
+    Date(String),
+}
+
+/// How long before `now` the instant `t` was.
+pub fn ago(zone: &Zone, now: OffsetDateTime, t: OffsetDateTime) -> Ago {
     let secs = (now - t).whole_seconds();
     match secs {
-        ..=59 => "just now".into(),
-        60..=3_599 => format!("{} min ago", secs / 60),
-        3_600..=86_399 => format!("{} h ago", secs / 3_600),
-        86_400..=2_419_199 => format!("{} d ago", secs / 86_400),
-        _ => format(&zone.zoned(t), "%Y-%m-%d"),
+        ..=59 => Ago::JustNow,
+        60..=3_599 => Ago::Minutes(secs / 60),
+        3_600..=86_399 => Ago::Hours(secs / 3_600),
+        86_400..=2_419_199 => Ago::Days(secs / 86_400),
+        _ => Ago::Date(format(&zone.zoned(t), "%Y-%m-%d")),
     }
 }
 
@@ -224,10 +236,16 @@ mod tests {
     fn ago_uses_the_largest_whole_unit() {
         let z = Zone::utc();
         let now = datetime!(2026-11-28 12:00 UTC);
-        assert_eq!(ago(&z, now, now), "just now");
-        assert_eq!(ago(&z, now, datetime!(2026-11-28 11:55 UTC)), "5 min ago");
-        assert_eq!(ago(&z, now, datetime!(2026-11-28 09:59 UTC)), "2 h ago");
-        assert_eq!(ago(&z, now, datetime!(2026-11-25 12:00 UTC)), "3 d ago");
-        assert_eq!(ago(&z, now, datetime!(2026-01-02 12:00 UTC)), "2026-01-02");
+        assert_eq!(ago(&z, now, now), Ago::JustNow);
+        assert_eq!(
+            ago(&z, now, datetime!(2026-11-28 11:55 UTC)),
+            Ago::Minutes(5)
+        );
+        assert_eq!(ago(&z, now, datetime!(2026-11-28 09:59 UTC)), Ago::Hours(2));
+        assert_eq!(ago(&z, now, datetime!(2026-11-25 12:00 UTC)), Ago::Days(3));
+        assert_eq!(
+            ago(&z, now, datetime!(2026-01-02 12:00 UTC)),
+            Ago::Date("2026-01-02".into())
+        );
     }
 }

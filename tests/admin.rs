@@ -2,102 +2,23 @@
 
 mod common;
 
-use std::net::SocketAddr;
-
-use common::{form_body, query_param, Fault, TestApp};
+use common::admin::{csrf_of, logged_in, login, page, start, start_with, PASSWORD};
+use common::{Fault, TestApp};
 use kipekee::model::EmailStatus;
 use rocket::http::{ContentType, Status};
-use rocket::local::blocking::{Client, LocalResponse};
-
-const PASSWORD: &str = "correct horse battery staple";
-
-fn start() -> TestApp {
-    start_with(|f| f)
-}
-
-fn start_with(configure: impl FnOnce(figment::Figment) -> figment::Figment) -> TestApp {
-    let hash = kipekee::web::admin::hash_password(PASSWORD);
-    TestApp::start_with(|f| configure(f.merge(("admin_password_hash", hash))))
-}
-
-fn client_addr() -> SocketAddr {
-    "10.1.2.3:40000".parse().unwrap()
-}
-
-/// The hidden `csrf_token` of the first form on a page.
-fn csrf_of(html: &str) -> String {
-    let at = html
-        .find("name=\"csrf_token\" value=\"")
-        .expect("page has a csrf_token")
-        + 25;
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-fn login<'a>(client: &'a Client, password: &str) -> LocalResponse<'a> {
-    let page = client
-        .get("/admin/login")
-        .remote(client_addr())
-        .dispatch()
-        .into_string()
-        .unwrap();
-    let token = csrf_of(&page);
-    client
-        .post("/admin/login")
-        .remote(client_addr())
-        .header(ContentType::Form)
-        .body(form_body(&[("password", password), ("csrf_token", &token)]))
-        .dispatch()
-}
-
-fn logged_in() -> TestApp {
-    let t = start();
-    {
-        let res = login(&t.client, PASSWORD);
-        assert_eq!(res.status(), Status::SeeOther);
-        assert_eq!(res.headers().get_one("Location"), Some("/admin"));
-    }
-    t
-}
-
-fn page(t: &TestApp, path: &str) -> String {
-    let res = t.client.get(path).dispatch();
-    assert_eq!(res.status(), Status::Ok, "{path}");
-    res.into_string().unwrap()
-}
-
-fn post<'a>(t: &'a TestApp, path: &str, pairs: &[(&str, &str)]) -> LocalResponse<'a> {
-    t.client
-        .post(path.to_string())
-        .header(ContentType::Form)
-        .body(form_body(pairs))
-        .dispatch()
-}
-
-/// The stored submission a form post's 303 points at.
-fn stored_behind(t: &TestApp, res: &LocalResponse<'_>) -> kipekee::model::Submission {
-    let location = res.headers().get_one("Location").expect("a redirect");
-    let reference = query_param(location, "reference").expect("a reference");
-    t.app()
-        .store
-        .submission_by_reference(&reference)
-        .unwrap()
-        .expect("stored")
-}
+use rocket::local::blocking::Client;
 
 fn quote(t: &TestApp) -> String {
-    let res = t
-        .client
-        .post("/f/quote")
-        .header(ContentType::Form)
-        .body(form_body(&[
+    let res = t.post_form(
+        "/f/quote",
+        &[
             ("full_name", "Jane Doe"),
             ("email", "jane@visitor.example"),
             ("message", "=HYPERLINK(\"http://evil.example\",\"click\")"),
-        ]))
-        .dispatch();
+        ],
+    );
     assert_eq!(res.status(), Status::SeeOther);
-    let s = stored_behind(t, &res);
-    s.id.to_string()
+    t.stored_behind(&res).id.to_string()
 }
 
 #[test]
@@ -136,7 +57,7 @@ fn unauthenticated_requests_are_sent_to_the_login_page() {
         format!("/admin/submissions/{id}/delete"),
         "/admin/logout".into(),
     ] {
-        let res = post(&t, &path, &[("csrf_token", "x")]);
+        let res = t.post_form(&path, &[("csrf_token", "x")]);
         assert_eq!(
             res.headers().get_one("Location"),
             Some("/admin/login"),
@@ -174,10 +95,9 @@ fn a_wrong_password_says_only_that_and_repeated_failures_are_throttled() {
 #[test]
 fn login_needs_its_csrf_token() {
     let t = start();
-    let res = post(&t, "/admin/login", &[("password", PASSWORD)]);
+    let res = t.post_form("/admin/login", &[("password", PASSWORD)]);
     assert_eq!(res.status(), Status::Forbidden);
-    let res = post(
-        &t,
+    let res = t.post_form(
         "/admin/login",
         &[("password", PASSWORD), ("csrf_token", "forged")],
     );
@@ -207,7 +127,7 @@ fn the_session_cookie_is_private_httponly_and_strict() {
     let (store, tag, hour) = (
         &t.app().store,
         t.app().admin.tag(),
-        time::Duration::hours(1),
+        kipekee::web::admin::IDLE,
     );
     assert!(
         store.session(value, tag, hour).unwrap().is_none(),
@@ -250,7 +170,7 @@ fn every_state_change_needs_the_sessions_csrf_token() {
         ("/admin/logout".into(), vec![]),
     ] {
         assert_eq!(
-            post(&t, &path, &pairs).status(),
+            t.post_form(&path, &pairs).status(),
             Status::Forbidden,
             "{path}"
         );
@@ -290,8 +210,7 @@ fn the_owner_reads_resends_moves_notes_and_deletes_a_submission() {
     assert!(detail.contains("=HYPERLINK(&quot;http:&#x2F;&#x2F;evil.example&quot;"));
     let csrf = csrf_of(&detail);
 
-    let res = post(
-        &t,
+    let res = t.post_form(
         &format!("/admin/submissions/{id}/resend"),
         &[("csrf_token", &csrf), ("kind", "confirmation")],
     );
@@ -303,8 +222,7 @@ fn the_owner_reads_resends_moves_notes_and_deletes_a_submission() {
     assert!(page(&t, &format!("/admin/submissions/{id}")).contains("Resent: 1 of 1"));
 
     assert_eq!(
-        post(
-            &t,
+        t.post_form(
             &format!("/admin/submissions/{id}/status"),
             &[("csrf_token", &csrf), ("status", "won")]
         )
@@ -312,8 +230,7 @@ fn the_owner_reads_resends_moves_notes_and_deletes_a_submission() {
         Status::SeeOther
     );
     assert_eq!(
-        post(
-            &t,
+        t.post_form(
             &format!("/admin/submissions/{id}/status"),
             &[("csrf_token", &csrf), ("status", "hired")]
         )
@@ -321,8 +238,7 @@ fn the_owner_reads_resends_moves_notes_and_deletes_a_submission() {
         Status::BadRequest
     );
     assert_eq!(
-        post(
-            &t,
+        t.post_form(
             &format!("/admin/submissions/{id}/notes"),
             &[("csrf_token", &csrf), ("text", "Called her <back>")]
         )
@@ -351,8 +267,7 @@ fn the_owner_reads_resends_moves_notes_and_deletes_a_submission() {
         .starts_with("sandbox"));
 
     assert_eq!(
-        post(
-            &t,
+        t.post_form(
             &format!("/admin/submissions/{id}/delete"),
             &[("csrf_token", &csrf)]
         )
@@ -422,7 +337,7 @@ fn logout_revokes_the_session_server_side() {
     let t = logged_in();
     let html = page(&t, "/admin");
     let stolen = t.client.cookies().get_private("kipekee_session").unwrap();
-    let res = post(&t, "/admin/logout", &[("csrf_token", &csrf_of(&html))]);
+    let res = t.post_form("/admin/logout", &[("csrf_token", &csrf_of(&html))]);
     assert_eq!(res.headers().get_one("Location"), Some("/admin/login"));
     assert_eq!(t.client.get("/admin").dispatch().status(), Status::SeeOther);
     // Replaying the old cookie no longer works: the session is gone from the store.
@@ -433,19 +348,14 @@ fn logout_revokes_the_session_server_side() {
 #[test]
 fn uploaded_files_download_as_attachments() {
     let t = logged_in();
-    let (ct, body) = common::multipart::Multipart::default()
+    let application = common::multipart::Multipart::default()
         .text("full_name", "Amani")
         .text("email", "amani@visitor.example")
         .text("position", "Guide")
         .file("cv", "cv.pdf", "text/html", common::PDF)
         .finish();
-    let res = t
-        .client
-        .post("/f/job")
-        .header(ContentType::parse_flexible(&ct).unwrap())
-        .body(body)
-        .dispatch();
-    let s = stored_behind(&t, &res);
+    let res = t.post_multipart("/f/job", application);
+    let s = t.stored_behind(&res);
     let detail = page(&t, &format!("/admin/submissions/{}", s.id));
     assert!(
         detail.contains(&format!("/admin/submissions/{}/files/cv", s.id)) && detail.contains("KiB")
@@ -490,7 +400,7 @@ fn the_backup_download_restores_into_a_fresh_store_with_its_files() {
         .header(ContentType::parse_flexible(&ct).unwrap())
         .body(body)
         .dispatch();
-    let job = stored_behind(&t, &res);
+    let job = t.stored_behind(&res);
     let res = t.client.get("/admin/backup").dispatch();
     assert_eq!(res.status(), Status::Ok);
     assert!(res
@@ -526,8 +436,7 @@ fn settings_masks_secrets_and_tests_send_real_emails() {
     assert!(!html.contains("$argon2id$"));
     assert!(html.contains("\"***\"") || html.contains("&quot;***&quot;"));
     let csrf = csrf_of(&html);
-    let res = post(
-        &t,
+    let res = t.post_form(
         "/admin/test-email",
         &[("csrf_token", &csrf), ("to", "me@shop.example")],
     );
@@ -535,7 +444,7 @@ fn settings_masks_secrets_and_tests_send_real_emails() {
     assert!(page(&t, "/admin/settings").contains("accepted by Mailtrap"));
     assert_eq!(t.fake.delivered()[0]["to"][0]["email"], "me@shop.example");
 
-    let res = post(&t, "/admin/forms/contact/test", &[("csrf_token", &csrf)]);
+    let res = t.post_form("/admin/forms/contact/test", &[("csrf_token", &csrf)]);
     assert_eq!(res.status(), Status::SeeOther);
     let test_sub = t.app().store.latest_submissions(None, 1).unwrap().remove(0);
     assert!(test_sub.test);
@@ -584,15 +493,10 @@ fn the_dashboard_is_loud_when_deliveries_keep_failing() {
 #[test]
 fn subscribers_are_listed_exported_and_can_be_unsubscribed() {
     let t = logged_in();
-    let res = t
-        .client
-        .post("/f/newsletter")
-        .header(ContentType::Form)
-        .body(form_body(&[
-            ("email", "reader@visitor.example"),
-            ("name", "=Reader"),
-        ]))
-        .dispatch();
+    let res = t.post_form(
+        "/f/newsletter",
+        &[("email", "reader@visitor.example"), ("name", "=Reader")],
+    );
     assert_eq!(res.status(), Status::SeeOther);
     let html = page(&t, "/admin/subscribers");
     assert!(html.contains("reader@visitor.example") && html.contains("pending"));
@@ -603,8 +507,7 @@ fn subscribers_are_listed_exported_and_can_be_unsubscribed() {
         .into_string()
         .unwrap();
     assert!(csv.contains("reader@visitor.example") && csv.contains("'=Reader"));
-    let res = post(
-        &t,
+    let res = t.post_form(
         "/admin/subscribers/unsubscribe",
         &[
             ("csrf_token", &csrf_of(&html)),
@@ -664,8 +567,7 @@ fn a_resend_takes_the_queued_retrys_place_and_only_failed_emails_go_again() {
 
     t.fake.set_fault(Fault::None);
     let csrf = csrf_of(&detail);
-    let res = post(
-        &t,
+    let res = t.post_form(
         &format!("/admin/submissions/{id}/resend"),
         &[("csrf_token", &csrf), ("kind", "")],
     );
@@ -679,8 +581,7 @@ fn a_resend_takes_the_queued_retrys_place_and_only_failed_emails_go_again() {
     assert!(attention(&t).contains("Nothing failed recently"));
 
     // The default resend leaves what already arrived alone.
-    let res = post(
-        &t,
+    let res = t.post_form(
         &format!("/admin/submissions/{id}/resend"),
         &[("csrf_token", &csrf), ("kind", "")],
     );
@@ -707,25 +608,13 @@ fn resend_all_failed_catches_up_after_the_token_is_fixed() {
     let csrf = csrf_of(&deliveries);
     assert!(deliveries.contains("Resend all failed"));
     t.fake.set_fault(Fault::None);
-    let res = post(
-        &t,
-        "/admin/deliveries/resend-failed",
-        &[("csrf_token", &csrf)],
-    );
+    let res = t.post_form("/admin/deliveries/resend-failed", &[("csrf_token", &csrf)]);
     assert_eq!(res.status(), Status::SeeOther);
     assert_eq!(t.fake.delivered().len(), 4, "two emails of two submissions");
-    let again = post(
-        &t,
-        "/admin/deliveries/resend-failed",
-        &[("csrf_token", &csrf)],
-    );
+    let again = t.post_form("/admin/deliveries/resend-failed", &[("csrf_token", &csrf)]);
     assert_eq!(again.status(), Status::SeeOther);
     assert_eq!(t.fake.delivered().len(), 4, "each exactly once");
-    let bad = post(
-        &t,
-        "/admin/deliveries/resend-failed",
-        &[("csrf_token", "x")],
-    );
+    let bad = t.post_form("/admin/deliveries/resend-failed", &[("csrf_token", "x")]);
     assert_ne!(bad.status(), Status::SeeOther);
 }
 

@@ -5,58 +5,22 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
+use common::admin::{csrf_of, logged_in, page};
 use common::multipart::Multipart;
-use common::{form_body, query_param, TestApp};
+use common::TestApp;
 use kipekee::model::{Delivery, EmailStatus, NewSubmission, Submission};
 use kipekee::store::Store;
-use rocket::http::{ContentType, Status};
+use rocket::http::Status;
 
-const PASSWORD: &str = "correct horse battery staple";
-
-fn logged_in() -> TestApp {
-    let hash = kipekee::web::admin::hash_password(PASSWORD);
-    let t = TestApp::start_with(|f| f.merge(("admin_password_hash", hash)));
-    let login = page(&t, "/admin/login");
-    let at = login.find("name=\"csrf_token\" value=\"").expect("csrf") + 25;
-    let token = login[at..].split('"').next().unwrap().to_string();
-    let status = t
-        .client
-        .post("/admin/login")
-        .header(ContentType::Form)
-        .body(form_body(&[("password", PASSWORD), ("csrf_token", &token)]))
-        .dispatch()
-        .status();
-    assert_eq!(status, Status::SeeOther);
-    t
-}
-
-fn page(t: &TestApp, path: &str) -> String {
-    let res = t.client.get(path).dispatch();
-    assert_eq!(res.status(), Status::Ok, "{path}");
-    res.into_string().unwrap()
-}
-
-fn post_form(t: &TestApp, form: &str, pairs: &[(&str, &str)]) -> Submission {
-    let res = t
-        .client
-        .post(format!("/f/{form}"))
-        .header(ContentType::Form)
-        .body(form_body(pairs))
-        .dispatch();
+/// Posts `pairs` to form `form`; the stored submission.
+fn submit(t: &TestApp, form: &str, pairs: &[(&str, &str)]) -> Submission {
+    let res = t.post_form(&format!("/f/{form}"), pairs);
     assert_eq!(res.status(), Status::SeeOther, "post /f/{form}");
-    let location = res.headers().get_one("Location").expect("a redirect");
-    let reference = query_param(location, "reference").expect("a reference");
-    t.app()
-        .store
-        .submission_by_reference(&reference)
-        .unwrap()
-        .expect("stored")
+    t.stored_behind(&res)
 }
 
 fn quote(t: &TestApp, name: &str, message: &str) -> Submission {
-    post_form(
+    submit(
         t,
         "quote",
         &[
@@ -92,7 +56,7 @@ fn a_submission_is_unread_until_its_page_is_opened_and_tests_are_never_unread() 
     let t = logged_in();
     let first = quote(&t, "Wanjiru Kamau", "Two tents for June");
     let second = quote(&t, "Juma Otieno", "A lodge for four");
-    let contact = post_form(
+    let contact = submit(
         &t,
         "contact",
         &[
@@ -101,15 +65,8 @@ fn a_submission_is_unread_until_its_page_is_opened_and_tests_are_never_unread() 
             ("message", "Hello"),
         ],
     );
-    let settings = page(&t, "/admin/settings");
-    let at = settings.find("name=\"csrf_token\" value=\"").unwrap() + 25;
-    let csrf = settings[at..].split('"').next().unwrap().to_string();
-    let res = t
-        .client
-        .post("/admin/forms/quote/test")
-        .header(ContentType::Form)
-        .body(form_body(&[("csrf_token", &csrf)]))
-        .dispatch();
+    let csrf = csrf_of(&page(&t, "/admin/settings"));
+    let res = t.post_form("/admin/forms/quote/test", &[("csrf_token", &csrf)]);
     assert_eq!(res.status(), Status::SeeOther, "the test submission");
     let test_location = res.headers().get_one("Location").unwrap().to_string();
 
@@ -160,26 +117,15 @@ fn previews_end_with_an_ellipsis_and_files_get_a_labelled_paper_clip() {
                 with a guide who speaks German and a driver for the whole week, please.";
     let cut = quote(&t, "Hans Müller", long);
     let short = quote(&t, "Asha", "Two tents.");
-    let (ct, body) = Multipart::default()
+    let application = Multipart::default()
         .text("full_name", "Amani Wanjiru")
         .text("email", "amani@visitor.example")
         .text("position", "Safari guide")
         .file("cv", "amani-cv.pdf", "application/pdf", common::PDF)
         .finish();
-    let res = t
-        .client
-        .post("/f/job")
-        .header(ContentType::parse_flexible(&ct).unwrap())
-        .body(body)
-        .dispatch();
+    let res = t.post_multipart("/f/job", application);
     assert_eq!(res.status(), Status::SeeOther);
-    let reference = query_param(res.headers().get_one("Location").unwrap(), "reference").unwrap();
-    let job = t
-        .app()
-        .store
-        .submission_by_reference(&reference)
-        .unwrap()
-        .unwrap();
+    let job = t.stored_behind(&res);
 
     let list = page(&t, "/admin/submissions");
     let row = row_of(&list, &cut.id.to_string());
@@ -207,22 +153,15 @@ fn previews_end_with_an_ellipsis_and_files_get_a_labelled_paper_clip() {
 }
 
 fn fixture(form: &str, i: usize) -> NewSubmission {
-    let mut fields = BTreeMap::new();
-    fields.insert("full_name".to_string(), format!("Visitor {i}"));
-    fields.insert("message".to_string(), format!("Message number {i}"));
-    NewSubmission {
-        form: form.into(),
-        reference_prefix: if form == "quote" { "Q" } else { "C" }.into(),
-        fields,
-        uploads: Vec::new(),
-        visitor_email: None,
-        spam: false,
-        review: None,
-        subject: None,
-        client_ip: None,
-        test: false,
-        idempotency_key: None,
-    }
+    let prefix = if form == "quote" { "Q" } else { "C" };
+    NewSubmission::new(
+        form,
+        prefix,
+        [
+            ("full_name", format!("Visitor {i}")),
+            ("message", format!("Message number {i}")),
+        ],
+    )
 }
 
 /// The pager's text and its links: `(count, newer, older)`.

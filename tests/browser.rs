@@ -15,19 +15,18 @@
 mod browser;
 mod common;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::Client;
 
-use browser::{click, find, find_link, path_of, screenshots, step, wait_path, wait_text, WAIT};
-use common::process::{self, Server};
+use browser::{
+    click, find, find_link, log_in, path_of, screenshots, step, type_into, value_of, wait_path,
+    wait_text, Site, PASSWORD, WAIT,
+};
 use common::FakeMailtrap;
 use serde_json::json;
 
-const PASSWORD: &str = "a long and correct admin passphrase";
 /// How long the whole browser journey may take.
 const JOURNEY: Duration = Duration::from_secs(180);
 
@@ -38,29 +37,12 @@ const NOTE: &str = "Called back: deposit agreed, invoice sent.";
 
 #[test]
 fn the_owner_handles_a_quote_request_in_a_real_browser() {
-    if !browser::available() {
-        return;
-    }
     let started = Instant::now();
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let data_dir = tmp.path().join("data");
-
-    let fake = Arc::new(FakeMailtrap::start());
-    let hash = kipekee::web::admin::hash_password(PASSWORD);
-    let server = Server::start_command(&data_dir, |port| {
-        let mut cmd = process::command(&data_dir, port, &fake.url());
-        cmd.env("KIPEKEE_ADMIN_PASSWORD_HASH", &hash)
-            .env("KIPEKEE_SPAM_MIN_SECONDS", "0");
-        cmd
-    });
-    let base = server.url("");
-    let artifacts = browser::artifacts_dir();
-    browser::run(
-        tmp.path(),
-        JOURNEY,
-        || server.log_text(),
-        |client| journey(client, Arc::clone(&fake), base, artifacts),
-    );
+    let Some(served) = browser::serve(&[]) else {
+        return;
+    };
+    let fake = Arc::clone(&served.fake);
+    served.run(JOURNEY, |client, site| journey(client, site, fake));
     eprintln!(
         "browser end-to-end test passed in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -68,32 +50,13 @@ fn the_owner_handles_a_quote_request_in_a_real_browser() {
 }
 
 /// The whole journey, step by step, asserting what the page shows.
-async fn journey(c: Client, fake: Arc<FakeMailtrap>, base: String, artifacts: PathBuf) {
-    let url = |path: &str| format!("{base}{path}");
-    let mut timeouts = TimeoutConfiguration::default();
-    timeouts.set_page_load(Some(Duration::from_secs(20)));
-    timeouts.set_script(Some(Duration::from_secs(10)));
-    timeouts.set_implicit(Some(Duration::ZERO));
-    c.update_timeouts(timeouts).await.expect("set timeouts");
-
+async fn journey(c: Client, site: Site, fake: Arc<FakeMailtrap>) {
     // 1. A visitor asks for a quote.
     step("visitor fills in /f/quote");
-    c.goto(&url("/f/quote")).await.expect("open /f/quote");
-    find(&c, "input[name=full_name]")
-        .await
-        .send_keys(VISITOR_NAME)
-        .await
-        .expect("type full_name");
-    find(&c, "input[name=email]")
-        .await
-        .send_keys(VISITOR_EMAIL)
-        .await
-        .expect("type email");
-    find(&c, "textarea[name=message]")
-        .await
-        .send_keys(VISITOR_MESSAGE)
-        .await
-        .expect("type message");
+    c.goto(&site.url("/f/quote")).await.expect("open /f/quote");
+    type_into(&c, "input[name=full_name]", VISITOR_NAME).await;
+    type_into(&c, "input[name=email]", VISITOR_EMAIL).await;
+    type_into(&c, "textarea[name=message]", VISITOR_MESSAGE).await;
     click(&c, "form[action='/f/quote'] button[type=submit]").await;
     wait_path(&c, "/f/quote/thanks").await;
     let reference = wait_text(&c, ".reference strong", "Q-").await;
@@ -119,29 +82,19 @@ async fn journey(c: Client, fake: Arc<FakeMailtrap>, base: String, artifacts: Pa
 
     // 2. The admin panel needs a login; a wrong password says only that.
     step("/admin redirects to login; wrong password");
-    c.goto(&url("/admin")).await.expect("open /admin");
+    c.goto(&site.url("/admin")).await.expect("open /admin");
     wait_path(&c, "/admin/login").await;
-    find(&c, "#password")
-        .await
-        .send_keys("not the password")
-        .await
-        .expect("type password");
-    click(&c, "form[action='/admin/login'] button[type=submit]").await;
+    log_in(&c, "not the password").await;
     wait_text(&c, ".flash", "Wrong password.").await;
     assert_eq!(path_of(&c).await, "/admin/login");
 
     step("right password → dashboard");
-    find(&c, "#password")
-        .await
-        .send_keys(PASSWORD)
-        .await
-        .expect("type password");
-    click(&c, "form[action='/admin/login'] button[type=submit]").await;
+    log_in(&c, PASSWORD).await;
     wait_text(&c, "h1", "Dashboard").await;
     assert_eq!(path_of(&c).await, "/admin");
     let latest = wait_text(&c, "table.list tbody", &reference).await;
     assert!(latest.contains(VISITOR_NAME), "dashboard row: {latest}");
-    screenshots(&c, &artifacts, "dashboard").await;
+    screenshots(&c, &site.artifacts, "dashboard").await;
 
     // 3. The owner opens the submission from the dashboard.
     step("open the submission");
@@ -163,7 +116,7 @@ async fn journey(c: Client, fake: Arc<FakeMailtrap>, base: String, artifacts: Pa
         detail_path.starts_with("/admin/submissions/"),
         "{detail_path}"
     );
-    screenshots(&c, &artifacts, "submission").await;
+    screenshots(&c, &site.artifacts, "submission").await;
 
     // 4. Resend: nothing failed, so the default (failed emails) sends nothing; "All emails"
     // is a new round trip, reported on the page.
@@ -191,17 +144,9 @@ async fn journey(c: Client, fake: Arc<FakeMailtrap>, base: String, artifacts: Pa
         .expect("choose won");
     click(&c, "form[action$='/status'] button[type=submit]").await;
     wait_text(&c, ".flash", "Status set to won.").await;
-    let selected = find(&c, "select[name=status]")
-        .await
-        .prop("value")
-        .await
-        .expect("status value");
+    let selected = value_of(&c, "select[name=status]").await;
     assert_eq!(selected.as_deref(), Some("won"), "status after reload");
-    find(&c, "textarea[name=text]")
-        .await
-        .send_keys(NOTE)
-        .await
-        .expect("type note");
+    type_into(&c, "textarea[name=text]", NOTE).await;
     click(&c, "form[action$='/notes'] button[type=submit]").await;
     wait_text(&c, ".flash", "Note added.").await;
     wait_text(&c, ".note", NOTE).await;
@@ -256,9 +201,9 @@ async fn journey(c: Client, fake: Arc<FakeMailtrap>, base: String, artifacts: Pa
     click(&c, "form.logout button[type=submit]").await;
     wait_path(&c, "/admin/login").await;
     find(&c, "#password").await;
-    c.goto(&url("/admin")).await.expect("open /admin");
+    c.goto(&site.url("/admin")).await.expect("open /admin");
     wait_path(&c, "/admin/login").await;
-    c.goto(&url(&detail_path))
+    c.goto(&site.url(&detail_path))
         .await
         .expect("open the submission");
     wait_path(&c, "/admin/login").await;

@@ -13,22 +13,21 @@
 mod browser;
 mod common;
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use fantoccini::key::Key;
-use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::Client;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha512};
 
-use browser::{click, find, path_of, resize_viewport, screenshots, step, wait_path, wait_text};
+use browser::{
+    click, find, log_in, path_of, resize_viewport, screenshots, step, type_into, wait_path,
+    wait_text, Site, PASSWORD,
+};
 use common::multipart::Multipart;
 use common::process::{self, Server};
 use common::{form_body, FakeMailtrap, Fault};
 
-const PASSWORD: &str = "a long and correct admin passphrase";
 const JOURNEY: Duration = Duration::from_secs(900);
 const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
 /// `sha512sum tests/vendor/axe-core/axe.min.js`, as its README states.
@@ -52,34 +51,17 @@ struct Seed {
 
 #[test]
 fn every_page_fits_a_phone_passes_axe_and_works_by_keyboard() {
-    if !browser::available() {
+    // The shipped time trap, so that a post without the form's token waits for review.
+    let Some(served) = browser::serve(&[("KIPEKEE_SPAM_MIN_SECONDS", "1")]) else {
         return;
-    }
+    };
     let digest = hex::encode(Sha512::digest(AXE.as_bytes()));
     assert_eq!(
         digest, AXE_SHA512,
         "tests/vendor/axe-core/axe.min.js changed"
     );
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let data_dir = tmp.path().join("data");
-    let fake = Arc::new(FakeMailtrap::start());
-    let hash = kipekee::web::admin::hash_password(PASSWORD);
-    let server = Server::start_command(&data_dir, |port| {
-        let mut cmd = process::command(&data_dir, port, &fake.url());
-        // The shipped time trap, so that a post without the form's token waits for review.
-        cmd.env("KIPEKEE_ADMIN_PASSWORD_HASH", &hash)
-            .env("KIPEKEE_SPAM_MIN_SECONDS", "1");
-        cmd
-    });
-    let seed = seed(&server, &fake);
-    let base = server.url("");
-    let artifacts = browser::artifacts_dir();
-    browser::run(
-        tmp.path(),
-        JOURNEY,
-        || server.log_text(),
-        |client| journey(client, base, seed, artifacts),
-    );
+    let seed = seed(&served.server, &served.fake);
+    served.run(JOURNEY, |client, site| journey(client, site, seed));
 }
 
 /// The `_t` token of a form page, so that a post counts as a person's (after a second).
@@ -244,13 +226,8 @@ fn seed(server: &Server, fake: &FakeMailtrap) -> Seed {
 #[derive(Default)]
 struct Findings(Vec<String>);
 
-async fn journey(c: Client, base: String, seed: Seed, artifacts: PathBuf) {
-    let url = |path: &str| format!("{base}{path}");
-    let mut timeouts = TimeoutConfiguration::default();
-    timeouts.set_page_load(Some(Duration::from_secs(20)));
-    timeouts.set_script(Some(Duration::from_secs(60)));
-    timeouts.set_implicit(Some(Duration::ZERO));
-    c.update_timeouts(timeouts).await.expect("set timeouts");
+async fn journey(c: Client, site: Site, seed: Seed) {
+    let artifacts = &site.artifacts;
     let mut found = Findings::default();
 
     // The visitor's side.
@@ -264,18 +241,18 @@ async fn journey(c: Client, base: String, seed: Seed, artifacts: PathBuf) {
         ("unsubscribe", seed.unsubscribe.as_str()),
         ("404", "/no-such-page"),
     ] {
-        c.goto(&url(path)).await.expect("open page");
-        check_page(&c, &format!("public-{name}"), &artifacts, &mut found).await;
+        c.goto(&site.url(path)).await.expect("open page");
+        check_page(&c, &format!("public-{name}"), artifacts, &mut found).await;
     }
     step("a 422 re-render and the thank-you page");
-    c.goto(&url("/f/quote")).await.expect("open /f/quote");
+    c.goto(&site.url("/f/quote")).await.expect("open /f/quote");
     type_into(&c, "input[name=full_name]", "Neema").await;
     type_into(&c, "input[name=email]", "not an address").await;
     type_into(&c, "textarea[name=message]", "Two tents, please.").await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     click(&c, "form[action='/f/quote'] button[type=submit]").await;
     wait_text(&c, ".alert", "highlighted").await;
-    check_page(&c, "public-422", &artifacts, &mut found).await;
+    check_page(&c, "public-422", artifacts, &mut found).await;
     let email = find(&c, "input[name=email]").await;
     email.clear().await.expect("clear email");
     email
@@ -285,17 +262,16 @@ async fn journey(c: Client, base: String, seed: Seed, artifacts: PathBuf) {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     click(&c, "form[action='/f/quote'] button[type=submit]").await;
     wait_path(&c, "/f/quote/thanks").await;
-    check_page(&c, "public-thanks", &artifacts, &mut found).await;
+    check_page(&c, "public-thanks", artifacts, &mut found).await;
 
     // The owner's side.
-    c.goto(&url("/admin/login")).await.expect("open login");
-    check_page(&c, "admin-login", &artifacts, &mut found).await;
-    type_into(&c, "#password", PASSWORD).await;
-    click(&c, "form[action='/admin/login'] button[type=submit]").await;
+    c.goto(&site.url("/admin/login")).await.expect("open login");
+    check_page(&c, "admin-login", artifacts, &mut found).await;
+    log_in(&c, PASSWORD).await;
     wait_text(&c, "h1", "Dashboard").await;
     skip_link_leads_to_the_content(&c, &mut found).await;
     let failed_path = {
-        c.goto(&url(&format!("/admin/submissions?q={}", seed.failed)))
+        c.goto(&site.url(&format!("/admin/submissions?q={}", seed.failed)))
             .await
             .expect("search");
         let link = find(&c, "table.rows a.row-link").await;
@@ -313,11 +289,11 @@ async fn journey(c: Client, base: String, seed: Seed, artifacts: PathBuf) {
         ("submission-failed", failed_path.as_str()),
         ("404", "/admin/no-such-page"),
     ] {
-        c.goto(&url(path)).await.expect("open admin page");
-        check_page(&c, &format!("admin-{name}"), &artifacts, &mut found).await;
+        c.goto(&site.url(path)).await.expect("open admin page");
+        check_page(&c, &format!("admin-{name}"), artifacts, &mut found).await;
         keyboard_reaches_everything(&c, name, &mut found).await;
     }
-    a_card_opens_with_the_keyboard_on_a_phone(&c, &url("/admin/submissions")).await;
+    a_card_opens_with_the_keyboard_on_a_phone(&c, &site.url("/admin/submissions")).await;
 
     // The owner's notification as the mail client gets it.
     for (name, html) in &seed.owner_html {
@@ -330,7 +306,7 @@ async fn journey(c: Client, base: String, seed: Seed, artifacts: PathBuf) {
         .expect("write the email");
         resize_viewport(&c, 390, 844).await;
         overflow(&c, &format!("email-owner-{name}"), &mut found).await;
-        screenshots(&c, &artifacts, &format!("email-owner-{name}")).await;
+        screenshots(&c, artifacts, &format!("email-owner-{name}")).await;
     }
     assert!(
         found.0.is_empty(),
@@ -338,14 +314,6 @@ async fn journey(c: Client, base: String, seed: Seed, artifacts: PathBuf) {
         found.0.len(),
         found.0.join("\n")
     );
-}
-
-async fn type_into(c: &Client, css: &str, text: &str) {
-    find(c, css)
-        .await
-        .send_keys(text)
-        .await
-        .unwrap_or_else(|e| panic!("type into {css}: {e}"));
 }
 
 /// Overflow at 390 px, axe at 390 and 1280 px, and the screenshots.

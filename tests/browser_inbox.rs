@@ -13,20 +13,19 @@
 mod browser;
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::Client;
 use serde_json::{json, Value};
 
-use browser::{click, find, resize_viewport, screenshots, step, wait_path, wait_text};
+use browser::{
+    find, log_in, resize_viewport, screenshots, step, wait_path, wait_text, Site, PASSWORD,
+};
 use common::fake_mailtrap::Issued;
-use common::process::{self, Server};
+use common::process::Server;
 use common::webhooks::{self, Payload, Signing, SECRET};
 use common::{form_body, FakeMailtrap, Fault};
 
-const PASSWORD: &str = "a long and correct admin passphrase";
 const JOURNEY: Duration = Duration::from_secs(120);
 /// What the fake's bounce event says (tests/common/webhooks.rs).
 const BOUNCE: &str =
@@ -34,32 +33,25 @@ const BOUNCE: &str =
 
 #[test]
 fn the_owner_reads_a_bounce_a_complaint_and_a_reconciled_timeout() {
-    if !browser::available() {
+    let Some(served) = browser::serve(&[
+        ("KIPEKEE_MAILTRAP_WEBHOOK_SECRET", SECRET),
+        ("KIPEKEE_MAILTRAP_TIMEOUT_SECS", "1"),
+    ]) else {
         return;
-    }
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let data_dir = tmp.path().join("data");
-    let fake = FakeMailtrap::start();
-    let hash = kipekee::web::admin::hash_password(PASSWORD);
-    let server = Server::start_command(&data_dir, |port| {
-        let mut cmd = process::command(&data_dir, port, &fake.url());
-        cmd.env("KIPEKEE_ADMIN_PASSWORD_HASH", &hash)
-            .env("KIPEKEE_MAILTRAP_WEBHOOK_SECRET", SECRET)
-            .env("KIPEKEE_MAILTRAP_TIMEOUT_SECS", "1");
-        cmd
-    });
+    };
+    let (server, fake) = (&served.server, &*served.fake);
     let hook = server.url("/hooks/mailtrap");
     let signed = Signing::With(SECRET);
 
     step("anna's confirmation bounces");
-    quote(&server, "Anna Wanjiru", "anna@visitor.example");
-    let anna = issued_to(&fake, "anna@visitor.example");
+    quote(server, "Anna Wanjiru", "anna@visitor.example");
+    let anna = issued_to(fake, "anna@visitor.example");
     let e = webhooks::event("bounce", &anna, "evt-anna-bounce");
     assert_eq!(webhooks::post(&hook, &[e], Payload::Json, signed), 200);
 
     step("ben marks his confirmation as spam");
-    quote(&server, "Ben Otieno", "ben@visitor.example");
-    let ben = issued_to(&fake, "ben@visitor.example");
+    quote(server, "Ben Otieno", "ben@visitor.example");
+    let ben = issued_to(fake, "ben@visitor.example");
     let events = [
         webhooks::event("delivery", &ben, "evt-ben-delivery"),
         webhooks::event("spam", &ben, "evt-ben-spam"),
@@ -68,9 +60,9 @@ fn the_owner_reads_a_bounce_a_complaint_and_a_reconciled_timeout() {
 
     step("chris's emails time out after sending; Mailtrap then reports them delivered");
     fake.set_fault(Fault::Hang);
-    quote(&server, "Chris Mwangi", "chris@visitor.example");
+    quote(server, "Chris Mwangi", "chris@visitor.example");
     fake.set_fault(Fault::None);
-    let sent_blind = accepted_unanswered(&fake);
+    let sent_blind = accepted_unanswered(fake);
     assert_eq!(sent_blind.len(), 2, "the owner's copy and the confirmation");
     let delivered: Vec<Value> = sent_blind
         .iter()
@@ -83,38 +75,23 @@ fn the_owner_reads_a_bounce_a_complaint_and_a_reconciled_timeout() {
         submission_of(&ben),
         submission_of(&sent_blind[0]),
     ];
-    let base = server.url("");
-    let artifacts = browser::artifacts_dir();
-    browser::run(
-        tmp.path(),
-        JOURNEY,
-        || server.log_text(),
-        move |client| journey(client, base, artifacts, ids, delivered),
-    );
+    served.run(JOURNEY, move |client, site| {
+        journey(client, site, ids, delivered)
+    });
 }
 
 async fn journey(
     c: Client,
-    base: String,
-    artifacts: PathBuf,
+    site: Site,
     [anna, ben, chris]: [String; 3],
     chris_delivered: Vec<Value>,
 ) {
-    let url = |path: &str| format!("{base}{path}");
-    let mut timeouts = TimeoutConfiguration::default();
-    timeouts.set_page_load(Some(Duration::from_secs(20)));
-    timeouts.set_implicit(Some(Duration::ZERO));
-    c.update_timeouts(timeouts).await.expect("set timeouts");
+    let artifacts = &site.artifacts;
 
     step("log in");
-    c.goto(&url("/admin")).await.expect("open /admin");
+    c.goto(&site.url("/admin")).await.expect("open /admin");
     wait_path(&c, "/admin/login").await;
-    find(&c, "#password")
-        .await
-        .send_keys(PASSWORD)
-        .await
-        .expect("type password");
-    click(&c, "form[action='/admin/login'] button[type=submit]").await;
+    log_in(&c, PASSWORD).await;
     wait_text(&c, "h1", "Dashboard").await;
     wait_text(
         &c,
@@ -124,7 +101,7 @@ async fn journey(
     .await;
 
     step("the bounced submission");
-    c.goto(&url(&format!("/admin/submissions/{anna}")))
+    c.goto(&site.url(&format!("/admin/submissions/{anna}")))
         .await
         .expect("open anna's submission");
     let bounce = wait_text(&c, "main", BOUNCE).await;
@@ -145,22 +122,22 @@ async fn journey(
         assert!(shown, "the bounce is on screen, whole, at {width} px");
     }
     resize_viewport(&c, 1280, 900).await;
-    screenshots(&c, &artifacts, "inbox-bounced").await;
-    save_text(&c, &artifacts, "inbox-bounced").await;
+    screenshots(&c, artifacts, "inbox-bounced").await;
+    save_text(&c, artifacts, "inbox-bounced").await;
 
     step("the complaint");
-    c.goto(&url(&format!("/admin/submissions/{ben}")))
+    c.goto(&site.url(&format!("/admin/submissions/{ben}")))
         .await
         .expect("open ben's submission");
     wait_text(&c, "main", "Marked as spam by the recipient").await;
-    save_text(&c, &artifacts, "inbox-complained").await;
+    save_text(&c, artifacts, "inbox-complained").await;
 
     step("the timeout, before and after Mailtrap's word");
-    c.goto(&url(&format!("/admin/submissions/{chris}")))
+    c.goto(&site.url(&format!("/admin/submissions/{chris}")))
         .await
         .expect("open chris's submission");
     wait_text(&c, "main", "waiting for Mailtrap to confirm it").await;
-    let hook = url("/hooks/mailtrap");
+    let hook = site.url("/hooks/mailtrap");
     let status = tokio::task::spawn_blocking(move || {
         webhooks::post(
             &hook,
@@ -184,10 +161,10 @@ async fn journey(
         !text.contains("unknown"),
         "no email is left unknown: {text}"
     );
-    save_text(&c, &artifacts, "inbox-reconciled").await;
+    save_text(&c, artifacts, "inbox-reconciled").await;
 
     step("the settings checklist");
-    c.goto(&url("/admin/settings"))
+    c.goto(&site.url("/admin/settings"))
         .await
         .expect("open settings");
     wait_text(&c, "#check-webhook", "On: Mailtrap tells Kipekee").await;
@@ -203,7 +180,7 @@ async fn journey(
         assert!(cut.is_empty(), "settings cut off at {width} px: {cut:#?}");
     }
     resize_viewport(&c, 1280, 900).await;
-    screenshots(&c, &artifacts, "settings").await;
+    screenshots(&c, artifacts, "settings").await;
 }
 
 /// Posts the quote form as a browser would (303 to the thank-you page).

@@ -16,11 +16,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::Client;
 
-use browser::{click, find, resize_viewport, screenshots, step, wait_path, wait_text};
-use common::process::{self, Server};
+use browser::{
+    click, find, resize_viewport, screenshots, step, type_into, value_of, wait_path, wait_text,
+    Site,
+};
 use common::FakeMailtrap;
 
 const JOURNEY: Duration = Duration::from_secs(120);
@@ -28,57 +29,35 @@ const VISITOR_EMAIL: &str = "amina@visitor.example";
 
 #[test]
 fn a_swahili_visitor_fixes_a_mistake_and_is_thanked_in_swahili() {
-    if !browser::available() {
-        return;
-    }
     let started = Instant::now();
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let data_dir = tmp.path().join("data");
-    let fake = Arc::new(FakeMailtrap::start());
-    let server = Server::start_command(&data_dir, |port| {
-        let mut cmd = process::command(&data_dir, port, &fake.url());
-        cmd.env("KIPEKEE_LOCALE", "sw")
-            .env("KIPEKEE_SPAM_MIN_SECONDS", "0")
-            .env("KIPEKEE_TIMEZONE", "Africa/Dar_es_Salaam")
-            .env(
-                "KIPEKEE_BUSINESS_ADDRESS",
-                "Mtaa wa Samora 12, Dar es Salaam",
-            )
-            .env("KIPEKEE_BUSINESS_PHONE", "+255 22 211 0000")
-            .env("KIPEKEE_BUSINESS_WEBSITE", "https://www.mbugani.example/");
-        cmd
+    let Some(served) = browser::serve(&[
+        ("KIPEKEE_LOCALE", "sw"),
+        ("KIPEKEE_TIMEZONE", "Africa/Dar_es_Salaam"),
+        (
+            "KIPEKEE_BUSINESS_ADDRESS",
+            "Mtaa wa Samora 12, Dar es Salaam",
+        ),
+        ("KIPEKEE_BUSINESS_PHONE", "+255 22 211 0000"),
+        ("KIPEKEE_BUSINESS_WEBSITE", "https://www.mbugani.example/"),
+    ]) else {
+        return;
+    };
+    let fake = Arc::clone(&served.fake);
+    let mail_file = served.tmp.path().join("confirmation.html");
+    served.run(JOURNEY, |client, site| {
+        journey(client, site, fake, mail_file)
     });
-    let base = server.url("");
-    let artifacts = browser::artifacts_dir();
-    let mail_file = tmp.path().join("confirmation.html");
-    browser::run(
-        tmp.path(),
-        JOURNEY,
-        || server.log_text(),
-        |client| journey(client, Arc::clone(&fake), base, artifacts, mail_file),
-    );
     eprintln!(
         "Swahili browser journey passed in {:.1} s",
         started.elapsed().as_secs_f64()
     );
 }
 
-async fn journey(
-    c: Client,
-    fake: Arc<FakeMailtrap>,
-    base: String,
-    artifacts: PathBuf,
-    mail_file: PathBuf,
-) {
-    let url = |path: &str| format!("{base}{path}");
-    let mut timeouts = TimeoutConfiguration::default();
-    timeouts.set_page_load(Some(Duration::from_secs(20)));
-    timeouts.set_script(Some(Duration::from_secs(10)));
-    timeouts.set_implicit(Some(Duration::ZERO));
-    c.update_timeouts(timeouts).await.expect("set timeouts");
+async fn journey(c: Client, site: Site, fake: Arc<FakeMailtrap>, mail_file: PathBuf) {
+    let artifacts = &site.artifacts;
 
     step("the Swahili quote form");
-    c.goto(&url("/f/quote")).await.expect("open /f/quote");
+    c.goto(&site.url("/f/quote")).await.expect("open /f/quote");
     wait_text(&c, "h1", "Omba bei").await;
     let lang = c
         .execute("return document.documentElement.lang;", vec![])
@@ -86,7 +65,7 @@ async fn journey(
         .expect("read lang");
     assert_eq!(lang, "sw", "<html lang>");
     wait_text(&c, "label[for=f-full_name]", "Jina kamili").await;
-    screenshots(&c, &artifacts, "sw-form").await;
+    screenshots(&c, artifacts, "sw-form").await;
 
     step("submit with a mistyped address and no message");
     type_into(&c, "input[name=full_name]", "Amina Juma").await;
@@ -100,17 +79,13 @@ async fn journey(
     .await;
     wait_text(&c, "#e-email", "Weka anwani sahihi ya barua pepe").await;
     wait_text(&c, "#e-message", "Sehemu hii inahitajika.").await;
-    let kept = find(&c, "input[name=full_name]")
-        .await
-        .prop("value")
-        .await
-        .expect("read value");
+    let kept = value_of(&c, "input[name=full_name]").await;
     assert_eq!(
         kept.as_deref(),
         Some("Amina Juma"),
         "what was typed is kept"
     );
-    screenshots(&c, &artifacts, "sw-form-422").await;
+    screenshots(&c, artifacts, "sw-form-422").await;
 
     step("fix both and send");
     let email = find(&c, "input[name=email]").await;
@@ -127,7 +102,7 @@ async fn journey(
     wait_text(&c, "h1", "Asante!").await;
     wait_text(&c, ".reference", "Namba yako ya kumbukumbu:").await;
     wait_text(&c, ".notice", "Tumekutumia uthibitisho kwa barua pepe.").await;
-    screenshots(&c, &artifacts, "sw-thanks").await;
+    screenshots(&c, artifacts, "sw-thanks").await;
 
     step("the confirmation email, opened at phone width");
     let html = confirmation_html(&fake).await;
@@ -149,15 +124,7 @@ async fn journey(
         widths[1].as_u64() <= widths[0].as_u64(),
         "the email scrolls sideways at 390 px: {widths}"
     );
-    screenshots(&c, &artifacts, "sw-email-confirmation").await;
-}
-
-async fn type_into(c: &Client, css: &str, text: &str) {
-    find(c, css)
-        .await
-        .send_keys(text)
-        .await
-        .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    screenshots(&c, artifacts, "sw-email-confirmation").await;
 }
 
 /// The visitor's confirmation as Mailtrap received it, waiting for it to arrive.

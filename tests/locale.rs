@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{form_body, query_param, TestApp};
+use common::{query_param, TestApp};
 use figment::Figment;
-use rocket::http::{ContentType, Status};
+use rocket::http::Status;
 use serde_json::Value;
 
 const VISITOR: &str = "amina@visitor.example";
@@ -19,12 +19,7 @@ fn swahili(f: Figment) -> Figment {
 }
 
 fn post(t: &TestApp, slug: &str, pairs: &[(&str, &str)]) -> (Status, Option<String>, String) {
-    let res = t
-        .client
-        .post(format!("/f/{slug}"))
-        .header(ContentType::Form)
-        .body(form_body(pairs))
-        .dispatch();
+    let res = t.post_form(&format!("/f/{slug}"), pairs);
     let status = res.status();
     let location = res.headers().get_one("Location").map(str::to_string);
     (status, location, res.into_string().unwrap_or_default())
@@ -328,4 +323,38 @@ fn unknown_locale_and_unknown_string_key_stop_start_up_with_one_line() {
     let e = start_error(|f| f.merge(("strings.form.sumbit", "Tuma")));
     assert!(e.contains("strings.form.sumbit"), "{e}");
     assert!(!e.contains('\n'), "{e}");
+}
+
+/// The admin panel's texts are the catalogue's `admin.*` keys: English whatever the visitors'
+/// locale (with English plurals: French would say "0 submission"), reworded by the owner's
+/// `[default.strings]` like any other text.
+#[test]
+fn the_admin_panel_stays_english_in_any_locale_and_takes_the_owners_words() {
+    for locale in ["sw", "fr"] {
+        let t = common::admin::start_with(|f| f.merge(("locale", locale)));
+        common::admin::log_in(&t);
+        let dashboard = common::admin::page(&t, "/admin");
+        assert!(
+            dashboard.contains(">Dashboard</a>") && dashboard.contains("Latest submissions"),
+            "{locale}: {dashboard}"
+        );
+        let settings = common::admin::page(&t, "/admin/settings");
+        assert!(
+            settings.contains("Sender address")
+                && settings.contains("<code>KIPEKEE_ALLOWED_ORIGINS</code>"),
+            "{locale}: {settings}"
+        );
+    }
+    let t = common::admin::start_with(|f| {
+        f.merge(("locale", "sw"))
+            .merge(("strings.admin.nav.dashboard", "Muhtasari"))
+            .merge(("strings.admin.dashboard.latest", "Maombi ya <karibuni>"))
+    });
+    common::admin::log_in(&t);
+    let dashboard = common::admin::page(&t, "/admin");
+    assert!(dashboard.contains(">Muhtasari</a>"), "{dashboard}");
+    assert!(
+        dashboard.contains("Maombi ya &lt;karibuni&gt;"),
+        "an owner's text is escaped like any other: {dashboard}"
+    );
 }

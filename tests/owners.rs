@@ -5,16 +5,10 @@ mod common;
 
 use std::net::SocketAddr;
 
+use common::admin::{start_with, PASSWORD};
 use common::{form_body, TestApp};
 use rocket::http::{ContentType, Status};
 use rocket::local::blocking::Client;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-fn start_with(configure: impl FnOnce(figment::Figment) -> figment::Figment) -> TestApp {
-    let hash = kipekee::web::admin::hash_password(PASSWORD);
-    TestApp::start_with(|f| configure(f.merge(("admin_password_hash", hash))))
-}
 
 fn client_addr() -> SocketAddr {
     "10.1.2.4:40000".parse().unwrap()

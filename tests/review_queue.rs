@@ -5,14 +5,13 @@ mod common;
 
 use std::net::SocketAddr;
 
+use common::admin::{self, csrf_of, hidden, log_in, page};
 use common::multipart::Multipart;
 use common::{form_body, query_param, TestApp, PDF};
 use kipekee::model::EmailStatus;
 use rocket::http::{Accept, ContentType, Header, Status};
 use rocket::local::blocking::LocalResponse;
 use serde_json::Value;
-
-const PASSWORD: &str = "review queue password";
 
 const CONTACT: &[(&str, &str)] = &[
     ("name", "Neema"),
@@ -22,20 +21,11 @@ const CONTACT: &[(&str, &str)] = &[
 
 /// The trap as shipped (1 s), an admin password, everything else as in the other tests.
 fn start() -> TestApp {
-    let hash = kipekee::web::admin::hash_password(PASSWORD);
-    TestApp::start_with(|f| {
-        f.merge(("spam_min_seconds", 1))
-            .merge(("admin_password_hash", hash))
-    })
+    admin::start_with(|f| f.merge(("spam_min_seconds", 1)))
 }
 
 fn from() -> SocketAddr {
     "10.9.8.7:40000".parse().unwrap()
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
-    html[at..].split('"').next().unwrap().to_string()
 }
 
 fn now_ms() -> u64 {
@@ -49,39 +39,6 @@ fn post<'a>(t: &'a TestApp, slug: &str, pairs: &[(&str, &str)]) -> LocalResponse
         .header(ContentType::Form)
         .body(form_body(pairs))
         .dispatch()
-}
-
-fn stored(t: &TestApp, res: &LocalResponse<'_>) -> kipekee::model::Submission {
-    let location = res.headers().get_one("Location").expect("a redirect");
-    let reference = query_param(location, "reference").expect("a reference");
-    t.app()
-        .store
-        .submission_by_reference(&reference)
-        .unwrap()
-        .expect("stored")
-}
-
-fn login(t: &TestApp) {
-    let page = t
-        .client
-        .get("/admin/login")
-        .dispatch()
-        .into_string()
-        .unwrap();
-    let csrf = hidden(&page, "csrf_token");
-    let res = t
-        .client
-        .post("/admin/login")
-        .header(ContentType::Form)
-        .body(form_body(&[("password", PASSWORD), ("csrf_token", &csrf)]))
-        .dispatch();
-    assert_eq!(res.status(), Status::SeeOther);
-}
-
-fn admin_page(t: &TestApp, path: &str) -> String {
-    let res = t.client.get(path.to_string()).dispatch();
-    assert_eq!(res.status(), Status::Ok, "{path}");
-    res.into_string().unwrap()
 }
 
 #[test]
@@ -105,41 +62,34 @@ fn a_held_application_keeps_its_cv_and_approve_sends_what_was_held() {
     // No form token at all (a page cached before a restore, a script): a soft signal.
     let held = job("");
     assert_eq!(held.status(), Status::SeeOther);
-    let held = stored(&t, &held);
+    let held = t.stored_behind(&held);
     assert!(held.review.is_some() && !held.spam);
     assert_eq!(held.files.len(), 1, "review keeps the CV for the approval");
-    let bot = stored(&t, &job("https://bot.example"));
+    let bot = t.stored_behind(&job("https://bot.example"));
     assert!(bot.spam && bot.review.is_none());
     assert!(bot.files.is_empty(), "spam keeps no files");
     assert!(t.app().store.file(bot.id, "cv").unwrap().is_none());
     assert!(t.fake.requests().is_empty(), "nothing is mailed while held");
 
-    login(&t);
-    let dashboard = admin_page(&t, "/admin");
+    log_in(&t);
+    let dashboard = page(&t, "/admin");
     assert!(
         dashboard.contains("<strong>1</strong> submission wait"),
         "{dashboard}"
     );
-    let page = admin_page(&t, &format!("/admin/submissions/{}", held.id));
-    assert!(page.contains("Not spam — send the emails"));
-    assert!(page.contains("10.9.8.7"), "the client address as recorded");
+    let detail = page(&t, &format!("/admin/submissions/{}", held.id));
+    assert!(detail.contains("Not spam — send the emails"));
+    assert!(
+        detail.contains("10.9.8.7"),
+        "the client address as recorded"
+    );
 
     let approve = format!("/admin/submissions/{}/approve", held.id);
-    let forged = t
-        .client
-        .post(approve.clone())
-        .header(ContentType::Form)
-        .body(form_body(&[("csrf_token", "forged")]))
-        .dispatch();
+    let forged = t.post_form(&approve, &[("csrf_token", "forged")]);
     assert_eq!(forged.status(), Status::Forbidden);
     assert!(t.fake.requests().is_empty());
-    let csrf = hidden(&page, "csrf_token");
-    let res = t
-        .client
-        .post(approve)
-        .header(ContentType::Form)
-        .body(form_body(&[("csrf_token", &csrf)]))
-        .dispatch();
+    let csrf = csrf_of(&detail);
+    let res = t.post_form(&approve, &[("csrf_token", &csrf)]);
     assert_eq!(res.status(), Status::SeeOther);
     assert_eq!(
         res.headers().get_one("Location"),
@@ -154,7 +104,7 @@ fn a_held_application_keeps_its_cv_and_approve_sends_what_was_held() {
         .any(|m| m["to"][0]["email"] == "baraka@visitor.example"));
     let after = t.app().store.submission(held.id).unwrap().unwrap();
     assert!(after.review.is_none() && after.email_status == EmailStatus::Sent);
-    assert!(!admin_page(&t, "/admin").contains("wait for review"));
+    assert!(!page(&t, "/admin").contains("wait for review"));
 }
 
 #[test]
@@ -182,7 +132,7 @@ fn accept_json_does_not_skip_the_trap_a_json_body_does_and_tokens_go_stale() {
     let stale = t.app().trap.token(now_ms() - 25 * 3600 * 1000);
     let mut pairs = CONTACT.to_vec();
     pairs.push(("_t", &stale));
-    let held = stored(&t, &post(&t, "contact", &pairs));
+    let held = t.stored_behind(&post(&t, "contact", &pairs));
     assert_eq!(
         held.review,
         Some(kipekee::model::SpamReason::StaleTimeToken)
@@ -212,8 +162,7 @@ fn accept_json_does_not_skip_the_trap_a_json_body_does_and_tokens_go_stale() {
 #[test]
 fn a_back_button_correction_is_stored_and_mailed_as_an_edit_of_the_first() {
     let t = start();
-    let page = t.client.get("/f/contact").dispatch().into_string().unwrap();
-    let idem = hidden(&page, "_idem");
+    let idem = hidden(&page(&t, "/f/contact"), "_idem");
     let shown = t.app().trap.token(now_ms() - 10_000);
     let with = |message: &'static str| {
         vec![
@@ -224,14 +173,14 @@ fn a_back_button_correction_is_stored_and_mailed_as_an_edit_of_the_first() {
             ("_t", shown.as_str()),
         ]
     };
-    let first = stored(&t, &post(&t, "contact", &with("Friday, two people")));
-    let again = stored(&t, &post(&t, "contact", &with("Friday, two people")));
+    let first = t.stored_behind(&post(&t, "contact", &with("Friday, two people")));
+    let again = t.stored_behind(&post(&t, "contact", &with("Friday, two people")));
     assert_eq!(
         again.id, first.id,
         "a double submit replays the first answer"
     );
     assert_eq!(t.fake.requests().len(), 1);
-    let edit = stored(&t, &post(&t, "contact", &with("Saturday, three people")));
+    let edit = t.stored_behind(&post(&t, "contact", &with("Saturday, three people")));
     assert_ne!(edit.id, first.id);
     assert_eq!(edit.edit_of, Some(first.id));
     assert_eq!(t.fake.requests().len(), 2, "the correction is mailed");
@@ -240,13 +189,13 @@ fn a_back_button_correction_is_stored_and_mailed_as_an_edit_of_the_first() {
         .unwrap()
         .contains("Saturday, three people")));
 
-    login(&t);
-    let page = admin_page(&t, &format!("/admin/submissions/{}", edit.id));
+    log_in(&t);
+    let detail = page(&t, &format!("/admin/submissions/{}", edit.id));
     assert!(
-        page.contains(&format!("edit of {}", first.reference)),
-        "{page}"
+        detail.contains(&format!("edit of {}", first.reference)),
+        "{detail}"
     );
-    let list = admin_page(&t, "/admin/submissions");
+    let list = page(&t, "/admin/submissions");
     assert!(list.contains(&format!("edit of {}", first.reference)));
 }
 
@@ -280,15 +229,10 @@ fn a_key_used_elsewhere_or_whose_submission_was_deleted_never_swallows_a_post() 
         .iter()
         .any(|m| m["text"].as_str().unwrap().contains("Real Customer")));
 
-    login(&t);
+    log_in(&t);
     let path = format!("/admin/submissions/{}", real["id"].as_str().unwrap());
-    let csrf = hidden(&admin_page(&t, &path), "csrf_token");
-    let deleted = t
-        .client
-        .post(format!("{path}/delete"))
-        .header(ContentType::Form)
-        .body(form_body(&[("csrf_token", &csrf)]))
-        .dispatch();
+    let csrf = csrf_of(&page(&t, &path));
+    let deleted = t.post_form(&format!("{path}/delete"), &[("csrf_token", &csrf)]);
     assert_eq!(deleted.status(), Status::SeeOther);
     let res = t
         .client

@@ -8,7 +8,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::admin_http::{hidden, login, Browser};
+use common::admin::hidden;
+use common::admin_http::{login, Browser};
 use common::process::{self, Server};
 use common::secrets::assert_no_secrets;
 use common::{FakeMailtrap, Fault};
@@ -224,39 +225,20 @@ mod in_process {
     use serde_json::{json, Value};
     use url::Url;
 
+    use super::common::admin::{self, log_in};
     use super::common::{form_body, Fault, TestApp, PUBLIC_URL};
-    use super::PASSWORD;
 
     const PARTNER: &str = "https://partner.example";
 
     fn start() -> TestApp {
-        let hash = kipekee::web::admin::hash_password(PASSWORD);
-        TestApp::start_with(|f| {
-            f.merge(("admin_password_hash", hash))
-                .merge(("allowed_origins", vec![PARTNER]))
+        admin::start_with(|f| {
+            f.merge(("allowed_origins", vec![PARTNER]))
                 .merge(("metrics_token", "healthz-token-55aa10"))
         })
     }
 
     fn remote(addr: &str) -> SocketAddr {
         addr.parse().expect("socket address")
-    }
-
-    fn log_in(t: &TestApp) {
-        let page = t
-            .client
-            .get("/admin/login")
-            .dispatch()
-            .into_string()
-            .unwrap();
-        let token = super::hidden(&page, "csrf_token");
-        let res = t
-            .client
-            .post("/admin/login")
-            .header(ContentType::Form)
-            .body(form_body(&[("password", PASSWORD), ("csrf_token", &token)]))
-            .dispatch();
-        assert_eq!(res.status(), Status::SeeOther);
     }
 
     fn post_json<'a>(t: &'a TestApp, body: Value) -> LocalResponse<'a> {

@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::webhooks::{login, page, quote, PASSWORD, SECRET};
+use common::admin::{self, log_in, page};
+use common::webhooks::{quote, SECRET};
 use common::{fake_mailtrap, form_body, Fault, TestApp, PUBLIC_URL};
 use rocket::http::{ContentType, Header, Status};
 
@@ -33,12 +34,10 @@ fn item<'a>(page: &'a str, id: &str) -> &'a str {
 }
 
 /// The app with an admin password, a metrics token, an allowed site and (if `webhook`) the
-/// webhook secret; and the admin password's hash.
-fn start_with_hash(webhook: bool) -> (TestApp, String) {
-    let hash = kipekee::web::admin::hash_password(PASSWORD);
-    let t = TestApp::start_with(|f| {
+/// webhook secret.
+fn start(webhook: bool) -> TestApp {
+    admin::start_with(|f| {
         let f = f
-            .merge(("admin_password_hash", hash.clone()))
             .merge(("metrics_token", METRICS_TOKEN))
             .merge(("allowed_origins", "https://www.shop.example"));
         if webhook {
@@ -46,18 +45,13 @@ fn start_with_hash(webhook: bool) -> (TestApp, String) {
         } else {
             f
         }
-    });
-    (t, hash)
-}
-
-fn start(webhook: bool) -> TestApp {
-    start_with_hash(webhook).0
+    })
 }
 
 #[test]
 fn the_checklist_says_what_is_in_place_and_what_to_do() {
     let t = start(false);
-    login(&t);
+    log_in(&t);
     let p = settings(&t);
     let sender = item(&p, "sender");
     assert!(
@@ -112,15 +106,11 @@ fn the_checklist_says_what_is_in_place_and_what_to_do() {
 
 #[test]
 fn with_the_webhook_on_and_a_sandbox_the_checklist_says_so() {
-    let t = TestApp::start_with(|f| {
-        f.merge((
-            "admin_password_hash",
-            kipekee::web::admin::hash_password(PASSWORD),
-        ))
-        .merge(("mailtrap_webhook_secret", SECRET))
-        .merge(("mailtrap_inbox_id", 4242))
+    let t = admin::start_with(|f| {
+        f.merge(("mailtrap_webhook_secret", SECRET))
+            .merge(("mailtrap_inbox_id", 4242))
     });
-    login(&t);
+    log_in(&t);
     let p = settings(&t);
     assert!(item(&p, "webhook").contains("On: Mailtrap tells Kipekee"));
     let sandbox = item(&p, "sandbox");
@@ -132,10 +122,12 @@ fn with_the_webhook_on_and_a_sandbox_the_checklist_says_so() {
 
 #[test]
 fn no_secret_appears_on_the_settings_page() {
-    let (t, hash) = start_with_hash(true);
-    login(&t);
+    let t = start(true);
+    log_in(&t);
+    let hash = t.app().config.admin_password_hash.as_ref().expect("a hash");
+    let hash = hash.expose();
     let p = settings(&t);
-    for secret in [fake_mailtrap::TOKEN, SECRET, METRICS_TOKEN, hash.as_str()] {
+    for secret in [fake_mailtrap::TOKEN, SECRET, METRICS_TOKEN, hash] {
         assert!(!p.contains(secret), "{secret:?} is on the settings page");
     }
     assert!(p.contains("\"mailtrap_api_token\": \"***\""), "{p}");
@@ -146,7 +138,7 @@ fn no_secret_appears_on_the_settings_page() {
 #[test]
 fn each_form_has_its_address_and_a_snippet_that_works_from_the_allowed_site() {
     let t = start(false);
-    login(&t);
+    log_in(&t);
     let p = settings(&t);
     let url = format!("{PUBLIC_URL}/f/quote");
     assert!(

@@ -268,9 +268,8 @@ fn a_bots_post_keeps_no_files() {
         Status::SeeOther,
         "a bot sees the normal answer"
     );
-    let reference = query_param(res.headers().get_one("Location").unwrap(), "reference").unwrap();
+    let saved = t.stored_behind(&res);
     let store = &t.app().store;
-    let saved = store.submission_by_reference(&reference).unwrap().unwrap();
     assert!(saved.spam);
     assert!(saved.files.is_empty());
     assert_eq!(store.file(saved.id, "cv").unwrap(), None);
@@ -329,9 +328,8 @@ fn a_cv_is_kept_when_another_field_sends_the_form_back() {
     let fixed = application_with("amina@visitor.example", ("", b""), &[("_kept_cv", &token)]);
     let res = post(&t, fixed, false);
     assert_eq!(res.status(), Status::SeeOther);
-    let reference = query_param(res.headers().get_one("Location").unwrap(), "reference").unwrap();
+    let saved = t.stored_behind(&res);
     let store = &t.app().store;
-    let saved = store.submission_by_reference(&reference).unwrap().unwrap();
     assert_eq!(saved.files[0].filename, "Amina CV.docx");
     assert_eq!(store.file(saved.id, "cv").unwrap().unwrap(), cv);
     let owner = t
@@ -372,9 +370,8 @@ fn a_new_file_replaces_the_kept_one_and_a_kept_file_serves_its_own_form_only() {
     );
     let res = post(&t, replaced, false);
     assert_eq!(res.status(), Status::SeeOther);
-    let reference = query_param(res.headers().get_one("Location").unwrap(), "reference").unwrap();
+    let saved = t.stored_behind(&res);
     let store = &t.app().store;
-    let saved = store.submission_by_reference(&reference).unwrap().unwrap();
     assert_eq!(saved.files[0].filename, "new.pdf");
     assert_eq!(store.file(saved.id, "cv").unwrap().unwrap(), pdf);
     assert_eq!(
@@ -401,16 +398,11 @@ fn a_new_file_replaces_the_kept_one_and_a_kept_file_serves_its_own_form_only() {
         false,
     );
     let token = kept_token(&res.into_string().unwrap());
-    let (ct, body) = Multipart::default()
+    let kept_only = Multipart::default()
         .text("_kept_cv", &token)
         .file("cv", "", "application/octet-stream", b"")
         .finish();
-    let res = t
-        .client
-        .post("/f/drop")
-        .header(ContentType::parse_flexible(&ct).unwrap())
-        .body(body)
-        .dispatch();
+    let res = t.post_multipart("/f/drop", kept_only);
     assert_eq!(res.status(), Status::UnprocessableEntity);
     assert!(res.into_string().unwrap().contains("Please attach a file."));
 }

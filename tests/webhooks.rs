@@ -3,12 +3,12 @@
 
 mod common;
 
+use common::admin::{self, log_in, page};
 use common::fake_mailtrap::Issued;
 use common::webhooks::{
-    self, delivery_of, hook, issued_to, login, metric, page, quote, start, submit, Payload,
-    PASSWORD, SECRET,
+    self, delivery_of, hook, issued_to, metric, quote, start, submit, Payload, SECRET,
 };
-use common::{form_body, Fault, TestApp};
+use common::{form_body, Fault, TestApp, OWNER};
 use kipekee::model::{EmailStatus, InboxState, SubscriberState};
 use rocket::http::{ContentType, Status};
 use serde_json::Value;
@@ -245,12 +245,7 @@ fn the_newsletter_follows_the_reader() {
 
 #[test]
 fn a_sandbox_inbox_receives_every_email_and_the_panel_says_so() {
-    let t = TestApp::start_with(|f| {
-        f.merge(("mailtrap_inbox_id", "4242")).merge((
-            "admin_password_hash",
-            kipekee::web::admin::hash_password(PASSWORD),
-        ))
-    });
+    let t = admin::start_with(|f| f.merge(("mailtrap_inbox_id", "4242")));
     quote(&t, "anna@visitor.example");
     let paths: Vec<String> = t.fake.requests().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, vec!["/api/batch/4242".to_string()]);
@@ -259,7 +254,7 @@ fn a_sandbox_inbox_receives_every_email_and_the_panel_says_so() {
         .warnings()
         .iter()
         .any(|w| w.contains("no real person")));
-    login(&t);
+    log_in(&t);
     assert!(
         page(&t, "/admin").contains("test inbox 4242"),
         "the banner is shown"
@@ -269,7 +264,7 @@ fn a_sandbox_inbox_receives_every_email_and_the_panel_says_so() {
 #[test]
 fn the_owner_sees_who_a_confirmation_never_reached() {
     let t = start();
-    login(&t);
+    log_in(&t);
     quote(&t, "anna@visitor.example");
     quote(&t, "ben@visitor.example");
     let anna = issued_to(&t, "anna@visitor.example");
@@ -385,7 +380,7 @@ const UNCONFIRMED: &str = "Mailtrap has not confirmed this email in 30 minutes â
 #[test]
 fn an_unknown_attempt_no_event_confirms_in_30_minutes_is_offered_for_resending() {
     let t = start();
-    login(&t);
+    log_in(&t);
     t.fake.set_fault(Fault::GatewayAfterAccept(504));
     quote(&t, "anna@visitor.example");
     t.fake.set_fault(Fault::None);
@@ -435,13 +430,8 @@ fn an_unknown_attempt_no_event_confirms_in_30_minutes_is_offered_for_resending()
 /// resending", however long ago it was.
 #[test]
 fn without_webhooks_an_unknown_attempt_keeps_its_advice() {
-    let t = TestApp::start_with(|f| {
-        f.merge((
-            "admin_password_hash",
-            kipekee::web::admin::hash_password(PASSWORD),
-        ))
-    });
-    login(&t);
+    let t = admin::start();
+    log_in(&t);
     t.fake.set_fault(Fault::GatewayAfterAccept(504));
     quote(&t, "anna@visitor.example");
     let anna = issued_to(&t, "anna@visitor.example");
@@ -485,7 +475,7 @@ fn bounce_lines(html: &str) -> Vec<String> {
 #[test]
 fn a_bounce_leaves_the_dashboard_once_a_resend_goes_through() {
     let t = start();
-    login(&t);
+    log_in(&t);
     quote(&t, "anna@visitor.example");
     let anna = issued_to(&t, "anna@visitor.example");
     let e = webhooks::event("bounce", &anna, "evt-anna");
@@ -505,7 +495,7 @@ fn a_bounce_leaves_the_dashboard_once_a_resend_goes_through() {
         let res = t
             .client
             .post(format!("/admin/submissions/{id}/resend"))
-            .remote(webhooks::me())
+            .remote(admin::remote())
             .header(ContentType::Form)
             .body(form_body(&[
                 ("csrf_token", &csrf),
@@ -556,5 +546,38 @@ fn a_bounce_leaves_the_dashboard_once_a_resend_goes_through() {
     assert!(
         detail.contains("Bounced (bad_mailbox): 550 "),
         "the first attempt's bounce stays in its history"
+    );
+}
+
+/// A bounce of the owner's own notification is as loud as a visitor's: a mistyped or full
+/// `ADMIN_EMAIL` would otherwise stop every notification without the owner being told.
+#[test]
+fn a_bounced_owner_notification_is_on_the_dashboard() {
+    let t = start();
+    log_in(&t);
+    quote(&t, "anna@visitor.example");
+    let owner = issued_to(&t, OWNER);
+    assert_eq!(
+        hook(
+            &t,
+            &[webhooks::event("bounce", &owner, "evt-owner")],
+            Payload::Jsonl,
+            None
+        ),
+        Status::Ok
+    );
+    let told = format!(
+        "The admin notification to {OWNER} bounced: new submissions are not reaching you. \
+         Check the address in Settings (ADMIN_EMAIL, JOBS_EMAIL, NEWSLETTER_EMAIL) and the \
+         mailbox."
+    );
+    let dashboard = page(&t, "/admin");
+    assert_eq!(bounce_lines(&dashboard), vec![told.clone()], "{dashboard}");
+    let id = delivery_of(&t, &owner).submission_id;
+    let detail = page(&t, &format!("/admin/submissions/{id}"));
+    assert_eq!(bounce_lines(&detail), vec![told], "{detail}");
+    assert!(
+        !detail.contains("tel:"),
+        "no visitor's phone for the owner's own address"
     );
 }

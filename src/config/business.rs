@@ -28,11 +28,9 @@ impl Phone {
         Ok(Phone(s.to_string()))
     }
 
-    /// `tel:+255222110000` (RFC 3966): the leading `+` and the digits.
+    /// `tel:+255222110000` (RFC 3966, [`crate::model::tel_uri`]).
     pub fn href(&self) -> String {
-        let global = if self.0.starts_with('+') { "+" } else { "" };
-        let digits: String = self.0.chars().filter(char::is_ascii_digit).collect();
-        format!("tel:{global}{digits}")
+        crate::model::tel_uri(&self.0).unwrap_or_else(|| "tel:".into())
     }
 }
 

@@ -140,3 +140,22 @@ fn an_inbox_id_is_read_as_a_toml_number_or_text_and_a_bad_one_is_named() {
         Ok(())
     });
 }
+
+/// `KIPEKEE_STRINGS` is an inline table, as the README says, with dotted keys quoted or
+/// nested; a text of digits stays text.
+#[test]
+#[allow(clippy::result_large_err)]
+fn kipekee_strings_is_an_inline_table_of_texts() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env(
+            "KIPEKEE_STRINGS",
+            r#"{"admin.nav.dashboard"="Muhtasari", form={submit="Tuma"}, "size.decimal"="0"}"#,
+        );
+        let c = AppConfig::from_figment(&figment()).unwrap();
+        let strings = c.strings().unwrap();
+        assert_eq!(strings.text("admin.nav.dashboard"), "Muhtasari");
+        assert_eq!(strings.text("form.submit"), "Tuma");
+        assert_eq!(strings.text("size.decimal"), "0");
+        Ok(())
+    });
+}

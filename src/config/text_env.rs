@@ -9,8 +9,9 @@ use figment::providers::Env;
 use figment::value::{Dict, Map, Value};
 use figment::{Metadata, Profile, Provider};
 
-/// Keys whose value is structured (a table of forms): parsed as figment's `Env` does.
-const STRUCTURED: &[&str] = &["forms"];
+/// Keys whose value is structured (a table of forms, a table of texts): parsed as figment's
+/// `Env` does, so `KIPEKEE_STRINGS='{"form.submit"="Tuma"}'` is a table.
+const STRUCTURED: &[&str] = &["forms", "strings"];
 
 /// Rocket's settings that are text (rocket 0.5 `Config`: a key, a name, an address, a path,
 /// a level). `ROCKET_IDENT` and `ROCKET_IP_HEADER` keep `false`, Rocket's word for "none".

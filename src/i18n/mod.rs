@@ -1,7 +1,9 @@
 //! The visitor's side in their language (`KIPEKEE_LOCALE`; DESIGN.md, Round 2 contract,
 //! "Owners in their language and time"): a string catalogue per locale, one TOML table each
 //! (`locales/<code>.toml`), compiled into the binary and parsed once; the owner's
-//! `[default.strings]` on top; plural categories by CLDR rules (`intl_pluralrules`); dates
+//! `[default.strings]` on top. The admin panel's texts are the same catalogue's `admin.*`
+//! keys (`locales/admin/en.toml`): English only in this release, so a locale without them
+//! shows the panel in English, with English plurals; plural categories by CLDR rules (`intl_pluralrules`); dates
 //! with month names by locale. Templates use the `t(key=…, n=…, name=…)` Tera function,
 //! code uses [`Catalogue::t`] and [`Catalogue::plural`].
 
@@ -33,10 +35,28 @@ pub enum Locale {
 #[error("KIPEKEE_LOCALE: unknown locale {0:?} (one of en, sw, fr)")]
 pub struct UnknownLocale(String);
 
-/// A `[default.strings]` key that is not in the catalogue (a typo would otherwise be ignored).
+/// A `[default.strings]` key that is not a text of the catalogue (a typo would otherwise be
+/// ignored).
 #[derive(Debug, thiserror::Error)]
-#[error("strings.{0}: not a key of the string catalogue (the keys are those of locales/en.toml)")]
-pub struct UnknownKey(pub String);
+pub enum UnknownKey {
+    #[error(
+        "not a key of the string catalogue (the keys are those of locales/en.toml and \
+         locales/admin/en.toml)"
+    )]
+    Unknown(String),
+    /// A plural message given one text: its categories are the keys.
+    #[error("a plural message: give its texts by category, as {0}.one and {0}.other")]
+    Plural(String),
+}
+
+impl UnknownKey {
+    /// The key as written under `[default.strings]`.
+    pub fn key(&self) -> &str {
+        match self {
+            UnknownKey::Unknown(key) | UnknownKey::Plural(key) => key,
+        }
+    }
+}
 
 impl Locale {
     pub const ALL: [Locale; 3] = [Locale::En, Locale::Sw, Locale::Fr];
@@ -58,11 +78,16 @@ impl Locale {
             .ok_or_else(|| UnknownLocale(code.to_string()))
     }
 
-    fn source(self) -> &'static str {
+    /// The locale's catalogue files: the visitor's texts, then the admin panel's if the
+    /// locale has them.
+    fn sources(self) -> &'static [&'static str] {
         match self {
-            Locale::En => include_str!("../../locales/en.toml"),
-            Locale::Sw => include_str!("../../locales/sw.toml"),
-            Locale::Fr => include_str!("../../locales/fr.toml"),
+            Locale::En => &[
+                include_str!("../../locales/en.toml"),
+                include_str!("../../locales/admin/en.toml"),
+            ],
+            Locale::Sw => &[include_str!("../../locales/sw.toml")],
+            Locale::Fr => &[include_str!("../../locales/fr.toml")],
         }
     }
 
@@ -96,7 +121,7 @@ impl<'de> Deserialize<'de> for Locale {
 /// The shipped catalogues, flattened to `section.key` → text (a plural message's categories
 /// are `section.key.one`, `section.key.other`, …), parsed once per process.
 static SHIPPED: LazyLock<[BTreeMap<String, String>; 3]> =
-    LazyLock::new(|| Locale::ALL.map(|l| parse(l.source())));
+    LazyLock::new(|| Locale::ALL.map(|l| l.sources().iter().flat_map(|s| parse(s)).collect()));
 
 static ENGLISH: LazyLock<Catalogue> = LazyLock::new(|| Catalogue::shipped(Locale::En));
 
@@ -157,7 +182,11 @@ impl Catalogue {
         let english = &SHIPPED[Locale::En.index()];
         for (key, text) in overrides.iter() {
             if !catalogue.texts.contains_key(key) && !english.contains_key(key) {
-                return Err(UnknownKey(key.clone()));
+                return Err(if english.contains_key(&format!("{key}.other")) {
+                    UnknownKey::Plural(key.clone())
+                } else {
+                    UnknownKey::Unknown(key.clone())
+                });
             }
             catalogue.texts.insert(key.clone(), text.clone());
         }
@@ -181,9 +210,13 @@ impl Catalogue {
         self.locale
     }
 
-    /// Whether `key` names a message: a text, or a plural message (`key.other`).
+    /// Whether `key` names a message of this locale or of English: a text, or a plural
+    /// message (`key.other`).
     pub fn has(&self, key: &str) -> bool {
-        self.texts.contains_key(key) || self.texts.contains_key(&format!("{key}.other"))
+        let other = format!("{key}.other");
+        [&self.texts, &SHIPPED[Locale::En.index()]]
+            .iter()
+            .any(|texts| texts.contains_key(key) || texts.contains_key(&other))
     }
 
     /// The text of `key` as written, placeholders unfilled; English if this locale lacks
@@ -210,12 +243,18 @@ impl Catalogue {
     }
 
     fn plural_text(&self, key: &str, n: f64) -> &str {
-        let category = self.rules.select(n).map_or("other", category_name);
+        let other = format!("{key}.other");
+        let rules = if self.texts.contains_key(&other) || self.locale == Locale::En {
+            &self.rules
+        } else {
+            &ENGLISH.rules
+        };
+        let category = rules.select(n).map_or("other", category_name);
         let exact = format!("{key}.{category}");
-        if self.texts.contains_key(&exact) {
+        if self.texts.contains_key(&exact) || SHIPPED[Locale::En.index()].contains_key(&exact) {
             return self.text_owned_key(exact);
         }
-        self.text_owned_key(format!("{key}.other"))
+        self.text_owned_key(other)
     }
 
     fn text_owned_key(&self, key: String) -> &str {
@@ -299,35 +338,106 @@ pub struct TeraT(pub Arc<Catalogue>);
 
 impl tera::Function for TeraT {
     fn call(&self, args: &HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
-        let key = args
-            .get("key")
-            .and_then(tera::Value::as_str)
-            .ok_or_else(|| tera::Error::msg("t() needs key=\"…\""))?;
-        if !self.0.has(key) {
-            return Err(tera::Error::msg(format!("t(): unknown string key {key:?}")));
-        }
-        let values: Vec<(&str, String)> = args
-            .iter()
-            .filter(|(name, _)| !matches!(name.as_str(), "key" | "n"))
-            .map(|(name, v)| {
-                let text = match v {
-                    tera::Value::String(s) => s.clone(),
-                    tera::Value::Null => String::new(),
-                    other => other.to_string(),
-                };
-                (name.as_str(), text)
-            })
-            .collect();
-        let dyn_args: Vec<(&str, &dyn fmt::Display)> = values
-            .iter()
-            .map(|(n, v)| (*n, v as &dyn fmt::Display))
-            .collect();
-        let text = match args.get("n").and_then(tera::Value::as_u64) {
-            Some(n) => self.0.plural(key, n, &dyn_args),
-            None => self.0.t(key, &dyn_args),
-        };
+        let (key, n, values) = template_args(&self.0, args)?;
+        let text = with_args(&values, |args| match n {
+            Some(n) => self.0.plural(key, n, args),
+            None => self.0.t(key, args),
+        });
         Ok(tera::Value::String(text))
     }
+}
+
+/// `th(key=…)`: like `t`, for a text with markup, used as `{{ th(key=…) | safe }}`.
+/// `` `MAILTRAP_API_TOKEN` `` becomes `<code>` and `**…**` becomes `<strong>`; everything
+/// else, the placeholders' values included, is HTML-escaped, so an owner's override or a
+/// visitor's text can never add a tag.
+pub struct TeraHtml(pub Arc<Catalogue>);
+
+impl tera::Function for TeraHtml {
+    fn call(&self, args: &HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+        let (key, n, values) = template_args(&self.0, args)?;
+        let mut all = values;
+        if let Some(n) = n {
+            all.push(("n", n.to_string()));
+        }
+        let text = match n {
+            Some(n) => self.0.plural_text(key, n as f64),
+            None => self.0.text(key),
+        };
+        Ok(tera::Value::String(with_args(&all, |args| {
+            markup(text, args)
+        })))
+    }
+}
+
+type TemplateArgs<'a> = (&'a str, Option<u64>, Vec<(&'a str, String)>);
+
+fn template_args<'a>(
+    catalogue: &Catalogue,
+    args: &'a HashMap<String, tera::Value>,
+) -> tera::Result<TemplateArgs<'a>> {
+    let key = args
+        .get("key")
+        .and_then(tera::Value::as_str)
+        .ok_or_else(|| tera::Error::msg("t() needs key=\"…\""))?;
+    if !catalogue.has(key) {
+        return Err(tera::Error::msg(format!("t(): unknown string key {key:?}")));
+    }
+    let values = args
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "key" | "n"))
+        .map(|(name, v)| {
+            let text = match v {
+                tera::Value::String(s) => s.clone(),
+                tera::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            (name.as_str(), text)
+        })
+        .collect();
+    Ok((key, args.get("n").and_then(tera::Value::as_u64), values))
+}
+
+fn with_args<T>(values: &[(&str, String)], f: impl FnOnce(&[(&str, &dyn fmt::Display)]) -> T) -> T {
+    let args: Vec<(&str, &dyn fmt::Display)> = values
+        .iter()
+        .map(|(n, v)| (*n, v as &dyn fmt::Display))
+        .collect();
+    f(&args)
+}
+
+/// The HTML of a catalogue text: `` `…` `` spans as `<code>`, `**…**` as `<strong>`, each
+/// piece's placeholders filled and escaped; a span left open is closed at the end.
+fn markup(text: &str, args: &[(&str, &dyn fmt::Display)]) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let (mut code, mut strong) = (false, false);
+    let bytes = text.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        let (open, name, len) = match bytes[i] {
+            b'`' => (&mut code, "code", 1),
+            b'*' if !code && bytes.get(i + 1) == Some(&b'*') => (&mut strong, "strong", 2),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.push_str(&tera::escape_html(&fill(&text[start..i], args)));
+        out.push_str(if *open { "</" } else { "<" });
+        out.push_str(name);
+        out.push('>');
+        *open = !*open;
+        i += len;
+        start = i;
+    }
+    out.push_str(&tera::escape_html(&fill(&text[start..], args)));
+    if code {
+        out.push_str("</code>");
+    }
+    if strong {
+        out.push_str("</strong>");
+    }
+    out
 }
 
 /// `lang()`: the locale's tag, for `<html lang>`.

@@ -31,18 +31,21 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for StringOverrides 
     }
 }
 
+/// A text, or a table of them. The environment's values are parsed (`KIPEKEE_STRINGS`
+/// is a table), so a text of digits or `true` arrives as a number or a boolean: read back as
+/// the text it was.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Node {
     Text(String),
+    Integer(i64),
+    Float(f64),
+    Boolean(bool),
     Table(BTreeMap<String, Node>),
 }
 
 fn flatten(prefix: &str, node: Node, out: &mut BTreeMap<String, String>) {
-    match node {
-        Node::Text(text) => {
-            out.insert(prefix.to_string(), text);
-        }
+    let text = match node {
         Node::Table(table) => {
             for (key, child) in table {
                 let key = if prefix.is_empty() {
@@ -52,8 +55,14 @@ fn flatten(prefix: &str, node: Node, out: &mut BTreeMap<String, String>) {
                 };
                 flatten(&key, child, out);
             }
+            return;
         }
-    }
+        Node::Text(text) => text,
+        Node::Integer(n) => n.to_string(),
+        Node::Float(x) => x.to_string(),
+        Node::Boolean(b) => b.to_string(),
+    };
+    out.insert(prefix.to_string(), text);
 }
 
 impl<'de> Deserialize<'de> for StringOverrides {

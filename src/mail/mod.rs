@@ -97,23 +97,9 @@ fn contact_link(kind: crate::forms::FieldKind, value: &str) -> Option<String> {
         FieldKind::Email if !value.contains(['"', '<', '>', '?', '&', '%', '#']) => {
             Some(format!("mailto:{}", value.trim()))
         }
-        FieldKind::Tel => tel_href(value),
+        FieldKind::Tel => crate::model::tel_uri(value),
         _ => None,
     }
-}
-
-/// The `tel:` link of a phone number as a visitor typed it (`+254 711 222 333` →
-/// `tel:+254711222333`): a leading `+` and the digits only (RFC 3966 global or local
-/// numbers); `None` with fewer than 3 digits.
-pub fn tel_href(value: &str) -> Option<String> {
-    let digits: String = value
-        .trim()
-        .chars()
-        .enumerate()
-        .filter(|(i, c)| c.is_ascii_digit() || (*i == 0 && *c == '+'))
-        .map(|(_, c)| c)
-        .collect();
-    (digits.chars().filter(char::is_ascii_digit).count() >= 3).then(|| format!("tel:{digits}"))
 }
 
 /// The business behind a form: the recipient of its first email to a role (`admin`, `jobs`,

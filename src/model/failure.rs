@@ -119,53 +119,30 @@ impl FailureKind {
         }
     }
 
-    /// What the owner can do about it, in plain words: the one advice table behind the
-    /// dashboard's banner, the settings page, `kipekee send-test` and `/healthz`. Status
-    /// meanings from Mailtrap's Email Sending API documentation.
-    pub fn advice(self) -> &'static str {
+    /// The catalogue key of what the owner can do about it, in plain words
+    /// (`locales/admin/en.toml`, `admin.failure.*`): the one advice table behind the
+    /// dashboard's banner, the settings page, the submission page, `kipekee send-test` and the
+    /// log. Status meanings from Mailtrap's Email Sending API documentation.
+    pub fn advice_key(self) -> &'static str {
         match self {
-            FailureKind::Http { status: 401, .. } => {
-                "Mailtrap refuses the request: MAILTRAP_API_TOKEN is wrong or expired, or \
-                 DEFAULT_FROM_EMAIL is not on a verified sending domain of that token's account."
-            }
-            FailureKind::Http { status: 403, .. } => {
-                "Mailtrap forbids sending: the sending domain of DEFAULT_FROM_EMAIL is not \
-                 verified yet, or the account is under compliance review or blocked. See the \
-                 Sending Domains page in Mailtrap."
-            }
-            FailureKind::Http { status: 429, .. } => {
-                "Mailtrap is rate-limiting this account or its monthly quota is used up; \
-                 emails are retried automatically."
-            }
+            FailureKind::Http { status: 401, .. } => "admin.failure.unauthorized",
+            FailureKind::Http { status: 403, .. } => "admin.failure.forbidden",
+            FailureKind::Http { status: 429, .. } => "admin.failure.rate_limited",
             FailureKind::Http {
                 status: 502..=504,
                 mailtrap: false,
-            } => {
-                "A gateway in front of Mailtrap failed after the email was sent to it: it may \
-                 have been delivered. Check the recipient's inbox before resending."
-            }
+            } => "admin.failure.gateway",
             FailureKind::Http {
                 status: 500..=599, ..
-            } => "Mailtrap had an outage; emails are retried automatically.",
-            FailureKind::Http { .. } | FailureKind::Rejected => {
-                "Mailtrap rejected the email; its answer is in the delivery log."
-            }
-            FailureKind::Connect => {
-                "Mailtrap could not be reached (network, DNS or firewall); emails are retried \
-                 automatically."
-            }
-            FailureKind::TimeoutBeforeSent => {
-                "The connection to Mailtrap was too slow to send the email in time; it is \
-                 retried automatically."
-            }
+            } => "admin.failure.outage",
+            FailureKind::Http { .. } | FailureKind::Rejected => "admin.failure.rejected",
+            FailureKind::Connect => "admin.failure.unreachable",
+            FailureKind::TimeoutBeforeSent => "admin.failure.slow",
             FailureKind::TimeoutAfterSent
             | FailureKind::UnreadableAnswer
-            | FailureKind::Internal => {
-                "Mailtrap did not answer in time after the email was sent: it may have been \
-                 delivered. Check before resending."
-            }
-            FailureKind::Render => "An email template could not be rendered; see the log.",
-            FailureKind::BadUrl => "MAILTRAP_API_URL is not a valid URL.",
+            | FailureKind::Internal => "admin.failure.no_answer",
+            FailureKind::Render => "admin.failure.render",
+            FailureKind::BadUrl => "admin.failure.bad_url",
         }
     }
 }
@@ -200,9 +177,10 @@ mod tests {
 
     #[test]
     fn unauthorized_and_forbidden_get_different_advice() {
-        assert!(http(401, true).advice().contains("MAILTRAP_API_TOKEN"));
-        assert!(http(403, true).advice().contains("not verified"));
-        assert_ne!(http(401, true).advice(), http(403, true).advice());
+        assert_eq!(http(401, true).advice_key(), "admin.failure.unauthorized");
+        assert_eq!(http(403, true).advice_key(), "admin.failure.forbidden");
+        assert_eq!(http(504, false).advice_key(), "admin.failure.gateway");
+        assert_eq!(http(504, true).advice_key(), "admin.failure.outage");
     }
 
     #[test]

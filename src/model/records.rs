@@ -97,15 +97,24 @@ pub struct StoredFile {
 }
 
 impl NewSubmission {
-    /// A plain submission of `form` with these fields: the fixture of the unit tests.
-    #[cfg(test)]
-    pub(crate) fn for_test(form: &str, prefix: &str, fields: &[(&str, &str)]) -> NewSubmission {
+    /// A plain submission of `form`, its references `<reference_prefix>-<n>`, with these
+    /// fields: no files, no visitor address, neither spam nor held for review, not a test.
+    /// The rest is set field by field (`NewSubmission { test: true, ..NewSubmission::new(…) }`).
+    pub fn new<K, V>(
+        form: &str,
+        reference_prefix: &str,
+        fields: impl IntoIterator<Item = (K, V)>,
+    ) -> NewSubmission
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
         NewSubmission {
             form: form.into(),
-            reference_prefix: prefix.into(),
+            reference_prefix: reference_prefix.into(),
             fields: fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
             uploads: Vec::new(),
             visitor_email: None,
@@ -116,6 +125,12 @@ impl NewSubmission {
             test: false,
             idempotency_key: None,
         }
+    }
+
+    /// [`NewSubmission::new`] from pairs: the fixture of the unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(form: &str, prefix: &str, fields: &[(&str, &str)]) -> NewSubmission {
+        NewSubmission::new(form, prefix, fields.iter().copied())
     }
 
     /// The record without its files, and the uploads still to be moved in (`Files::put`).

@@ -34,7 +34,7 @@ pub use events::{Applied, IncomingEvent};
 pub use queries::{DeliveryFilter, FormCounts, Page, SubmissionFilter};
 pub use reading::{NewerPage, Position};
 pub use retries::RetryJob;
-pub use sessions::Session;
+pub use sessions::{Idle, Session};
 pub use subscribers::Signup;
 
 use crate::model::{Delivery, DeliveryId, NewSubmission, Submission, SubmissionId};

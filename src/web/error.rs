@@ -38,6 +38,9 @@ pub enum Error {
     BadRequest(String),
     #[error("{0}")]
     Forbidden(String),
+    /// An admin form whose CSRF token is not the session's (403).
+    #[error("the admin form's CSRF token does not match the session")]
+    FormExpired,
     #[error("{0}")]
     PayloadTooLarge(String),
     /// A body over `KIPEKEE_MAX_BODY_BYTES` (or a url-encoded post over its limit).
@@ -63,7 +66,7 @@ impl Error {
         match self {
             Error::NotFound | Error::ExpiredLink(_) => Status::NotFound,
             Error::BadRequest(_) => Status::BadRequest,
-            Error::Forbidden(_) => Status::Forbidden,
+            Error::Forbidden(_) | Error::FormExpired => Status::Forbidden,
             Error::PayloadTooLarge(_) | Error::TooLarge => Status::PayloadTooLarge,
             Error::UnsupportedMediaType => Status::UnsupportedMediaType,
             Error::TooManyRequests(_) => Status::TooManyRequests,
@@ -87,6 +90,7 @@ impl Error {
         match self {
             Error::Store(_) | Error::Template(_) => say("error.internal"),
             Error::NotFound => say("error.not_found"),
+            Error::FormExpired => say("admin.error.form_expired"),
             Error::ExpiredLink(LinkKind::Confirm) => say("error.expired_confirm"),
             Error::ExpiredLink(LinkKind::Unsubscribe) => say("error.expired_unsubscribe"),
             Error::TooLarge => say("error.too_large"),

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::admin::hidden;
 use super::form_body;
 use super::process::{http, Server};
 
@@ -80,16 +81,6 @@ impl Browser {
             body: resp.into_string().unwrap_or_default(),
         }
     }
-}
-
-/// The `value` of the hidden input `name` in a page.
-pub fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let at = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no hidden {name} in:\n{html}"))
-        + marker.len();
-    html[at..].split('"').next().unwrap_or_default().to_string()
 }
 
 /// Opens the login page and posts `password`; the reply to the post.

@@ -12,10 +12,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use fantoccini::elements::Element;
-use fantoccini::wd::Capabilities;
+use fantoccini::wd::{Capabilities, TimeoutConfiguration};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use crate::common::process::{self, Server};
+use crate::common::FakeMailtrap;
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const INSTALL: &str = "apt-get install -y --no-install-recommends chromium chromium-driver";
@@ -25,14 +31,83 @@ const INSTALL_HINT: &str = "install Debian's Chromium and ChromeDriver: \
 /// How long one wait for the page (an element, a text, a URL) may take.
 pub const WAIT: Duration = Duration::from_secs(15);
 
+/// The admin password of the binary [`serve`] starts.
+pub const PASSWORD: &str = "a long and correct admin passphrase";
+
 /// Whether Chromium and chromedriver are here; under `CI=true` their absence fails the test.
 pub fn available() -> bool {
     crate::common::tools::require_tool("chromedriver", INSTALL)
         && crate::common::tools::require_tool(CHROMIUM, INSTALL)
 }
 
+/// The real binary a journey runs against, with the fake Mailtrap it sends to; its data and
+/// the browser's profile live in `tmp`. Fields drop in order: the process before the dir.
+pub struct Served {
+    pub server: Server,
+    pub fake: Arc<FakeMailtrap>,
+    pub tmp: TempDir,
+}
+
+/// What a journey has besides the browser: the server's address and where screenshots go.
+#[derive(Clone)]
+pub struct Site {
+    pub base: String,
+    pub artifacts: PathBuf,
+}
+
+impl Site {
+    /// The absolute URL of `path` on the server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// Starts the real binary on a free loopback port with a fresh fake Mailtrap, the admin
+/// password [`PASSWORD`], and `env` on top of [`process::command`]'s environment; returns once
+/// it answers `/healthz`. `None` when Chromium or chromedriver is missing ([`available`]).
+pub fn serve(env: &[(&str, &str)]) -> Option<Served> {
+    if !available() {
+        return None;
+    }
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data_dir = tmp.path().join("data");
+    let fake = Arc::new(FakeMailtrap::start());
+    let hash = kipekee::web::admin::hash_password(PASSWORD);
+    let server = Server::start_command(&data_dir, |port| {
+        let mut cmd = process::command(&data_dir, port, &fake.url());
+        cmd.env("KIPEKEE_ADMIN_PASSWORD_HASH", &hash);
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        cmd
+    });
+    Some(Served { server, fake, tmp })
+}
+
+impl Served {
+    /// Runs `journey` in a fresh headless Chromium against the server for at most `limit`
+    /// (see [`run`]); the server's log is printed if the journey fails.
+    pub fn run<F, Fut>(&self, limit: Duration, journey: F)
+    where
+        F: FnOnce(Client, Site) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let site = Site {
+            base: self.server.url(""),
+            artifacts: artifacts_dir(),
+        };
+        run(
+            self.tmp.path(),
+            limit,
+            || self.server.log_text(),
+            |client| journey(client, site),
+        );
+    }
+}
+
 /// Runs `journey` in a fresh headless Chromium (profile under `tmp`) for at most `limit`;
-/// a panic in the journey is re-raised after `server_log` is printed.
+/// a panic in the journey is re-raised after `server_log` is printed. Pages get 20 s to load
+/// and scripts 60 s to run; elements are never waited for implicitly (see [`find`]).
 pub fn run<F, Fut>(tmp: &Path, limit: Duration, server_log: impl Fn() -> String, journey: F)
 where
     F: FnOnce(Client) -> Fut,
@@ -61,6 +136,14 @@ where
                 driver.log_text()
             )
         });
+        let mut timeouts = TimeoutConfiguration::default();
+        timeouts.set_page_load(Some(Duration::from_secs(20)));
+        timeouts.set_script(Some(Duration::from_secs(60)));
+        timeouts.set_implicit(Some(Duration::ZERO));
+        client
+            .update_timeouts(timeouts)
+            .await
+            .expect("set timeouts");
         let task = tokio::spawn(journey(client.clone()));
         let abort = task.abort_handle();
         let outcome = tokio::time::timeout(limit, task).await;
@@ -227,6 +310,30 @@ pub async fn find_link(c: &Client, text: &str) -> Element {
             page_url(c).await
         ),
     }
+}
+
+/// Types `text` into the first element matching `css`, waiting for it.
+pub async fn type_into(c: &Client, css: &str, text: &str) {
+    find(c, css)
+        .await
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+}
+
+/// The `value` property of the first element matching `css` (what a field holds now).
+pub async fn value_of(c: &Client, css: &str) -> Option<String> {
+    find(c, css)
+        .await
+        .prop("value")
+        .await
+        .unwrap_or_else(|e| panic!("read the value of {css}: {e}"))
+}
+
+/// On the login page: types `password` and sends the form.
+pub async fn log_in(c: &Client, password: &str) {
+    type_into(c, "#password", password).await;
+    click(c, "form[action='/admin/login'] button[type=submit]").await;
 }
 
 pub async fn click(c: &Client, css: &str) {

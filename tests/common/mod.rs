@@ -1,6 +1,7 @@
 //! Shared test harness: a loopback fake Mailtrap, the app in-process, the binary as a process.
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod admin_http;
 pub mod fake_mailtrap;
 pub mod multipart;
@@ -14,7 +15,8 @@ pub mod webhooks;
 use std::path::Path;
 
 use figment::Figment;
-use rocket::local::blocking::Client;
+use rocket::http::ContentType;
+use rocket::local::blocking::{Client, LocalResponse};
 use tempfile::TempDir;
 
 #[allow(unused_imports)]
@@ -69,6 +71,40 @@ impl TestApp {
             .rocket()
             .state::<kipekee::App>()
             .expect("App is managed")
+    }
+
+    /// Posts `pairs` url-encoded to `path`, as a browser's form does.
+    pub fn post_form(&self, path: &str, pairs: &[(&str, &str)]) -> LocalResponse<'_> {
+        self.client
+            .post(path.to_string())
+            .header(ContentType::Form)
+            .body(form_body(pairs))
+            .dispatch()
+    }
+
+    /// Posts a `multipart/form-data` body, as [`multipart::Multipart::finish`] makes it.
+    pub fn post_multipart(
+        &self,
+        path: &str,
+        (content_type, body): (String, Vec<u8>),
+    ) -> LocalResponse<'_> {
+        let content_type = ContentType::parse_flexible(&content_type).expect("a content type");
+        self.client
+            .post(path.to_string())
+            .header(content_type)
+            .body(body)
+            .dispatch()
+    }
+
+    /// The stored submission a form post's 303 points at (by its `reference`).
+    pub fn stored_behind(&self, res: &LocalResponse<'_>) -> kipekee::model::Submission {
+        let location = res.headers().get_one("Location").expect("a redirect");
+        let reference = query_param(location, "reference").expect("a reference");
+        self.app()
+            .store
+            .submission_by_reference(&reference)
+            .expect("the store answers")
+            .expect("stored")
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use super::fake_mailtrap::Issued;
-use super::{form_body, TestApp};
+use super::TestApp;
 
 /// The signing secret tests configure (Mailtrap's are 32 hex characters).
 pub const SECRET: &str = "5f0c3a9be21d4c7a8e6b1f2d3c4a5b6e";
@@ -119,52 +119,14 @@ pub enum Signing<'a> {
 
 // ---------------------------------------------------------------- the app in-process
 
-pub const PASSWORD: &str = "a password for the webhook tests";
-
-/// The app with the webhook on and an admin password ([`PASSWORD`]).
+/// The app with the webhook on and the admin password of [`super::admin::start`].
 pub fn start() -> TestApp {
-    TestApp::start_with(|f| {
-        f.merge(("mailtrap_webhook_secret", SECRET)).merge((
-            "admin_password_hash",
-            kipekee::web::admin::hash_password(PASSWORD),
-        ))
-    })
+    super::admin::start_with(|f| f.merge(("mailtrap_webhook_secret", SECRET)))
 }
 
-pub fn me() -> std::net::SocketAddr {
-    "10.1.2.3:40000".parse().unwrap()
-}
-
-pub fn login(t: &TestApp) {
-    let page = page(t, "/admin/login");
-    let at = page.find("name=\"csrf_token\" value=\"").unwrap() + 25;
-    let csrf = page[at..].split('"').next().unwrap().to_string();
-    let res = t
-        .client
-        .post("/admin/login")
-        .remote(me())
-        .header(ContentType::Form)
-        .body(form_body(&[("password", PASSWORD), ("csrf_token", &csrf)]))
-        .dispatch();
-    assert_eq!(res.status(), Status::SeeOther);
-}
-
-pub fn page(t: &TestApp, path: &str) -> String {
-    t.client
-        .get(path)
-        .remote(me())
-        .dispatch()
-        .into_string()
-        .unwrap()
-}
-
+/// Posts `pairs` to form `slug`, which must store it.
 pub fn submit(t: &TestApp, slug: &str, pairs: &[(&str, &str)]) {
-    let res = t
-        .client
-        .post(format!("/f/{slug}"))
-        .header(ContentType::Form)
-        .body(form_body(pairs))
-        .dispatch();
+    let res = t.post_form(&format!("/f/{slug}"), pairs);
     assert_eq!(res.status(), Status::SeeOther, "{slug} is stored");
 }
 

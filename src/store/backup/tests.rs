@@ -44,7 +44,7 @@ async fn filled_store() -> Store {
         .unwrap()
         .insert("k1", "x")
         .unwrap();
-    store.create_session("tag").await.unwrap();
+    store.create_session("tag", true, "phone").await.unwrap();
     store
 }
 

@@ -23,14 +23,20 @@ use super::next::AdminPath;
 use super::throttle::{LoginThrottle, Refused};
 use crate::config::{AppConfig, ConfigError};
 use crate::forms::spam::client_key;
-use crate::store::{Session, Store};
+use crate::store::{Idle, Session, Store};
 use crate::web::Error;
 use crate::{App, StartError};
 
 const SESSION_COOKIE: &str = "kipekee_session";
 const LOGIN_COOKIE: &str = "kipekee_login";
-/// A session unused for this long is over.
-pub const IDLE: Duration = Duration::hours(2);
+/// How long the login form may stay open before its CSRF token is gone.
+const LOGIN_FORM: Duration = Duration::hours(12);
+/// A session unused for this long is over: two hours, or 30 days on a device the owner asked
+/// to be kept logged in on (the cookie lives as long).
+pub const IDLE: Idle = Idle {
+    normal: Duration::hours(2),
+    remembered: Duration::days(30),
+};
 
 /// The admin password's PHC string, from `KIPEKEE_ADMIN_PASSWORD_HASH` or generated.
 pub struct AdminPassword {
@@ -125,7 +131,7 @@ impl Admin {
         if constant_time_eq(token.as_bytes(), self.session.csrf.as_bytes()) {
             Ok(())
         } else {
-            Err(Error::Forbidden("The form expired or did not come from this admin panel. Reload the page and try again.".into()))
+            Err(Error::FormExpired)
         }
     }
 }
@@ -140,7 +146,20 @@ impl<'r> FromRequest<'r> for Admin {
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
         match session_of(req) {
-            Ok(Some(session)) => Outcome::Success(Admin { session }),
+            Ok(Some(session)) => {
+                // A remembered device stays logged in 30 days from its last use: the cookie
+                // is renewed with the session.
+                if let (true, Some(app)) = (session.remembered, req.rocket().state::<App>()) {
+                    let lasts = Some(IDLE.remembered);
+                    req.cookies().add_private(cookie(
+                        app,
+                        SESSION_COOKIE,
+                        session.id.clone(),
+                        lasts,
+                    ));
+                }
+                Outcome::Success(Admin { session })
+            }
             Ok(None) => Outcome::Error((Status::Unauthorized, ())),
             Err(()) => Outcome::Error((Status::InternalServerError, ())),
         }
@@ -161,14 +180,26 @@ pub fn session_of(req: &Request<'_>) -> Result<Option<Session>, ()> {
         .map_err(|e| tracing::error!("reading session: {e}"))
 }
 
-fn cookie(app: &App, name: &'static str, value: String) -> Cookie<'static> {
-    Cookie::build((name, value))
+/// A private admin cookie that lasts `lifetime` (`Max-Age` and `Expires` agreeing), or until
+/// the browser closes.
+fn cookie(
+    app: &App,
+    name: &'static str,
+    value: String,
+    lifetime: Option<Duration>,
+) -> Cookie<'static> {
+    let cookie = Cookie::build((name, value))
         .path("/admin")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(app.public_base.starts_with("https://"))
-        .max_age(Duration::hours(12))
-        .build()
+        .secure(app.public_base.starts_with("https://"));
+    match lifetime {
+        Some(lifetime) => cookie
+            .max_age(lifetime)
+            .expires(time::OffsetDateTime::now_utc() + lifetime),
+        None => cookie.expires(None::<time::OffsetDateTime>),
+    }
+    .build()
 }
 
 fn login_page(
@@ -183,7 +214,7 @@ fn login_page(
         .take(32)
         .map(char::from)
         .collect();
-    jar.add_private(cookie(app, LOGIN_COOKIE, token.clone()));
+    jar.add_private(cookie(app, LOGIN_COOKIE, token.clone(), Some(LOGIN_FORM)));
     let mut ctx = Context::new();
     ctx.insert("csrf_token", &token);
     ctx.insert("error", &error);
@@ -215,6 +246,8 @@ pub struct LoginForm {
     #[field(default = String::new())]
     csrf_token: String,
     next: Option<String>,
+    /// "Keep me logged in on this device" ([`IDLE`]'s `remembered`).
+    remember: bool,
 }
 
 // Built once per login and moved straight into the response: its size does not matter.
@@ -233,12 +266,12 @@ pub async fn login_submit(
     jar: &CookieJar<'_>,
     throttle: &State<LoginThrottle>,
     visitor: crate::web::input::Visitor,
+    device: UserAgent<'_>,
 ) -> Result<LoginReply, Error> {
     let expected = jar.get_private(LOGIN_COOKIE).map(|c| c.value().to_string());
     if !expected.is_some_and(|t| constant_time_eq(t.as_bytes(), form.csrf_token.as_bytes())) {
-        return Err(Error::Forbidden(
-            "The login form expired. Reload the page and try again.".into(),
-        ));
+        let expired = app.templates.strings().t("admin.login.expired", &[]);
+        return Err(Error::Forbidden(expired));
     }
     let client = client_key(visitor.ip);
     throttle.reserve(client, Instant::now()).map_err(refused)?;
@@ -251,16 +284,33 @@ pub async fn login_submit(
     drop(slot);
     if !ok {
         tracing::warn!(client_ip = ?visitor.ip, "admin login failed");
-        let page = login_page(app, jar, Some("Wrong password."), next.as_ref())?;
+        let wrong = app.templates.strings().t("admin.login.wrong_password", &[]);
+        let page = login_page(app, jar, Some(&wrong), next.as_ref())?;
         return Ok(LoginReply::Again((Status::Unauthorized, page)));
     }
     throttle.clear(client);
     jar.remove_private(Cookie::build(LOGIN_COOKIE).path("/admin"));
-    let session = app.store.create_session(app.admin.tag()).await?;
-    jar.add_private(cookie(app, SESSION_COOKIE, session.id));
+    let session = app
+        .store
+        .create_session(app.admin.tag(), form.remember, device.0)
+        .await?;
+    let lasts = form.remember.then_some(IDLE.remembered);
+    jar.add_private(cookie(app, SESSION_COOKIE, session.id, lasts));
     tracing::info!(client_ip = ?visitor.ip, "admin logged in");
     let to = next.map_or("/admin".to_string(), |p| p.as_str().to_string());
     Ok(LoginReply::Done(Redirect::to(to)))
+}
+
+/// The request's `User-Agent`, empty if it sent none.
+pub struct UserAgent<'r>(pub &'r str);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for UserAgent<'r> {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        Outcome::Success(UserAgent(req.headers().get_one("User-Agent").unwrap_or("")))
+    }
 }
 
 fn refused(why: Refused) -> Error {

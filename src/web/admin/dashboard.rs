@@ -13,13 +13,12 @@ use super::inbox::Confirmation;
 use super::list::row;
 use super::pages::delivery_row;
 use super::render;
+use super::Reader;
 use crate::health::DeliveryHealth;
 use crate::model::Delivery;
 use crate::outbox;
 use crate::store::{DeliveryFilter, SubmissionFilter};
-use crate::templates::human_time;
 use crate::web::Error;
-use crate::zone::Zone;
 use crate::App;
 
 /// Deliveries looked at for the "keeps failing" banner.
@@ -68,8 +67,8 @@ pub fn dashboard(
         &latest.items.iter().map(|s| row(app, s)).collect::<Vec<_>>(),
     );
     ctx.insert("failed", &failed);
-    ctx.insert("bounced", &super::inbox::bounced_visitors(app, &recent));
-    ctx.insert("banner", &failure_banner(&app.config.timezone, &recent));
+    ctx.insert("bounced", &super::inbox::bounces(app, &recent));
+    ctx.insert("banner", &failure_banner(Reader::of(app), &recent));
     ctx.insert("review_count", &app.store.count_review());
     ctx.insert("disk_full", &app.disk.check().err().map(|e| e.to_string()));
     render(
@@ -83,16 +82,16 @@ pub fn dashboard(
 
 /// When delivery is failing ([`DeliveryHealth`]), say why and who is left waiting: the
 /// visitors and owners whose email failed in that streak.
-fn failure_banner(zone: &Zone, recent: &[Delivery]) -> Option<serde_json::Value> {
+fn failure_banner(r: Reader, recent: &[Delivery]) -> Option<serde_json::Value> {
     let DeliveryHealth::Failing(streak) = DeliveryHealth::judge(recent) else {
         return None;
     };
     Some(json!({
         "count": streak.attempts, "visitors": streak.to_visitors,
         "owners": streak.attempts - streak.to_visitors,
-        "cause": streak.latest_error.as_deref().unwrap_or("unknown error"),
-        "hint": streak.latest.advice(),
-        "since": human_time(zone, streak.since),
+        "cause": streak.latest_error.clone().unwrap_or_else(|| r.t("admin.dashboard.unknown_error", &[])),
+        "hint": r.advice(streak.latest),
+        "since": r.time(streak.since),
     }))
 }
 
@@ -104,12 +103,12 @@ fn attention_row(
     webhooks: bool,
     now: OffsetDateTime,
 ) -> serde_json::Value {
-    let zone = &app.config.timezone;
-    let mut row = delivery_row(zone, d);
+    let r = Reader::of(app);
+    let mut row = delivery_row(r, d);
     if Confirmation::of(d, webhooks, now) == Confirmation::Overdue {
         let log = app.store.deliveries_of(d.submission_id).unwrap_or_default();
-        row["unconfirmed"] = json!(super::inbox::UNCONFIRMED);
-        row["history"] = json!(super::inbox::history(zone, &log, &d.kind));
+        row["unconfirmed"] = json!(super::inbox::unconfirmed(r));
+        row["history"] = json!(super::inbox::history(r, &log, &d.kind));
     }
     row
 }

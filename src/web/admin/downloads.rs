@@ -92,8 +92,14 @@ async fn export_with(
         run(&store, &mut out).map(|()| out)
     })
     .await
-    .map_err(|e| Error::BadRequest(format!("export failed: {e}")))?
-    .map_err(Error::BadRequest)
+    .map_err(|e| export_failed(app, e))?
+    .map_err(|e| export_failed(app, e))
+}
+
+/// An export that could not be written, said in the panel's words with the cause.
+fn export_failed(app: &App, error: impl std::fmt::Display) -> Error {
+    let text = super::Reader::of(app).t("admin.error.export_failed", &[("error", &error)]);
+    Error::BadRequest(text)
 }
 
 /// The submissions list's filter as the export's query (`include_test` is the older name of
@@ -176,7 +182,7 @@ async fn export(app: &App, filter: SubmissionFilter, format: Format) -> Result<D
 #[get("/subscribers.csv")]
 pub fn subscribers_csv(_admin: Admin, app: &State<App>) -> Result<Download, Error> {
     let mut out = csv::Writer::from_writer(crate::export::UTF8_BOM.to_vec());
-    let csv_error = |e: csv::Error| Error::BadRequest(format!("export failed: {e}"));
+    let csv_error = |e: csv::Error| export_failed(app, e);
     out.write_record(["email", "name", "state", "created_at", "confirmed_at"])
         .map_err(csv_error)?;
     for s in app.store.subscribers()? {
@@ -198,9 +204,7 @@ pub fn subscribers_csv(_admin: Admin, app: &State<App>) -> Result<Download, Erro
         out.write_record(row.iter().map(|c| crate::export::neutralise(c)))
             .map_err(csv_error)?;
     }
-    let bytes = out
-        .into_inner()
-        .map_err(|e| Error::BadRequest(format!("export failed: {e}")))?;
+    let bytes = out.into_inner().map_err(|e| export_failed(app, e))?;
     Ok(Download {
         filename: format!("kipekee-subscribers-{}.csv", stamp()),
         content_type: ContentType::new("text", "csv").with_params(("charset", "utf-8")),

@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
+use super::Reader;
 use crate::forms::FieldKind;
 use crate::model::{Delivery, EmailStatus, InboxEvent, InboxState, SubmissionId};
-use crate::templates::human_time;
-use crate::zone::Zone;
 use crate::App;
 
 /// How long Mailtrap's webhooks get to report on an `unknown` attempt (one that may have
@@ -20,8 +19,12 @@ use crate::App;
 pub const CONFIRM_WITHIN: Duration = Duration::minutes(30);
 
 /// What the owner is told when no event came for an `unknown` attempt in [`CONFIRM_WITHIN`].
-pub const UNCONFIRMED: &str = "Mailtrap has not confirmed this email in 30 minutes — it may \
-     not have been delivered; resend?";
+pub(super) fn unconfirmed(r: Reader) -> String {
+    r.t(
+        "admin.confirm.overdue",
+        &[("minutes", &CONFIRM_WITHIN.whole_minutes())],
+    )
+}
 
 /// Where an attempt stands with Mailtrap's confirmation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,22 +71,20 @@ impl Confirmation {
     }
 
     /// The sentence shown in place of the failure's advice, if any.
-    pub fn advice(self, zone: &Zone) -> Option<String> {
+    pub fn advice(self, r: Reader) -> Option<String> {
         match self {
             Confirmation::NotAwaited | Confirmation::Reported => None,
-            Confirmation::Waiting { deadline } => Some(format!(
-                "It may have been delivered: waiting for Mailtrap to confirm it until {}. \
-                 Do not resend before then.",
-                human_time(zone, deadline)
-            )),
-            Confirmation::Overdue => Some(UNCONFIRMED.to_string()),
+            Confirmation::Waiting { deadline } => {
+                Some(r.t("admin.confirm.waiting", &[("until", &r.time(deadline))]))
+            }
+            Confirmation::Overdue => Some(unconfirmed(r)),
         }
     }
 }
 
 /// One line per attempt at the same email (`kind`) of a submission, oldest first: what it
 /// was, when, and how it ended (`first try, 2026-11-30 09:10 EAT: unknown (HTTP 504)`).
-pub fn history(zone: &Zone, log: &[Delivery], kind: &str) -> Vec<String> {
+pub fn history(r: Reader, log: &[Delivery], kind: &str) -> Vec<String> {
     log.iter()
         .filter(|d| d.kind == kind)
         .map(|d| {
@@ -91,83 +92,71 @@ pub fn history(zone: &Zone, log: &[Delivery], kind: &str) -> Vec<String> {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
-            let http = d
-                .outcome
-                .http_status
-                .map(|h| format!(" (HTTP {h})"))
-                .unwrap_or_default();
-            format!(
-                "{}, {}: {status}{http}",
-                super::submissions::attempt_label(d.attempt),
-                human_time(zone, d.outcome.started_at)
-            )
+            let status = r.t(&format!("admin.email_filter.{status}"), &[]);
+            let attempt = super::submissions::attempt_label(r, d.attempt);
+            let at = r.time(d.outcome.started_at);
+            let args: [(&str, &dyn std::fmt::Display); 3] =
+                [("attempt", &attempt), ("at", &at), ("status", &status)];
+            match d.outcome.http_status {
+                Some(code) => r.t(
+                    "admin.history.line_http",
+                    &[args[0], args[1], args[2], ("code", &code)],
+                ),
+                None => r.t("admin.history.line", &args),
+            }
         })
         .collect()
 }
 
 /// A delivery's inbox state for the templates: `state` (the filter's label) and `text`
 /// (one plain sentence); `Null` when no event came.
-pub fn view(zone: &Zone, inbox: Option<&InboxEvent>) -> Value {
+pub fn view(r: Reader, inbox: Option<&InboxEvent>) -> Value {
     let Some(e) = inbox else {
         return Value::Null;
     };
-    let detail = e.detail.as_deref().unwrap_or("no reason given");
-    let text = match e.state {
-        InboxState::Delivered => {
-            format!(
-                "Delivered: the recipient's mail server accepted it at {}",
-                human_time(zone, e.at)
-            )
-        }
-        InboxState::SoftBounce => format!(
-            "Delayed: the recipient's server refused it for now ({detail}); Mailtrap keeps trying"
-        ),
-        InboxState::Bounced => match &e.bounce_category {
-            Some(c) => format!("Bounced ({c}): {detail}"),
-            None => format!("Bounced: {detail}"),
-        },
-        InboxState::Complained => "Marked as spam by the recipient".to_string(),
-        InboxState::Unsubscribed => "The recipient unsubscribed".to_string(),
-        InboxState::Rejected => format!("Not sent by Mailtrap: {detail}"),
-        InboxState::Suspended => format!("Mailtrap suspended sending: {detail}"),
+    let no_reason = r.t("admin.inbox.no_reason", &[]);
+    let detail = e.detail.as_deref().unwrap_or(&no_reason);
+    let at = r.time(e.at);
+    let key = match (e.state, &e.bounce_category) {
+        (InboxState::Bounced, Some(_)) => "bounced_category",
+        (state, _) => state.label(),
     };
-    let short = match e.state {
-        InboxState::Delivered => "delivered",
-        InboxState::SoftBounce => "delayed",
-        InboxState::Bounced => "bounced",
-        InboxState::Complained => "marked as spam",
-        InboxState::Unsubscribed => "unsubscribed",
-        InboxState::Rejected => "not sent by Mailtrap",
-        InboxState::Suspended => "suspended",
-    };
-    json!({ "state": e.state.label(), "short": short, "text": text, "at": human_time(zone, e.at) })
+    let category = e.bounce_category.as_deref().unwrap_or_default();
+    let text = r.t(
+        &format!("admin.inbox.text.{key}"),
+        &[("detail", &detail), ("at", &at), ("category", &category)],
+    );
+    let short = r.t(&format!("admin.inbox.short.{}", e.state.label()), &[]);
+    json!({ "state": e.state.label(), "short": short, "text": text, "at": at })
 }
 
-/// Visitors whose email bounced or was refused among the deliveries `log` (any order),
-/// newest first, each with a sentence naming a way to reach them (the form's phone field,
-/// with its `tel:` link). An email made good by a later attempt is left out
-/// ([`standing_bounces`]).
-pub fn bounced_visitors(app: &App, log: &[Delivery]) -> Vec<Value> {
+/// Emails that bounced or were refused among the deliveries `log` (any order), newest
+/// first, each with a sentence: to a visitor, naming a way to reach them (the form's phone
+/// field, with its `tel:` link); to the owner, that new submissions are not reaching them.
+/// An email made good by a later attempt is left out ([`standing_bounces`]).
+pub fn bounces(app: &App, log: &[Delivery]) -> Vec<Value> {
     standing_bounces(log)
         .into_iter()
         .take(8)
         .map(|d| {
-            let to = d.to.as_deref().unwrap_or("the visitor");
+            let r = Reader::of(app);
+            let to = d.to.clone().unwrap_or_default();
+            if !d.to_visitor {
+                let text = r.t("admin.bounce.owner", &[("kind", &d.kind), ("to", &to)]);
+                return json!({ "text": text, "submission_id": d.submission_id });
+            }
             let phone = phone_of(app, d).map(|p| {
-                let href = crate::mail::tel_href(&p);
+                let href = crate::model::tel_uri(&p);
                 json!({ "shown": p, "href": href })
             });
-            let text = format!(
-                "The {} to {to} bounced: the address may be mistyped",
-                d.kind
-            );
+            let text = r.t("admin.bounce.text", &[("kind", &d.kind), ("to", &to)]);
             json!({ "text": text, "phone": phone, "submission_id": d.submission_id })
         })
         .collect()
 }
 
-/// The latest bounce (or refusal by Mailtrap) of each email (submission and kind) to a
-/// visitor in `log`, newest first, unless a later attempt at the same email went through
+/// The latest bounce (or refusal by Mailtrap) of each email (submission and kind) in `log`,
+/// newest first, unless a later attempt at the same email went through
 /// (Mailtrap accepted it and no bounce or refusal came back for it).
 fn standing_bounces(log: &[Delivery]) -> Vec<&Delivery> {
     let bounced = |d: &Delivery| {
@@ -176,7 +165,7 @@ fn standing_bounces(log: &[Delivery]) -> Vec<&Delivery> {
             .is_some_and(|i| matches!(i.state, InboxState::Bounced | InboxState::Rejected))
     };
     let mut latest: BTreeMap<(SubmissionId, &str), &Delivery> = BTreeMap::new();
-    for d in log.iter().filter(|d| d.to_visitor && bounced(d)) {
+    for d in log.iter().filter(|d| bounced(d)) {
         let key = (d.submission_id, d.kind.as_str());
         if latest.get(&key).is_none_or(|seen| seen.id < d.id) {
             latest.insert(key, d);
@@ -219,7 +208,7 @@ pub struct Confirmations {
 impl Confirmations {
     pub fn of(app: &App, log: &[Delivery], now: OffsetDateTime) -> Confirmations {
         let webhooks = app.config.mailtrap_webhook_secret.is_some();
-        let zone = &app.config.timezone;
+        let r = Reader::of(app);
         let latest: Vec<_> = crate::outbox::latest_attempts(log)
             .into_iter()
             .map(|d| (d.id, Confirmation::of(d, webhooks, now)))
@@ -228,8 +217,8 @@ impl Confirmations {
             .into_iter()
             .filter(|d| Confirmation::of(d, webhooks, now) == Confirmation::Overdue)
             .map(|d| {
-                json!({ "kind": d.kind, "to": d.to, "text": UNCONFIRMED,
-                        "history": history(zone, log, &d.kind) })
+                json!({ "kind": d.kind, "to": d.to, "text": unconfirmed(r),
+                        "history": history(r, log, &d.kind) })
             })
             .collect();
         Confirmations { latest, overdue }
@@ -237,12 +226,12 @@ impl Confirmations {
 
     /// The advice for attempt `d`: the confirmation's when one is awaited or overdue on the
     /// email's latest attempt, else the failure's own.
-    pub fn advice(&self, zone: &Zone, d: &Delivery) -> Option<String> {
+    pub fn advice(&self, r: Reader, d: &Delivery) -> Option<String> {
         self.latest
             .iter()
             .find(|(id, _)| *id == d.id)
-            .and_then(|(_, c)| c.advice(zone))
-            .or_else(|| d.outcome.failure.map(|f| f.advice().to_string()))
+            .and_then(|(_, c)| c.advice(r))
+            .or_else(|| d.outcome.failure.map(|f| r.advice(f)))
     }
 }
 
@@ -317,8 +306,8 @@ mod tests {
         owner.to_visitor = false;
         assert_eq!(
             ids(&[bounce, owner, to_visitor(4, 8, Sent, Some(Bounced))]),
-            vec![4, 1],
-            "visitors only, newest first"
+            vec![4, 3, 1],
+            "the owner's own notification too, newest first"
         );
     }
 
@@ -357,8 +346,46 @@ mod tests {
             soon
         ));
         assert_eq!(
-            Confirmation::Overdue.advice(&Zone::utc()).as_deref(),
-            Some(UNCONFIRMED)
+            Confirmation::Overdue.advice(Reader::english()).as_deref(),
+            Some(
+                "Mailtrap has not confirmed this email in 30 minutes — it may not have been \
+                 delivered; resend?"
+            )
         );
+    }
+
+    /// The texts built from a state's label name keys that exist: a missing one would show
+    /// the key itself on the page.
+    #[test]
+    fn every_inbox_state_and_status_reads_as_a_sentence() {
+        let r = Reader::english();
+        for state in InboxState::ALL {
+            for category in [None, Some("bad_mailbox".to_string())] {
+                let mut d = attempt(EmailStatus::Sent, Some(state));
+                if let Some(e) = d.inbox.as_mut() {
+                    e.bounce_category.clone_from(&category);
+                }
+                let v = view(r, d.inbox.as_ref());
+                for field in ["text", "short"] {
+                    let text = v[field].as_str().unwrap();
+                    assert!(!text.starts_with("admin."), "{state:?} {field}: {text}");
+                }
+            }
+        }
+        for status in [
+            EmailStatus::Sent,
+            EmailStatus::Failed,
+            EmailStatus::Unknown,
+            EmailStatus::Skipped,
+            EmailStatus::Pending,
+        ] {
+            let log = [attempt(status, None)];
+            let line = &history(r, &log, "confirmation")[0];
+            assert!(
+                line.starts_with("first try, 2026-11-30 09:00 UTC: "),
+                "{line}"
+            );
+            assert!(!line.contains("admin."), "{line}");
+        }
     }
 }

@@ -8,7 +8,6 @@ use rocket::response::content::RawHtml;
 use rocket::{get, State};
 use serde_json::json;
 use tera::Context;
-use time::OffsetDateTime;
 
 use super::auth::Admin;
 use super::pager::Pager;
@@ -192,7 +191,7 @@ pub(super) fn row(app: &App, s: &Submission) -> serde_json::Value {
         "id": s.id, "reference": s.reference, "form": s.form, "form_title": title,
         "who": who, "email": s.visitor_email, "summary": summary,
         "created_at": human_time(z, s.created_at), "created_iso": z.rfc3339(s.created_at),
-        "created_ago": crate::zone::ago(z, OffsetDateTime::now_utc(), s.created_at),
+        "created_ago": super::Reader::of(app).ago(s.created_at),
         "email_status": s.email_status, "status": s.status, "spam": s.spam, "test": s.test,
         "review": s.review.map(|r| r.describe()), "edit_of": edit_of,
         "unread": app.store.is_unread(s).unwrap_or(false), "files": files,

@@ -3,12 +3,14 @@
 
 mod auth;
 mod dashboard;
+mod devices;
 mod downloads;
 mod inbox;
 mod list;
 mod next;
 mod pager;
 mod pages;
+mod reader;
 mod settings;
 mod submissions;
 mod throttle;
@@ -20,11 +22,12 @@ use rocket::{catch, catchers, routes, Catcher, Route};
 use serde::Serialize;
 use tera::Context;
 
-pub use auth::{hash_password, setup, Admin, AdminPassword};
+pub use auth::{hash_password, setup, Admin, AdminPassword, IDLE};
 pub use throttle::LoginThrottle;
 
 use crate::web::Error;
 use crate::App;
+use reader::Reader;
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -37,6 +40,8 @@ pub fn routes() -> Vec<Route> {
         pages::subscribers,
         pages::subscriber_unsubscribe,
         settings::settings,
+        devices::end,
+        devices::end_others,
         pages::test_email,
         pages::test_form,
         list::list,

@@ -9,33 +9,30 @@ use rocket::response::{Flash, Redirect, Responder};
 use rocket::{get, post, State};
 use serde_json::json;
 use tera::Context;
-use time::OffsetDateTime;
 
 use super::auth::{Admin, CsrfForm};
 use super::pager::Pager;
-use super::{back_to, render};
+use super::{back_to, render, Reader};
 use crate::mail::Email;
 use crate::model::{
     Delivery, DeliveryId, EmailAddress, EmailStatus, InboxState, Mailbox, SubscriberState,
 };
 use crate::store::DeliveryFilter;
-use crate::templates::human_time;
 use crate::web::Error;
-use crate::zone::{ago, Zone};
 use crate::{submit, App};
 
 /// Rows per page of the delivery log.
 const DELIVERIES_PAGE: usize = 25;
 
 /// A delivery as the lists show it (dashboard and delivery log).
-pub(super) fn delivery_row(zone: &Zone, d: &Delivery) -> serde_json::Value {
+pub(super) fn delivery_row(r: Reader, d: &Delivery) -> serde_json::Value {
     json!({
         "id": d.id, "submission_id": d.submission_id, "kind": d.kind, "to": d.to,
-        "subject": d.subject, "started_at": human_time(zone, d.outcome.started_at),
-        "started_iso": zone.rfc3339(d.outcome.started_at),
-        "started_ago": ago(zone, OffsetDateTime::now_utc(), d.outcome.started_at), "duration_ms": d.outcome.duration_ms,
+        "subject": d.subject, "started_at": r.time(d.outcome.started_at),
+        "started_iso": r.zone.rfc3339(d.outcome.started_at),
+        "started_ago": r.ago(d.outcome.started_at), "duration_ms": d.outcome.duration_ms,
         "status": d.outcome.status, "http_status": d.outcome.http_status, "message_ids": d.outcome.message_ids, "error": d.outcome.error,
-        "inbox": super::inbox::view(zone, d.inbox.as_ref()),
+        "inbox": super::inbox::view(r, d.inbox.as_ref()),
     })
 }
 
@@ -60,7 +57,7 @@ pub fn deliveries(
         &page
             .items
             .iter()
-            .map(|d| delivery_row(&app.config.timezone, d))
+            .map(|d| delivery_row(Reader::of(app), d))
             .collect::<Vec<_>>(),
     );
     ctx.insert("status", &status);
@@ -123,6 +120,7 @@ pub fn subscribers(
         .map(str::trim)
         .filter(|q| !q.is_empty())
         .map(str::to_lowercase);
+    let r = Reader::of(app);
     let rows: Vec<_> = app
         .store
         .subscribers()?
@@ -139,12 +137,12 @@ pub fn subscribers(
         .map(|s| {
             json!({
                 "email": s.email, "name": s.name, "state": s.state,
-                "created_at": human_time(&app.config.timezone, s.created_at),
-                "created_iso": app.config.timezone.rfc3339(s.created_at),
-                "created_ago": ago(&app.config.timezone, OffsetDateTime::now_utc(), s.created_at),
-                "confirmed_at": s.confirmed_at.map(|t| human_time(&app.config.timezone, t)),
-                "confirmed_iso": s.confirmed_at.map(|t| app.config.timezone.rfc3339(t)),
-                "confirmed_ago": s.confirmed_at.map(|t| ago(&app.config.timezone, OffsetDateTime::now_utc(), t)),
+                "created_at": r.time(s.created_at),
+                "created_iso": r.zone.rfc3339(s.created_at),
+                "created_ago": r.ago(s.created_at),
+                "confirmed_at": s.confirmed_at.map(|t| r.time(t)),
+                "confirmed_iso": s.confirmed_at.map(|t| r.zone.rfc3339(t)),
+                "confirmed_ago": s.confirmed_at.map(|t| r.ago(t)),
             })
         })
         .collect();
@@ -199,6 +197,8 @@ pub async fn test_email(
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
     let to = EmailAddress::parse(&form.to).map_err(Error::BadRequest)?;
+    let r = Reader::of(app);
+    let text = r.t("admin.test_email.text", &[]);
     let email = Email {
         kind: "test".into(),
         to_visitor: false,
@@ -208,10 +208,9 @@ pub async fn test_email(
             email: to.clone(),
         }),
         reply_to: None,
-        subject: "Kipekee test email".into(),
-        text: "This test email from your Kipekee admin panel reached you: sending works.".into(),
-        html: "<p>This test email from your Kipekee admin panel reached you: sending works.</p>"
-            .into(),
+        subject: r.t("admin.test_email.subject", &[]),
+        html: format!("<p>{}</p>", tera::escape_html(&text)),
+        text,
         headers: Default::default(),
         custom_variables: Default::default(),
         attachments: Vec::new(),
@@ -222,23 +221,23 @@ pub async fn test_email(
         .ok()
         .and_then(|mut o| o.pop());
     let notice = match outcome {
-        Some(o) if o.status == EmailStatus::Sent => {
-            format!(
-                "Test email to {to} accepted by Mailtrap (HTTP {}, message id {}).",
-                o.http_status.unwrap_or(0),
-                o.message_ids.join(", ")
-            )
-        }
-        Some(o) => format!(
-            "Test email to {to} {}: {}",
-            if o.status == EmailStatus::Skipped {
-                "not sent"
-            } else {
-                "failed"
-            },
-            o.error.unwrap_or_default()
+        Some(o) if o.status == EmailStatus::Sent => r.t(
+            "admin.test_email.accepted",
+            &[
+                ("to", &to),
+                ("code", &o.http_status.unwrap_or(0)),
+                ("ids", &o.message_ids.join(", ")),
+            ],
         ),
-        None => "The test email could not be attempted.".into(),
+        Some(o) if o.status == EmailStatus::Skipped => r.t(
+            "admin.test_email.skipped",
+            &[("to", &to), ("error", &o.error.unwrap_or_default())],
+        ),
+        Some(o) => r.t(
+            "admin.test_email.failed",
+            &[("to", &to), ("error", &o.error.unwrap_or_default())],
+        ),
+        None => r.t("admin.test_email.not_attempted", &[]),
     };
     Ok(back_to("/admin/settings".into(), notice))
 }
@@ -254,26 +253,32 @@ pub async fn test_form(
     let accepted = submit::test_submission(app, slug)
         .await?
         .ok_or(Error::NotFound)?;
+    let r = Reader::of(app);
     let outcomes: Vec<String> = accepted
         .deliveries
         .iter()
         .map(|d| {
             let status = json!(d.outcome.status).as_str().unwrap_or("").to_string();
+            let status = r.t(&format!("admin.email_filter.{status}"), &[]);
             match &d.outcome.error {
-                Some(e) if d.outcome.status != EmailStatus::Sent => {
-                    format!("{} {status} ({e})", d.kind)
-                }
-                _ => format!("{} {status}", d.kind),
+                Some(e) if d.outcome.status != EmailStatus::Sent => r.t(
+                    "admin.test_form.outcome_error",
+                    &[("kind", &d.kind), ("status", &status), ("error", e)],
+                ),
+                _ => r.t(
+                    "admin.test_form.outcome",
+                    &[("kind", &d.kind), ("status", &status)],
+                ),
             }
         })
         .collect();
     let id = accepted.submission.id;
-    Ok(back_to(
-        format!("/admin/submissions/{id}"),
-        format!(
-            "Test submission {} made: {}.",
-            accepted.submission.reference,
-            outcomes.join(", ")
-        ),
-    ))
+    let notice = r.t(
+        "admin.test_form.made",
+        &[
+            ("reference", &accepted.submission.reference),
+            ("outcomes", &outcomes.join(", ")),
+        ],
+    );
+    Ok(back_to(format!("/admin/submissions/{id}"), notice))
 }

@@ -12,13 +12,12 @@ use tera::Context;
 use time::OffsetDateTime;
 
 use super::auth::Admin;
-use super::render;
+use super::{render, Reader};
 use crate::config::PLACEHOLDER_FROM;
 use crate::forms::{FieldKind, FormDef};
 use crate::health::DeliveryHealth;
 use crate::model::{Delivery, EmailStatus, FailureKind, Retry};
 use crate::store::DeliveryFilter;
-use crate::templates::human_time;
 use crate::web::Error;
 use crate::App;
 
@@ -39,21 +38,19 @@ pub enum Standing {
 pub struct Check {
     /// Stable id for the page (`sender`, `mailtrap`, `webhook`…).
     pub id: &'static str,
-    pub title: &'static str,
+    pub title: String,
     pub state: Standing,
     pub text: String,
     /// The environment name(s) that change it.
     pub setting: &'static str,
 }
 
-fn check(
-    id: &'static str,
-    title: &'static str,
-    setting: &'static str,
-) -> impl Fn(Standing, String) -> Check {
+/// A checklist line `id` (its title is the catalogue's `admin.check.<id>.title`).
+fn check(r: Reader, id: &'static str, setting: &'static str) -> impl Fn(Standing, String) -> Check {
+    let title = r.t(&format!("admin.check.{id}.title"), &[]);
     move |state, text| Check {
         id,
-        title,
+        title: title.clone(),
         state,
         text,
         setting,
@@ -84,80 +81,80 @@ pub fn settings(
     ctx.insert("config", &raw_config(app));
     ctx.insert("warnings", &app.config.warnings());
     ctx.insert("admin_email", &app.config.admin_email);
+    ctx.insert("devices", &super::devices::list(app, &admin)?);
     render(app, &admin, flash, ("admin/settings.html", "settings"), ctx)
 }
 
 /// The checklist, in the order an owner sets things up.
 pub fn checklist(app: &App, recent: &[Delivery], now: OffsetDateTime) -> Vec<Check> {
     let c = &app.config;
+    let r = Reader::of(app);
     let mut out = Vec::new();
-    let sender = check("sender", "Sender address", "DEFAULT_FROM_EMAIL");
+    let sender = check(r, "sender", "DEFAULT_FROM_EMAIL");
     out.push(if c.default_from_email.to_string() == PLACEHOLDER_FROM {
-        sender(Standing::Bad, "Not set: emails go out from a placeholder that Mailtrap refuses. Set it to an address on a domain verified in Mailtrap.".into())
+        sender(Standing::Bad, r.t("admin.check.sender.placeholder", &[]))
     } else {
-        sender(Standing::Ok, format!("Emails are sent from {}. Its domain must be verified in Mailtrap (Sending Domains).", c.default_from_email))
+        sender(
+            Standing::Ok,
+            r.t("admin.check.sender.ok", &[("from", &c.default_from_email)]),
+        )
     });
 
-    let owners = check(
-        "owners",
-        "Owner addresses",
-        "ADMIN_EMAIL, JOBS_EMAIL, NEWSLETTER_EMAIL",
-    );
+    let owners = check(r, "owners", "ADMIN_EMAIL, JOBS_EMAIL, NEWSLETTER_EMAIL");
     out.push(match &c.admin_email {
-        None => owners(Standing::Bad, "ADMIN_EMAIL is not set: nobody is told about new submissions.".into()),
+        None => owners(Standing::Bad, r.t("admin.check.owners.unset", &[])),
         Some(admin) => {
             let role = |own: &Option<crate::model::EmailAddress>| {
-                own.as_ref().map_or(format!("{admin} (same as quotes)"), ToString::to_string)
+                own.as_ref().map_or_else(
+                    || r.t("admin.check.owners.same", &[("admin", admin)]),
+                    ToString::to_string,
+                )
             };
-            owners(Standing::Ok, format!(
-                "Quotes and messages go to {admin}; job applications to {}; newsletter sign-ups to {}.",
-                role(&c.jobs_email),
-                role(&c.newsletter_email)
-            ))
+            owners(
+                Standing::Ok,
+                r.t(
+                    "admin.check.owners.ok",
+                    &[
+                        ("admin", admin),
+                        ("jobs", &role(&c.jobs_email)),
+                        ("newsletter", &role(&c.newsletter_email)),
+                    ],
+                ),
+            )
         }
     });
 
     out.push(mailtrap_check(app, recent));
 
-    let webhook = check(
-        "webhook",
-        "Delivery reports (Mailtrap webhook)",
-        "KIPEKEE_MAILTRAP_WEBHOOK_SECRET",
-    );
+    let webhook = check(r, "webhook", "KIPEKEE_MAILTRAP_WEBHOOK_SECRET");
     out.push(if c.mailtrap_webhook_secret.is_some() {
-        webhook(Standing::Ok, "On: Mailtrap tells Kipekee when an email is delivered, bounces or is marked as spam.".into())
+        webhook(Standing::Ok, r.t("admin.check.webhook.on", &[]))
     } else {
-        webhook(Standing::Warn, "Off: \"sent\" only means Mailtrap accepted the email; bounces and spam complaints are not seen. Create a webhook in Mailtrap with the address below and set its signing secret.".into())
+        webhook(Standing::Warn, r.t("admin.check.webhook.off", &[]))
     });
 
-    let sandbox = check("sandbox", "Sandbox", "MAILTRAP_INBOX_ID");
+    let sandbox = check(r, "sandbox", "MAILTRAP_INBOX_ID");
     out.push(match c.mailtrap_inbox_id {
-        Some(inbox) => sandbox(Standing::Warn, format!("On: every email goes to the Mailtrap test inbox {inbox}; no real person receives anything.")),
-        None => sandbox(Standing::Ok, "Off: emails go to the real recipients.".into()),
-    });
-
-    let public = check("public_url", "Public address", "KIPEKEE_PUBLIC_URL");
-    out.push(if c.public_url.is_some() {
-        public(
-            Standing::Ok,
-            format!("Links in emails start with {}.", app.public_base),
-        )
-    } else {
-        public(
+        Some(inbox) => sandbox(
             Standing::Warn,
-            format!(
-                "Not set: links in emails start with {}, which visitors may not reach.",
-                app.public_base
-            ),
-        )
+            r.t("admin.check.sandbox.on", &[("inbox", &inbox)]),
+        ),
+        None => sandbox(Standing::Ok, r.t("admin.check.sandbox.off", &[])),
     });
 
-    out.push(check("timezone", "Time zone", "KIPEKEE_TIMEZONE")(
+    let public = check(r, "public_url", "KIPEKEE_PUBLIC_URL");
+    let base: &[(&str, &dyn std::fmt::Display)] = &[("base", &app.public_base)];
+    out.push(if c.public_url.is_some() {
+        public(Standing::Ok, r.t("admin.check.public_url.ok", base))
+    } else {
+        public(Standing::Warn, r.t("admin.check.public_url.unset", base))
+    });
+
+    out.push(check(r, "timezone", "KIPEKEE_TIMEZONE")(
         Standing::Ok,
-        format!(
-            "{}: it is now {} here.",
-            c.timezone.name(),
-            human_time(&c.timezone, now)
+        r.t(
+            "admin.check.timezone.now",
+            &[("zone", &c.timezone.name()), ("now", &r.time(now))],
         ),
     ));
 
@@ -165,11 +162,7 @@ pub fn checklist(app: &App, recent: &[Delivery], now: OffsetDateTime) -> Vec<Che
         .ok()
         .and_then(|v| v.get("locale").and_then(Value::as_str).map(str::to_string));
     if let Some(locale) = locale {
-        out.push(check(
-            "locale",
-            "Language of visitors' pages and emails",
-            "KIPEKEE_LOCALE",
-        )(Standing::Ok, locale));
+        out.push(check(r, "locale", "KIPEKEE_LOCALE")(Standing::Ok, locale));
     }
     out
 }
@@ -177,23 +170,19 @@ pub fn checklist(app: &App, recent: &[Delivery], now: OffsetDateTime) -> Vec<Che
 /// Mailtrap reachable and authorised, judged from the latest attempts that went to it: the
 /// same streak the dashboard's banner and `/healthz` use ([`DeliveryHealth`]).
 fn mailtrap_check(app: &App, recent: &[Delivery]) -> Check {
-    let mailtrap = check(
-        "mailtrap",
-        "Mailtrap reachable and authorised",
-        "MAILTRAP_API_TOKEN",
-    );
+    let r = Reader::of(app);
+    let mailtrap = check(r, "mailtrap", "MAILTRAP_API_TOKEN");
     if !app.mailer.is_configured() {
-        return mailtrap(
-            Standing::Bad,
-            "MAILTRAP_API_TOKEN is not set: emails are stored, not sent.".into(),
-        );
+        return mailtrap(Standing::Bad, r.t("admin.check.mailtrap.unset", &[]));
     }
-    let zone = &app.config.timezone;
     let health = DeliveryHealth::judge(recent);
     if let Some(kind) = health.failure() {
         return mailtrap(
             Standing::Bad,
-            format!("The latest attempts failed. {}", kind.advice()),
+            r.t(
+                "admin.check.mailtrap.failing",
+                &[("advice", &r.advice(kind))],
+            ),
         );
     }
     let last = recent.iter().find(|d| {
@@ -203,20 +192,16 @@ fn mailtrap_check(app: &App, recent: &[Delivery]) -> Check {
         )
     });
     match last {
-        None => mailtrap(
-            Standing::Warn,
-            "No email sent yet: send a test email to check the token and the sender's domain."
-                .into(),
-        ),
+        None => mailtrap(Standing::Warn, r.t("admin.check.mailtrap.none_yet", &[])),
         Some(d) if d.outcome.status == EmailStatus::Sent => mailtrap(
             Standing::Ok,
-            format!(
-                "Mailtrap accepted the latest email ({}).",
-                human_time(zone, d.outcome.started_at)
+            r.t(
+                "admin.check.mailtrap.ok",
+                &[("at", &r.time(d.outcome.started_at))],
             ),
         ),
         Some(d) => {
-            let advice = d.outcome.failure.map_or("", FailureKind::advice);
+            let advice = d.outcome.failure.map(|f| r.advice(f)).unwrap_or_default();
             // Refused for good (token, domain): nothing gets through until it is fixed.
             let standing = match d.outcome.failure.map(FailureKind::retry) {
                 Some(Retry::Permanent) => Standing::Bad,
@@ -224,9 +209,9 @@ fn mailtrap_check(app: &App, recent: &[Delivery]) -> Check {
             };
             mailtrap(
                 standing,
-                format!(
-                    "The latest email was not accepted ({}): {advice}",
-                    human_time(zone, d.outcome.started_at)
+                r.t(
+                    "admin.check.mailtrap.refused",
+                    &[("at", &r.time(d.outcome.started_at)), ("advice", &advice)],
                 ),
             )
         }
@@ -235,6 +220,8 @@ fn mailtrap_check(app: &App, recent: &[Delivery]) -> Check {
 
 /// Each form with its absolute address and a `<form>` to paste into an existing site.
 fn forms(app: &App) -> Vec<Value> {
+    let r = Reader::of(app);
+    let choose = app.templates.strings().text("form.choose");
     app.forms
         .iter()
         .map(|(slug, f)| {
@@ -244,17 +231,17 @@ fn forms(app: &App) -> Vec<Value> {
                 .iter()
                 .map(|e| {
                     let to = if e.to_visitor() {
-                        "the visitor".to_string()
+                        r.t("admin.settings.to_visitor", &[])
                     } else {
                         app.config
                             .recipient(&e.to)
-                            .map_or("not configured".into(), |a| a.to_string())
+                            .map_or_else(|| r.t("admin.settings.to_unset", &[]), |a| a.to_string())
                     };
                     json!({ "kind": e.kind, "to": to, "when": e.when })
                 })
                 .collect();
             json!({ "slug": slug, "title": f.title, "url": url, "emails": emails,
-                    "enabled": f.enabled, "snippet": snippet(&url, f) })
+                    "enabled": f.enabled, "snippet": snippet(&url, f, choose) })
         })
         .collect()
 }
@@ -268,9 +255,10 @@ fn html(s: &str) -> String {
 }
 
 /// A plain `<form>` posting to `url` with every field of `f`, as `/f/<slug>` itself shows
-/// them, plus the `_gotcha` honeypot. A site on another origin must be listed in
-/// `KIPEKEE_ALLOWED_ORIGINS` for its posts to be taken.
-pub fn snippet(url: &str, f: &FormDef) -> String {
+/// them, plus the `_gotcha` honeypot; `choose` is a select's empty option in the visitor's
+/// language. A site on another origin must be listed in `KIPEKEE_ALLOWED_ORIGINS` for its
+/// posts to be taken.
+pub fn snippet(url: &str, f: &FormDef, choose: &str) -> String {
     let multipart = f.fields.iter().any(|x| x.kind == FieldKind::File);
     let mut out = format!(
         "<form action=\"{}\" method=\"post\"{}>\n",
@@ -294,7 +282,7 @@ pub fn snippet(url: &str, f: &FormDef) -> String {
                     .iter()
                     .map(|o| format!("<option>{}</option>", html(o)))
                     .collect();
-                format!("<select name=\"{name}\"{required}><option value=\"\">Choose…</option>{options}</select>")
+                format!("<select name=\"{name}\"{required}><option value=\"\">{choose}</option>{options}</select>")
             }
             FieldKind::Checkbox => {
                 out.push_str(&format!("  <label><input type=\"checkbox\" name=\"{name}\" value=\"yes\"{required}> {label}</label>\n"));

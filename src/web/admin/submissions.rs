@@ -12,12 +12,11 @@ use time::OffsetDateTime;
 
 use super::auth::{Admin, CsrfForm};
 use super::list::{row, urlencode};
-use super::{back_to, render};
+use super::{back_to, render, Reader};
 use crate::model::{Attempt, Delivery, EmailStatus, Note, SubmissionId};
 use crate::outbox::{self, Resend};
 use crate::store::DeliveryFilter;
 use crate::submit;
-use crate::templates::human_time;
 use crate::web::Error;
 use crate::App;
 
@@ -55,6 +54,7 @@ pub fn show(
             .map(|(k, v)| json!({ "label": k, "value": v }))
             .collect(),
     };
+    let r = Reader::of(app);
     let log = app.store.deliveries_of(id)?;
     let confirmations = super::inbox::Confirmations::of(app, &log, OffsetDateTime::now_utc());
     let deliveries: Vec<_> = log
@@ -63,12 +63,12 @@ pub fn show(
         .map(|d| {
             json!({
                 "id": d.id, "kind": d.kind, "to": d.to, "subject": d.subject,
-                "started_at": human_time(&app.config.timezone, d.outcome.started_at), "duration_ms": d.outcome.duration_ms,
+                "started_at": r.time(d.outcome.started_at), "duration_ms": d.outcome.duration_ms,
                 "status": d.outcome.status, "http_status": d.outcome.http_status, "message_ids": d.outcome.message_ids,
                 "error": d.outcome.error, "text": d.text, "attachments": d.attachments,
-                "attempt": attempt_label(d.attempt),
-                "advice": confirmations.advice(&app.config.timezone, d),
-                "inbox": super::inbox::view(&app.config.timezone, d.inbox.as_ref()),
+                "attempt": attempt_label(r, d.attempt),
+                "advice": confirmations.advice(r, d),
+                "inbox": super::inbox::view(r, d.inbox.as_ref()),
             })
         })
         .collect();
@@ -79,14 +79,14 @@ pub fn show(
         .map(|(due, job)| {
             let due = OffsetDateTime::from_unix_timestamp_nanos(i128::from(due) * 1000)
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-            json!({ "kind": job.kind, "due": human_time(&app.config.timezone, due), "attempt": job.attempt,
+            json!({ "kind": job.kind, "due": r.time(due), "attempt": job.attempt,
                     "of": outbox::MAX_ATTEMPTS })
         })
         .collect();
     let notes: Vec<_> = s
         .notes
         .iter()
-        .map(|n| json!({ "at": human_time(&app.config.timezone, n.at), "text": n.text }))
+        .map(|n| json!({ "at": r.time(n.at), "text": n.text }))
         .collect();
     let mut ctx = Context::new();
     ctx.insert("s", &row(app, &s));
@@ -95,7 +95,7 @@ pub fn show(
     ctx.insert("deliveries", &deliveries);
     ctx.insert("retries", &retries);
     ctx.insert("unconfirmed", &confirmations.overdue);
-    ctx.insert("bounced", &super::inbox::bounced_visitors(app, &log));
+    ctx.insert("bounced", &super::inbox::bounces(app, &log));
     ctx.insert("notes", &notes);
     ctx.insert(
         "statuses",
@@ -129,22 +129,25 @@ fn sent_count(attempts: &[Delivery]) -> usize {
         .count()
 }
 
-/// `2 of 3 email(s) delivered to Mailtrap`: how a round went, for the owner's notice.
-fn round_notice(attempts: &[Delivery]) -> String {
-    format!(
-        "{} of {} email(s) delivered to Mailtrap",
-        sent_count(attempts),
-        attempts.len()
+/// `2 of 3 emails delivered to Mailtrap`: how a round went, for the owner's notice.
+fn round_notice(r: Reader, attempts: &[Delivery]) -> String {
+    r.plural(
+        "admin.notice.round",
+        attempts.len() as u64,
+        &[("sent", &sent_count(attempts))],
     )
 }
 
 /// How the submission page names an attempt.
-pub(super) fn attempt_label(a: Attempt) -> String {
+pub(super) fn attempt_label(r: Reader, a: Attempt) -> String {
     match a {
-        Attempt::FirstTry => "first try".into(),
-        Attempt::AutomaticRetry(n) => format!("automatic retry {}", n.saturating_sub(1)),
-        Attempt::ResentByOwner => "resent by the owner".into(),
-        Attempt::ApprovedByOwner => "sent on the owner's approval".into(),
+        Attempt::FirstTry => r.t("admin.attempt.first_try", &[]),
+        Attempt::AutomaticRetry(n) => r.t(
+            "admin.attempt.automatic_retry",
+            &[("n", &n.saturating_sub(1))],
+        ),
+        Attempt::ResentByOwner => r.t("admin.attempt.resent", &[]),
+        Attempt::ApprovedByOwner => r.t("admin.attempt.approved", &[]),
     }
 }
 
@@ -171,12 +174,14 @@ pub async fn resend(
         kind => Resend::Kind(kind),
     };
     let attempts = outbox::resend(app, &s, which, Attempt::ResentByOwner).await?;
+    let r = Reader::of(app);
     let notice = if attempts.is_empty() {
-        "Nothing resent: no email of this submission has failed. Choose \"All emails\" or one \
-         email to send it again."
-            .to_string()
+        r.t("admin.notice.nothing_resent", &[])
     } else {
-        format!("Resent: {}.", round_notice(&attempts))
+        r.t(
+            "admin.notice.resent",
+            &[("round", &round_notice(r, &attempts))],
+        )
     };
     Ok(back_to(format!("/admin/submissions/{id}"), notice))
 }
@@ -214,9 +219,10 @@ pub async fn resend_failed(
         tried += attempts.len();
         sent += sent_count(&attempts);
     }
-    let notice = format!(
-        "Resent {tried} failed email(s) of {} submission(s): {sent} delivered to Mailtrap.",
-        ids.len()
+    let notice = Reader::of(app).plural(
+        "admin.notice.resent_failed",
+        tried as u64,
+        &[("submissions", &ids.len()), ("sent", &sent)],
     );
     Ok(back_to("/admin/deliveries".into(), notice))
 }
@@ -231,7 +237,14 @@ pub async fn approve(
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
     let (s, sent) = submit::approve(app, id).await?.ok_or(Error::NotFound)?;
-    let notice = format!("{} approved: {}.", s.reference, round_notice(&sent));
+    let r = Reader::of(app);
+    let notice = r.t(
+        "admin.notice.approved",
+        &[
+            ("reference", &s.reference),
+            ("round", &round_notice(r, &sent)),
+        ],
+    );
     Ok(back_to(format!("/admin/submissions/{id}"), notice))
 }
 
@@ -256,9 +269,9 @@ pub async fn set_status(
         .get(&s.form)
         .is_some_and(|d| d.statuses.contains(&form.status));
     if !allowed {
-        return Err(Error::BadRequest(format!(
-            "{:?} is not a status of this form.",
-            form.status
+        return Err(Error::BadRequest(Reader::of(app).t(
+            "admin.notice.bad_status",
+            &[("status", &format!("{:?}", form.status))],
         )));
     }
     app.store
@@ -266,7 +279,7 @@ pub async fn set_status(
         .await?;
     Ok(back_to(
         format!("/admin/submissions/{id}"),
-        format!("Status set to {}.", form.status),
+        Reader::of(app).t("admin.notice.status_set", &[("status", &form.status)]),
     ))
 }
 
@@ -294,7 +307,8 @@ pub async fn add_note(
         .update_submission(id, |s| s.notes.push(note.clone()))
         .await?
         .ok_or(Error::NotFound)?;
-    Ok(back_to(format!("/admin/submissions/{id}"), "Note added."))
+    let notice = Reader::of(app).t("admin.notice.note_added", &[]);
+    Ok(back_to(format!("/admin/submissions/{id}"), notice))
 }
 
 #[post("/submissions/<id>/delete", data = "<form>")]
@@ -310,6 +324,6 @@ pub async fn delete(
     tracing::info!(submission_id = %id, "submission deleted by the admin");
     Ok(back_to(
         "/admin/submissions".into(),
-        format!("{} deleted.", s.reference),
+        Reader::of(app).t("admin.notice.deleted", &[("reference", &s.reference)]),
     ))
 }

@@ -1,0 +1,138 @@
+//! The devices the owner is logged in on (issue 13 item 4, "remember this device"): listed
+//! on the settings page, each one's session ended from there, or every one but this.
+
+use rocket::form::{Form, FromForm};
+use rocket::response::{Flash, Redirect};
+use rocket::{post, State};
+use serde_json::{json, Value};
+
+use super::auth::{Admin, CsrfForm, IDLE};
+use super::{back_to, Reader};
+use crate::web::Error;
+use crate::App;
+
+/// Each live session for the settings page: its handle (never its id), the device, when it
+/// was opened and last used, whether it is remembered and whether it is this one.
+pub fn list(app: &App, admin: &Admin) -> Result<Vec<Value>, Error> {
+    let r = Reader::of(app);
+    let current = admin.session.handle();
+    Ok(app
+        .store
+        .live_sessions(app.admin.tag(), IDLE)?
+        .iter()
+        .map(|s| {
+            json!({
+                "handle": s.handle(), "device": device_name(&s.device), "user_agent": s.device,
+                "created_at": r.time(s.created_at), "last_seen": r.time(s.last_seen),
+                "last_seen_ago": r.ago(s.last_seen), "remembered": s.remembered,
+                "current": s.handle() == current,
+            })
+        })
+        .collect())
+}
+
+/// `Chrome on Android`: a browser and system named from a `User-Agent`, for telling the
+/// owner's own devices apart (not for any decision); `None` when neither is recognised.
+pub fn device_name(user_agent: &str) -> Option<String> {
+    const BROWSERS: [(&str, &str); 6] = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chromium/", "Chromium"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+    ];
+    const SYSTEMS: [(&str, &str); 7] = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ];
+    let find = |table: &[(&str, &'static str)]| {
+        table
+            .iter()
+            .find(|(marker, _)| user_agent.contains(marker))
+            .map(|(_, name)| *name)
+    };
+    match (find(&BROWSERS), find(&SYSTEMS)) {
+        (Some(b), Some(s)) => Some(format!("{b} · {s}")),
+        (Some(one), None) | (None, Some(one)) => Some(one.to_string()),
+        (None, None) => None,
+    }
+}
+
+#[derive(FromForm)]
+pub struct EndForm {
+    #[field(default = String::new())]
+    csrf_token: String,
+    /// The session's [`crate::store::Session::handle`].
+    handle: String,
+}
+
+/// Logs one device out; ending this device's own session is logging out.
+#[post("/sessions/end", data = "<form>")]
+pub async fn end(
+    admin: Admin,
+    form: Form<EndForm>,
+    app: &State<App>,
+) -> Result<Flash<Redirect>, Error> {
+    admin.check_csrf(&form.csrf_token)?;
+    let ended = app
+        .store
+        .end_sessions(|s| s.handle() == form.handle)
+        .await?;
+    let r = Reader::of(app);
+    let notice = r.plural("admin.devices.ended", ended as u64, &[]);
+    Ok(back_to("/admin/settings".into(), notice))
+}
+
+/// Logs out every device but the one asking.
+#[post("/sessions/end-others", data = "<form>")]
+pub async fn end_others(
+    admin: Admin,
+    form: Form<CsrfForm>,
+    app: &State<App>,
+) -> Result<Flash<Redirect>, Error> {
+    admin.check_csrf(&form.csrf_token)?;
+    let ended = app.store.end_sessions(|s| s.id != admin.session.id).await?;
+    let r = Reader::of(app);
+    let notice = r.plural("admin.devices.ended", ended as u64, &[]);
+    Ok(back_to("/admin/settings".into(), notice))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_name;
+
+    #[test]
+    fn devices_are_named_from_real_user_agents() {
+        for (ua, name) in [
+            (
+                "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) \
+                 Chrome/131.0.6778.104 Mobile Safari/537.36",
+                Some("Chrome · Android"),
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 \
+                 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+                Some("Safari · iPhone"),
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                 Chrome/131.0.0.0 Safari/537.36 Edg/131.0.2903.70",
+                Some("Edge · Windows"),
+            ),
+            (
+                "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+                Some("Firefox · Linux"),
+            ),
+            ("curl/8.11.0", None),
+            ("", None),
+        ] {
+            assert_eq!(device_name(ua).as_deref(), name, "{ua}");
+        }
+    }
+}
