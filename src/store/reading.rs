@@ -6,7 +6,7 @@
 //! opens its page or deletes it. Backups carry the tree like any other; a store or a backup
 //! from before the tree existed simply has nothing unread.
 
-use super::queries::{DeliveryFilter, SubmissionFilter};
+use super::queries::{DeliveryFilter, Page, SubmissionFilter};
 use super::{codec, keys, Result, Store};
 use crate::model::{Delivery, DeliveryId, Submission, SubmissionId};
 
@@ -63,25 +63,6 @@ impl Position {
     }
 }
 
-/// How many deliveries of `newest_first` match `filter`, counting at most [`COUNT_CAP`] + 1.
-fn older_matching(
-    newest_first: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
-    filter: &DeliveryFilter,
-) -> Result<usize> {
-    let mut n = 0;
-    for entry in newest_first {
-        let (_, v) = entry?;
-        let d: Delivery = codec::decode("deliveries", &v)?;
-        if filter.matches(&d) {
-            n += 1;
-            if n > COUNT_CAP {
-                break;
-            }
-        }
-    }
-    Ok(n)
-}
-
 impl Store {
     /// Whether the owner has not opened `s` yet.
     pub fn is_unread(&self, s: &Submission) -> Result<bool> {
@@ -127,15 +108,16 @@ impl Store {
         Ok(())
     }
 
-    /// Where the page of [`Store::list_submissions`] after `before` sits. Walks the whole
-    /// list (the form's index with a form filter); a record is decoded only when its raw
-    /// bytes cannot settle the filter.
-    pub fn submission_position(
+    /// The page of [`Store::list_submissions`] after `before` and where it sits, in one walk
+    /// of the list, newest first (the form's index with a form filter): the items newer than
+    /// the page are counted whole, the page is taken, then the older items are counted up to
+    /// [`COUNT_CAP`]. A record is decoded only when its raw bytes cannot settle the filter.
+    pub fn submissions_page(
         &self,
         filter: &SubmissionFilter,
         before: Option<u64>,
         limit: usize,
-    ) -> Result<Position> {
+    ) -> Result<(Page<Submission>, Position)> {
         let cursor = before.unwrap_or(u64::MAX);
         let records: Box<dyn Iterator<Item = Result<Option<(u64, sled::IVec)>>>> =
             match &filter.form {
@@ -158,9 +140,7 @@ impl Store {
                 })),
             };
         let judge = super::queries::RawJudge::new(filter);
-        // Newest first: the pages before this one are counted whole, the older ones up to
-        // the cap.
-        let (mut newer_ids, mut older, mut more) = (Vec::new(), 0, false);
+        let mut walk = Walk::new(limit);
         for record in records {
             let Some((id, raw)) = record? else {
                 continue;
@@ -169,143 +149,153 @@ impl Store {
                 continue;
             }
             if id >= cursor {
-                newer_ids.push(id);
-            } else if older == COUNT_CAP {
-                more = true;
-                break;
-            } else {
-                older += 1;
+                walk.newer(Some(id));
+                continue;
+            }
+            match walk.older() {
+                Take::Done => break,
+                Take::Item => walk.items.push(codec::decode("submissions", &raw)?),
+                Take::Count => {}
             }
         }
-        let newer = newer_ids.len();
-        newer_ids.reverse();
-        newer_ids.truncate(limit);
-        Ok(Position::from_counts(
-            &newer_ids,
-            newer,
-            (older, more),
-            limit,
-        ))
+        Ok(walk.finish(|s: &Submission| s.id.0))
     }
 
-    /// Where the page of [`Store::list_deliveries`] after `before` sits.
-    pub fn delivery_position(
+    /// The page of [`Store::list_deliveries`] after `before` and where it sits, in one walk:
+    /// the deliveries newer than the cursor (when there is one) are counted, then those
+    /// older are walked newest first for the page and counted up to [`COUNT_CAP`]. Without a
+    /// filter only the page's records are decoded.
+    pub fn deliveries_page(
         &self,
         filter: &DeliveryFilter,
         before: Option<u64>,
         limit: usize,
-    ) -> Result<Position> {
+    ) -> Result<(Page<Delivery>, Position)> {
         let cursor = DeliveryId(before.unwrap_or(u64::MAX)).to_key();
         let everything = filter.status.is_none() && filter.inbox.is_none();
-        let count = |range: sled::Iter| -> Result<(Vec<u64>, usize)> {
-            let (mut ids, mut n) = (Vec::new(), 0);
-            for entry in range {
+        let matching = |v: &sled::IVec| -> Result<Option<Delivery>> {
+            let d: Delivery = codec::decode("deliveries", v)?;
+            Ok(filter.matches(&d).then_some(d))
+        };
+        let mut walk = Walk::new(limit);
+        if before.is_some() {
+            for entry in self.deliveries.range(cursor..).rev() {
                 let (k, v) = entry?;
-                if !everything {
-                    let d: Delivery = codec::decode("deliveries", &v)?;
-                    if !filter.matches(&d) {
-                        continue;
-                    }
-                }
-                n += 1;
-                if ids.len() < limit {
-                    ids.extend(keys::trailing_id(&k));
+                if everything || matching(&v)?.is_some() {
+                    walk.newer(keys::trailing_id(&k));
                 }
             }
-            Ok((ids, n))
-        };
-        let (newer_ids, newer) = if before.is_some() {
-            count(self.deliveries.range(cursor..))?
+        }
+        for entry in self.deliveries.range(..cursor).rev() {
+            let (_, v) = entry?;
+            let item = if everything && !walk.wants_items() {
+                None
+            } else {
+                match matching(&v)? {
+                    Some(d) => Some(d),
+                    None => continue,
+                }
+            };
+            match walk.older() {
+                Take::Done => break,
+                Take::Item => walk.items.extend(item),
+                Take::Count => {}
+            }
+        }
+        Ok(walk.finish(|d: &Delivery| d.id.0))
+    }
+}
+
+/// What a walk does with the next matching item older than the cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Take {
+    /// Past the page: counted only.
+    Count,
+    /// On the page.
+    Item,
+    /// Past the cap: the walk stops.
+    Done,
+}
+
+/// One newest-first walk of a list: the items newer than the cursor (counted whole, their
+/// ids kept for the link back), the page's `limit` items, whether one more follows (the
+/// older page's cursor), and the older items counted up to [`COUNT_CAP`].
+struct Walk<T> {
+    limit: usize,
+    /// Ids of the newer items, newest first.
+    newer_ids: Vec<u64>,
+    items: Vec<T>,
+    /// Matching items older than the cursor, the page's included.
+    older: usize,
+    /// An item older than the page exists.
+    next: bool,
+    /// More than [`COUNT_CAP`] items are older than the cursor.
+    more: bool,
+}
+
+impl<T> Walk<T> {
+    fn new(limit: usize) -> Walk<T> {
+        Walk {
+            limit,
+            newer_ids: Vec::new(),
+            items: Vec::with_capacity(limit),
+            older: 0,
+            next: false,
+            more: false,
+        }
+    }
+
+    /// Counts an item newer than the cursor (`id` if its key had one).
+    fn newer(&mut self, id: Option<u64>) {
+        self.newer_ids.extend(id);
+    }
+
+    /// Whether the page still takes items.
+    fn wants_items(&self) -> bool {
+        self.items.len() < self.limit
+    }
+
+    /// Counts the next matching item older than the cursor and says what to do with it.
+    fn older(&mut self) -> Take {
+        if self.older >= self.limit && self.older >= COUNT_CAP {
+            self.next = true;
+            self.more = true;
+            return Take::Done;
+        }
+        let on_page = self.older < self.limit;
+        self.next |= !on_page;
+        self.older += 1;
+        if on_page {
+            Take::Item
         } else {
-            (Vec::new(), 0)
-        };
-        let older = if everything {
-            self.deliveries
-                .range(..cursor)
-                .rev()
-                .take(COUNT_CAP + 1)
-                .count()
-        } else {
-            older_matching(self.deliveries.range(..cursor).rev(), filter)?
-        };
-        let capped = (older.min(COUNT_CAP), older > COUNT_CAP);
-        Ok(Position::from_counts(&newer_ids, newer, capped, limit))
+            Take::Count
+        }
+    }
+
+    fn finish(self, id_of: impl Fn(&T) -> u64) -> (Page<T>, Position) {
+        let next = self.next.then(|| self.items.last().map(&id_of)).flatten();
+        let newer = self.newer_ids.len();
+        let mut ascending = self.newer_ids;
+        ascending.reverse();
+        ascending.truncate(self.limit);
+        let position = Position::from_counts(
+            &ascending,
+            newer,
+            (
+                self.older.min(COUNT_CAP),
+                self.more || self.older > COUNT_CAP,
+            ),
+            self.limit,
+        );
+        (
+            Page {
+                items: self.items,
+                next,
+            },
+            position,
+        )
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::NewSubmission;
-
-    #[test]
-    fn the_newer_page_is_the_first_or_a_cursor_past_the_limit() {
-        assert_eq!(
-            Position::from_counts(&[], 0, (33, false), 25).newer_page,
-            NewerPage::None
-        );
-        assert_eq!(
-            Position::from_counts(&[5, 6], 2, (3, false), 25).newer_page,
-            NewerPage::First
-        );
-        let p = Position::from_counts(&[5, 6, 9], 4, (1, false), 3);
-        assert_eq!((p.total, p.newer), (5, 4));
-        assert_eq!(p.newer_page, NewerPage::Before(10));
-    }
-
-    #[rocket::async_test]
-    async fn tests_and_spam_are_never_unread_and_opening_reads() {
-        let store = Store::temporary().unwrap();
-        let real = NewSubmission::for_test("quote", "Q", &[("message", "tents")]);
-        let mut test = NewSubmission::for_test("quote", "Q", &[("message", "try")]);
-        test.test = true;
-        let mut spam = NewSubmission::for_test("quote", "Q", &[("message", "buy")]);
-        spam.spam = true;
-        let other = NewSubmission::for_test("contact", "C", &[("message", "hi")]);
-        let stored = store
-            .insert_submissions(vec![real, test, spam, other])
-            .await
-            .unwrap();
-        assert_eq!(store.unread_count("quote"), 1);
-        assert_eq!(store.unread_count("contact"), 1);
-        assert_eq!(store.unread_total(), 2);
-        assert!(store.is_unread(&stored[0]).unwrap());
-        assert!(!store.is_unread(&stored[1]).unwrap());
-        assert!(store.mark_read(&stored[0]).unwrap());
-        assert!(!store.mark_read(&stored[0]).unwrap(), "read once");
-        assert_eq!(store.unread_count("quote"), 0);
-        assert!(store.delete_submission(stored[3].id).await.unwrap());
-        assert_eq!(
-            store.unread_total(),
-            0,
-            "a deleted submission is not unread"
-        );
-    }
-
-    #[rocket::async_test]
-    async fn counts_stop_at_the_cap_and_say_so() {
-        let store = Store::temporary().unwrap();
-        let batch = (0..COUNT_CAP + 30)
-            .map(|_| NewSubmission::for_test("quote", "Q", &[("message", "tents")]))
-            .collect();
-        let stored = store.insert_submissions(batch).await.unwrap();
-        assert_eq!(store.unread_total(), COUNT_CAP);
-        assert_eq!(store.unread_count("quote"), COUNT_CAP);
-        let filter = SubmissionFilter::default();
-        let first = store.submission_position(&filter, None, 25).unwrap();
-        assert_eq!((first.total, first.more), (COUNT_CAP, true));
-        // Deep in the list the pages before are counted whole: 41 newer, 989 older.
-        let cursor = stored[COUNT_CAP + 30 - 41].id.0;
-        let deep = store
-            .submission_position(&filter, Some(cursor), 25)
-            .unwrap();
-        assert_eq!(deep.newer, 41);
-        assert_eq!((deep.total, deep.more), (41 + COUNT_CAP - 11, false));
-        let one_form = SubmissionFilter {
-            form: Some("quote".into()),
-            ..SubmissionFilter::default()
-        };
-        let by_form = store.submission_position(&one_form, None, 25).unwrap();
-        assert_eq!((by_form.total, by_form.more), (COUNT_CAP, true));
-    }
-}
+mod tests;

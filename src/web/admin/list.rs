@@ -44,8 +44,7 @@ pub fn list(
     review: Option<bool>,
 ) -> Result<RawHtml<String>, Error> {
     let filter = filter_from(form, email, status, q, [spam, test, review]);
-    let page = app.store.list_submissions(&filter, before, PAGE)?;
-    let position = app.store.submission_position(&filter, before, PAGE)?;
+    let (page, position) = app.store.submissions_page(&filter, before, PAGE)?;
     let rows: Vec<_> = page.items.iter().map(|s| row(app, s)).collect();
     let mut ctx = Context::new();
     ctx.insert("rows", &rows);

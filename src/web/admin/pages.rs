@@ -48,12 +48,9 @@ pub fn deliveries(
     let status = status.and_then(|s| serde_json::from_value(json!(s)).ok());
     let inbox = inbox.and_then(InboxState::parse);
     let filter = DeliveryFilter { status, inbox };
-    let page = app
+    let (page, position) = app
         .store
-        .list_deliveries(&filter, before, DELIVERIES_PAGE)?;
-    let position = app
-        .store
-        .delivery_position(&filter, before, DELIVERIES_PAGE)?;
+        .deliveries_page(&filter, before, DELIVERIES_PAGE)?;
     let mut ctx = Context::new();
     ctx.insert(
         "rows",
