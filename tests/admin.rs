@@ -133,13 +133,7 @@ fn the_session_cookie_is_private_httponly_and_strict() {
         store.session(value, tag, hour).unwrap().is_none(),
         "the cookie is encrypted"
     );
-    let id = t
-        .client
-        .cookies()
-        .get_private("kipekee_session")
-        .unwrap()
-        .value()
-        .to_string();
+    let id = common::admin::session_id(&t);
     assert!(
         store.session(&id, tag, hour).unwrap().is_some(),
         "and decrypts to a live session"

@@ -47,13 +47,7 @@ fn log_in_from(t: &TestApp, user_agent: &'static str, remember: bool) -> (String
         .find(|c| c.starts_with("kipekee_session="))
         .unwrap()
         .to_string();
-    let id = t
-        .client
-        .cookies()
-        .get_private("kipekee_session")
-        .unwrap()
-        .value()
-        .to_string();
+    let id = common::admin::session_id(t);
     (id, set_cookie)
 }
 

@@ -21,17 +21,6 @@ const SCANS: usize = 12;
 /// What the server's peak memory may grow by while the backup (over 75 MiB) is sent.
 const GROWTH_MIB: u64 = 24;
 
-/// The peak resident memory of a process, in MiB (`VmHWM` of `/proc/<pid>/status`).
-fn peak_rss_mib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM");
-    kib / 1024
-}
-
 fn apply(server: &Server, n: usize, scan: &[u8]) {
     let (ct, body) = Multipart::default()
         .text("full_name", &format!("Applicant {n}"))
@@ -73,7 +62,7 @@ fn the_backup_download_streams_every_scan_and_restores_them() {
     let mut browser = Browser::default();
     assert_eq!(login(&server, &mut browser, PASSWORD).status, 303);
 
-    let before = peak_rss_mib(server.child.id());
+    let before = common::process::peak_rss_mib(server.child.id());
     let resp = process::http()
         .get(&server.url("/admin/backup"))
         .set("Cookie", &browser.cookie_header())
@@ -84,7 +73,7 @@ fn the_backup_download_streams_every_scan_and_restores_them() {
     let mut out = File::create(&saved).expect("backup file");
     std::io::copy(&mut resp.into_reader(), &mut out).expect("the whole backup");
     let size_mib = std::fs::metadata(&saved).expect("backup file").len() >> 20;
-    let grown = peak_rss_mib(server.child.id()).saturating_sub(before);
+    let grown = common::process::peak_rss_mib(server.child.id()).saturating_sub(before);
     assert!(
         size_mib >= 75,
         "the backup carries the scans: {size_mib} MiB"

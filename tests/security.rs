@@ -151,17 +151,6 @@ fn no_secret_reaches_the_log_even_at_trace_level() {
     );
 }
 
-/// The peak resident memory of a process, in MiB (`VmHWM` of `/proc/<pid>/status`).
-fn peak_rss_mib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM");
-    kib / 1024
-}
-
 #[test]
 fn a_burst_of_wrong_passwords_gets_five_guesses_and_bounded_memory() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -179,7 +168,7 @@ fn a_burst_of_wrong_passwords_gets_five_guesses_and_bounded_memory() {
         "kipekee_login={}",
         browser.cookie("kipekee_login").expect("login cookie")
     );
-    let before = peak_rss_mib(server.child.id());
+    let before = common::process::peak_rss_mib(server.child.id());
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(40));
     let url = server.url("/admin/login");
     let guesses: Vec<_> = (0..40)
@@ -204,7 +193,7 @@ fn a_burst_of_wrong_passwords_gets_five_guesses_and_bounded_memory() {
         })
         .collect();
     let statuses: Vec<u16> = guesses.into_iter().map(|g| g.join().unwrap()).collect();
-    let peak = peak_rss_mib(server.child.id());
+    let peak = common::process::peak_rss_mib(server.child.id());
     let checked = statuses.iter().filter(|s| **s == 401).count();
     let refused = statuses.iter().filter(|s| **s == 429).count();
     println!("40 concurrent wrong passwords: {checked} checked (401), {refused} refused (429); peak RSS {before} MiB -> {peak} MiB");

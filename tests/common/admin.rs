@@ -81,3 +81,13 @@ pub fn page(t: &TestApp, path: &str) -> String {
 pub fn csrf_of(html: &str) -> String {
     hidden(html, "csrf_token")
 }
+
+/// The id of the session the test client is logged in with (its private cookie, decrypted).
+pub fn session_id(t: &TestApp) -> String {
+    t.client
+        .cookies()
+        .get_private("kipekee_session")
+        .expect("a session cookie")
+        .value()
+        .to_string()
+}

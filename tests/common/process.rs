@@ -114,6 +114,17 @@ impl Drop for Server {
 }
 
 /// An HTTP client that does not follow redirects, so a 303 can be inspected.
+/// The peak resident memory of a process, in MiB (`VmHWM` of `/proc/<pid>/status`).
+pub fn peak_rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    kib / 1024
+}
+
 pub fn http() -> ureq::Agent {
     ureq::AgentBuilder::new()
         .redirects(0)
