@@ -84,9 +84,7 @@ pub async fn end(
         .store
         .end_sessions(|s| s.handle() == form.handle)
         .await?;
-    let r = Reader::of(app);
-    let notice = r.plural("admin.devices.ended", ended as u64, &[]);
-    Ok(back_to("/admin/settings".into(), notice))
+    Ok(ended_notice(app, ended))
 }
 
 /// Logs out every device but the one asking.
@@ -98,9 +96,13 @@ pub async fn end_others(
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
     let ended = app.store.end_sessions(|s| s.id != admin.session.id).await?;
-    let r = Reader::of(app);
-    let notice = r.plural("admin.devices.ended", ended as u64, &[]);
-    Ok(back_to("/admin/settings".into(), notice))
+    Ok(ended_notice(app, ended))
+}
+
+/// Back to the top of Settings, where "2 devices logged out." shows.
+fn ended_notice(app: &App, ended: usize) -> Flash<Redirect> {
+    let notice = Reader::of(app).plural("admin.devices.ended", ended as u64, &[]);
+    back_to("/admin/settings".into(), notice)
 }
 
 #[cfg(test)]
