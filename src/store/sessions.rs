@@ -44,10 +44,7 @@ impl Session {
     /// A name for the session that can be shown and posted back (to log it out) without
     /// giving the session away: the first 16 hex digits of the SHA-256 of its id.
     pub fn handle(&self) -> String {
-        Sha256::digest(self.id.as_bytes())[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(&Sha256::digest(self.id.as_bytes())[..8])
     }
 
     fn expired(&self, idle: Idle, now: OffsetDateTime) -> bool {

@@ -99,12 +99,7 @@ fn unix_now_ms() -> u64 {
 
 /// Identifies one display of a form, so a double click or a client retry is one submission.
 fn one_time_token() -> String {
-    use rand::Rng;
-    rand::thread_rng()
-        .sample_iter(rand::distributions::Alphanumeric)
-        .take(24)
-        .map(char::from)
-        .collect()
+    crate::model::random_token(24)
 }
 
 #[get("/f/<slug>")]

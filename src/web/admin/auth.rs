@@ -209,11 +209,7 @@ fn login_page(
     next: Option<&AdminPath>,
 ) -> Result<RawHtml<String>, Error> {
     // The login form's CSRF token rides in its own private cookie: there is no session yet.
-    let token: String = rand::thread_rng()
-        .sample_iter(rand::distributions::Alphanumeric)
-        .take(32)
-        .map(char::from)
-        .collect();
+    let token = crate::model::random_token(32);
     jar.add_private(cookie(app, LOGIN_COOKIE, token.clone(), Some(LOGIN_FORM)));
     let mut ctx = Context::new();
     ctx.insert("csrf_token", &token);

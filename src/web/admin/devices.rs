@@ -21,11 +21,12 @@ pub fn list(app: &App, admin: &Admin) -> Result<Vec<Value>, Error> {
         .live_sessions(app.admin.tag(), IDLE)?
         .iter()
         .map(|s| {
+            let handle = s.handle();
             json!({
-                "handle": s.handle(), "device": device_name(&s.device), "user_agent": s.device,
+                "current": handle == current, "handle": handle,
+                "device": device_name(&s.device), "user_agent": s.device,
                 "created_at": r.time(s.created_at), "last_seen": r.time(s.last_seen),
                 "last_seen_ago": r.ago(s.last_seen), "remembered": s.remembered,
-                "current": s.handle() == current,
             })
         })
         .collect())
