@@ -115,7 +115,7 @@ fn main() {
         // Cursor of a page deep in the list: the 2,000th newest submission.
         let page = client.get("/admin/submissions").dispatch();
         drop(page);
-        let store = &client.rocket().state::<kipekee::App>().unwrap().store;
+        let store = &client.rocket().state::<kipekee::store::Store>().unwrap();
         let filter = kipekee::store::SubmissionFilter::default();
         store
             .list_submissions(&filter, None, 2000)

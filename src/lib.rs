@@ -1,8 +1,6 @@
 //! Kipekee: a self-hosted form-to-email appliance. One binary serves public forms, stores
 //! every submission in sled, and mails owner and visitor through Mailtrap in the request.
 
-/// What every handler shares (`App`) and how it is built.
-mod app;
 /// The command line.
 pub mod cli;
 /// Configuration from Rocket's figment: `AppConfig` and the validated value types.
@@ -23,9 +21,9 @@ pub mod mail;
 pub mod metrics;
 /// The values every layer speaks: addresses, ids, outcomes (a leaf module).
 pub mod model;
-/// Retrying transient delivery failures in-process, from a queue kept in the store.
+/// One delivery round, the one way every email leaves: the `Outbox` service.
 pub mod outbox;
-
+/// Retrying transient delivery failures in-process, from a queue kept in the store.
 pub mod retry;
 /// Stopping cleanly: Rocket's grace sized to the Mailtrap timeout, background tasks joined,
 /// the store flushed, no configuration in any error.
@@ -34,24 +32,36 @@ pub mod shutdown;
 pub mod space;
 /// The sled store: submissions, files, deliveries, subscribers, secrets.
 pub mod store;
-/// What happens to a valid submission: store, mail, log. Shared by every entry point.
+/// What happens to a valid submission: store, mail, log (the `Intake` service).
 pub mod submit;
 /// The embedded tera templates of pages and emails.
 pub mod templates;
 /// HTTP: public routes, error mapping, assets, fairings.
 pub mod web;
+/// Mailtrap's webhook events applied to the ledger (the `Webhooks` service).
+pub mod webhooks;
 /// The owner's time zone (`KIPEKEE_TIMEZONE`).
 pub mod zone;
+
+use std::sync::Arc;
 
 use base64::Engine;
 use figment::Figment;
 use rocket::{Build, Rocket};
 
-pub use app::{App, StartError};
-use config::AppConfig;
-use store::Store;
+use config::{AppConfig, ConfigError};
+use forms::spam::{RateLimiter, TimeTrap};
+use forms::Forms;
+use mail::Mailtrap;
+use metrics::Metrics;
+use outbox::Outbox;
+use store::{Store, StoreError};
+use submit::Intake;
+use templates::Templates;
+use webhooks::Webhooks;
 
-/// The one composition root: config, store, templates and mailer wired into a Rocket.
+/// The one composition root: builds each service once from the configuration and attaches
+/// them to a Rocket as separate managed state, the web layer's own state by `web::mount`.
 pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
     let config = AppConfig::from_figment(&figment)?;
     let store = open_store(&config)?;
@@ -64,20 +74,101 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
         figment = figment.merge(("secret_key", key));
     }
     let (figment, stop, grace_warning) = shutdown::plan(figment, &config);
-    let app = App::new(config, store, &rocket_config)?;
+    let public_base = config.public_base(&rocket_config);
+    let web = web::WebState {
+        admin_password: web::admin::setup(&config, &store)?,
+        trap: TimeTrap::new(store.secret("time-trap")?, config.spam_min_seconds),
+        rate_limit: RateLimiter::new(config.rate_limit),
+        disk: space::DiskFloor::new(config.data_dir.clone(), config.min_free_bytes),
+        public_base: public_base.clone(),
+    };
+    let config = Arc::new(config);
+    let forms = Forms::new(&config.forms);
+    let mailer = Arc::new(Mailtrap::new(&config));
+    let templates = Arc::new(Templates::load(&config)?);
+    let metrics = Arc::new(Metrics::default());
+    let outbox = Outbox::new(outbox::Parts {
+        config: config.clone(),
+        store: store.clone(),
+        forms: forms.clone(),
+        mailer: mailer.clone(),
+        templates: templates.clone(),
+        metrics: metrics.clone(),
+        public_base: public_base.clone(),
+    });
+    let intake = Intake::new(
+        config.clone(),
+        store.clone(),
+        forms.clone(),
+        metrics.clone(),
+        outbox.clone(),
+    );
+    let webhooks = Webhooks::new(store.clone(), forms.clone(), metrics.clone());
+    let worker = retry::Worker::new(outbox.clone(), store.clone(), config.retry_base_secs);
     tracing::info!(
-        data_dir = %app.config.data_dir.display(),
-        public_url = %app.public_base,
-        mailtrap = if app.mailer.is_configured() { "configured" } else { "not configured: emails are stored as skipped" },
+        data_dir = %config.data_dir.display(),
+        public_url = %public_base,
+        mailtrap = if mailer.is_configured() { "configured" } else { "not configured: emails are stored as skipped" },
         "kipekee ready"
     );
-    for warning in app.config.warnings().into_iter().chain(grace_warning) {
+    for warning in config.warnings().into_iter().chain(grace_warning) {
         tracing::warn!("{warning}");
     }
     let rocket = rocket::custom(figment)
         .manage(stop.clone())
-        .attach(shutdown::InFlight(stop));
-    Ok(web::mount(rocket, app))
+        .attach(shutdown::InFlight(stop))
+        .manage(AppConfig::clone(&config))
+        .manage(store)
+        .manage(forms)
+        .manage(mailer)
+        .manage(templates)
+        .manage(metrics)
+        .manage(outbox)
+        .manage(intake)
+        .manage(webhooks)
+        .manage(shutdown::Background::default())
+        .attach(rocket::fairing::AdHoc::on_liftoff(
+            "retry worker",
+            |rocket| {
+                Box::pin(async move {
+                    if let Some(background) = rocket.state::<shutdown::Background>() {
+                        background.spawn(worker.run(rocket.shutdown()));
+                    }
+                })
+            },
+        ));
+    Ok(web::mount(rocket, web))
+}
+
+/// Why the server could not be built; each variant displays as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("templates: {0}")]
+    Templates(#[from] tera::Error),
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl From<figment::Error> for StartError {
+    fn from(e: figment::Error) -> Self {
+        StartError::Config(e.into())
+    }
+}
+
+impl From<web::admin::SetupError> for StartError {
+    fn from(e: web::admin::SetupError) -> Self {
+        match e {
+            web::admin::SetupError::Config(e) => StartError::Config(e),
+            web::admin::SetupError::Store(e) => StartError::Store(e),
+        }
+    }
 }
 
 fn open_store(config: &AppConfig) -> Result<Store, StartError> {

@@ -18,7 +18,7 @@ use rocket::tokio::task::JoinHandle;
 use rocket::{Build, Data, Orbit, Phase, Request, Response, Rocket};
 
 use crate::config::AppConfig;
-use crate::App;
+use crate::store::Store;
 
 /// Seconds kept on top of the longest Mailtrap call for recording its outcome and writing
 /// the visitor's answer.
@@ -232,7 +232,7 @@ pub async fn serve(rocket: Rocket<Build>) -> Result<(), ServeError> {
 }
 
 async fn finish<P: Phase>(rocket: &Rocket<P>, requests_running: usize) -> Result<(), ServeError> {
-    let Some(app) = rocket.state::<App>() else {
+    let (Some(config), Some(store)) = (rocket.state::<AppConfig>(), rocket.state::<Store>()) else {
         return Ok(());
     };
     if requests_running > 0 {
@@ -247,13 +247,13 @@ async fn finish<P: Phase>(rocket: &Rocket<P>, requests_running: usize) -> Result
         );
     }
     if let Some(background) = rocket.state::<Background>() {
-        let limit = Duration::from_secs(drain_needed_secs(&app.config));
+        let limit = Duration::from_secs(drain_needed_secs(config));
         let left = background.join(limit).await;
         if left > 0 {
             tracing::warn!(tasks = left, "stopping with a retry round still running");
         }
     }
-    app.store.flush().await.map_err(ServeError::Flush)?;
+    store.flush().await.map_err(ServeError::Flush)?;
     tracing::info!("store flushed, stopped");
     Ok(())
 }

@@ -64,12 +64,7 @@ fn unauthenticated_requests_are_sent_to_the_login_page() {
             "{path}"
         );
     }
-    assert!(t
-        .app()
-        .store
-        .submission(id.parse().unwrap())
-        .unwrap()
-        .is_some());
+    assert!(t.store().submission(id.parse().unwrap()).unwrap().is_some());
     assert_eq!(t.fake.requests().len(), 1, "no resend happened");
 }
 
@@ -124,18 +119,14 @@ fn the_session_cookie_is_private_httponly_and_strict() {
         .next()
         .unwrap()
         .trim_start_matches("kipekee_session=");
-    let (store, tag, hour) = (
-        &t.app().store,
-        t.app().admin.tag(),
-        kipekee::web::admin::IDLE,
-    );
+    let (store, tag, hour) = (t.store(), t.admin_tag(), kipekee::web::admin::IDLE);
     assert!(
-        store.session(value, tag, hour).unwrap().is_none(),
+        store.session(value, &tag, hour).unwrap().is_none(),
         "the cookie is encrypted"
     );
     let id = common::admin::session_id(&t);
     assert!(
-        store.session(&id, tag, hour).unwrap().is_some(),
+        store.session(&id, &tag, hour).unwrap().is_some(),
         "and decrypts to a live session"
     );
 }
@@ -169,15 +160,10 @@ fn every_state_change_needs_the_sessions_csrf_token() {
             "{path}"
         );
     }
-    let s = t
-        .app()
-        .store
-        .submission(id.parse().unwrap())
-        .unwrap()
-        .unwrap();
+    let s = t.store().submission(id.parse().unwrap()).unwrap().unwrap();
     assert_eq!((s.status.as_str(), s.notes.len()), ("new", 0));
     assert_eq!(t.fake.requests().len(), before);
-    assert_eq!(t.app().store.count_submissions(), 1);
+    assert_eq!(t.store().count_submissions(), 1);
     assert_eq!(
         t.client.get("/admin").dispatch().status(),
         Status::Ok,
@@ -209,7 +195,7 @@ fn the_owner_reads_resends_moves_notes_and_deletes_a_submission() {
         &[("csrf_token", &csrf), ("kind", "confirmation")],
     );
     assert_eq!(res.status(), Status::SeeOther);
-    let log = t.app().store.deliveries_of(id.parse().unwrap()).unwrap();
+    let log = t.store().deliveries_of(id.parse().unwrap()).unwrap();
     assert_eq!(log.len(), 3, "a new, logged attempt");
     assert_eq!(log[2].kind, "confirmation");
     assert_eq!(t.fake.delivered().len(), 3);
@@ -239,12 +225,7 @@ fn the_owner_reads_resends_moves_notes_and_deletes_a_submission() {
         .status(),
         Status::SeeOther
     );
-    let s = t
-        .app()
-        .store
-        .submission(id.parse().unwrap())
-        .unwrap()
-        .unwrap();
+    let s = t.store().submission(id.parse().unwrap()).unwrap().unwrap();
     assert_eq!(s.status, "won");
     assert_eq!(s.notes[0].text, "Called her <back>");
     assert!(page(&t, &format!("/admin/submissions/{id}")).contains("Called her &lt;back&gt;"));
@@ -269,10 +250,9 @@ fn the_owner_reads_resends_moves_notes_and_deletes_a_submission() {
         Status::SeeOther
     );
     let sid = id.parse().unwrap();
-    assert!(t.app().store.submission(sid).unwrap().is_none());
+    assert!(t.store().submission(sid).unwrap().is_none());
     assert!(t
-        .app()
-        .store
+        .store()
         .deliveries_of(sid)
         .unwrap()
         .iter()
@@ -375,13 +355,7 @@ fn uploaded_files_download_as_attachments() {
 fn the_backup_download_restores_into_a_fresh_store_with_its_files() {
     let t = logged_in();
     quote(&t);
-    let quoted = t
-        .app()
-        .store
-        .latest_submissions(None, 1)
-        .unwrap()
-        .remove(0)
-        .id;
+    let quoted = t.store().latest_submissions(None, 1).unwrap().remove(0).id;
     let (ct, body) = common::multipart::Multipart::default()
         .text("full_name", "Amani")
         .text("email", "amani@visitor.example")
@@ -440,7 +414,7 @@ fn settings_masks_secrets_and_tests_send_real_emails() {
 
     let res = t.post_form("/admin/forms/contact/test", &[("csrf_token", &csrf)]);
     assert_eq!(res.status(), Status::SeeOther);
-    let test_sub = t.app().store.latest_submissions(None, 1).unwrap().remove(0);
+    let test_sub = t.store().latest_submissions(None, 1).unwrap().remove(0);
     assert!(test_sub.test);
     assert!(
         page(&t, &format!("/admin/submissions/{}", test_sub.id)).contains("Test submission"),
@@ -521,9 +495,8 @@ fn without_a_configured_hash_a_password_is_generated_once_and_kept() {
         let client = Client::untracked(rocket).unwrap();
         client
             .rocket()
-            .state::<kipekee::App>()
+            .state::<kipekee::store::Store>()
             .unwrap()
-            .store
             .generated_password_hash()
             .unwrap()
     };
@@ -542,7 +515,7 @@ fn a_resend_takes_the_queued_retrys_place_and_only_failed_emails_go_again() {
     });
     let id = quote(&t);
     let sid = id.parse().unwrap();
-    let store = &t.app().store;
+    let store = t.store();
     assert_eq!(
         store.queued_retries(sid).unwrap().len(),
         2,
@@ -597,7 +570,7 @@ fn resend_all_failed_catches_up_after_the_token_is_fixed() {
     });
     quote(&t);
     quote(&t);
-    assert_eq!(t.app().store.pending_retries(), 0, "a 401 is not retried");
+    assert_eq!(t.store().pending_retries(), 0, "a 401 is not retried");
     let deliveries = page(&t, "/admin/deliveries");
     let csrf = csrf_of(&deliveries);
     assert!(deliveries.contains("Resend all failed"));

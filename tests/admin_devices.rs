@@ -54,9 +54,8 @@ fn log_in_from(t: &TestApp, user_agent: &'static str, remember: bool) -> (String
 /// Whether the session `id` is still live in the store. (Asking with a request would let a
 /// remembered session's renewed cookie replace the one the test client is logged in with.)
 fn alive(t: &TestApp, id: &str) -> bool {
-    let app = t.app();
-    app.store
-        .session(id, app.admin.tag(), kipekee::web::admin::IDLE)
+    t.store()
+        .session(id, &t.admin_tag(), kipekee::web::admin::IDLE)
         .unwrap()
         .is_some()
 }

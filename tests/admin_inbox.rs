@@ -99,8 +99,8 @@ fn a_submission_is_unread_until_its_page_is_opened_and_tests_are_never_unread() 
     assert!(row_of(&list, &second.id.to_string()).contains("Unread: "));
     assert!(nav_count(&list).contains(">2<span"), "{}", nav_count(&list));
     assert!(list.contains("Request a quote (1 unread)"));
-    assert_eq!(t.app().store.unread_count("quote"), 1);
-    assert_eq!(t.app().store.unread_count("contact"), 1);
+    assert_eq!(t.store().unread_count("quote"), 1);
+    assert_eq!(t.store().unread_count("contact"), 1);
 
     // Once everything is read, no count is shown.
     page(&t, &format!("/admin/submissions/{}", second.id));
@@ -191,7 +191,7 @@ fn the_submissions_list_says_where_it_is_and_pages_both_ways_through_a_filter() 
     let batch: Vec<NewSubmission> = (0..33)
         .map(|i| fixture(if i % 3 == 0 { "contact" } else { "quote" }, i))
         .collect();
-    rocket::execute(t.app().store.insert_submissions(batch)).unwrap();
+    rocket::execute(t.store().insert_submissions(batch)).unwrap();
 
     let first = page(&t, "/admin/submissions");
     let (count, newer, older) = pager(&first);
@@ -215,7 +215,7 @@ fn the_submissions_list_says_where_it_is_and_pages_both_ways_through_a_filter() 
 
     // A third page: newer goes back to the second page, not to the first.
     let more: Vec<NewSubmission> = (33..60).map(|i| fixture("quote", i)).collect();
-    rocket::execute(t.app().store.insert_submissions(more)).unwrap();
+    rocket::execute(t.store().insert_submissions(more)).unwrap();
     let (count, _, p2) = pager(&page(&t, "/admin/submissions?form=quote"));
     assert_eq!(count, "1–25 of 49");
     let p2 = p2.expect("page 2");
@@ -237,7 +237,7 @@ fn the_submissions_list_says_where_it_is_and_pages_both_ways_through_a_filter() 
 #[test]
 fn the_delivery_log_pages_with_a_count_and_keeps_its_filter() {
     let t = logged_in();
-    let store: &Store = &t.app().store;
+    let store: &Store = t.store();
     let subs =
         rocket::execute(store.insert_submissions((0..4).map(|i| fixture("quote", i)).collect()))
             .unwrap();
@@ -279,7 +279,7 @@ fn read_state_survives_a_backup_and_restore() {
     let unread = quote(&t, "Unread", "Not yet");
     page(&t, &format!("/admin/submissions/{}", read.id));
     let mut backup = Vec::new();
-    t.app().store.backup_to(&mut backup).unwrap();
+    t.store().backup_to(&mut backup).unwrap();
 
     let restored = Store::temporary().unwrap();
     restored.restore_into(&backup[..], false).unwrap();

@@ -82,7 +82,7 @@ fn no_fault_mode_loses_a_submission_or_mails_twice() {
                 acknowledged.push(common::query_param(location, "reference").unwrap());
             }
         }
-        let store = &t.app().store;
+        let store = t.store();
         let stored = acknowledged
             .iter()
             .filter(|r| store.submission_by_reference(r).unwrap().is_some())

@@ -64,12 +64,12 @@ fn a_form_posted_faster_than_a_person_types_is_held_for_review_and_mails_nothing
         Status::SeeOther
     );
     assert!(t.fake.requests().is_empty());
-    let stored = t.app().store.latest_submissions(None, 10).unwrap();
+    let stored = t.store().latest_submissions(None, 10).unwrap();
     assert_eq!(stored.len(), 3);
     assert!(stored.iter().all(|s| s.review.is_some() && !s.spam));
 
     // Shown a while ago (a token minted for five seconds back): a person.
-    let slow = t.app().trap.token(now_ms() - 5000);
+    let slow = t.trap().token(now_ms() - 5000);
     let mut pairs = QUOTE.to_vec();
     pairs.push(("_t", &slow));
     let res = post(&t, "quote", &pairs, addr(1));
@@ -104,7 +104,7 @@ fn an_allowed_origin_skips_the_time_trap() {
         .body(form_body(QUOTE))
         .dispatch();
     assert_eq!(res.status(), Status::SeeOther);
-    assert!(!t.app().store.latest_submissions(None, 1).unwrap()[0].spam);
+    assert!(!t.store().latest_submissions(None, 1).unwrap()[0].spam);
     assert_eq!(t.fake.requests().len(), 1);
 }
 
@@ -133,7 +133,7 @@ fn posts_over_the_rate_limit_get_429_with_retry_after() {
         Status::SeeOther,
         "another address"
     );
-    assert_eq!(t.app().store.count_submissions(), 3);
+    assert_eq!(t.store().count_submissions(), 3);
 }
 
 #[test]
@@ -158,7 +158,7 @@ fn a_double_submit_returns_the_first_answer_and_mails_once() {
         query_param(&second, "reference")
     );
     assert_eq!(query_param(&second, "email").as_deref(), Some("sent"));
-    assert_eq!(t.app().store.count_submissions(), 1);
+    assert_eq!(t.store().count_submissions(), 1);
     assert_eq!(t.fake.requests().len(), 1);
 
     let json = |body: &str| {
@@ -175,7 +175,7 @@ fn a_double_submit_returns_the_first_answer_and_mails_once() {
     let (a, b) = (json(body), json(body));
     assert_eq!(a["id"], b["id"]);
     assert_eq!(b["emails"][0]["status"], "sent");
-    assert_eq!(t.app().store.count_submissions(), 2);
+    assert_eq!(t.store().count_submissions(), 2);
 }
 
 #[test]
@@ -201,8 +201,8 @@ fn confirmations_to_one_address_are_capped_per_day_but_the_owner_still_hears() {
         .filter(|m| m["to"][0]["email"] == "victim@elsewhere.example")
         .count();
     assert_eq!(to_victim, 3);
-    let last = t.app().store.latest_submissions(None, 1).unwrap().remove(0);
-    let log = t.app().store.deliveries_of(last.id).unwrap();
+    let last = t.store().latest_submissions(None, 1).unwrap().remove(0);
+    let log = t.store().deliveries_of(last.id).unwrap();
     let confirmation = log.iter().find(|d| d.kind == "confirmation").unwrap();
     assert_eq!(
         confirmation.outcome.status,
@@ -280,5 +280,5 @@ fn hostile_input_gets_clear_errors_never_a_5xx() {
         assert!((400..500).contains(&code), "{ct}: {code}");
     }
     assert_eq!(t.client.get("/healthz").dispatch().status(), Status::Ok);
-    assert_eq!(t.app().store.count_submissions(), 0);
+    assert_eq!(t.store().count_submissions(), 0);
 }

@@ -69,8 +69,7 @@ fn post_quote(t: &TestApp, name: &str, extra: &[(&str, &str)]) -> kipekee::model
     assert_eq!(res.status(), Status::SeeOther, "{name}");
     let reference = common::query_param(res.headers().get_one("Location").unwrap(), "reference")
         .expect("reference");
-    t.app()
-        .store
+    t.store()
         .list_submissions(&Default::default(), None, 100)
         .unwrap()
         .items
@@ -83,7 +82,7 @@ fn post_quote(t: &TestApp, name: &str, extra: &[(&str, &str)]) -> kipekee::model
 fn times_are_shown_in_the_configured_zone() {
     let t = start_with(|f| f.merge(("timezone", "Africa/Nairobi")));
     let s = post_quote(&t, "Zoë", &[]);
-    let expected = t.app().config.timezone.human(s.created_at);
+    let expected = t.config().timezone.human(s.created_at);
     assert!(expected.ends_with(" EAT"), "{expected}");
 
     let sent = t.fake.delivered();
@@ -108,7 +107,7 @@ fn times_are_shown_in_the_configured_zone() {
         .dispatch()
         .into_string()
         .unwrap();
-    let iso = t.app().config.timezone.rfc3339(s.created_at);
+    let iso = t.config().timezone.rfc3339(s.created_at);
     assert!(iso.ends_with("+03:00"), "{iso}");
     assert!(
         list.contains(&format!("<time datetime=\"{iso}\" title=\"{expected}\">")),
@@ -284,8 +283,7 @@ fn test_submissions_are_not_counted_on_the_dashboard() {
         ..Default::default()
     };
     let all = t
-        .app()
-        .store
+        .store()
         .list_submissions(&with_tests, None, 10)
         .unwrap()
         .items;
@@ -295,11 +293,10 @@ fn test_submissions_are_not_counted_on_the_dashboard() {
         "the test was stored"
     );
     let starts = t
-        .app()
-        .config
+        .config()
         .timezone
         .day_starts(time::OffsetDateTime::now_utc());
-    let c = t.app().store.form_counts("quote", starts).unwrap();
+    let c = t.store().form_counts("quote", starts).unwrap();
     assert_eq!((c.today, c.week, c.total), (1, 1, 1));
 }
 

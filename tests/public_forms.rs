@@ -120,7 +120,7 @@ fn a_valid_quote_is_stored_and_mailed_in_one_round_trip() {
     let reference = query_param(&location, "reference").unwrap();
     assert!(confirmation["text"].as_str().unwrap().contains(&reference));
     assert!(admin["subject"].as_str().unwrap().contains(&reference));
-    let store = &t.app().store;
+    let store = t.store();
     let saved = store
         .submission_by_reference(&reference)
         .unwrap()
@@ -160,7 +160,7 @@ fn an_invalid_post_rerenders_the_form_with_422_errors_and_escaped_values() {
     assert!(body.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;"));
     assert!(!body.contains("<script>alert"));
     assert!(t.fake.requests().is_empty());
-    assert_eq!(t.app().store.count_submissions(), 0);
+    assert_eq!(t.store().count_submissions(), 0);
 }
 
 #[test]
@@ -287,7 +287,7 @@ fn a_job_application_stores_the_cv_and_attaches_it_for_the_jobs_inbox() {
         "the visitor does not get their CV back"
     );
 
-    let store = &t.app().store;
+    let store = t.store();
     let saved = store.submission_by_reference(&reference).unwrap().unwrap();
     assert_eq!(saved.files[0].filename, "Amani CV.pdf");
     assert_eq!(
@@ -315,7 +315,7 @@ fn a_cv_that_is_not_a_document_or_too_large_is_refused_and_nothing_is_stored() {
     let res = job_post(&t, "cv.pdf", &big);
     assert_eq!(res.status(), Status::UnprocessableEntity);
     assert!(res.into_string().unwrap().contains("larger than"));
-    assert_eq!(t.app().store.count_submissions(), 0);
+    assert_eq!(t.store().count_submissions(), 0);
     assert!(t.fake.requests().is_empty());
 }
 
@@ -347,7 +347,7 @@ fn a_body_over_the_limit_is_413_with_a_clear_message() {
         ))
         .dispatch();
     assert_eq!(res.status(), Status::PayloadTooLarge);
-    assert_eq!(t.app().store.count_submissions(), 0);
+    assert_eq!(t.store().count_submissions(), 0);
 }
 
 #[test]
@@ -379,7 +379,7 @@ fn newsletter_double_opt_in_confirms_welcomes_and_unsubscribes() {
         Status::SeeOther
     );
     assert_eq!(t.fake.delivered().len(), 1);
-    assert_eq!(t.app().store.subscribers().unwrap().len(), 1);
+    assert_eq!(t.store().subscribers().unwrap().len(), 1);
 
     // Mail link scanners open every link: GET and HEAD only ask.
     assert_eq!(t.client.head(path).dispatch().status(), Status::Ok);
@@ -389,7 +389,7 @@ fn newsletter_double_opt_in_confirms_welcomes_and_unsubscribes() {
     assert!(page.contains("reader@visitor.example"));
     assert!(page.contains(&format!("action=\"{path}\"")), "{page}");
     assert_eq!(t.fake.delivered().len(), 1, "a GET or HEAD sends nothing");
-    let sub = &t.app().store.subscribers().unwrap()[0];
+    let sub = &t.store().subscribers().unwrap()[0];
     assert_eq!(sub.state, kipekee::model::SubscriberState::Pending);
 
     let res = t.client.post(path).dispatch();
@@ -414,7 +414,7 @@ fn newsletter_double_opt_in_confirms_welcomes_and_unsubscribes() {
     let unsub_path = unsubscribe
         .trim_start_matches("<http://shop.test")
         .trim_end_matches('>');
-    let state = || t.app().store.subscribers().unwrap()[0].state;
+    let state = || t.store().subscribers().unwrap()[0].state;
     assert_eq!(t.client.head(unsub_path).dispatch().status(), Status::Ok);
     let page = t.client.get(unsub_path).dispatch().into_string().unwrap();
     let page = page.replace("&#x2F;", "/");
@@ -471,7 +471,7 @@ fn without_a_token_emails_are_rendered_stored_and_skipped() {
     let location = res.headers().get_one("Location").unwrap().to_string();
     assert_eq!(query_param(&location, "email").as_deref(), Some("skipped"));
     assert!(t.fake.requests().is_empty());
-    let store = &t.app().store;
+    let store = t.store();
     let s = store.latest_submissions(None, 1).unwrap().remove(0);
     assert_eq!(s.email_status, EmailStatus::Skipped);
     let log = store.deliveries_of(s.id).unwrap();
@@ -543,7 +543,7 @@ fn mailtrap_failures_keep_the_submission_and_tell_the_truth() {
         let thanks = t.client.get(&location).dispatch().into_string().unwrap();
         assert!(thanks.contains(said), "{fault:?}");
 
-        let store = &t.app().store;
+        let store = t.store();
         let s = store
             .latest_submissions(Some("quote"), 1)
             .unwrap()
@@ -617,7 +617,7 @@ fn a_filled_honeypot_is_stored_as_spam_and_mails_nothing() {
     let res = post_form(&t, "quote", &pairs);
     assert_eq!(res.status(), Status::SeeOther);
     assert!(t.fake.requests().is_empty());
-    let s = t.app().store.latest_submissions(None, 1).unwrap().remove(0);
+    let s = t.store().latest_submissions(None, 1).unwrap().remove(0);
     assert!(s.spam);
 }
 
@@ -655,7 +655,7 @@ fn cross_site_posts_are_accepted_only_from_allowed_origins() {
         .body(form_body(QUOTE))
         .dispatch();
     assert_eq!(res.status(), Status::Forbidden);
-    assert_eq!(t.app().store.count_submissions(), 0);
+    assert_eq!(t.store().count_submissions(), 0);
 
     let mut pairs = QUOTE.to_vec();
     pairs.push(("_next", "https://shop.example/thank-you"));
@@ -807,5 +807,5 @@ fn origin_null_is_treated_like_a_missing_origin() {
         .body(r#"{"full_name":"Ann","email":"ann@visitor.example","message":"hi"}"#)
         .dispatch();
     assert_eq!(res.status(), Status::Created);
-    assert_eq!(t.app().store.count_submissions(), 4);
+    assert_eq!(t.store().count_submissions(), 4);
 }

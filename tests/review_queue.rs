@@ -68,7 +68,7 @@ fn a_held_application_keeps_its_cv_and_approve_sends_what_was_held() {
     let bot = t.stored_behind(&job("https://bot.example"));
     assert!(bot.spam && bot.review.is_none());
     assert!(bot.files.is_empty(), "spam keeps no files");
-    assert!(t.app().store.file(bot.id, "cv").unwrap().is_none());
+    assert!(t.store().file(bot.id, "cv").unwrap().is_none());
     assert!(t.fake.requests().is_empty(), "nothing is mailed while held");
 
     log_in(&t);
@@ -102,7 +102,7 @@ fn a_held_application_keeps_its_cv_and_approve_sends_what_was_held() {
     assert!(mails
         .iter()
         .any(|m| m["to"][0]["email"] == "baraka@visitor.example"));
-    let after = t.app().store.submission(held.id).unwrap().unwrap();
+    let after = t.store().submission(held.id).unwrap().unwrap();
     assert!(after.review.is_none() && after.email_status == EmailStatus::Sent);
     assert!(!page(&t, "/admin").contains("wait for review"));
 }
@@ -125,11 +125,11 @@ fn accept_json_does_not_skip_the_trap_a_json_body_does_and_tokens_go_stale() {
         .unwrap()
         .iter()
         .all(|e| e["status"] == "skipped" && e["reason"].as_str().unwrap().contains("held")));
-    let last = t.app().store.latest_submissions(None, 1).unwrap().remove(0);
+    let last = t.store().latest_submissions(None, 1).unwrap().remove(0);
     assert!(last.review.is_some(), "url-encoded without _t: held");
     assert!(t.fake.requests().is_empty());
 
-    let stale = t.app().trap.token(now_ms() - 25 * 3600 * 1000);
+    let stale = t.trap().token(now_ms() - 25 * 3600 * 1000);
     let mut pairs = CONTACT.to_vec();
     pairs.push(("_t", &stale));
     let held = t.stored_behind(&post(&t, "contact", &pairs));
@@ -137,7 +137,7 @@ fn accept_json_does_not_skip_the_trap_a_json_body_does_and_tokens_go_stale() {
         held.review,
         Some(kipekee::model::SpamReason::StaleTimeToken)
     );
-    let fresh = t.app().trap.token(now_ms() - 30_000);
+    let fresh = t.trap().token(now_ms() - 30_000);
     let mut pairs = CONTACT.to_vec();
     pairs.push(("_t", &fresh));
     let ok = post(&t, "contact", &pairs);
@@ -154,7 +154,7 @@ fn accept_json_does_not_skip_the_trap_a_json_body_does_and_tokens_go_stale() {
         .body(r#"{"name":"Api","email":"api@visitor.example","message":"m"}"#)
         .dispatch();
     assert_eq!(res.status(), Status::Created);
-    let last = t.app().store.latest_submissions(None, 1).unwrap().remove(0);
+    let last = t.store().latest_submissions(None, 1).unwrap().remove(0);
     assert!(last.review.is_none(), "a JSON body cannot carry _t");
     assert_eq!(t.fake.requests().len(), 2);
 }
@@ -163,7 +163,7 @@ fn accept_json_does_not_skip_the_trap_a_json_body_does_and_tokens_go_stale() {
 fn a_back_button_correction_is_stored_and_mailed_as_an_edit_of_the_first() {
     let t = start();
     let idem = hidden(&page(&t, "/f/contact"), "_idem");
-    let shown = t.app().trap.token(now_ms() - 10_000);
+    let shown = t.trap().token(now_ms() - 10_000);
     let with = |message: &'static str| {
         vec![
             ("name", "Neema"),
@@ -249,5 +249,5 @@ fn a_key_used_elsewhere_or_whose_submission_was_deleted_never_swallows_a_post() 
     );
     let again: Value = res.into_json().unwrap();
     assert_ne!(again["id"], real["id"]);
-    assert_eq!(t.app().store.count_submissions(), 2);
+    assert_eq!(t.store().count_submissions(), 2);
 }

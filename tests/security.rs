@@ -424,7 +424,7 @@ mod in_process {
         let body = json!({ "name": "Asha", "email": "asha@visitor.example", "message": "hi" });
         let created: Value = post_json(&t, body).into_json().unwrap();
         let id = created["id"].as_str().unwrap().parse().unwrap();
-        let delivery = t.app().store.deliveries_of(id).unwrap()[0].id;
+        let delivery = t.store().deliveries_of(id).unwrap()[0].id;
         for path in [
             "/".to_string(),
             "/f/quote".into(),

@@ -124,7 +124,7 @@ fn with_the_webhook_on_and_a_sandbox_the_checklist_says_so() {
 fn no_secret_appears_on_the_settings_page() {
     let t = start(true);
     log_in(&t);
-    let hash = t.app().config.admin_password_hash.as_ref().expect("a hash");
+    let hash = t.config().admin_password_hash.as_ref().expect("a hash");
     let hash = hash.expose();
     let p = settings(&t);
     for secret in [fake_mailtrap::TOKEN, SECRET, METRICS_TOKEN, hash] {
@@ -157,7 +157,7 @@ fn each_form_has_its_address_and_a_snippet_that_works_from_the_allowed_site() {
         .skip(1)
         .filter_map(|s| s.split('"').next())
         .collect();
-    let def = t.app().forms.get("quote").expect("the quote form");
+    let def = t.config().forms.get("quote").expect("the quote form");
     let mut expected: Vec<&str> = def.fields.iter().map(|f| f.name.as_str()).collect();
     expected.push("_gotcha");
     assert_eq!(names, expected, "{snippet}");
@@ -175,7 +175,7 @@ fn each_form_has_its_address_and_a_snippet_that_works_from_the_allowed_site() {
         ]))
         .dispatch();
     assert_eq!(res.status(), Status::SeeOther);
-    let stored = t.app().store.latest_submissions(None, 1).unwrap().remove(0);
+    let stored = t.store().latest_submissions(None, 1).unwrap().remove(0);
     assert_eq!(stored.review, None, "not held for review");
     assert!(!stored.spam);
     assert_eq!(t.fake.requests().len(), 1, "its emails went out");

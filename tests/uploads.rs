@@ -67,7 +67,7 @@ fn real_cvs_from_word_processors_are_accepted_stored_and_attached() {
         assert_eq!(res.status(), Status::SeeOther, "{name}");
         let location = res.headers().get_one("Location").unwrap().to_string();
         let reference = query_param(&location, "reference").unwrap();
-        let store = &t.app().store;
+        let store = t.store();
         let saved = store.submission_by_reference(&reference).unwrap().unwrap();
         assert_eq!(saved.files[0].filename, format!("My CV.{ext}"), "{name}");
         assert_eq!(
@@ -138,7 +138,7 @@ fn impostors_get_422_with_a_clear_message_and_nothing_is_stored() {
             .unwrap()
             .contains("is not a PDF"));
     }
-    assert_eq!(t.app().store.count_submissions(), 0);
+    assert_eq!(t.store().count_submissions(), 0);
     assert!(t.fake.requests().is_empty());
     assert_eq!(temp_files(&t), 0);
 }
@@ -146,7 +146,7 @@ fn impostors_get_422_with_a_clear_message_and_nothing_is_stored() {
 #[test]
 fn an_oversize_cv_re_renders_the_form_with_every_typed_value_kept() {
     let t = TestApp::start();
-    let limit = t.app().config.max_upload_bytes;
+    let limit = t.config().max_upload_bytes;
     assert_eq!(limit, 5 * 1024 * 1024, "the default limit");
     // A phone scan: a real PDF grown past the limit (its size is all that is checked).
     let mut scan = cv_fixture("cv.pdf");
@@ -181,7 +181,7 @@ fn an_oversize_cv_re_renders_the_form_with_every_typed_value_kept() {
         .as_str()
         .unwrap()
         .contains("larger than 5 MiB"));
-    assert_eq!(t.app().store.count_submissions(), 0);
+    assert_eq!(t.store().count_submissions(), 0);
     assert_eq!(temp_files(&t), 0);
 }
 
@@ -214,7 +214,7 @@ fn only_a_body_over_the_hard_cap_is_413_in_the_site_layout() {
     // Under the cap but over the upload limit: the form again, not 413.
     let res = post(&t, application("cv.pdf", &huge[..100 * 1024], false), false);
     assert_eq!(res.status(), Status::UnprocessableEntity);
-    assert_eq!(t.app().store.count_submissions(), 0);
+    assert_eq!(t.store().count_submissions(), 0);
     assert_eq!(temp_files(&t), 0);
 }
 
@@ -243,7 +243,7 @@ fn below_the_free_space_floor_posts_get_507_and_nothing_is_written() {
         .dispatch();
     assert_eq!(res.status(), Status::InsufficientStorage);
 
-    assert_eq!(t.app().store.count_submissions(), 0);
+    assert_eq!(t.store().count_submissions(), 0);
     assert!(t.fake.requests().is_empty());
     assert_eq!(temp_files(&t), 0);
 
@@ -269,7 +269,7 @@ fn a_bots_post_keeps_no_files() {
         "a bot sees the normal answer"
     );
     let saved = t.stored_behind(&res);
-    let store = &t.app().store;
+    let store = t.store();
     assert!(saved.spam);
     assert!(saved.files.is_empty());
     assert_eq!(store.file(saved.id, "cv").unwrap(), None);
@@ -322,14 +322,14 @@ fn a_cv_is_kept_when_another_field_sends_the_form_back() {
         "no need to choose it again: {input}"
     );
     let token = kept_token(&html);
-    assert_eq!(t.app().store.count_submissions(), 0);
+    assert_eq!(t.store().count_submissions(), 0);
 
     // The corrected post, with no file chosen this time.
     let fixed = application_with("amina@visitor.example", ("", b""), &[("_kept_cv", &token)]);
     let res = post(&t, fixed, false);
     assert_eq!(res.status(), Status::SeeOther);
     let saved = t.stored_behind(&res);
-    let store = &t.app().store;
+    let store = t.store();
     assert_eq!(saved.files[0].filename, "Amina CV.docx");
     assert_eq!(store.file(saved.id, "cv").unwrap().unwrap(), cv);
     let owner = t
@@ -371,7 +371,7 @@ fn a_new_file_replaces_the_kept_one_and_a_kept_file_serves_its_own_form_only() {
     let res = post(&t, replaced, false);
     assert_eq!(res.status(), Status::SeeOther);
     let saved = t.stored_behind(&res);
-    let store = &t.app().store;
+    let store = t.store();
     assert_eq!(saved.files[0].filename, "new.pdf");
     assert_eq!(store.file(saved.id, "cv").unwrap().unwrap(), pdf);
     assert_eq!(

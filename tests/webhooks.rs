@@ -17,7 +17,7 @@ use serde_json::Value;
 fn every_message_carries_its_reference_submission_and_delivery() {
     let t = start();
     quote(&t, "anna@visitor.example");
-    let sub = t.app().store.latest_submissions(None, 1).unwrap().remove(0);
+    let sub = t.store().latest_submissions(None, 1).unwrap().remove(0);
     let issued = t.fake.issued();
     assert_eq!(
         issued.len(),
@@ -199,12 +199,7 @@ fn an_unknown_attempt_reported_delivered_becomes_sent() {
     );
     assert_eq!(after.inbox.unwrap().state, InboxState::Delivered);
     let summary = |t: &TestApp| {
-        let sub = t
-            .app()
-            .store
-            .submission(after.submission_id)
-            .unwrap()
-            .unwrap();
+        let sub = t.store().submission(after.submission_id).unwrap().unwrap();
         sub.email_status
     };
     assert_eq!(
@@ -231,7 +226,7 @@ fn the_newsletter_follows_the_reader() {
     assert_eq!(hook(&t, &[e], Payload::Jsonl, None), Status::Ok);
     let state = |a: &str| {
         let email = kipekee::model::EmailAddress::parse(a).unwrap();
-        t.app().store.subscriber(&email).unwrap().unwrap().state
+        t.store().subscriber(&email).unwrap().unwrap().state
     };
     assert_eq!(
         state("reader@visitor.example"),
@@ -249,7 +244,7 @@ fn a_sandbox_inbox_receives_every_email_and_the_panel_says_so() {
     quote(&t, "anna@visitor.example");
     let paths: Vec<String> = t.fake.requests().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, vec!["/api/batch/4242".to_string()]);
-    let config = &t.app().config;
+    let config = t.config();
     assert!(config
         .warnings()
         .iter()
@@ -357,7 +352,7 @@ fn the_real_binary_takes_signed_events_and_refuses_forged_ones() {
 
 /// Moves every attempt of a submission `minutes` into the past, as if it had been made then.
 fn backdate(t: &TestApp, submission: kipekee::model::SubmissionId, minutes: i64) {
-    let store = &t.app().store;
+    let store = t.store();
     let log: Vec<_> = store
         .deliveries_of(submission)
         .unwrap()
@@ -414,7 +409,7 @@ fn an_unknown_attempt_no_event_confirms_in_30_minutes_is_offered_for_resending()
         "a resend of that email is offered: {asked}"
     );
     assert_eq!(t.fake.requests().len(), 1, "nothing was resent by itself");
-    assert_eq!(t.app().store.pending_retries(), 0, "nor queued");
+    assert_eq!(t.store().pending_retries(), 0, "nor queued");
 
     let e = webhooks::event("delivery", &anna, "evt-late");
     assert_eq!(hook(&t, &[e], Payload::Json, None), Status::Ok);
@@ -510,10 +505,9 @@ fn a_bounce_leaves_the_dashboard_once_a_resend_goes_through() {
         retry_after: None,
     });
     resend(&t);
-    let store = &t.app().store;
+    let store = t.store();
     let statuses = |t: &TestApp| -> Vec<EmailStatus> {
-        t.app()
-            .store
+        t.store()
             .deliveries_of(id)
             .unwrap()
             .iter()

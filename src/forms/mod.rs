@@ -216,9 +216,9 @@ impl FormDef {
     }
 }
 
-/// The enabled forms, in index order.
+/// The enabled forms, in index order. Cheap to clone: the services share one list.
 #[derive(Debug, Clone)]
-pub struct Forms(Vec<(String, FormDef)>);
+pub struct Forms(std::sync::Arc<[(String, FormDef)]>);
 
 impl Forms {
     pub fn new(defs: &BTreeMap<String, FormDef>) -> Forms {
@@ -228,7 +228,7 @@ impl Forms {
             .map(|(s, d)| (s.clone(), d.clone()))
             .collect();
         forms.sort_by_key(|(slug, d)| (d.position, slug.clone()));
-        Forms(forms)
+        Forms(forms.into())
     }
 
     pub fn get(&self, slug: &str) -> Option<&FormDef> {

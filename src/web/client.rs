@@ -9,8 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 
+use crate::config::AppConfig;
 use crate::config::TrustedProxies;
-use crate::App;
 
 /// The visitor's address: the TCP peer, or, when the peer is a trusted proxy and
 /// `ROCKET_IP_HEADER` names a header, the right-most address in that header that is not a
@@ -42,8 +42,8 @@ fn decide(req: &Request<'_>) -> Option<IpAddr> {
     let default_trust = TrustedProxies::default();
     let trusted = req
         .rocket()
-        .state::<App>()
-        .map_or(&default_trust, |app| &app.config.trusted_proxies);
+        .state::<AppConfig>()
+        .map_or(&default_trust, |config| &config.trusted_proxies);
     if !peer.is_some_and(|p| trusted.contains(p)) {
         return peer;
     }

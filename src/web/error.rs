@@ -10,10 +10,10 @@ use rocket::{catch, catchers, Catcher};
 use serde_json::json;
 use tera::Context;
 
+use super::page::Page;
 use crate::i18n::Catalogue;
 use crate::space::SpaceError;
 use crate::store::StoreError;
-use crate::App;
 
 /// What a visitor reads when a post is over `KIPEKEE_MAX_BODY_BYTES` (or a JSON or
 /// url-encoded post over its own limit).
@@ -123,8 +123,8 @@ impl<'r> Responder<'r, 'static> for Error {
         }
         // The admin panel stays English (issue 13 item 2 covers the visitor's side).
         let english = crate::i18n::english();
-        let strings = match req.rocket().state::<App>() {
-            Some(app) if !req.uri().path().starts_with("/admin") => app.templates.strings(),
+        let strings = match Page::of(req.rocket()) {
+            Some(page) if !req.uri().path().starts_with("/admin") => page.strings(),
             _ => english,
         };
         let message = self.public_message(strings);
@@ -153,13 +153,13 @@ impl<'r> Responder<'r, 'static> for Error {
 /// The error in the site's layout, or in the admin's own layout for a logged-in owner on an
 /// `/admin` page.
 fn error_page(req: &Request<'_>, status: Status, title: &str, message: &str) -> String {
-    let Some(app) = req.rocket().state::<App>() else {
+    let Some(page) = Page::of(req.rocket()) else {
         return format!("{} {}", status.code, tera::escape_html(message));
     };
     let admin =
         req.uri().path().starts_with("/admin") && !req.uri().path().starts_with("/admin/login");
     let (template, mut ctx) = match admin
-        .then(|| crate::web::admin::layout_context(req, app))
+        .then(|| crate::web::admin::layout_context(req, page))
         .flatten()
     {
         Some(ctx) => ("admin/error.html", ctx),
@@ -167,9 +167,9 @@ fn error_page(req: &Request<'_>, status: Status, title: &str, message: &str) -> 
     };
     ctx.insert("status", &status.code);
     ctx.insert("title", title);
-    ctx.insert("site_name", app.config.site_name());
+    ctx.insert("site_name", page.config.site_name());
     ctx.insert("message", message);
-    app.templates
+    page.templates
         .render(template, &ctx)
         .unwrap_or_else(|_| format!("{} {}", status.code, tera::escape_html(message)))
 }

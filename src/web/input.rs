@@ -12,10 +12,12 @@ use serde_json::Value;
 
 use super::client::ClientAddr;
 use super::error::wants_json;
+use super::page::{Page, Site};
 use super::Error;
+use crate::config::AppConfig;
 use crate::forms::temp;
 use crate::forms::{RawFile, RawInput, MAX_FIELDS};
-use crate::App;
+use crate::space::DiskFloor;
 
 /// Most bytes of a multipart text part that is not a file (a textarea sent as a part).
 const TEXT_PART_LIMIT: rocket::data::ByteUnit = rocket::data::ByteUnit::Kibibyte(64);
@@ -29,7 +31,7 @@ impl<'r> FromData<'r> for Posted {
 
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
         // Below the free-space floor nothing is read, so nothing is half-written.
-        if let Some(Err(e)) = req.rocket().state::<App>().map(|app| app.disk.check()) {
+        if let Some(Err(e)) = req.rocket().state::<DiskFloor>().map(DiskFloor::check) {
             let e = Error::InsufficientStorage(e);
             return Outcome::Error((e.status(), e));
         }
@@ -129,10 +131,10 @@ impl<'r> FromForm<'r> for Fields {
 
     async fn push_data(ctxt: &mut Self::Context, field: DataField<'r, '_>) {
         let name = field.name.source().to_string();
-        let Some(app) = field.request.rocket().state::<App>() else {
+        let Some(config) = field.request.rocket().state::<AppConfig>() else {
             return;
         };
-        let max = app.config.max_upload_bytes;
+        let max = config.max_upload_bytes;
         let filename = field
             .file_name
             .map(|f| f.dangerous_unsafe_unsanitized_raw().as_str().to_string());
@@ -149,7 +151,7 @@ impl<'r> FromForm<'r> for Fields {
         }
         // One byte over the limit tells "too large" apart from "exactly the limit".
         let part = field.data.open((max + 1).bytes());
-        match temp::receive(&app.config.data_dir, part, max).await {
+        match temp::receive(&config.data_dir, part, max).await {
             Ok(content) => ctxt.raw.files.push(RawFile {
                 field: name,
                 filename,
@@ -188,9 +190,9 @@ pub struct Visitor {
 
 impl Visitor {
     /// Cross-site posts are accepted only from `KIPEKEE_ALLOWED_ORIGINS`.
-    pub fn check_origin(&self, app: &App) -> Result<(), Error> {
+    pub fn check_origin(&self, config: &AppConfig) -> Result<(), Error> {
         match &self.origin {
-            Some(origin) if !self.same_origin && !app.config.allowed_origins.contains(origin) => {
+            Some(origin) if !self.same_origin && !config.allowed_origins.contains(origin) => {
                 Err(Error::Forbidden(format!(
                     "Posts from {origin} are not allowed. The site owner can add it to KIPEKEE_ALLOWED_ORIGINS."
                 )))
@@ -201,9 +203,10 @@ impl Visitor {
 
     /// Formspree's `_next`, if it points at this server or an allowed origin
     /// (`redirect::safe_next`).
-    pub fn allowed_next(&self, app: &App, next: Option<&str>) -> Option<String> {
+    pub fn allowed_next(&self, page: Page<'_>, next: Option<&str>) -> Option<String> {
         let next = next?;
-        let safe = super::redirect::safe_next(next, &app.public_base, &app.config.allowed_origins);
+        let safe =
+            super::redirect::safe_next(next, &page.site.public_base, &page.config.allowed_origins);
         if safe.is_none() {
             tracing::warn!("_next ignored: it does not lead to this site or an origin in KIPEKEE_ALLOWED_ORIGINS");
         }
@@ -224,7 +227,7 @@ impl<'r> FromRequest<'r> for Visitor {
             .filter(|o| !o.trim().eq_ignore_ascii_case("null"))
             .map(str::to_string);
         let host = req.headers().get_one("Host").unwrap_or("");
-        let public = req.rocket().state::<App>().map(|a| a.public_base.as_str());
+        let public = req.rocket().state::<Site>().map(|s| s.public_base.as_str());
         let same_origin = origin.as_deref().is_none_or(|o| {
             Some(o) == public || o == format!("http://{host}") || o == format!("https://{host}")
         });

@@ -4,11 +4,11 @@
 use rocket::response::content::RawHtml;
 use rocket::{get, post, routes, Route, State};
 
-use super::public::{base_context, page};
+use super::page::Page;
 use super::{Error, LinkKind};
 use crate::model::{Subscriber, SubscriberState};
-use crate::submit;
-use crate::App;
+use crate::store::Store;
+use crate::submit::Intake;
 
 pub fn routes() -> Vec<Route> {
     routes![
@@ -30,29 +30,32 @@ struct LinkPage<'a> {
     button: Option<(String, &'a str)>,
 }
 
-fn link_page(app: &App, p: LinkPage<'_>) -> Result<RawHtml<String>, Error> {
-    let strings = app.templates.strings();
-    let mut ctx = base_context(app);
+fn link_page(page: Page<'_>, p: LinkPage<'_>) -> Result<RawHtml<String>, Error> {
+    let strings = page.strings();
+    let mut ctx = page.context();
     ctx.insert("title", strings.text(p.title));
     ctx.insert("message", strings.text(p.message));
     ctx.insert("email", &p.email);
     ctx.insert("action", &p.button.as_ref().map(|b| b.0.as_str()));
     ctx.insert("button", &p.button.as_ref().map(|b| strings.text(b.1)));
-    page(app, "public/link.html", &ctx)
+    page.render("public/link.html", &ctx)
 }
 
 /// Emailed links never act on `GET` or `HEAD`: mail link scanners (Safe Links, Proofpoint,
 /// Mimecast, Gmail's prefetch) open every link. The page asks; only the button's `POST` acts.
 #[get("/confirm/<token>")]
-fn confirm_page(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
-    let sub = app
-        .store
+fn confirm_page(
+    token: &str,
+    page: Page<'_>,
+    store: &State<Store>,
+) -> Result<RawHtml<String>, Error> {
+    let sub = store
         .subscriber_for_link(token)?
         .filter(|s| s.confirm_token == token && s.state != SubscriberState::Unsubscribed)
         .ok_or(Error::ExpiredLink(LinkKind::Confirm))?;
     if sub.state == SubscriberState::Confirmed {
         return link_page(
-            app,
+            page,
             LinkPage {
                 title: "link.subscribed_title",
                 message: "link.already_confirmed",
@@ -62,7 +65,7 @@ fn confirm_page(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error>
         );
     }
     link_page(
-        app,
+        page,
         LinkPage {
             title: "link.confirm_title",
             message: "link.confirm_message",
@@ -73,12 +76,17 @@ fn confirm_page(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error>
 }
 
 #[post("/confirm/<token>")]
-async fn confirm(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
-    let sub = submit::confirm_subscription(app, token)
+async fn confirm(
+    token: &str,
+    page: Page<'_>,
+    intake: &State<Intake>,
+) -> Result<RawHtml<String>, Error> {
+    let sub = intake
+        .confirm_subscription(token)
         .await?
         .ok_or(Error::ExpiredLink(LinkKind::Confirm))?;
     link_page(
-        app,
+        page,
         LinkPage {
             title: "link.subscribed_title",
             message: "link.confirmed",
@@ -89,17 +97,20 @@ async fn confirm(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error
 }
 
 #[get("/unsubscribe/<token>")]
-fn unsubscribe_page(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
-    let sub = app
-        .store
+fn unsubscribe_page(
+    token: &str,
+    page: Page<'_>,
+    store: &State<Store>,
+) -> Result<RawHtml<String>, Error> {
+    let sub = store
         .subscriber_for_link(token)?
         .filter(|s| s.unsubscribe_token == token)
         .ok_or(Error::ExpiredLink(LinkKind::Unsubscribe))?;
     if sub.state == SubscriberState::Unsubscribed {
-        return unsubscribed_page(app, &sub);
+        return unsubscribed_page(page, &sub);
     }
     link_page(
-        app,
+        page,
         LinkPage {
             title: "link.unsubscribe_title",
             message: "link.unsubscribe_message",
@@ -109,9 +120,9 @@ fn unsubscribe_page(token: &str, app: &State<App>) -> Result<RawHtml<String>, Er
     )
 }
 
-fn unsubscribed_page(app: &App, sub: &Subscriber) -> Result<RawHtml<String>, Error> {
+fn unsubscribed_page(page: Page<'_>, sub: &Subscriber) -> Result<RawHtml<String>, Error> {
     link_page(
-        app,
+        page,
         LinkPage {
             title: "link.unsubscribed_title",
             message: "link.unsubscribed_message",
@@ -127,19 +138,25 @@ fn unsubscribed_page(app: &App, sub: &Subscriber) -> Result<RawHtml<String>, Err
 /// The page's button and RFC 8058 one-click unsubscribe alike (mail clients post
 /// `List-Unsubscribe=One-Click` from `List-Unsubscribe-Post`, from any origin).
 #[post("/unsubscribe/<token>")]
-async fn unsubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
-    let sub = app
-        .store
+async fn unsubscribe(
+    token: &str,
+    page: Page<'_>,
+    store: &State<Store>,
+) -> Result<RawHtml<String>, Error> {
+    let sub = store
         .unsubscribe(token)
         .await?
         .ok_or(Error::ExpiredLink(LinkKind::Unsubscribe))?;
-    unsubscribed_page(app, &sub)
+    unsubscribed_page(page, &sub)
 }
 
 #[post("/resubscribe/<token>")]
-async fn resubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
-    let sub = app
-        .store
+async fn resubscribe(
+    token: &str,
+    page: Page<'_>,
+    store: &State<Store>,
+) -> Result<RawHtml<String>, Error> {
+    let sub = store
         .resubscribe(token)
         .await?
         .ok_or(Error::ExpiredLink(LinkKind::Unsubscribe))?;
@@ -149,7 +166,7 @@ async fn resubscribe(token: &str, app: &State<App>) -> Result<RawHtml<String>, E
         "link.almost_there"
     };
     link_page(
-        app,
+        page,
         LinkPage {
             title: "link.resubscribed_title",
             message,

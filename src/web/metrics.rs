@@ -9,7 +9,13 @@ use rocket::{get, routes, Request, Response, Route, State};
 
 use serde_json::json;
 
-use crate::App;
+use std::sync::Arc;
+
+use crate::config::AppConfig;
+use crate::mail::Mailtrap;
+use crate::metrics::Metrics;
+use crate::space::DiskFloor;
+use crate::store::Store;
 
 pub fn routes() -> Vec<Route> {
     routes![metrics, healthz]
@@ -25,14 +31,14 @@ impl<'r> FromRequest<'r> for Scraper {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        let Some(app) = req.rocket().state::<App>() else {
+        let Some(config) = req.rocket().state::<AppConfig>() else {
             return Outcome::Error((Status::InternalServerError, ()));
         };
         let bearer = req
             .headers()
             .get_one("Authorization")
             .and_then(|h| h.strip_prefix("Bearer "));
-        let token_ok = match (&app.config.metrics_token, bearer) {
+        let token_ok = match (&config.metrics_token, bearer) {
             (Some(token), Some(given)) => same(token.expose().as_bytes(), given.as_bytes()),
             _ => false,
         };
@@ -60,10 +66,10 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 #[get("/metrics")]
-fn metrics(_scraper: Scraper, app: &State<App>) -> (ContentType, String) {
+fn metrics(_scraper: Scraper, metrics: &State<Arc<Metrics>>) -> (ContentType, String) {
     let text =
         ContentType::new("text", "plain").with_params([("version", "0.0.4"), ("charset", "utf-8")]);
-    (text, app.metrics.render())
+    (text, metrics.render())
 }
 
 /// Counts posts to a configured form that were turned away before being stored.
@@ -95,9 +101,12 @@ impl Fairing for RejectedPosts {
             _ => return,
         };
         // Only configured forms: a slug in a label must not be the visitor's choice.
-        if let Some(app) = req.rocket().state::<App>() {
-            if app.config.forms.contains_key(slug) {
-                app.metrics.rejected(slug, outcome);
+        let rocket = req.rocket();
+        if let (Some(config), Some(metrics)) =
+            (rocket.state::<AppConfig>(), rocket.state::<Arc<Metrics>>())
+        {
+            if config.forms.contains_key(slug) {
+                metrics.rejected(slug, outcome);
             }
         }
     }
@@ -110,9 +119,14 @@ pub const DISK_FULL: &str = "disk_full";
 /// the last Mailtrap error only go to whoever may scrape `/metrics` (a direct loopback
 /// client or the metrics token). Security review #14.
 #[get("/healthz")]
-fn healthz(app: &State<App>, insider: Option<Scraper>) -> (Status, (ContentType, String)) {
-    let health = crate::health::DeliveryHealth::of(&app.store);
-    let schema = match app.store.check() {
+fn healthz(
+    store: &State<Store>,
+    disk: &State<DiskFloor>,
+    mailer: &State<Arc<Mailtrap>>,
+    insider: Option<Scraper>,
+) -> (Status, (ContentType, String)) {
+    let health = crate::health::DeliveryHealth::of(store);
+    let schema = match store.check() {
         Ok(schema) => schema,
         Err(e) => {
             tracing::error!("health check: {e}");
@@ -123,7 +137,7 @@ fn healthz(app: &State<App>, insider: Option<Scraper>) -> (Status, (ContentType,
             );
         }
     };
-    let (status, cause) = match app.disk.check() {
+    let (status, cause) = match disk.check() {
         Err(_) => ("degraded", Some(DISK_FULL)),
         Ok(()) => (health.status(), health.cause()),
     };
@@ -135,8 +149,8 @@ fn healthz(app: &State<App>, insider: Option<Scraper>) -> (Status, (ContentType,
         body["detail"] = json!(health.detail());
         body["version"] = json!(env!("CARGO_PKG_VERSION"));
         body["schema_version"] = json!(schema);
-        body["submissions"] = json!(app.store.count_submissions());
-        body["mailtrap"] = json!(if app.mailer.is_configured() {
+        body["submissions"] = json!(store.count_submissions());
+        body["mailtrap"] = json!(if mailer.is_configured() {
             "configured"
         } else {
             "not configured"

@@ -10,20 +10,48 @@ pub mod hooks;
 mod input;
 mod links;
 pub mod metrics;
+mod page;
 mod public;
 mod redirect;
 
 use rocket::{Build, Rocket};
 
 pub use error::{Error, LinkKind};
+pub use page::{Page, Site};
 
-use crate::App;
+use crate::forms::spam::{RateLimiter, TimeTrap};
+use crate::space::DiskFloor;
 
-pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
-    let allowed = app.config.allowed_origins.clone();
-    let https = app.public_base.starts_with("https://");
+/// The state only the web layer uses, built by the composition root (`crate::rocket`).
+pub struct WebState {
+    pub admin_password: admin::AdminPassword,
+    /// The signed time field of form pages.
+    pub trap: TimeTrap,
+    pub rate_limit: RateLimiter,
+    /// `KIPEKEE_MIN_FREE_BYTES` on the data dir's file system.
+    pub disk: DiskFloor,
+    /// Absolute base of the site's links, without a trailing slash.
+    pub public_base: String,
+}
+
+/// Mounts the routes, catchers and fairings on a Rocket that already manages the services,
+/// and manages the web layer's own state, each part on its own.
+pub fn mount(rocket: Rocket<Build>, state: WebState) -> Rocket<Build> {
+    let site = Site {
+        public_base: state.public_base,
+    };
+    let allowed = rocket
+        .state::<crate::config::AppConfig>()
+        .map(|c| c.allowed_origins.clone())
+        .unwrap_or_default();
+    let https = site.https();
     rocket
-        .manage(app)
+        .manage(site)
+        .manage(state.admin_password)
+        .manage(state.trap)
+        .manage(state.rate_limit)
+        .manage(state.disk)
+        .manage(admin::LoginThrottle::default())
         .mount("/", public::routes())
         .mount("/", links::routes())
         .mount("/assets", assets::routes())
@@ -32,26 +60,10 @@ pub fn mount(rocket: Rocket<Build>, app: App) -> Rocket<Build> {
         .mount("/", hooks::routes())
         .register("/", error::catchers())
         .register("/admin", admin::catchers())
-        .manage(admin::LoginThrottle::default())
         .attach(fairings::RequestLog)
         .attach(fairings::Cors { allowed })
         .attach(shield())
         .attach(fairings::SecurityHeaders { https })
-        .manage(crate::shutdown::Background::default())
-        .attach(rocket::fairing::AdHoc::on_liftoff(
-            "retry worker",
-            |rocket| {
-                Box::pin(async move {
-                    let state = (
-                        rocket.state::<App>(),
-                        rocket.state::<crate::shutdown::Background>(),
-                    );
-                    if let (Some(app), Some(background)) = state {
-                        background.spawn(crate::retry::run(app.clone(), rocket.shutdown()));
-                    }
-                })
-            },
-        ))
         .attach(metrics::RejectedPosts)
 }
 

@@ -5,44 +5,36 @@
 use std::collections::BTreeMap;
 
 use rocket::http::{ContentType, Header, Status};
+use rocket::request::{self, FromRequest};
 use rocket::response::content::RawHtml;
 use rocket::response::{self, Responder};
 use rocket::serde::json::Json;
 use rocket::{get, options, post, routes, Request, Route, State};
 use serde_json::{json, Value};
-use tera::Context;
 
 use super::input::{Posted, Visitor};
+use super::page::Page;
 use super::Error;
+use crate::forms::spam::{RateLimiter, TimeTrap};
 use crate::forms::{self, FieldErrors, FormDef, FormKind};
 use crate::model::{EmailStatus, SpamReason};
-use crate::submit::{self, Accepted};
-use crate::App;
+use crate::space::DiskFloor;
+use crate::submit::{Accepted, Intake};
 
 pub fn routes() -> Vec<Route> {
     routes![index, form_page, form_submit, form_preflight, thanks_page]
 }
 
-pub(super) fn page(app: &App, name: &str, ctx: &Context) -> Result<RawHtml<String>, Error> {
-    Ok(RawHtml(app.templates.render(name, ctx)?))
-}
-
-pub(super) fn base_context(app: &App) -> Context {
-    let mut ctx = Context::new();
-    ctx.insert("site_name", app.config.site_name());
-    ctx
-}
-
 #[get("/")]
-fn index(app: &State<App>) -> Result<RawHtml<String>, Error> {
-    let forms: Vec<Value> = app
+fn index(page: Page<'_>) -> Result<RawHtml<String>, Error> {
+    let forms: Vec<Value> = page
         .forms
         .iter()
         .map(|(slug, f)| json!({ "slug": slug, "title": f.title, "intro": f.intro }))
         .collect();
-    let mut ctx = base_context(app);
+    let mut ctx = page.context();
     ctx.insert("forms", &forms);
-    page(app, "public/index.html", &ctx)
+    page.render("public/index.html", &ctx)
 }
 
 /// A file kept for the form shown again: its token and its cleaned name, by field.
@@ -51,13 +43,13 @@ type KeptFiles = BTreeMap<String, (String, String)>;
 /// The form with what the visitor typed, the files it keeps and the message of each field in
 /// error.
 fn form_html(
-    app: &App,
+    (page, trap): (Page<'_>, &TimeTrap),
     slug: &str,
     def: &FormDef,
     (values, kept): (&BTreeMap<String, String>, &KeptFiles),
     errors: &FieldErrors,
 ) -> Result<RawHtml<String>, Error> {
-    let strings = app.templates.strings();
+    let strings = page.strings();
     let fields: Vec<Value> = def
         .fields
         .iter()
@@ -68,7 +60,7 @@ fn form_html(
                 "accept": f.accept.iter().map(|t| format!(".{}", t.extension())).collect::<Vec<_>>().join(","),
                 "hint": (f.kind == forms::FieldKind::File).then(|| strings.t("form.file_hint", &[
                     ("types", &strings.list_or(&forms::labels(&f.accept))),
-                    ("size", &strings.size(app.config.max_upload_bytes)),
+                    ("size", &strings.size(page.config.max_upload_bytes)),
                 ])),
                 "value": values.get(&f.name), "error": errors.get(&f.name),
                 "kept": kept.get(&f.name).map(|(token, name)| json!({
@@ -77,16 +69,16 @@ fn form_html(
             })
         })
         .collect();
-    let mut ctx = base_context(app);
+    let mut ctx = page.context();
     ctx.insert("slug", slug);
     ctx.insert("form", def);
     ctx.insert("fields", &fields);
     ctx.insert("has_file", &fields.iter().any(|f| f["kind"] == "file"));
     ctx.insert("error_count", &errors.len());
     ctx.insert("form_error", &errors.get("_form"));
-    ctx.insert("shown_at", &app.trap.token(unix_now_ms()));
+    ctx.insert("shown_at", &trap.token(unix_now_ms()));
     ctx.insert("idempotency_key", &one_time_token());
-    page(app, "public/form.html", &ctx)
+    page.render("public/form.html", &ctx)
 }
 
 fn unix_now() -> u64 {
@@ -103,15 +95,40 @@ fn one_time_token() -> String {
 }
 
 #[get("/f/<slug>")]
-fn form_page(slug: &str, app: &State<App>) -> Result<RawHtml<String>, Error> {
-    let def = app.forms.get(slug).ok_or(Error::NotFound)?;
+fn form_page(slug: &str, page: Page<'_>, trap: &State<TimeTrap>) -> Result<RawHtml<String>, Error> {
+    let def = page.forms.get(slug).ok_or(Error::NotFound)?;
     form_html(
-        app,
+        (page, trap),
         slug,
         def,
         (&BTreeMap::new(), &KeptFiles::new()),
         &FieldErrors::new(),
     )
+}
+
+/// The web layer's checks on a post that come before the intake: the time trap, the rate
+/// limit and the free-space floor.
+pub struct Gate<'r> {
+    trap: &'r TimeTrap,
+    rate_limit: &'r RateLimiter,
+    disk: &'r DiskFloor,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Gate<'r> {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let r = req.rocket();
+        match (r.state(), r.state(), r.state()) {
+            (Some(trap), Some(rate_limit), Some(disk)) => request::Outcome::Success(Gate {
+                trap,
+                rate_limit,
+                disk,
+            }),
+            _ => request::Outcome::Error((Status::InternalServerError, ())),
+        }
+    }
 }
 
 /// Every answer `POST /f/<slug>` can give besides an `Error`.
@@ -142,16 +159,18 @@ async fn form_submit(
     posted: Result<Posted, Error>,
     visitor: Visitor,
     content_type: Option<&ContentType>,
-    app: &State<App>,
+    page: Page<'_>,
+    intake: &State<Intake>,
+    gate: Gate<'_>,
 ) -> Result<SubmitReply, Error> {
-    let def = app.forms.get(slug).ok_or(Error::NotFound)?;
-    visitor.check_origin(app)?;
+    let def = page.forms.get(slug).ok_or(Error::NotFound)?;
+    visitor.check_origin(page.config)?;
     let now = unix_now();
-    app.rate_limit
+    gate.rate_limit
         .check(visitor.ip, slug, now)
         .map_err(Error::TooManyRequests)?;
     let mut raw = posted?.0;
-    let data_dir = &app.config.data_dir;
+    let data_dir = &page.config.data_dir;
     forms::kept::restore(
         data_dir,
         slug,
@@ -159,12 +178,7 @@ async fn form_submit(
         &mut raw,
         time::OffsetDateTime::now_utc(),
     );
-    let mut valid = match forms::validate(
-        def,
-        raw,
-        app.config.max_upload_bytes,
-        app.templates.strings(),
-    ) {
+    let mut valid = match forms::validate(def, raw, page.config.max_upload_bytes, page.strings()) {
         Ok(valid) => valid,
         Err(invalid) => {
             let status = if invalid.too_large {
@@ -178,18 +192,24 @@ async fn form_submit(
                     json!({ "errors": invalid.errors }),
                 ));
             }
-            let kept = keep_uploads(app, slug, invalid.uploads);
-            let html = form_html(app, slug, def, (&invalid.values, &kept), &invalid.errors)?;
+            let kept = keep_uploads(page.config, slug, invalid.uploads);
+            let html = form_html(
+                (page, gate.trap),
+                slug,
+                def,
+                (&invalid.values, &kept),
+                &invalid.errors,
+            )?;
             return Ok(SubmitReply::InvalidHtml(status, html));
         }
     };
-    let next = visitor.allowed_next(app, valid.next.as_deref());
+    let next = visitor.allowed_next(page, valid.next.as_deref());
     // The time trap rides on the form page, so it only judges posts that could come from
     // it: not a JSON body (an API client), not a business's own site posting from an allowed
     // origin. `Accept` is the client's to choose and exempts nothing (issue 12 item 7).
     let json_body = content_type.is_some_and(|c| c.is_json());
     let trapped = (visitor.same_origin && !json_body)
-        .then(|| app.trap.check(valid.shown_at.as_deref(), unix_now_ms()))
+        .then(|| gate.trap.check(valid.shown_at.as_deref(), unix_now_ms()))
         .flatten();
     let spam = valid.honeypot.then_some(SpamReason::Honeypot).or(trapped);
     if let Some(reason) = spam {
@@ -199,19 +219,23 @@ async fn form_submit(
         // A bot's files are never kept (issue 12, item 3).
         valid.uploads.clear();
     }
-    app.disk.check().map_err(Error::InsufficientStorage)?;
-    let accepted = submit::accept(app, slug, def, valid, spam, visitor.ip).await?;
+    gate.disk.check().map_err(Error::InsufficientStorage)?;
+    let accepted = intake.accept(slug, def, valid, spam, visitor.ip).await?;
     Ok(reply(slug, def, &accepted, visitor.wants_json, next))
 }
 
 /// Keeps the files that passed their checks in a post refused for another field's sake, so
 /// that the form shown again carries them (`forms::kept`).
-fn keep_uploads(app: &App, slug: &str, uploads: Vec<crate::model::Upload>) -> KeptFiles {
+fn keep_uploads(
+    config: &crate::config::AppConfig,
+    slug: &str,
+    uploads: Vec<crate::model::Upload>,
+) -> KeptFiles {
     let now = time::OffsetDateTime::now_utc();
     uploads
         .into_iter()
         .filter_map(|u| {
-            let data_dir = &app.config.data_dir;
+            let data_dir = &config.data_dir;
             match forms::kept::keep(data_dir, slug, &u.field, &u.filename, u.file, now) {
                 Ok(token) => Some((u.field, (token, u.filename))),
                 Err(e) => {
@@ -274,9 +298,9 @@ fn thanks_page(
     slug: &str,
     reference: Option<&str>,
     email: Option<&str>,
-    app: &State<App>,
+    page: Page<'_>,
 ) -> Result<RawHtml<String>, Error> {
-    let def = app.forms.get(slug).ok_or(Error::NotFound)?;
+    let def = page.forms.get(slug).ok_or(Error::NotFound)?;
     // The query is the visitor's own: show it only if it has the shape we put there.
     let reference = reference.filter(|r| {
         r.strip_prefix(&format!("{}-", def.reference_prefix))
@@ -285,11 +309,11 @@ fn thanks_page(
             })
     });
     let email = email.filter(|e| ["sent", "failed", "skipped", "unknown"].contains(e));
-    let mut ctx = base_context(app);
+    let mut ctx = page.context();
     ctx.insert("slug", slug);
     ctx.insert("form", def);
     ctx.insert("reference", &reference);
     ctx.insert("email", &email);
     ctx.insert("newsletter", &(def.kind == FormKind::Newsletter));
-    page(app, "public/thanks.html", &ctx)
+    page.render("public/thanks.html", &ctx)
 }

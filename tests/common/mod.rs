@@ -66,11 +66,38 @@ impl TestApp {
         TestApp { client, fake, dir }
     }
 
-    pub fn app(&self) -> &kipekee::App {
+    /// The store the server writes into.
+    pub fn store(&self) -> &kipekee::store::Store {
         self.client
             .rocket()
-            .state::<kipekee::App>()
-            .expect("App is managed")
+            .state::<kipekee::store::Store>()
+            .expect("the store is managed")
+    }
+
+    /// The configuration the server runs with.
+    pub fn config(&self) -> &kipekee::config::AppConfig {
+        self.client
+            .rocket()
+            .state::<kipekee::config::AppConfig>()
+            .expect("the configuration is managed")
+    }
+
+    /// The tag sessions carry of the admin password they were opened with.
+    pub fn admin_tag(&self) -> String {
+        self.client
+            .rocket()
+            .state::<kipekee::web::admin::AdminPassword>()
+            .expect("the admin password is managed")
+            .tag()
+            .to_string()
+    }
+
+    /// The form pages' time trap, to sign a `_t` as a page shown at another time would.
+    pub fn trap(&self) -> &kipekee::forms::spam::TimeTrap {
+        self.client
+            .rocket()
+            .state::<kipekee::forms::spam::TimeTrap>()
+            .expect("the time trap is managed")
     }
 
     /// Posts `pairs` url-encoded to `path`, as a browser's form does.
@@ -100,8 +127,7 @@ impl TestApp {
     pub fn stored_behind(&self, res: &LocalResponse<'_>) -> kipekee::model::Submission {
         let location = res.headers().get_one("Location").expect("a redirect");
         let reference = query_param(location, "reference").expect("a reference");
-        self.app()
-            .store
+        self.store()
             .submission_by_reference(&reference)
             .expect("the store answers")
             .expect("stored")

@@ -174,8 +174,7 @@ pub fn delivery_of(t: &TestApp, message: &Issued) -> Delivery {
     let id = message.custom_variables["delivery_id"]
         .as_str()
         .expect("delivery_id");
-    t.app()
-        .store
+    t.store()
         .delivery(id.parse().expect("a delivery id"))
         .unwrap()
         .expect("the delivery exists")

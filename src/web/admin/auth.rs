@@ -24,8 +24,8 @@ use super::throttle::{LoginThrottle, Refused};
 use crate::config::{AppConfig, ConfigError};
 use crate::forms::spam::client_key;
 use crate::store::{Idle, Session, Store};
-use crate::web::Error;
-use crate::{App, StartError};
+use crate::web::Site;
+use crate::web::{Error, Page};
 
 const SESSION_COOKIE: &str = "kipekee_session";
 const LOGIN_COOKIE: &str = "kipekee_login";
@@ -62,9 +62,18 @@ impl AdminPassword {
     }
 }
 
+/// Why the admin password could not be set up at start.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
 /// The configured hash (checked to be a PHC string), or the one generated on first start,
 /// whose password is printed once.
-pub fn setup(config: &AppConfig, store: &Store) -> Result<AdminPassword, StartError> {
+pub fn setup(config: &AppConfig, store: &Store) -> Result<AdminPassword, SetupError> {
     if let Some(phc) = &config.admin_password_hash {
         PasswordHash::new(phc.expose()).map_err(|_| ConfigError::Value {
             key: "KIPEKEE_ADMIN_PASSWORD_HASH".into(),
@@ -149,10 +158,10 @@ impl<'r> FromRequest<'r> for Admin {
             Ok(Some(session)) => {
                 // A remembered device stays logged in 30 days from its last use: the cookie
                 // is renewed with the session.
-                if let (true, Some(app)) = (session.remembered, req.rocket().state::<App>()) {
+                if let (true, Some(site)) = (session.remembered, req.rocket().state::<Site>()) {
                     let lasts = Some(IDLE.remembered);
                     req.cookies().add_private(cookie(
-                        app,
+                        site,
                         SESSION_COOKIE,
                         session.id.clone(),
                         lasts,
@@ -169,21 +178,23 @@ impl<'r> FromRequest<'r> for Admin {
 /// The live admin session of a request's cookie, if any; `Err` when the store cannot be read
 /// (logged). Error pages use it to show the admin's own layout.
 pub fn session_of(req: &Request<'_>) -> Result<Option<Session>, ()> {
-    let Some(app) = req.rocket().state::<App>() else {
+    let rocket = req.rocket();
+    let (Some(store), Some(password)) = (rocket.state::<Store>(), rocket.state::<AdminPassword>())
+    else {
         return Err(());
     };
     let Some(cookie) = req.cookies().get_private(SESSION_COOKIE) else {
         return Ok(None);
     };
-    app.store
-        .session(cookie.value(), app.admin.tag(), IDLE)
+    store
+        .session(cookie.value(), password.tag(), IDLE)
         .map_err(|e| tracing::error!("reading session: {e}"))
 }
 
 /// A private admin cookie that lasts `lifetime` (`Max-Age` and `Expires` agreeing), or until
 /// the browser closes.
 fn cookie(
-    app: &App,
+    site: &Site,
     name: &'static str,
     value: String,
     lifetime: Option<Duration>,
@@ -192,7 +203,7 @@ fn cookie(
         .path("/admin")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(app.public_base.starts_with("https://"));
+        .secure(site.https());
     match lifetime {
         Some(lifetime) => cookie
             .max_age(lifetime)
@@ -203,20 +214,25 @@ fn cookie(
 }
 
 fn login_page(
-    app: &App,
+    page: Page<'_>,
     jar: &CookieJar<'_>,
     error: Option<&str>,
     next: Option<&AdminPath>,
 ) -> Result<RawHtml<String>, Error> {
     // The login form's CSRF token rides in its own private cookie: there is no session yet.
     let token = crate::model::random_token(32);
-    jar.add_private(cookie(app, LOGIN_COOKIE, token.clone(), Some(LOGIN_FORM)));
+    jar.add_private(cookie(
+        page.site,
+        LOGIN_COOKIE,
+        token.clone(),
+        Some(LOGIN_FORM),
+    ));
     let mut ctx = Context::new();
     ctx.insert("csrf_token", &token);
     ctx.insert("error", &error);
     ctx.insert("next", &next.map(AdminPath::as_str));
-    ctx.insert("site_name", app.config.site_name());
-    Ok(RawHtml(app.templates.render("admin/login.html", &ctx)?))
+    ctx.insert("site_name", page.config.site_name());
+    Ok(RawHtml(page.templates.render("admin/login.html", &ctx)?))
 }
 
 /// The login page; `next` ([`AdminPath`]) is where a successful login goes, and an owner
@@ -225,7 +241,7 @@ fn login_page(
 pub fn login_form(
     next: Option<&str>,
     admin: Option<Admin>,
-    app: &State<App>,
+    page: Page<'_>,
     jar: &CookieJar<'_>,
 ) -> Result<LoginReply, Error> {
     let next = next.and_then(AdminPath::parse);
@@ -233,7 +249,12 @@ pub fn login_form(
         let to = next.map_or("/admin".to_string(), |p| p.as_str().to_string());
         return Ok(LoginReply::Done(Redirect::to(to)));
     }
-    Ok(LoginReply::Page(login_page(app, jar, None, next.as_ref())?))
+    Ok(LoginReply::Page(login_page(
+        page,
+        jar,
+        None,
+        next.as_ref(),
+    )?))
 }
 
 #[derive(FromForm)]
@@ -256,9 +277,12 @@ pub enum LoginReply {
 }
 
 #[post("/login", data = "<form>")]
+#[allow(clippy::too_many_arguments)] // one per request guard: Rocket's idiom
 pub async fn login_submit(
     form: Form<LoginForm>,
-    app: &State<App>,
+    page: Page<'_>,
+    store: &State<Store>,
+    admin_password: &State<AdminPassword>,
     jar: &CookieJar<'_>,
     throttle: &State<LoginThrottle>,
     visitor: crate::web::input::Visitor,
@@ -266,13 +290,13 @@ pub async fn login_submit(
 ) -> Result<LoginReply, Error> {
     let expected = jar.get_private(LOGIN_COOKIE).map(|c| c.value().to_string());
     if !expected.is_some_and(|t| constant_time_eq(t.as_bytes(), form.csrf_token.as_bytes())) {
-        let expired = app.templates.strings().t("admin.login.expired", &[]);
+        let expired = page.templates.strings().t("admin.login.expired", &[]);
         return Err(Error::Forbidden(expired));
     }
     let client = client_key(visitor.ip);
     throttle.reserve(client, Instant::now()).map_err(refused)?;
     let slot = throttle.slot().await.map_err(refused)?;
-    let (password, phc) = (form.password.clone(), app.admin.phc.clone());
+    let (password, phc) = (form.password.clone(), admin_password.phc.clone());
     let next = form.next.as_deref().and_then(AdminPath::parse);
     let ok = spawn_blocking(move || verify(&password, &phc))
         .await
@@ -280,18 +304,20 @@ pub async fn login_submit(
     drop(slot);
     if !ok {
         tracing::warn!(client_ip = ?visitor.ip, "admin login failed");
-        let wrong = app.templates.strings().t("admin.login.wrong_password", &[]);
-        let page = login_page(app, jar, Some(&wrong), next.as_ref())?;
+        let wrong = page
+            .templates
+            .strings()
+            .t("admin.login.wrong_password", &[]);
+        let page = login_page(page, jar, Some(&wrong), next.as_ref())?;
         return Ok(LoginReply::Again((Status::Unauthorized, page)));
     }
     throttle.clear(client);
     jar.remove_private(Cookie::build(LOGIN_COOKIE).path("/admin"));
-    let session = app
-        .store
-        .create_session(app.admin.tag(), form.remember, device.0)
+    let session = store
+        .create_session(admin_password.tag(), form.remember, device.0)
         .await?;
     let lasts = form.remember.then_some(IDLE.remembered);
-    jar.add_private(cookie(app, SESSION_COOKIE, session.id, lasts));
+    jar.add_private(cookie(page.site, SESSION_COOKIE, session.id, lasts));
     tracing::info!(client_ip = ?visitor.ip, "admin logged in");
     let to = next.map_or("/admin".to_string(), |p| p.as_str().to_string());
     Ok(LoginReply::Done(Redirect::to(to)))
@@ -326,11 +352,11 @@ pub struct CsrfForm {
 pub async fn logout(
     admin: Admin,
     form: Form<CsrfForm>,
-    app: &State<App>,
+    store: &State<Store>,
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, Error> {
     admin.check_csrf(&form.csrf_token)?;
-    app.store.delete_session(&admin.session.id).await?;
+    store.delete_session(&admin.session.id).await?;
     jar.remove_private(Cookie::build(SESSION_COOKIE).path("/admin"));
     Ok(Redirect::to("/admin/login"))
 }

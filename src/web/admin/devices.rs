@@ -8,17 +8,21 @@ use serde_json::{json, Value};
 
 use super::auth::{Admin, CsrfForm, IDLE};
 use super::{back_to, Reader};
+use crate::store::Store;
 use crate::web::Error;
-use crate::App;
+use crate::web::Page;
 
 /// Each live session for the settings page: its handle (never its id), the device, when it
 /// was opened and last used, whether it is remembered and whether it is this one.
-pub fn list(app: &App, admin: &Admin) -> Result<Vec<Value>, Error> {
-    let r = Reader::of(app);
+pub fn list(
+    page: Page<'_>,
+    store: &Store,
+    (admin, tag): (&Admin, &str),
+) -> Result<Vec<Value>, Error> {
+    let r = Reader::of(page);
     let current = admin.session.handle();
-    Ok(app
-        .store
-        .live_sessions(app.admin.tag(), IDLE)?
+    Ok(store
+        .live_sessions(tag, IDLE)?
         .iter()
         .map(|s| {
             let handle = s.handle();
@@ -78,14 +82,12 @@ pub struct EndForm {
 pub async fn end(
     admin: Admin,
     form: Form<EndForm>,
-    app: &State<App>,
+    page: Page<'_>,
+    store: &State<Store>,
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
-    let ended = app
-        .store
-        .end_sessions(|s| s.handle() == form.handle)
-        .await?;
-    Ok(ended_notice(app, ended))
+    let ended = store.end_sessions(|s| s.handle() == form.handle).await?;
+    Ok(ended_notice(page, ended))
 }
 
 /// Logs out every device but the one asking.
@@ -93,16 +95,17 @@ pub async fn end(
 pub async fn end_others(
     admin: Admin,
     form: Form<CsrfForm>,
-    app: &State<App>,
+    page: Page<'_>,
+    store: &State<Store>,
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
-    let ended = app.store.end_sessions(|s| s.id != admin.session.id).await?;
-    Ok(ended_notice(app, ended))
+    let ended = store.end_sessions(|s| s.id != admin.session.id).await?;
+    Ok(ended_notice(page, ended))
 }
 
 /// Back to the top of Settings, where "2 devices logged out." shows.
-fn ended_notice(app: &App, ended: usize) -> Flash<Redirect> {
-    let notice = Reader::of(app).plural("admin.devices.ended", ended as u64, &[]);
+fn ended_notice(page: Page<'_>, ended: usize) -> Flash<Redirect> {
+    let notice = Reader::of(page).plural("admin.devices.ended", ended as u64, &[]);
     back_to("/admin/settings".into(), notice)
 }
 

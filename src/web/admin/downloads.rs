@@ -14,7 +14,7 @@ use super::auth::Admin;
 use crate::model::SubmissionId;
 use crate::store::{Store, SubmissionFilter};
 use crate::web::Error;
-use crate::App;
+use crate::web::Page;
 
 /// A body served with `Content-Disposition: attachment`.
 pub struct Download {
@@ -62,9 +62,9 @@ pub async fn file(
     id: SubmissionId,
     field: &str,
     _admin: Admin,
-    app: &State<App>,
+    store: &State<Store>,
 ) -> Result<Download, Error> {
-    let (meta, path) = app.store.file_on_disk(id, field)?.ok_or(Error::NotFound)?;
+    let (meta, path) = store.file_on_disk(id, field)?.ok_or(Error::NotFound)?;
     let file = rocket::tokio::fs::File::open(path)
         .await
         .map_err(|_| Error::NotFound)?;
@@ -83,22 +83,23 @@ fn stamp() -> String {
 
 /// Runs a whole-store export off the executor, into memory.
 async fn export_with(
-    app: &App,
+    page: Page<'_>,
+    store: &Store,
     run: impl FnOnce(&Store, &mut Vec<u8>) -> Result<(), String> + Send + 'static,
 ) -> Result<Vec<u8>, Error> {
-    let store = app.store.clone();
+    let store = store.clone();
     spawn_blocking(move || {
         let mut out = Vec::new();
         run(&store, &mut out).map(|()| out)
     })
     .await
-    .map_err(|e| export_failed(app, e))?
-    .map_err(|e| export_failed(app, e))
+    .map_err(|e| export_failed(page, e))?
+    .map_err(|e| export_failed(page, e))
 }
 
 /// An export that could not be written, said in the panel's words with the cause.
-fn export_failed(app: &App, error: impl std::fmt::Display) -> Error {
-    let text = super::Reader::of(app).t("admin.error.export_failed", &[("error", &error)]);
+fn export_failed(page: Page<'_>, error: impl std::fmt::Display) -> Error {
+    let text = super::Reader::of(page).t("admin.error.export_failed", &[("error", &error)]);
     Error::BadRequest(text)
 }
 
@@ -132,18 +133,20 @@ impl ExportQuery {
 pub async fn export_csv(
     query: ExportQuery,
     _admin: Admin,
-    app: &State<App>,
+    page: Page<'_>,
+    store: &State<Store>,
 ) -> Result<Download, Error> {
-    export(app, query.filter(), Format::Csv).await
+    export(page, store, query.filter(), Format::Csv).await
 }
 
 #[get("/export.json?<query..>")]
 pub async fn export_json(
     query: ExportQuery,
     _admin: Admin,
-    app: &State<App>,
+    page: Page<'_>,
+    store: &State<Store>,
 ) -> Result<Download, Error> {
-    export(app, query.filter(), Format::Json).await
+    export(page, store, query.filter(), Format::Json).await
 }
 
 #[derive(Clone, Copy)]
@@ -153,11 +156,16 @@ enum Format {
 }
 
 /// The rows of the admin list under `filter` (by default as `kipekee export`: no spam, no tests).
-async fn export(app: &App, filter: SubmissionFilter, format: Format) -> Result<Download, Error> {
-    let forms = app.config.forms.clone();
-    let zone = app.config.timezone.clone();
+async fn export(
+    page: Page<'_>,
+    store: &Store,
+    filter: SubmissionFilter,
+    format: Format,
+) -> Result<Download, Error> {
+    let forms = page.config.forms.clone();
+    let zone = page.config.timezone.clone();
     let name = filter.form.clone().unwrap_or_else(|| "all".into());
-    let bytes = export_with(app, move |store, out| {
+    let bytes = export_with(page, store, move |store, out| {
         match format {
             Format::Csv => crate::export::csv(store, &forms, &filter, &zone, out),
             Format::Json => crate::export::json(store, &forms, &filter, out),
@@ -180,18 +188,22 @@ async fn export(app: &App, filter: SubmissionFilter, format: Format) -> Result<D
 }
 
 #[get("/subscribers.csv")]
-pub fn subscribers_csv(_admin: Admin, app: &State<App>) -> Result<Download, Error> {
+pub fn subscribers_csv(
+    _admin: Admin,
+    page: Page<'_>,
+    store: &State<Store>,
+) -> Result<Download, Error> {
     let mut out = csv::Writer::from_writer(crate::export::UTF8_BOM.to_vec());
-    let csv_error = |e: csv::Error| export_failed(app, e);
+    let csv_error = |e: csv::Error| export_failed(page, e);
     out.write_record(["email", "name", "state", "created_at", "confirmed_at"])
         .map_err(csv_error)?;
-    for s in app.store.subscribers()? {
+    for s in store.subscribers()? {
         let state = serde_json::to_value(s.state)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
         let when = |t: Option<OffsetDateTime>| {
-            t.map(|t| app.config.timezone.rfc3339(t))
+            t.map(|t| page.config.timezone.rfc3339(t))
                 .unwrap_or_default()
         };
         let row = [
@@ -204,7 +216,7 @@ pub fn subscribers_csv(_admin: Admin, app: &State<App>) -> Result<Download, Erro
         out.write_record(row.iter().map(|c| crate::export::neutralise(c)))
             .map_err(csv_error)?;
     }
-    let bytes = out.into_inner().map_err(|e| export_failed(app, e))?;
+    let bytes = out.into_inner().map_err(|e| export_failed(page, e))?;
     Ok(Download {
         filename: format!("kipekee-subscribers-{}.csv", stamp()),
         content_type: ContentType::new("text", "csv").with_params(("charset", "utf-8")),
@@ -222,9 +234,9 @@ const BACKUP_PIPE: usize = 64 * 1024;
 /// failure halfway (or the admin going away) cuts the download short; the stream's missing
 /// end line makes `kipekee restore` refuse it.
 #[get("/backup")]
-pub fn backup(_admin: Admin, app: &State<App>) -> Download {
+pub fn backup(_admin: Admin, store: &State<Store>) -> Download {
     let (writer, reader) = rocket::tokio::io::duplex(BACKUP_PIPE);
-    let store = app.store.clone();
+    let store = Store::clone(store);
     let pipe = Pipe {
         runtime: rocket::tokio::runtime::Handle::current(),
         writer,

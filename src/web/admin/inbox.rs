@@ -10,7 +10,8 @@ use time::{Duration, OffsetDateTime};
 use super::Reader;
 use crate::forms::FieldKind;
 use crate::model::{Delivery, EmailStatus, InboxEvent, InboxState, SubmissionId};
-use crate::App;
+use crate::store::Store;
+use crate::web::Page;
 
 /// How long Mailtrap's webhooks get to report on an `unknown` attempt (one that may have
 /// been delivered) before the owner is asked whether to resend it (issue 11, item 3).
@@ -134,18 +135,18 @@ pub fn view(r: Reader, inbox: Option<&InboxEvent>) -> Value {
 /// first, each with a sentence: to a visitor, naming a way to reach them (the form's phone
 /// field, with its `tel:` link); to the owner, that new submissions are not reaching them.
 /// An email made good by a later attempt is left out ([`standing_bounces`]).
-pub fn bounces(app: &App, log: &[Delivery]) -> Vec<Value> {
+pub fn bounces(page: Page<'_>, store: &Store, log: &[Delivery]) -> Vec<Value> {
     standing_bounces(log)
         .into_iter()
         .take(8)
         .map(|d| {
-            let r = Reader::of(app);
+            let r = Reader::of(page);
             let to = d.to.clone().unwrap_or_default();
             if !d.to_visitor {
                 let text = r.t("admin.bounce.owner", &[("kind", &d.kind), ("to", &to)]);
                 return json!({ "text": text, "submission_id": d.submission_id });
             }
-            let phone = phone_of(app, d).map(|p| {
+            let phone = phone_of(page, store, d).map(|p| {
                 let href = crate::model::tel_uri(&p);
                 json!({ "shown": p, "href": href })
             });
@@ -186,9 +187,9 @@ fn standing_bounces(log: &[Delivery]) -> Vec<&Delivery> {
 }
 
 /// The submission's phone number: its form's first telephone field that was filled in.
-fn phone_of(app: &App, d: &Delivery) -> Option<String> {
-    let sub = app.store.submission(d.submission_id).ok()??;
-    let def = app.forms.get(&sub.form)?;
+fn phone_of(page: Page<'_>, store: &Store, d: &Delivery) -> Option<String> {
+    let sub = store.submission(d.submission_id).ok()??;
+    let def = page.forms.get(&sub.form)?;
     def.fields
         .iter()
         .filter(|f| f.kind == FieldKind::Tel)
@@ -206,9 +207,9 @@ pub struct Confirmations {
 }
 
 impl Confirmations {
-    pub fn of(app: &App, log: &[Delivery], now: OffsetDateTime) -> Confirmations {
-        let webhooks = app.config.mailtrap_webhook_secret.is_some();
-        let r = Reader::of(app);
+    pub fn of(page: Page<'_>, log: &[Delivery], now: OffsetDateTime) -> Confirmations {
+        let webhooks = page.config.mailtrap_webhook_secret.is_some();
+        let r = Reader::of(page);
         let latest: Vec<_> = crate::outbox::latest_attempts(log)
             .into_iter()
             .map(|d| (d.id, Confirmation::of(d, webhooks, now)))

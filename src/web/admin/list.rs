@@ -13,10 +13,11 @@ use super::auth::Admin;
 use super::pager::Pager;
 use super::{form_refs, render};
 use crate::model::{EmailStatus, Submission};
+use crate::store::Store;
 use crate::store::SubmissionFilter;
 use crate::templates::human_time;
 use crate::web::Error;
-use crate::App;
+use crate::web::Page;
 
 /// Rows per page of the submissions list.
 pub(super) const PAGE: usize = 25;
@@ -32,7 +33,8 @@ fn parse_email_status(s: &str) -> Option<EmailStatus> {
 #[get("/submissions?<form>&<email>&<status>&<q>&<before>&<spam>&<test>&<review>")]
 pub fn list(
     admin: Admin,
-    app: &State<App>,
+    page: Page<'_>,
+    store: &State<Store>,
     flash: Option<FlashMessage<'_>>,
     form: Option<&str>,
     email: Option<&str>,
@@ -44,13 +46,13 @@ pub fn list(
     review: Option<bool>,
 ) -> Result<RawHtml<String>, Error> {
     let filter = filter_from(form, email, status, q, [spam, test, review]);
-    let (page, position) = app.store.submissions_page(&filter, before, PAGE)?;
-    let rows: Vec<_> = page.items.iter().map(|s| row(app, s)).collect();
+    let (found, position) = store.submissions_page(&filter, before, PAGE)?;
+    let rows: Vec<_> = found.items.iter().map(|s| row(page, store, s)).collect();
     let mut ctx = Context::new();
     ctx.insert("rows", &rows);
-    let forms: Vec<_> = form_refs(app)
+    let forms: Vec<_> = form_refs(page)
         .into_iter()
-        .map(|f| json!({ "slug": f.slug, "title": f.title, "unread": app.store.unread_count(f.slug) }))
+        .map(|f| json!({ "slug": f.slug, "title": f.title, "unread": store.unread_count(f.slug) }))
         .collect();
     ctx.insert("forms", &forms);
     ctx.insert(
@@ -67,11 +69,12 @@ pub fn list(
             &query,
             rows.len(),
             position,
-            page.next,
+            found.next,
         ),
     );
     render(
-        app,
+        page,
+        store,
         &admin,
         flash,
         ("admin/submissions.html", "submissions"),
@@ -162,15 +165,15 @@ pub(super) fn preview(text: &str, max: usize) -> String {
 }
 
 /// A list row: who, what, when, whether it is unread, and how it stands.
-pub(super) fn row(app: &App, s: &Submission) -> serde_json::Value {
-    let z = &app.config.timezone;
+pub(super) fn row(page: Page<'_>, store: &Store, s: &Submission) -> serde_json::Value {
+    let z = &page.config.timezone;
     let who = s
         .fields
         .get("full_name")
         .or(s.fields.get("name"))
         .cloned()
         .unwrap_or_default();
-    let title = app
+    let title = page
         .forms
         .get(&s.form)
         .map_or(s.form.as_str(), |f| f.title.as_str());
@@ -184,17 +187,17 @@ pub(super) fn row(app: &App, s: &Submission) -> serde_json::Value {
     // The original of an edit, while it is still stored.
     let edit_of = s
         .edit_of
-        .and_then(|id| app.store.submission(id).ok().flatten())
+        .and_then(|id| store.submission(id).ok().flatten())
         .map(|o| json!({ "id": o.id, "reference": o.reference }));
     let files: Vec<&str> = s.files.iter().map(|f| f.filename.as_str()).collect();
     json!({
         "id": s.id, "reference": s.reference, "form": s.form, "form_title": title,
         "who": who, "email": s.visitor_email, "summary": summary,
         "created_at": human_time(z, s.created_at), "created_iso": z.rfc3339(s.created_at),
-        "created_ago": super::Reader::of(app).ago(s.created_at),
+        "created_ago": super::Reader::of(page).ago(s.created_at),
         "email_status": s.email_status, "status": s.status, "spam": s.spam, "test": s.test,
         "review": s.review.map(|r| r.describe()), "edit_of": edit_of,
-        "unread": app.store.is_unread(s).unwrap_or(false), "files": files,
+        "unread": store.is_unread(s).unwrap_or(false), "files": files,
     })
 }
 

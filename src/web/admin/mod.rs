@@ -22,11 +22,12 @@ use rocket::{catch, catchers, routes, Catcher, Route};
 use serde::Serialize;
 use tera::Context;
 
-pub use auth::{hash_password, setup, Admin, AdminPassword, IDLE};
+pub use auth::{hash_password, setup, Admin, AdminPassword, SetupError, IDLE};
 pub use throttle::LoginThrottle;
 
+use crate::store::Store;
 use crate::web::Error;
-use crate::App;
+use crate::web::Page;
 use reader::Reader;
 
 pub fn routes() -> Vec<Route> {
@@ -85,21 +86,23 @@ pub fn catchers() -> Vec<Catcher> {
 
 /// The admin layout's context for a page shown outside a route (error pages): `None` when
 /// the request has no live admin session.
-pub(crate) fn layout_context(req: &Request<'_>, app: &App) -> Option<Context> {
+pub(crate) fn layout_context(req: &Request<'_>, page: Page<'_>) -> Option<Context> {
+    let store = req.rocket().state::<Store>()?;
     let session = auth::session_of(req).ok().flatten()?;
     let mut ctx = Context::new();
     ctx.insert("csrf_token", &session.csrf);
     ctx.insert("nav", "");
     ctx.insert("notice", &None::<String>);
-    ctx.insert("site_name", app.config.site_name());
-    ctx.insert("mailtrap_configured", &app.mailer.is_configured());
-    ctx.insert("unread_total", &app.store.unread_total());
+    ctx.insert("site_name", page.config.site_name());
+    ctx.insert("mailtrap_configured", &page.mailtrap_configured());
+    ctx.insert("unread_total", &store.unread_total());
     Some(ctx)
 }
 
 /// Renders an admin page with what every page needs: the CSRF token, the nav, the site.
 fn render(
-    app: &App,
+    page: Page<'_>,
+    store: &Store,
     admin: &Admin,
     flash: Option<FlashMessage<'_>>,
     (name, nav): (&str, &str),
@@ -108,11 +111,11 @@ fn render(
     ctx.insert("notice", &flash.map(|f| f.message().to_string()));
     ctx.insert("csrf_token", &admin.session.csrf);
     ctx.insert("nav", nav);
-    ctx.insert("site_name", app.config.site_name());
-    ctx.insert("mailtrap_configured", &app.mailer.is_configured());
-    ctx.insert("sandbox_inbox", &app.config.mailtrap_inbox_id);
-    ctx.insert("unread_total", &app.store.unread_total());
-    Ok(RawHtml(app.templates.render(name, &ctx)?))
+    ctx.insert("site_name", page.config.site_name());
+    ctx.insert("mailtrap_configured", &page.mailtrap_configured());
+    ctx.insert("sandbox_inbox", &page.config.mailtrap_inbox_id);
+    ctx.insert("unread_total", &store.unread_total());
+    Ok(RawHtml(page.templates.render(name, &ctx)?))
 }
 
 /// A form's slug with its title, for filters and labels.
@@ -122,8 +125,8 @@ struct FormRef<'a> {
     title: &'a str,
 }
 
-fn form_refs(app: &App) -> Vec<FormRef<'_>> {
-    app.forms
+fn form_refs(page: Page<'_>) -> Vec<FormRef<'_>> {
+    page.forms
         .iter()
         .map(|(slug, f)| FormRef {
             slug,

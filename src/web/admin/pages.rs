@@ -13,13 +13,17 @@ use tera::Context;
 use super::auth::{Admin, CsrfForm};
 use super::pager::Pager;
 use super::{back_to, render, Reader};
-use crate::mail::Email;
+use std::sync::Arc;
+
+use crate::mail::{Email, Mailtrap};
 use crate::model::{
     Delivery, DeliveryId, EmailAddress, EmailStatus, InboxState, Mailbox, SubscriberState,
 };
 use crate::store::DeliveryFilter;
+use crate::store::Store;
+use crate::submit::Intake;
 use crate::web::Error;
-use crate::{submit, App};
+use crate::web::Page;
 
 /// Rows per page of the delivery log.
 const DELIVERIES_PAGE: usize = 25;
@@ -39,7 +43,8 @@ pub(super) fn delivery_row(r: Reader, d: &Delivery) -> serde_json::Value {
 #[get("/deliveries?<status>&<inbox>&<before>")]
 pub fn deliveries(
     admin: Admin,
-    app: &State<App>,
+    page: Page<'_>,
+    store: &State<Store>,
     flash: Option<FlashMessage<'_>>,
     status: Option<&str>,
     inbox: Option<&str>,
@@ -48,16 +53,14 @@ pub fn deliveries(
     let status = status.and_then(|s| serde_json::from_value(json!(s)).ok());
     let inbox = inbox.and_then(InboxState::parse);
     let filter = DeliveryFilter { status, inbox };
-    let (page, position) = app
-        .store
-        .deliveries_page(&filter, before, DELIVERIES_PAGE)?;
+    let (found, position) = store.deliveries_page(&filter, before, DELIVERIES_PAGE)?;
     let mut ctx = Context::new();
     ctx.insert(
         "rows",
-        &page
+        &found
             .items
             .iter()
-            .map(|d| delivery_row(Reader::of(app), d))
+            .map(|d| delivery_row(Reader::of(page), d))
             .collect::<Vec<_>>(),
     );
     ctx.insert("status", &status);
@@ -72,13 +75,14 @@ pub fn deliveries(
         &Pager::new(
             "/admin/deliveries",
             &query,
-            page.items.len(),
+            found.items.len(),
             position,
-            page.next,
+            found.next,
         ),
     );
     render(
-        app,
+        page,
+        store,
         &admin,
         flash,
         ("admin/deliveries.html", "deliveries"),
@@ -102,15 +106,20 @@ impl<'r> Responder<'r, 'static> for Preview {
 }
 
 #[get("/deliveries/<id>/preview")]
-pub fn delivery_preview(id: DeliveryId, _admin: Admin, app: &State<App>) -> Result<Preview, Error> {
-    let d = app.store.delivery(id)?.ok_or(Error::NotFound)?;
+pub fn delivery_preview(
+    id: DeliveryId,
+    _admin: Admin,
+    store: &State<Store>,
+) -> Result<Preview, Error> {
+    let d = store.delivery(id)?.ok_or(Error::NotFound)?;
     Ok(Preview(d.html))
 }
 
 #[get("/subscribers?<q>&<state>")]
 pub fn subscribers(
     admin: Admin,
-    app: &State<App>,
+    page: Page<'_>,
+    store: &State<Store>,
     flash: Option<FlashMessage<'_>>,
     q: Option<&str>,
     state: Option<&str>,
@@ -120,9 +129,8 @@ pub fn subscribers(
         .map(str::trim)
         .filter(|q| !q.is_empty())
         .map(str::to_lowercase);
-    let r = Reader::of(app);
-    let rows: Vec<_> = app
-        .store
+    let r = Reader::of(page);
+    let rows: Vec<_> = store
         .subscribers()?
         .into_iter()
         .filter(|s| state.is_none_or(|st| st == s.state))
@@ -151,7 +159,8 @@ pub fn subscribers(
     ctx.insert("q", &q);
     ctx.insert("state", &state);
     render(
-        app,
+        page,
+        store,
         &admin,
         flash,
         ("admin/subscribers.html", "subscribers"),
@@ -170,12 +179,12 @@ pub struct UnsubscribeForm {
 pub async fn subscriber_unsubscribe(
     admin: Admin,
     form: Form<UnsubscribeForm>,
-    app: &State<App>,
+    store: &State<Store>,
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
     let email = EmailAddress::parse(&form.email).map_err(Error::BadRequest)?;
-    let sub = app.store.subscriber(&email)?.ok_or(Error::NotFound)?;
-    app.store.unsubscribe(&sub.unsubscribe_token).await?;
+    let sub = store.subscriber(&email)?.ok_or(Error::NotFound)?;
+    store.unsubscribe(&sub.unsubscribe_token).await?;
     Ok(back_to(
         "/admin/subscribers".into(),
         format!("{email} unsubscribed."),
@@ -193,11 +202,12 @@ pub struct TestEmailForm {
 pub async fn test_email(
     admin: Admin,
     form: Form<TestEmailForm>,
-    app: &State<App>,
+    page: Page<'_>,
+    mailer: &State<Arc<Mailtrap>>,
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
     let to = EmailAddress::parse(&form.to).map_err(Error::BadRequest)?;
-    let r = Reader::of(app);
+    let r = Reader::of(page);
     let text = r.t("admin.test_email.text", &[]);
     let email = Email {
         kind: "test".into(),
@@ -215,7 +225,7 @@ pub async fn test_email(
         custom_variables: Default::default(),
         attachments: Vec::new(),
     };
-    let mailer = app.mailer.clone();
+    let mailer = Arc::clone(mailer);
     let outcome = rocket::tokio::task::spawn_blocking(move || mailer.send_batch(&[email]))
         .await
         .ok()
@@ -247,13 +257,12 @@ pub async fn test_form(
     slug: &str,
     admin: Admin,
     form: Form<CsrfForm>,
-    app: &State<App>,
+    page: Page<'_>,
+    intake: &State<Intake>,
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
-    let accepted = submit::test_submission(app, slug)
-        .await?
-        .ok_or(Error::NotFound)?;
-    let r = Reader::of(app);
+    let accepted = intake.test_submission(slug).await?.ok_or(Error::NotFound)?;
+    let r = Reader::of(page);
     let outcomes: Vec<String> = accepted
         .deliveries
         .iter()

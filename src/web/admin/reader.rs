@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use crate::i18n::Catalogue;
 use crate::model::FailureKind;
 use crate::templates::human_time;
+use crate::web::Page;
 use crate::zone::{ago, Ago, Zone};
-use crate::App;
 
 /// The owner's zone and the panel's texts, for code that words what a page shows.
 #[derive(Clone, Copy)]
@@ -19,10 +19,10 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    pub fn of(app: &'a App) -> Reader<'a> {
+    pub fn of(page: Page<'a>) -> Reader<'a> {
         Reader {
-            zone: &app.config.timezone,
-            strings: app.templates.strings(),
+            zone: &page.config.timezone,
+            strings: page.templates.strings(),
         }
     }
 

@@ -12,14 +12,16 @@ use tera::Context;
 use time::OffsetDateTime;
 
 use super::auth::Admin;
+use super::AdminPassword;
 use super::{render, Reader};
 use crate::config::PLACEHOLDER_FROM;
 use crate::forms::{FieldKind, FormDef};
 use crate::health::DeliveryHealth;
 use crate::model::{Delivery, EmailStatus, FailureKind, Retry};
 use crate::store::DeliveryFilter;
+use crate::store::Store;
 use crate::web::Error;
-use crate::App;
+use crate::web::Page;
 
 /// How a checklist item stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,32 +65,46 @@ const RECENT: usize = 50;
 #[get("/settings")]
 pub fn settings(
     admin: Admin,
-    app: &State<App>,
+    page: Page<'_>,
+    store: &State<Store>,
+    password: &State<AdminPassword>,
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>, Error> {
-    let recent = app
-        .store
+    let recent = store
         .list_deliveries(&DeliveryFilter::default(), None, RECENT)?
         .items;
     let mut ctx = Context::new();
     ctx.insert(
         "checks",
-        &checklist(app, &recent, OffsetDateTime::now_utc()),
+        &checklist(page, &recent, OffsetDateTime::now_utc()),
     );
-    ctx.insert("hook_url", &format!("{}/hooks/mailtrap", app.public_base));
-    ctx.insert("forms", &forms(app));
-    ctx.insert("allowed_origins", &app.config.allowed_origins);
-    ctx.insert("config", &raw_config(app));
-    ctx.insert("warnings", &app.config.warnings());
-    ctx.insert("admin_email", &app.config.admin_email);
-    ctx.insert("devices", &super::devices::list(app, &admin)?);
-    render(app, &admin, flash, ("admin/settings.html", "settings"), ctx)
+    ctx.insert(
+        "hook_url",
+        &format!("{}/hooks/mailtrap", page.site.public_base),
+    );
+    ctx.insert("forms", &forms(page));
+    ctx.insert("allowed_origins", &page.config.allowed_origins);
+    ctx.insert("config", &raw_config(page));
+    ctx.insert("warnings", &page.config.warnings());
+    ctx.insert("admin_email", &page.config.admin_email);
+    ctx.insert(
+        "devices",
+        &super::devices::list(page, store, (&admin, password.tag()))?,
+    );
+    render(
+        page,
+        store,
+        &admin,
+        flash,
+        ("admin/settings.html", "settings"),
+        ctx,
+    )
 }
 
 /// The checklist, in the order an owner sets things up.
-pub fn checklist(app: &App, recent: &[Delivery], now: OffsetDateTime) -> Vec<Check> {
-    let c = &app.config;
-    let r = Reader::of(app);
+pub fn checklist(page: Page<'_>, recent: &[Delivery], now: OffsetDateTime) -> Vec<Check> {
+    let c = &page.config;
+    let r = Reader::of(page);
     let mut out = Vec::new();
     let sender = check(r, "sender", "DEFAULT_FROM_EMAIL");
     out.push(if c.default_from_email.to_string() == PLACEHOLDER_FROM {
@@ -124,7 +140,7 @@ pub fn checklist(app: &App, recent: &[Delivery], now: OffsetDateTime) -> Vec<Che
         }
     });
 
-    out.push(mailtrap_check(app, recent));
+    out.push(mailtrap_check(page, recent));
 
     let webhook = check(r, "webhook", "KIPEKEE_MAILTRAP_WEBHOOK_SECRET");
     out.push(if c.mailtrap_webhook_secret.is_some() {
@@ -143,7 +159,7 @@ pub fn checklist(app: &App, recent: &[Delivery], now: OffsetDateTime) -> Vec<Che
     });
 
     let public = check(r, "public_url", "KIPEKEE_PUBLIC_URL");
-    let base: &[(&str, &dyn std::fmt::Display)] = &[("base", &app.public_base)];
+    let base: &[(&str, &dyn std::fmt::Display)] = &[("base", &page.site.public_base)];
     out.push(if c.public_url.is_some() {
         public(Standing::Ok, r.t("admin.check.public_url.ok", base))
     } else {
@@ -169,10 +185,10 @@ pub fn checklist(app: &App, recent: &[Delivery], now: OffsetDateTime) -> Vec<Che
 
 /// Mailtrap reachable and authorised, judged from the latest attempts that went to it: the
 /// same streak the dashboard's banner and `/healthz` use ([`DeliveryHealth`]).
-fn mailtrap_check(app: &App, recent: &[Delivery]) -> Check {
-    let r = Reader::of(app);
+fn mailtrap_check(page: Page<'_>, recent: &[Delivery]) -> Check {
+    let r = Reader::of(page);
     let mailtrap = check(r, "mailtrap", "MAILTRAP_API_TOKEN");
-    if !app.mailer.is_configured() {
+    if !page.mailtrap_configured() {
         return mailtrap(Standing::Bad, r.t("admin.check.mailtrap.unset", &[]));
     }
     let health = DeliveryHealth::judge(recent);
@@ -219,13 +235,13 @@ fn mailtrap_check(app: &App, recent: &[Delivery]) -> Check {
 }
 
 /// Each form with its absolute address and a `<form>` to paste into an existing site.
-fn forms(app: &App) -> Vec<Value> {
-    let r = Reader::of(app);
-    let choose = app.templates.strings().text("form.choose");
-    app.forms
+fn forms(page: Page<'_>) -> Vec<Value> {
+    let r = Reader::of(page);
+    let choose = page.templates.strings().text("form.choose");
+    page.forms
         .iter()
         .map(|(slug, f)| {
-            let url = format!("{}/f/{slug}", app.public_base);
+            let url = format!("{}/f/{slug}", page.site.public_base);
             let emails: Vec<_> = f
                 .emails
                 .iter()
@@ -233,7 +249,7 @@ fn forms(app: &App) -> Vec<Value> {
                     let to = if e.to_visitor() {
                         r.t("admin.settings.to_visitor", &[])
                     } else {
-                        app.config
+                        page.config
                             .recipient(&e.to)
                             .map_or_else(|| r.t("admin.settings.to_unset", &[]), |a| a.to_string())
                     };
@@ -323,8 +339,8 @@ pub fn snippet(url: &str, f: &FormDef, choose: &str) -> String {
 
 /// The effective configuration as pretty JSON: secrets are `***` (`config::Secret`), and a
 /// password written into `MAILTRAP_API_URL` (`https://user:pass@host`) is masked too.
-fn raw_config(app: &App) -> String {
-    let mut value = serde_json::to_value(&app.config).unwrap_or_default();
+fn raw_config(page: Page<'_>) -> String {
+    let mut value = serde_json::to_value(page.config).unwrap_or_default();
     if let Some(Value::String(api)) = value.get_mut("mailtrap_api_url") {
         if let Ok(mut u) = url::Url::parse(api) {
             if !u.username().is_empty() || u.password().is_some() {

@@ -14,11 +14,12 @@ use super::auth::{Admin, CsrfForm};
 use super::list::{row, urlencode};
 use super::{back_to, render, Reader};
 use crate::model::{Attempt, Delivery, EmailStatus, Note, SubmissionId};
-use crate::outbox::{self, Resend};
+use crate::outbox::{self, Outbox, Resend};
 use crate::store::DeliveryFilter;
-use crate::submit;
+use crate::store::Store;
+use crate::submit::Intake;
 use crate::web::Error;
-use crate::App;
+use crate::web::Page;
 
 /// A `mailto:` link to `address` with `subject`. The address is percent-encoded too: its
 /// local part may hold `?`, `&` or `%`, which would otherwise add `bcc=` or `body=` to
@@ -36,12 +37,13 @@ fn mailto(address: &str, subject: &str) -> String {
 pub fn show(
     id: SubmissionId,
     admin: Admin,
-    app: &State<App>,
+    page: Page<'_>,
+    store: &State<Store>,
     flash: Option<FlashMessage<'_>>,
 ) -> Result<RawHtml<String>, Error> {
-    let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
-    app.store.mark_read(&s)?;
-    let def = app.forms.get(&s.form);
+    let s = store.submission(id)?.ok_or(Error::NotFound)?;
+    store.mark_read(&s)?;
+    let def = page.forms.get(&s.form);
     let fields: Vec<_> = match def {
         Some(def) => def
             .fields
@@ -54,9 +56,9 @@ pub fn show(
             .map(|(k, v)| json!({ "label": k, "value": v }))
             .collect(),
     };
-    let r = Reader::of(app);
-    let log = app.store.deliveries_of(id)?;
-    let confirmations = super::inbox::Confirmations::of(app, &log, OffsetDateTime::now_utc());
+    let r = Reader::of(page);
+    let log = store.deliveries_of(id)?;
+    let confirmations = super::inbox::Confirmations::of(page, &log, OffsetDateTime::now_utc());
     let deliveries: Vec<_> = log
         .iter()
         .rev()
@@ -72,8 +74,7 @@ pub fn show(
             })
         })
         .collect();
-    let retries: Vec<_> = app
-        .store
+    let retries: Vec<_> = store
         .queued_retries(id)?
         .into_iter()
         .map(|(due, job)| {
@@ -89,13 +90,13 @@ pub fn show(
         .map(|n| json!({ "at": r.time(n.at), "text": n.text }))
         .collect();
     let mut ctx = Context::new();
-    ctx.insert("s", &row(app, &s));
+    ctx.insert("s", &row(page, store, &s));
     ctx.insert("fields", &fields);
     ctx.insert("files", &s.files);
     ctx.insert("deliveries", &deliveries);
     ctx.insert("retries", &retries);
     ctx.insert("unconfirmed", &confirmations.overdue);
-    ctx.insert("bounced", &super::inbox::bounces(app, &log));
+    ctx.insert("bounced", &super::inbox::bounces(page, store, &log));
     ctx.insert("notes", &notes);
     ctx.insert(
         "statuses",
@@ -113,7 +114,8 @@ pub fn show(
         &reply.map(|e| mailto(&e.to_string(), &s.reference)),
     );
     render(
-        app,
+        page,
+        store,
         &admin,
         flash,
         ("admin/submission.html", "submissions"),
@@ -164,17 +166,19 @@ pub async fn resend(
     id: SubmissionId,
     admin: Admin,
     form: Form<ResendForm>,
-    app: &State<App>,
+    page: Page<'_>,
+    store: &State<Store>,
+    outbox: &State<Outbox>,
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
-    let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
+    let s = store.submission(id)?.ok_or(Error::NotFound)?;
     let which = match form.kind.as_deref().unwrap_or("") {
         "" => Resend::Failed,
         "all" => Resend::All,
         kind => Resend::Kind(kind),
     };
-    let attempts = outbox::resend(app, &s, which, Attempt::ResentByOwner).await?;
-    let r = Reader::of(app);
+    let attempts = outbox.resend(&s, which, Attempt::ResentByOwner).await?;
+    let r = Reader::of(page);
     let notice = if attempts.is_empty() {
         r.t("admin.notice.nothing_resent", &[])
     } else {
@@ -196,11 +200,12 @@ const CATCH_UP_DELIVERIES: usize = 2000;
 pub async fn resend_failed(
     admin: Admin,
     form: Form<CsrfForm>,
-    app: &State<App>,
+    page: Page<'_>,
+    store: &State<Store>,
+    outbox: &State<Outbox>,
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
-    let recent = app
-        .store
+    let recent = store
         .list_deliveries(&DeliveryFilter::default(), None, CATCH_UP_DELIVERIES)?
         .items;
     let mut ids: Vec<SubmissionId> = outbox::latest_attempts(&recent)
@@ -212,14 +217,16 @@ pub async fn resend_failed(
     ids.dedup();
     let (mut tried, mut sent) = (0, 0);
     for id in &ids {
-        let Some(s) = app.store.submission(*id)? else {
+        let Some(s) = store.submission(*id)? else {
             continue;
         };
-        let attempts = outbox::resend(app, &s, Resend::Failed, Attempt::ResentByOwner).await?;
+        let attempts = outbox
+            .resend(&s, Resend::Failed, Attempt::ResentByOwner)
+            .await?;
         tried += attempts.len();
         sent += sent_count(&attempts);
     }
-    let notice = Reader::of(app).plural(
+    let notice = Reader::of(page).plural(
         "admin.notice.resent_failed",
         tried as u64,
         &[("submissions", &ids.len()), ("sent", &sent)],
@@ -233,11 +240,12 @@ pub async fn approve(
     id: SubmissionId,
     admin: Admin,
     form: Form<CsrfForm>,
-    app: &State<App>,
+    page: Page<'_>,
+    intake: &State<Intake>,
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
-    let (s, sent) = submit::approve(app, id).await?.ok_or(Error::NotFound)?;
-    let r = Reader::of(app);
+    let (s, sent) = intake.approve(id).await?.ok_or(Error::NotFound)?;
+    let r = Reader::of(page);
     let notice = r.t(
         "admin.notice.approved",
         &[
@@ -260,26 +268,27 @@ pub async fn set_status(
     id: SubmissionId,
     admin: Admin,
     form: Form<StatusForm>,
-    app: &State<App>,
+    page: Page<'_>,
+    store: &State<Store>,
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
-    let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
-    let allowed = app
+    let s = store.submission(id)?.ok_or(Error::NotFound)?;
+    let allowed = page
         .forms
         .get(&s.form)
         .is_some_and(|d| d.statuses.contains(&form.status));
     if !allowed {
-        return Err(Error::BadRequest(Reader::of(app).t(
+        return Err(Error::BadRequest(Reader::of(page).t(
             "admin.notice.bad_status",
             &[("status", &format!("{:?}", form.status))],
         )));
     }
-    app.store
+    store
         .update_submission(id, |s| s.status.clone_from(&form.status))
         .await?;
     Ok(back_to(
         format!("/admin/submissions/{id}"),
-        Reader::of(app).t("admin.notice.status_set", &[("status", &form.status)]),
+        Reader::of(page).t("admin.notice.status_set", &[("status", &form.status)]),
     ))
 }
 
@@ -296,18 +305,19 @@ pub async fn add_note(
     id: SubmissionId,
     admin: Admin,
     form: Form<NoteForm>,
-    app: &State<App>,
+    page: Page<'_>,
+    store: &State<Store>,
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
     let note = Note {
         at: OffsetDateTime::now_utc(),
         text: form.text.trim().to_string(),
     };
-    app.store
+    store
         .update_submission(id, |s| s.notes.push(note.clone()))
         .await?
         .ok_or(Error::NotFound)?;
-    let notice = Reader::of(app).t("admin.notice.note_added", &[]);
+    let notice = Reader::of(page).t("admin.notice.note_added", &[]);
     Ok(back_to(format!("/admin/submissions/{id}"), notice))
 }
 
@@ -316,14 +326,15 @@ pub async fn delete(
     id: SubmissionId,
     admin: Admin,
     form: Form<CsrfForm>,
-    app: &State<App>,
+    page: Page<'_>,
+    store: &State<Store>,
 ) -> Result<Flash<Redirect>, Error> {
     admin.check_csrf(&form.csrf_token)?;
-    let s = app.store.submission(id)?.ok_or(Error::NotFound)?;
-    app.store.delete_submission(id).await?;
+    let s = store.submission(id)?.ok_or(Error::NotFound)?;
+    store.delete_submission(id).await?;
     tracing::info!(submission_id = %id, "submission deleted by the admin");
     Ok(back_to(
         "/admin/submissions".into(),
-        Reader::of(app).t("admin.notice.deleted", &[("reference", &s.reference)]),
+        Reader::of(page).t("admin.notice.deleted", &[("reference", &s.reference)]),
     ))
 }
