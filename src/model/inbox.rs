@@ -39,6 +39,25 @@ impl InboxState {
         })
     }
 
+    /// How much this state outweighs another on the same email, for `Delivery::apply`: an
+    /// event replaces the state it finds only if its rank is equal or higher. Mailtrap posts
+    /// events in batches and retries them (mailtrap-api.md section 8), so they can arrive out
+    /// of order: a late `soft bounce` must not hide a `delivery`; a reader's unsubscribe
+    /// presumes the delivery and outranks it; a `bounce` (the receiving server may accept
+    /// first and bounce later), a `reject` and a `suspension` outrank both, since they are
+    /// what the owner has to act on; a spam complaint is the reader's last word.
+    pub fn rank(self) -> u8 {
+        match self {
+            InboxState::SoftBounce => 0,
+            InboxState::Delivered => 1,
+            InboxState::Unsubscribed => 2,
+            InboxState::Bounced => 3,
+            InboxState::Rejected => 4,
+            InboxState::Suspended => 5,
+            InboxState::Complained => 6,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             InboxState::SoftBounce => "soft_bounce",
