@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-/// What Mailtrap last told about an email after accepting it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// What Mailtrap last told about an email after accepting it. Which event outranks which is
+/// [`InboxState::rank`], not the order written here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InboxState {
     /// `soft bounce`: a temporary refusal; Mailtrap keeps trying.
