@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-/// What Mailtrap last told about an email after accepting it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// What Mailtrap last told about an email after accepting it. Which event outranks which is
+/// [`InboxState::rank`], not the order written here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InboxState {
     /// `soft bounce`: a temporary refusal; Mailtrap keeps trying.
@@ -37,6 +38,25 @@ impl InboxState {
             "suspension" => InboxState::Suspended,
             _ => return None,
         })
+    }
+
+    /// How much this state outweighs another on the same email, for `Delivery::apply`: an
+    /// event replaces the state it finds only if its rank is equal or higher. Mailtrap posts
+    /// events in batches and retries them (mailtrap-api.md section 8), so they can arrive out
+    /// of order: a late `soft bounce` must not hide a `delivery`; a reader's unsubscribe
+    /// presumes the delivery and outranks it; a `bounce` (the receiving server may accept
+    /// first and bounce later), a `reject` and a `suspension` outrank both, since they are
+    /// what the owner has to act on; a spam complaint is the reader's last word.
+    pub fn rank(self) -> u8 {
+        match self {
+            InboxState::SoftBounce => 0,
+            InboxState::Delivered => 1,
+            InboxState::Unsubscribed => 2,
+            InboxState::Bounced => 3,
+            InboxState::Rejected => 4,
+            InboxState::Suspended => 5,
+            InboxState::Complained => 6,
+        }
     }
 
     pub fn label(self) -> &'static str {

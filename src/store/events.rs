@@ -9,7 +9,7 @@ use sled::Transactional;
 use time::{Duration, OffsetDateTime};
 
 use super::{codec, Result, Store, StoreError};
-use crate::model::{Delivery, DeliveryId, EmailStatus, InboxEvent, InboxState};
+use crate::model::{Delivery, DeliveryId, InboxEvent};
 
 /// How long an applied `event_id` is remembered. Mailtrap retries a request that was not
 /// answered 200 up to 40 times every 5 minutes (mailtrap-api.md section 8): a repeat can come
@@ -69,17 +69,7 @@ impl Store {
                 };
                 let mut d: Delivery = codec::decode("deliveries", &raw)
                     .map_err(ConflictableTransactionError::Abort)?;
-                if d.inbox
-                    .as_ref()
-                    .is_none_or(|i| i.state <= event.inbox.state)
-                {
-                    d.inbox = Some(event.inbox.clone());
-                }
-                if event.inbox.state == InboxState::Delivered
-                    && d.outcome.status == EmailStatus::Unknown
-                {
-                    d.outcome.status = EmailStatus::Sent;
-                }
+                d.apply(&event.inbox);
                 deliveries.insert(&id.to_key(), codec::encode(&d))?;
                 Ok(Applied::Matched(Box::new(d)))
             })
@@ -126,6 +116,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::InboxState;
 
     fn event(id: &str) -> IncomingEvent {
         IncomingEvent {
