@@ -30,7 +30,7 @@ fn a_resend_of_the_owners_notification_leaves_the_submission_failed_everywhere()
     );
     assert_eq!(res.status(), Status::SeeOther);
     let s = t.stored_behind(&res);
-    let store = &t.app().store;
+    let store = t.store();
     assert_eq!(store.pending_retries(), 0, "a 401 is not retried");
     assert!(t.fake.delivered().is_empty());
 
