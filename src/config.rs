@@ -13,16 +13,18 @@ use crate::forms::FormDef;
 use crate::model::{EmailAddress, Mailbox, Secret};
 
 mod business;
+mod origins;
 mod text_env;
 mod trusted;
 mod values;
 
 pub use business::{Phone, Website};
 
+pub use origins::Origins;
 use text_env::TextEnv;
 pub use trusted::TrustedProxies;
 pub use values::InboxId;
-use values::{comma_list, empty_is_none, inbox_id};
+use values::{empty_is_none, inbox_id};
 
 /// The seed's environment names, read without a prefix so existing deployments work unchanged.
 const SEED_ENV: &[&str] = &[
@@ -116,8 +118,7 @@ pub struct AppConfig {
     #[serde(default, deserialize_with = "empty_is_none")]
     pub admin_password_hash: Option<Secret>,
     /// Origins (`https://shop.example`) allowed to post cross-site.
-    #[serde(deserialize_with = "comma_list")]
-    pub allowed_origins: Vec<String>,
+    pub allowed_origins: Origins,
     /// Least seconds between showing a form and its post; 0 turns the trap off. A post
     /// sooner than this is held for review, not dropped (Round 2 contract: a signup 1.5 s
     /// after the page was shown is not suspect under the default).
@@ -194,7 +195,7 @@ impl Default for AppConfig {
             cache_bytes: crate::store::DEFAULT_CACHE_BYTES,
             public_url: None,
             admin_password_hash: None,
-            allowed_origins: Vec::new(),
+            allowed_origins: Origins::default(),
             spam_min_seconds: 1,
             confirmations_per_address: 3,
             confirmations_per_client: 20,
@@ -305,14 +306,6 @@ impl AppConfig {
                 return Err(value_error(
                     "public_url",
                     "must be an absolute http(s) URL".into(),
-                ));
-            }
-        }
-        for origin in &self.allowed_origins {
-            if !origin.starts_with("http://") && !origin.starts_with("https://") {
-                return Err(value_error(
-                    "allowed_origins",
-                    format!("{origin:?} is not an origin like https://example.com"),
                 ));
             }
         }

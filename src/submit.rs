@@ -3,15 +3,15 @@
 //! the admin's "test this form" start here too.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use time::Duration;
 use tracing::{info, instrument, warn};
 
 use crate::forms::{FieldKind, FormDef, FormKind, Trigger, Valid};
 use crate::model::{
-    Attempt, Delivery, EmailStatus, NewSubmission, SpamReason, Submission, Subscriber,
+    Attempt, Delivery, EmailStatus, NewSubmission, Submission, Subscriber, Verdict,
 };
-use std::sync::Arc;
 
 use crate::config::AppConfig;
 use crate::forms::Forms;
@@ -69,9 +69,9 @@ impl Intake {
         }
     }
 
-    /// Stores a valid post (flushed), then sends its emails unless a spam check caught it: the
-    /// honeypot (`spam`, hard) stores it without files and mails nothing; a soft signal stores it
-    /// with its files for the owner's review and holds its emails until `approve`. A repeated
+    /// Stores a valid post (flushed), then sends its emails unless the verdict says otherwise:
+    /// spam is stored without files and mails nothing; a post under review is stored with its
+    /// files and its emails wait for `approve`. A repeated
     /// post (same `_idem`, same fields) is answered with the first submission, mailing nothing.
     #[instrument(skip_all, fields(form = slug))]
     pub async fn accept(
@@ -79,15 +79,15 @@ impl Intake {
         slug: &str,
         def: &FormDef,
         valid: Valid,
-        spam: Option<SpamReason>,
+        verdict: Verdict,
         client_ip: Option<IpAddr>,
     ) -> Result<Accepted, StoreError> {
-        let hard = spam.is_some_and(|r| !r.is_soft());
+        let hard = verdict.is_spam();
         let new = NewSubmission {
             form: slug.to_string(),
             reference_prefix: def.reference_prefix.clone(),
             spam: hard,
-            review: spam.filter(|r| r.is_soft()),
+            review: verdict.review(),
             fields: valid.fields,
             // Spam keeps no files; a submission held for review keeps them for its approval.
             uploads: if hard { Vec::new() } else { valid.uploads },

@@ -644,6 +644,52 @@ fn formspree_subject_and_replyto_are_honoured() {
     );
 }
 
+/// One origin rule: the CORS answer, the origin check of a post and `_next` agree on an
+/// allowed origin however the owner wrote it (case, default port, trailing slash).
+#[test]
+fn an_allowed_origin_is_one_origin_for_cors_the_origin_check_and_next() {
+    let t = TestApp::start_with(|f| f.merge(("allowed_origins", "https://Shop.Example:443/")));
+    let mut pairs = QUOTE.to_vec();
+    pairs.push(("_next", "https://shop.example/thank-you"));
+    for origin in ["https://shop.example", "https://SHOP.example:443"] {
+        let res = t
+            .client
+            .post("/f/quote")
+            .header(ContentType::Form)
+            .header(Header::new("Origin", origin))
+            .body(form_body(&pairs))
+            .dispatch();
+        assert_eq!(res.status(), Status::SeeOther, "{origin}");
+        assert_eq!(
+            res.headers().get_one("Location"),
+            Some("https://shop.example/thank-you"),
+            "{origin}"
+        );
+        assert_eq!(
+            res.headers().get_one("Access-Control-Allow-Origin"),
+            Some(origin),
+            "{origin}"
+        );
+    }
+    let res = t
+        .client
+        .post("/f/quote")
+        .header(ContentType::Form)
+        .header(Header::new("Origin", "https://shop.example:8443"))
+        .body(form_body(&pairs))
+        .dispatch();
+    assert_eq!(
+        res.status(),
+        Status::Forbidden,
+        "another port is another origin"
+    );
+    assert!(res
+        .headers()
+        .get_one("Access-Control-Allow-Origin")
+        .is_none());
+    assert_eq!(t.store().count_submissions(), 2);
+}
+
 #[test]
 fn cross_site_posts_are_accepted_only_from_allowed_origins() {
     let t = TestApp::start_with(|f| f.merge(("allowed_origins", "https://shop.example")));

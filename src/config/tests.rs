@@ -15,7 +15,7 @@ fn env_names_of_the_seed_work_and_bad_recipient_names_its_key() {
         assert_eq!(c.admin_email.unwrap().as_str(), "owner@shop.example");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/kipekee-x"));
         assert_eq!(
-            c.allowed_origins,
+            c.allowed_origins.to_strings(),
             ["https://a.example", "https://b.example"]
         );
         assert_eq!(format!("{:?}", c.mailtrap_api_token), "Some(\"***\")");

@@ -24,7 +24,7 @@ pub use ledger::{Confirmation, DeliveryState, Ledger, CONFIRM_WITHIN};
 pub use outcome::{EmailStatus, Outcome};
 pub use phone::tel_uri;
 pub use records::{Attempt, Delivery, NewSubmission, Note, StoredFile, Submission};
-pub use spam::SpamReason;
+pub use spam::{SpamReason, Verdict};
 pub use subscriber::{Subscriber, SubscriberState};
 pub use text::{display_name, is_bidi_or_format, single_line};
 pub use upload::{FileType, TempUpload, Upload};

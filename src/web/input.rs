@@ -14,7 +14,7 @@ use super::client::ClientAddr;
 use super::error::wants_json;
 use super::page::{Page, Site};
 use super::Error;
-use crate::config::AppConfig;
+use crate::config::{AppConfig, Origins};
 use crate::forms::temp;
 use crate::forms::{RawFile, RawInput, MAX_FIELDS};
 use crate::space::DiskFloor;
@@ -192,7 +192,7 @@ impl Visitor {
     /// Cross-site posts are accepted only from `KIPEKEE_ALLOWED_ORIGINS`.
     pub fn check_origin(&self, config: &AppConfig) -> Result<(), Error> {
         match &self.origin {
-            Some(origin) if !self.same_origin && !config.allowed_origins.contains(origin) => {
+            Some(origin) if !self.same_origin && !config.allowed_origins.allows(origin) => {
                 Err(Error::Forbidden(format!(
                     "Posts from {origin} are not allowed. The site owner can add it to KIPEKEE_ALLOWED_ORIGINS."
                 )))
@@ -205,8 +205,10 @@ impl Visitor {
     /// (`redirect::safe_next`).
     pub fn allowed_next(&self, page: Page<'_>, next: Option<&str>) -> Option<String> {
         let next = next?;
-        let safe =
-            super::redirect::safe_next(next, &page.site.public_base, &page.config.allowed_origins);
+        let safe = page
+            .config
+            .allowed_origins
+            .safe_next(next, &page.site.public_base);
         if safe.is_none() {
             tracing::warn!("_next ignored: it does not lead to this site or an origin in KIPEKEE_ALLOWED_ORIGINS");
         }
@@ -228,9 +230,9 @@ impl<'r> FromRequest<'r> for Visitor {
             .map(str::to_string);
         let host = req.headers().get_one("Host").unwrap_or("");
         let public = req.rocket().state::<Site>().map(|s| s.public_base.as_str());
-        let same_origin = origin.as_deref().is_none_or(|o| {
-            Some(o) == public || o == format!("http://{host}") || o == format!("https://{host}")
-        });
+        let same_origin = origin
+            .as_deref()
+            .is_none_or(|o| Origins::is_self(o, public.unwrap_or_default(), host));
         Outcome::Success(Visitor {
             ip: ClientAddr::of(req).0,
             origin,

@@ -12,7 +12,6 @@ mod links;
 pub mod metrics;
 mod page;
 mod public;
-mod redirect;
 
 use rocket::{Build, Rocket};
 

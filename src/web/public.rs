@@ -15,9 +15,10 @@ use serde_json::{json, Value};
 use super::input::{Posted, Visitor};
 use super::page::Page;
 use super::Error;
+use crate::forms::spam::{self, Signals};
 use crate::forms::spam::{RateLimiter, TimeTrap};
 use crate::forms::{self, FieldErrors, FormDef, FormKind};
-use crate::model::{EmailStatus, SpamReason};
+use crate::model::{EmailStatus, Verdict};
 use crate::space::DiskFloor;
 use crate::submit::{Accepted, Intake};
 
@@ -178,7 +179,7 @@ async fn form_submit(
         &mut raw,
         time::OffsetDateTime::now_utc(),
     );
-    let mut valid = match forms::validate(def, raw, page.config.max_upload_bytes, page.strings()) {
+    let valid = match forms::validate(def, raw, page.config.max_upload_bytes, page.strings()) {
         Ok(valid) => valid,
         Err(invalid) => {
             let status = if invalid.too_large {
@@ -204,23 +205,18 @@ async fn form_submit(
         }
     };
     let next = visitor.allowed_next(page, valid.next.as_deref());
-    // The time trap rides on the form page, so it only judges posts that could come from
-    // it: not a JSON body (an API client), not a business's own site posting from an allowed
-    // origin. `Accept` is the client's to choose and exempts nothing (issue 12 item 7).
-    let json_body = content_type.is_some_and(|c| c.is_json());
-    let trapped = (visitor.same_origin && !json_body)
-        .then(|| gate.trap.check(valid.shown_at.as_deref(), unix_now_ms()))
-        .flatten();
-    let spam = valid.honeypot.then_some(SpamReason::Honeypot).or(trapped);
-    if let Some(reason) = spam {
-        tracing::info!(form = slug, ?reason, soft = reason.is_soft(), "spam check");
-    }
-    if valid.honeypot {
-        // A bot's files are never kept (issue 12, item 3).
-        valid.uploads.clear();
+    let signals = Signals {
+        honeypot: valid.honeypot,
+        shown_at: valid.shown_at.as_deref(),
+        same_origin: visitor.same_origin,
+        json_body: content_type.is_some_and(|c| c.is_json()),
+    };
+    let verdict = spam::judge(&signals, gate.trap, unix_now_ms());
+    if verdict != Verdict::Clean {
+        tracing::info!(form = slug, ?verdict, "spam check");
     }
     gate.disk.check().map_err(Error::InsufficientStorage)?;
-    let accepted = intake.accept(slug, def, valid, spam, visitor.ip).await?;
+    let accepted = intake.accept(slug, def, valid, verdict, visitor.ip).await?;
     Ok(reply(slug, def, &accepted, visitor.wants_json, next))
 }
 
