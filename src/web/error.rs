@@ -36,17 +36,21 @@ pub enum Error {
     ExpiredLink(LinkKind),
     #[error("{0}")]
     BadRequest(String),
+    /// A post whose body could not be read as fields (400).
+    #[error("{0}")]
+    Unreadable(Unreadable),
     #[error("{0}")]
     Forbidden(String),
+    /// A cross-site post from an origin not in `KIPEKEE_ALLOWED_ORIGINS` (403).
+    #[error("posts from {0} are not allowed (KIPEKEE_ALLOWED_ORIGINS)")]
+    OriginNotAllowed(String),
     /// An admin form whose CSRF token is not the session's (403).
     #[error("the admin form's CSRF token does not match the session")]
     FormExpired,
-    #[error("{0}")]
-    PayloadTooLarge(String),
     /// A body over `KIPEKEE_MAX_BODY_BYTES` (or a url-encoded post over its limit).
     #[error("{TOO_LARGE}")]
     TooLarge,
-    #[error("Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json.")]
+    #[error("the post is not url-encoded, multipart or JSON")]
     UnsupportedMediaType,
     #[error("Too many submissions from your address. Please wait {0} seconds and try again.")]
     TooManyRequests(u64),
@@ -65,9 +69,11 @@ impl Error {
     pub fn status(&self) -> Status {
         match self {
             Error::NotFound | Error::ExpiredLink(_) => Status::NotFound,
-            Error::BadRequest(_) => Status::BadRequest,
-            Error::Forbidden(_) | Error::FormExpired => Status::Forbidden,
-            Error::PayloadTooLarge(_) | Error::TooLarge => Status::PayloadTooLarge,
+            Error::BadRequest(_) | Error::Unreadable(_) => Status::BadRequest,
+            Error::Forbidden(_) | Error::OriginNotAllowed(_) | Error::FormExpired => {
+                Status::Forbidden
+            }
+            Error::TooLarge => Status::PayloadTooLarge,
             Error::UnsupportedMediaType => Status::UnsupportedMediaType,
             Error::TooManyRequests(_) => Status::TooManyRequests,
             Error::InsufficientStorage(_) => Status::InsufficientStorage,
@@ -94,6 +100,17 @@ impl Error {
             Error::ExpiredLink(LinkKind::Confirm) => say("error.expired_confirm"),
             Error::ExpiredLink(LinkKind::Unsubscribe) => say("error.expired_unsubscribe"),
             Error::TooLarge => say("error.too_large"),
+            Error::UnsupportedMediaType => say("error.unsupported_type"),
+            Error::OriginNotAllowed(origin) => {
+                strings.t("error.origin_not_allowed", &[("origin", origin)])
+            }
+            Error::Unreadable(Unreadable::Form(_) | Unreadable::Body(_)) => {
+                say("error.unreadable_form")
+            }
+            Error::Unreadable(Unreadable::NotAnObject(_)) => say("error.unreadable_json"),
+            Error::Unreadable(Unreadable::NotText(field)) => {
+                strings.t("error.unreadable_field", &[("field", field)])
+            }
             Error::TooManyRequests(seconds) => strings.plural("error.too_many", *seconds, &[]),
             Error::InsufficientStorage(_) => say("error.no_space"),
             Error::Status(s) if s.code == 429 => say("error.slow_down"),
@@ -104,6 +121,20 @@ impl Error {
             other => other.to_string(),
         }
     }
+}
+
+/// Why a post's body could not be read as fields; the visitor reads the catalogue's words,
+/// the log the parser's own (English, with the detail).
+#[derive(Debug, thiserror::Error)]
+pub enum Unreadable {
+    #[error("the form data could not be read: {0}")]
+    Form(String),
+    #[error("the body could not be read: {0}")]
+    Body(String),
+    #[error("the body is not a JSON object: {0}")]
+    NotAnObject(String),
+    #[error("field {0:?} is not a string")]
+    NotText(String),
 }
 
 /// JSON when the client asked for it or sent JSON; HTML otherwise.
@@ -118,6 +149,8 @@ impl<'r> Responder<'r, 'static> for Error {
         let status = self.status();
         if let Error::InsufficientStorage(cause) = &self {
             tracing::warn!(path = %req.uri().path(), "post refused: {cause}");
+        } else if let Error::Unreadable(cause) = &self {
+            tracing::info!(path = %req.uri().path(), "post not read: {cause}");
         } else if status.code >= 500 {
             tracing::error!(path = %req.uri().path(), "{self}");
         }

@@ -11,7 +11,7 @@ use rocket::request::{self, FromRequest, Request};
 use serde_json::Value;
 
 use super::client::ClientAddr;
-use super::error::wants_json;
+use super::error::{wants_json, Unreadable};
 use super::page::{Page, Site};
 use super::Error;
 use crate::config::{AppConfig, Origins};
@@ -53,7 +53,7 @@ impl<'r> FromData<'r> for Posted {
                 } else if status == Status::InsufficientStorage {
                     Error::InsufficientStorage(crate::space::SpaceError::WriteFailed)
                 } else {
-                    Error::BadRequest(format!("The form data could not be read: {errors}"))
+                    Error::Unreadable(Unreadable::Form(errors.to_string()))
                 };
                 Outcome::Error((e.status(), e))
             }
@@ -68,14 +68,12 @@ async fn read_json(req: &Request<'_>, data: Data<'_>) -> Result<RawInput, Error>
         .open(limit)
         .into_bytes()
         .await
-        .map_err(|e| Error::BadRequest(format!("The body could not be read: {e}")))?;
+        .map_err(|e| Error::Unreadable(Unreadable::Body(e.to_string())))?;
     if !bytes.is_complete() {
-        return Err(Error::PayloadTooLarge(format!(
-            "The JSON body is larger than {limit}."
-        )));
+        return Err(Error::TooLarge);
     }
     let object: serde_json::Map<String, Value> = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::BadRequest(format!("The body is not a JSON object: {e}")))?;
+        .map_err(|e| Error::Unreadable(Unreadable::NotAnObject(e.to_string())))?;
     let mut raw = RawInput::default();
     for (name, value) in object {
         let text = match value {
@@ -84,9 +82,7 @@ async fn read_json(req: &Request<'_>, data: Data<'_>) -> Result<RawInput, Error>
             Value::Bool(b) => b.to_string(),
             Value::Number(n) => n.to_string(),
             Value::Array(_) | Value::Object(_) => {
-                return Err(Error::BadRequest(format!(
-                    "Field {name:?} must be a string."
-                )))
+                return Err(Error::Unreadable(Unreadable::NotText(name)))
             }
         };
         push_value(&mut raw, name, text);
@@ -193,9 +189,7 @@ impl Visitor {
     pub fn check_origin(&self, config: &AppConfig) -> Result<(), Error> {
         match &self.origin {
             Some(origin) if !self.same_origin && !config.allowed_origins.allows(origin) => {
-                Err(Error::Forbidden(format!(
-                    "Posts from {origin} are not allowed. The site owner can add it to KIPEKEE_ALLOWED_ORIGINS."
-                )))
+                Err(Error::OriginNotAllowed(origin.clone()))
             }
             _ => Ok(()),
         }
