@@ -54,12 +54,6 @@ const KNOWN_CYCLES: &[KnownCycle] = &[
               admin views replace both",
     },
     KnownCycle {
-        within: "crate::store",
-        modules: &["backup", "backup_check"],
-        why: "the check reads `EXCLUDED_TREES` from backup, backup reads the check's \
-              `file_entry_key`",
-    },
-    KnownCycle {
         within: "crate::forms",
         modules: &["upload", "validate"],
         why: "uploads take `RawFile` from validate, validate takes `Received` and kept files \
