@@ -64,12 +64,6 @@ const KNOWN_CYCLES: &[KnownCycle] = &[
         modules: &["kept", "temp"],
         why: "temp's `prepare` runs kept's `sweep`, kept takes temp's `Received`",
     },
-    KnownCycle {
-        within: "crate::model",
-        modules: &["failure", "outcome"],
-        why: "an outcome holds a failure, a failure names the email status it leaves \
-              (`Retry::status`)",
-    },
 ];
 
 /// The README's generated block sits between these two lines.
