@@ -44,8 +44,8 @@ const KNOWN_CYCLES: &[KnownCycle] = &[
         within: "crate::web",
         modules: &["admin", "error", "input"],
         why: "an error page under /admin is drawn in the admin layout (error -> \
-              admin::layout_context) while admin returns `web::Error`; typed admin views \
-              replace the layout call",
+              admin::layout_context) while admin returns `web::Error`; left to the rework of the \
+              admin panel into typed views",
     },
     KnownCycle {
         within: "crate::web::admin",
@@ -54,15 +54,9 @@ const KNOWN_CYCLES: &[KnownCycle] = &[
               admin views replace both",
     },
     KnownCycle {
-        within: "crate::forms",
-        modules: &["upload", "validate"],
-        why: "uploads take `RawFile` from validate, validate takes `Received` and kept files \
-              from upload",
-    },
-    KnownCycle {
         within: "crate::forms::upload",
         modules: &["kept", "temp"],
-        why: "temp's `prepare` runs kept's `sweep`, kept takes temp's `Received`",
+        why: "temp's `prepare` runs kept's `sweep`, kept files wait in temp's `dir`",
     },
 ];
 

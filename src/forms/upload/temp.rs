@@ -10,6 +10,7 @@ use rocket::tokio::fs::OpenOptions;
 use rocket::tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use sha2::{Digest, Sha256};
 
+pub use crate::forms::raw::Received;
 use crate::model::random_token;
 pub use crate::model::TempUpload;
 
@@ -51,32 +52,14 @@ pub fn prepare(data_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// One file part, as far as it was read.
-#[derive(Debug)]
-pub enum Received {
-    /// The whole part, at most the limit, on disk.
-    Whole(TempUpload),
-    /// The part is longer than the limit; nothing of it was kept.
-    TooLarge,
-}
-
 /// Writes `bytes` as a new upload in `tmp_dir` (one the appliance makes itself, a test's).
 ///
 /// # Errors
 /// The file cannot be written.
 pub async fn from_bytes(tmp_dir: &Path, bytes: &[u8]) -> io::Result<TempUpload> {
-    receive_into(tmp_dir, bytes, u64::MAX - 1)
-        .await?
-        .whole()
-        .ok_or_else(|| io::Error::other("upload larger than u64"))
-}
-
-impl Received {
-    fn whole(self) -> Option<TempUpload> {
-        match self {
-            Received::Whole(t) => Some(t),
-            Received::TooLarge => None,
-        }
+    match receive_into(tmp_dir, bytes, u64::MAX - 1).await? {
+        Received::Whole(upload) => Ok(upload),
+        Received::TooLarge => Err(io::Error::other("upload larger than u64")),
     }
 }
 
