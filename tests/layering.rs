@@ -53,11 +53,6 @@ const KNOWN_CYCLES: &[KnownCycle] = &[
         why: "the submission page and the inbox share attempt labels and bounce views; typed \
               admin views replace both",
     },
-    KnownCycle {
-        within: "crate::forms::upload",
-        modules: &["kept", "temp"],
-        why: "temp's `prepare` runs kept's `sweep`, kept files wait in temp's `dir`",
-    },
 ];
 
 /// The README's generated block sits between these two lines.

@@ -5,7 +5,7 @@ mod builtin;
 pub mod limits;
 mod raw;
 pub mod spam;
-mod upload;
+pub mod upload;
 mod validate;
 
 use std::collections::BTreeMap;

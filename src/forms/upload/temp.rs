@@ -25,8 +25,8 @@ pub fn dir(data_dir: &Path) -> PathBuf {
     data_dir.join(DIR)
 }
 
-/// Creates `<data_dir>/tmp` (mode 0700), removes what a crash left in it (`upload-*`) and
-/// the kept uploads whose time is up (`kept::sweep`).
+/// Creates `<data_dir>/tmp` (mode 0700) and removes the uploads a crash left in it
+/// (`upload-*`). `upload::prepare` runs it at start, with the sweep of kept files.
 ///
 /// # Errors
 /// The directory cannot be created or listed.
@@ -48,7 +48,6 @@ pub fn prepare(data_dir: &Path) -> io::Result<()> {
             std::fs::remove_file(&path)?;
         }
     }
-    super::kept::sweep(data_dir, time::OffsetDateTime::now_utc());
     Ok(())
 }
 
