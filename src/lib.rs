@@ -178,7 +178,7 @@ fn open_store(config: &AppConfig) -> Result<Store, StartError> {
         source,
     };
     let created = store::private::create_dir(dir).map_err(io_error)?;
-    forms::temp::prepare(dir).map_err(io_error)?;
+    forms::upload::prepare(dir).map_err(io_error)?;
     let store = Store::open_with_cache(dir, config.cache_bytes)?;
     if created {
         store::private::restrict_contents(dir).map_err(io_error)?;

@@ -261,7 +261,10 @@ fn swahili_refusals_of_a_post_are_in_swahili() {
         page.contains("Fomu hii haipokei ujumbe kutoka https:&#x2F;&#x2F;evil.example"),
         "{page}"
     );
-    assert!(!page.contains("KIPEKEE_ALLOWED_ORIGINS"), "no setting name: {page}");
+    assert!(
+        !page.contains("KIPEKEE_ALLOWED_ORIGINS"),
+        "no setting name: {page}"
+    );
 
     let res = t
         .client

@@ -3,8 +3,9 @@
 
 mod builtin;
 pub mod limits;
+mod raw;
 pub mod spam;
-mod upload;
+pub mod upload;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -14,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::model::FileType;
 
 pub use builtin::builtin;
+pub use raw::{RawFile, RawInput};
 pub use upload::{kept, list_in_words, size_in_words, sniff, temp};
-pub use validate::{labels, validate, FieldErrors, Invalid, RawFile, RawInput, Valid, MAX_FIELDS};
+pub use validate::{labels, validate, FieldErrors, Invalid, Valid, MAX_FIELDS};
 
 /// What a form does with a valid submission besides storing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -2,7 +2,6 @@
 //! generated secrets. Every write that a visitor is told about is flushed before returning.
 
 pub mod backup;
-mod backup_check;
 mod caps;
 mod codec;
 mod events;

@@ -12,6 +12,7 @@ mod links;
 pub mod metrics;
 mod page;
 mod public;
+mod respond;
 
 use rocket::{Build, Rocket};
 

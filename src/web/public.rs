@@ -35,7 +35,7 @@ fn index(page: Page<'_>) -> Result<RawHtml<String>, Error> {
         .collect();
     let mut ctx = page.context();
     ctx.insert("forms", &forms);
-    page.render("public/index.html", &ctx)
+    Ok(page.render("public/index.html", &ctx)?)
 }
 
 /// A file kept for the form shown again: its token and its cleaned name, by field.
@@ -79,7 +79,7 @@ fn form_html(
     ctx.insert("form_error", &errors.get("_form"));
     ctx.insert("shown_at", &trap.token(unix_now_ms()));
     ctx.insert("idempotency_key", &one_time_token());
-    page.render("public/form.html", &ctx)
+    Ok(page.render("public/form.html", &ctx)?)
 }
 
 fn unix_now() -> u64 {
@@ -311,5 +311,5 @@ fn thanks_page(
     ctx.insert("reference", &reference);
     ctx.insert("email", &email);
     ctx.insert("newsletter", &(def.kind == FormKind::Newsletter));
-    page.render("public/thanks.html", &ctx)
+    Ok(page.render("public/thanks.html", &ctx)?)
 }
