@@ -9,7 +9,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::{Figment, Profile};
 use serde::{Deserialize, Serialize};
 
-use crate::forms::FormDef;
+use crate::forms::{FormDef, Recipient};
 use crate::model::{EmailAddress, Mailbox, Secret};
 
 mod business;
@@ -323,14 +323,15 @@ impl AppConfig {
         Ok(())
     }
 
-    /// Where the recipient role of a form's email resolves to, with the documented fallbacks.
-    pub fn recipient(&self, role: &str) -> Option<&EmailAddress> {
+    /// The owner's address a form's email goes to, with the documented fallbacks; `None`
+    /// for the visitor (their address is the submission's) and for an unset address.
+    pub fn recipient(&self, to: Recipient) -> Option<&EmailAddress> {
         let admin = self.admin_email.as_ref();
-        match role {
-            "admin" => admin,
-            "jobs" => self.jobs_email.as_ref().or(admin),
-            "newsletter" => self.newsletter_email.as_ref().or(admin),
-            _ => None,
+        match to {
+            Recipient::Visitor => None,
+            Recipient::Admin => admin,
+            Recipient::Jobs => self.jobs_email.as_ref().or(admin),
+            Recipient::Newsletter => self.newsletter_email.as_ref().or(admin),
         }
     }
 

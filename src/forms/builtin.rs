@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::{default_statuses, EmailDef, FieldDef, FieldKind, FormDef, FormKind, Trigger};
+use super::{
+    default_statuses, EmailDef, FieldDef, FieldKind, FormDef, FormKind, Recipient, Template,
+    Trigger,
+};
 use crate::model::FileType;
 
 fn field(name: &str, label: &str, kind: FieldKind, required: bool) -> FieldDef {
@@ -19,12 +22,12 @@ fn field(name: &str, label: &str, kind: FieldKind, required: bool) -> FieldDef {
     }
 }
 
-fn email(kind: &str, to: &str, subject: &str, template: &str) -> EmailDef {
+fn email(kind: &str, to: Recipient, subject: &str, template: Template) -> EmailDef {
     EmailDef {
         kind: kind.into(),
-        to: to.into(),
+        to,
         subject: subject.into(),
-        template: template.into(),
+        template,
         when: Trigger::Submit,
         attach_files: false,
     }
@@ -42,9 +45,9 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
     let confirmation = |slug: &str| {
         email(
             "confirmation",
-            "visitor",
+            Recipient::Visitor,
             &text(slug, "subjects.confirmation"),
-            "confirmation",
+            Template::Confirmation,
         )
     };
     let quote = FormDef {
@@ -66,9 +69,9 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
         emails: vec![
             email(
                 "admin",
-                "admin",
+                Recipient::Admin,
                 "New quote request {{ reference }} from {{ full_name }}",
-                "admin",
+                Template::Admin,
             ),
             confirmation("quote"),
         ],
@@ -98,9 +101,9 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
                 attach_files: true,
                 ..email(
                     "admin",
-                    "jobs",
+                    Recipient::Jobs,
                     "Job application {{ reference }}: {{ position }} from {{ full_name }}",
-                    "admin",
+                    Template::Admin,
                 )
             },
             confirmation("job"),
@@ -132,26 +135,26 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
         emails: vec![
             email(
                 "optin",
-                "visitor",
+                Recipient::Visitor,
                 &text("newsletter", "subjects.optin"),
-                "optin",
+                Template::Optin,
             ),
             EmailDef {
                 when: Trigger::Confirm,
                 ..email(
                     "welcome",
-                    "visitor",
+                    Recipient::Visitor,
                     &text("newsletter", "subjects.welcome"),
-                    "welcome",
+                    Template::Welcome,
                 )
             },
             EmailDef {
                 when: Trigger::Confirm,
                 ..email(
                     "notice",
-                    "newsletter",
+                    Recipient::Newsletter,
                     "New newsletter subscriber {{ email }}",
-                    "notice",
+                    Template::Notice,
                 )
             },
         ],
@@ -174,9 +177,9 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
         emails: vec![
             email(
                 "admin",
-                "admin",
+                Recipient::Admin,
                 "New message {{ reference }} from {{ name }}",
-                "admin",
+                Template::Admin,
             ),
             confirmation("contact"),
         ],

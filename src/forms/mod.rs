@@ -6,6 +6,7 @@ pub mod limits;
 pub mod spam;
 mod upload;
 mod validate;
+mod vocabulary;
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,7 @@ use crate::model::FileType;
 pub use builtin::builtin;
 pub use upload::{kept, list_in_words, size_in_words, sniff, temp};
 pub use validate::{labels, validate, FieldErrors, Invalid, RawFile, RawInput, Valid, MAX_FIELDS};
+pub use vocabulary::{Recipient, Template};
 
 /// What a form does with a valid submission besides storing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -119,11 +121,11 @@ pub struct EmailDef {
     /// Names the email in the delivery log and the JSON answer (`admin`, `confirmation`, …).
     pub kind: String,
     /// `visitor` (the form's `email` field) or a role: `admin`, `jobs`, `newsletter`.
-    pub to: String,
+    pub to: Recipient,
     /// A tera template over the submission's fields, `reference` and `form_title`.
     pub subject: String,
     /// Embedded template pair `email/<template>.html` + `.txt`.
-    pub template: String,
+    pub template: Template,
     #[serde(default)]
     pub when: Trigger,
     /// Attach the submission's uploaded files.
@@ -132,8 +134,9 @@ pub struct EmailDef {
 }
 
 impl EmailDef {
+    /// Whether the email goes to the visitor's own address rather than to the owner.
     pub fn to_visitor(&self) -> bool {
-        self.to == "visitor"
+        self.to == Recipient::Visitor
     }
 }
 
@@ -145,12 +148,14 @@ fn default_submit_label() -> String {
     crate::i18n::english().text("form.submit").into()
 }
 
-const ROLES: &[&str] = &["visitor", "admin", "jobs", "newsletter"];
-const TEMPLATES: &[&str] = &["admin", "confirmation", "optin", "welcome", "notice"];
-
 impl FormDef {
     pub fn field(&self, name: &str) -> Option<&FieldDef> {
         self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The email the delivery log names `kind` (`admin`, `confirmation`, …).
+    pub fn email(&self, kind: &str) -> Option<&EmailDef> {
+        self.emails.iter().find(|e| e.kind == kind)
     }
 
     pub fn emails_on(&self, when: Trigger) -> impl Iterator<Item = &EmailDef> {
@@ -190,15 +195,6 @@ impl FormDef {
             .field("email")
             .is_some_and(|f| f.kind == FieldKind::Email);
         for e in &self.emails {
-            if !ROLES.contains(&e.to.as_str()) {
-                return Err(format!("email {:?}: to must be one of {ROLES:?}", e.kind));
-            }
-            if !TEMPLATES.contains(&e.template.as_str()) {
-                return Err(format!(
-                    "email {:?}: template must be one of {TEMPLATES:?}",
-                    e.kind
-                ));
-            }
             if e.to_visitor() && !has_email {
                 return Err(format!(
                     "email {:?} goes to the visitor but the form has no email field",

@@ -109,7 +109,7 @@ fn business_mailbox(config: &AppConfig, form: &crate::forms::FormDef) -> Option<
         .emails
         .iter()
         .filter(|e| !e.to_visitor())
-        .find_map(|e| config.recipient(&e.to))
+        .find_map(|e| config.recipient(e.to))
         .or(config.admin_email.as_ref())?;
     let name = crate::model::display_name(config.site_name(), 100);
     Some(Mailbox {
@@ -186,7 +186,7 @@ pub fn render(
             &format!("{}/confirm/{}", mc.public_base, s.confirm_token),
         );
         ctx.insert("unsubscribe_url", &unsubscribe);
-        if def.kind == "welcome" {
+        if def.template.list_unsubscribe() {
             headers.insert("List-Unsubscribe".into(), format!("<{unsubscribe}>"));
             headers.insert(
                 "List-Unsubscribe-Post".into(),
@@ -221,7 +221,7 @@ pub fn render(
     let to = if def.to_visitor() {
         visitor
     } else {
-        config.recipient(&def.to).cloned().map(|e| Mailbox {
+        config.recipient(def.to).cloned().map(|e| Mailbox {
             name: None,
             email: e,
         })

@@ -224,13 +224,16 @@ fn known_label(event: &str) -> &'static str {
 /// unsubscribes its subscriber (RFC 8058; complaint hygiene); a hard bounce of the opt-in
 /// marks the subscriber undeliverable.
 async fn follow_reader(app: &App, d: &Delivery, state: InboxState) {
-    let newsletter = app
+    let def = app
         .store
         .submission(d.submission_id)
         .ok()
         .flatten()
-        .and_then(|s| app.forms.get(&s.form).map(|def| def.kind))
-        == Some(FormKind::Newsletter);
+        .and_then(|s| app.forms.get(&s.form));
+    let newsletter = def.map(|def| def.kind) == Some(FormKind::Newsletter);
+    let optin = def
+        .and_then(|def| def.email(&d.kind))
+        .is_some_and(|e| e.template.is_optin());
     let Some(to) =
         d.to.as_deref()
             .and_then(|t| crate::model::EmailAddress::parse(t).ok())
@@ -244,7 +247,7 @@ async fn follow_reader(app: &App, d: &Delivery, state: InboxState) {
         InboxState::Unsubscribed | InboxState::Complained => {
             app.store.unsubscribe_address(&to).await
         }
-        InboxState::Bounced if d.kind == "optin" => app.store.mark_undeliverable(&to).await,
+        InboxState::Bounced if optin => app.store.mark_undeliverable(&to).await,
         _ => return,
     };
     if let Err(e) = result {
