@@ -264,6 +264,9 @@ impl AppConfig {
     /// The built-in forms' texts follow `KIPEKEE_LOCALE` where the owner left them as shipped.
     pub fn from_figment(figment: &Figment) -> Result<AppConfig, ConfigError> {
         let mut config: AppConfig = figment.extract_lossy()?;
+        for form in config.forms.values_mut() {
+            form.infer_roles();
+        }
         config.check()?;
         let strings = config.strings()?;
         crate::i18n::localize_forms(&mut config.forms, &strings);

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use time::Duration;
 use tracing::{info, instrument, warn};
 
-use crate::forms::{FieldKind, FormDef, FormKind, Trigger, Valid};
+use crate::forms::{FieldKind, FieldRole, FormDef, FormKind, Trigger, Valid};
 use crate::model::{
     Attempt, Delivery, EmailStatus, NewSubmission, SpamReason, Submission, Subscriber,
 };
@@ -111,7 +111,7 @@ pub async fn send_submit_emails(
 ) -> Result<Vec<Delivery>, StoreError> {
     let (subscriber, skip) = match (def.kind, &submission.visitor_email) {
         (FormKind::Newsletter, Some(email)) => {
-            let name = submission.fields.get("name").map(String::as_str);
+            let name = def.value(FieldRole::Name, &submission.fields);
             let (sub, signup) = app
                 .store
                 .subscribe(email, name, submission.id, OPTIN_RESEND_AFTER)

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    default_statuses, EmailDef, FieldDef, FieldKind, FormDef, FormKind, Recipient, Template,
-    Trigger,
+    default_statuses, EmailDef, FieldDef, FieldKind, FieldRole, FormDef, FormKind, Recipient,
+    Template, Trigger,
 };
 use crate::model::FileType;
 
@@ -19,6 +19,14 @@ fn field(name: &str, label: &str, kind: FieldKind, required: bool) -> FieldDef {
         options: Vec::new(),
         accept: Vec::new(),
         placeholder: String::new(),
+        role: None,
+    }
+}
+
+fn playing(role: FieldRole, field: FieldDef) -> FieldDef {
+    FieldDef {
+        role: Some(role),
+        ..field
     }
 }
 
@@ -60,11 +68,14 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
         submit_label: text("quote", "submit"),
         thanks: text("quote", "thanks"),
         fields: vec![
-            visible("quote", "full_name", Text, true),
-            visible("quote", "email", Email, true),
-            visible("quote", "phone", Tel, false),
+            playing(FieldRole::Name, visible("quote", "full_name", Text, true)),
+            playing(FieldRole::Email, visible("quote", "email", Email, true)),
+            playing(FieldRole::Phone, visible("quote", "phone", Tel, false)),
             visible("quote", "company", Text, false),
-            visible("quote", "message", Textarea, true),
+            playing(
+                FieldRole::Summary,
+                visible("quote", "message", Textarea, true),
+            ),
         ],
         emails: vec![
             email(
@@ -89,10 +100,10 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
         submit_label: text("job", "submit"),
         thanks: text("job", "thanks"),
         fields: vec![
-            visible("job", "full_name", Text, true),
-            visible("job", "email", Email, true),
-            visible("job", "phone", Tel, false),
-            visible("job", "position", Text, true),
+            playing(FieldRole::Name, visible("job", "full_name", Text, true)),
+            playing(FieldRole::Email, visible("job", "email", Email, true)),
+            playing(FieldRole::Phone, visible("job", "phone", Tel, false)),
+            playing(FieldRole::Summary, visible("job", "position", Text, true)),
             visible("job", "cover_letter", Textarea, false),
             cv,
         ],
@@ -129,8 +140,11 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
         submit_label: text("newsletter", "submit"),
         thanks: text("newsletter", "thanks"),
         fields: vec![
-            visible("newsletter", "email", Email, true),
-            visible("newsletter", "name", Text, false),
+            playing(
+                FieldRole::Email,
+                visible("newsletter", "email", Email, true),
+            ),
+            playing(FieldRole::Name, visible("newsletter", "name", Text, false)),
         ],
         emails: vec![
             email(
@@ -170,9 +184,12 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
         submit_label: text("contact", "submit"),
         thanks: text("contact", "thanks"),
         fields: vec![
-            visible("contact", "name", Text, true),
-            visible("contact", "email", Email, true),
-            visible("contact", "message", Textarea, true),
+            playing(FieldRole::Name, visible("contact", "name", Text, true)),
+            playing(FieldRole::Email, visible("contact", "email", Email, true)),
+            playing(
+                FieldRole::Summary,
+                visible("contact", "message", Textarea, true),
+            ),
         ],
         emails: vec![
             email(

@@ -17,7 +17,7 @@ use crate::model::FileType;
 pub use builtin::builtin;
 pub use upload::{kept, list_in_words, size_in_words, sniff, temp};
 pub use validate::{labels, validate, FieldErrors, Invalid, RawFile, RawInput, Valid, MAX_FIELDS};
-pub use vocabulary::{Recipient, Template};
+pub use vocabulary::{FieldRole, Recipient, Template};
 
 /// What a form does with a valid submission besides storing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -93,6 +93,10 @@ pub struct FieldDef {
     pub accept: Vec<FileType>,
     #[serde(default)]
     pub placeholder: String,
+    /// What the field means (`role = "name"`); see [`FormDef::infer_roles`] for a form that
+    /// says nothing.
+    #[serde(default)]
+    pub role: Option<FieldRole>,
 }
 
 impl FieldDef {
@@ -149,8 +153,51 @@ fn default_submit_label() -> String {
 }
 
 impl FormDef {
-    pub fn field(&self, name: &str) -> Option<&FieldDef> {
+    /// The field called `name`.
+    pub fn field_named(&self, name: &str) -> Option<&FieldDef> {
         self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The field that plays `role`, if the form has one.
+    pub fn field(&self, role: FieldRole) -> Option<&FieldDef> {
+        self.fields.iter().find(|f| f.role == Some(role))
+    }
+
+    /// What the visitor gave for the field that plays `role` in a submission's `fields`
+    /// (which keep only filled-in values).
+    pub fn value<'a>(
+        &self,
+        role: FieldRole,
+        fields: &'a BTreeMap<String, String>,
+    ) -> Option<&'a str> {
+        fields.get(&self.field(role)?.name).map(String::as_str)
+    }
+
+    /// Gives each role that no field declares to the field the conventions of the built-in
+    /// forms name, so an owner's form written before roles existed keeps its "who", its
+    /// summary, its Reply-To name and its phone link: `full_name` or `name` → name, `email` →
+    /// email, the first `tel` field → phone, `message`, `position` or `cover_letter` →
+    /// summary. Run once, when the configuration is loaded.
+    pub fn infer_roles(&mut self) {
+        for role in FieldRole::ALL {
+            if self.field(role).is_some() {
+                continue;
+            }
+            let free = |f: &FieldDef| f.role.is_none();
+            let first = |fits: &dyn Fn(&FieldDef) -> bool| {
+                self.fields.iter().position(|f| free(f) && fits(f))
+            };
+            let named = |names: &[&str]| names.iter().find_map(|n| first(&|f| f.name == *n));
+            let guess = match role {
+                FieldRole::Name => named(&["full_name", "name"]),
+                FieldRole::Email => named(&["email"]),
+                FieldRole::Phone => first(&|f| f.kind == FieldKind::Tel),
+                FieldRole::Summary => named(&["message", "position", "cover_letter"]),
+            };
+            if let Some(at) = guess {
+                self.fields[at].role = Some(role);
+            }
+        }
     }
 
     /// The email the delivery log names `kind` (`admin`, `confirmation`, …).
@@ -190,9 +237,21 @@ impl FormDef {
             if f.kind == FieldKind::File && f.accept.is_empty() {
                 return Err(format!("file field {:?} accepts no type", f.name));
             }
+            if f.kind == FieldKind::File && f.role.is_some() {
+                return Err(format!("file field {:?} cannot have a role", f.name));
+            }
+        }
+        for role in FieldRole::ALL {
+            let mut playing = self.fields.iter().filter(|f| f.role == Some(role));
+            if let (Some(a), Some(b)) = (playing.next(), playing.next()) {
+                return Err(format!(
+                    "fields {:?} and {:?} both have role \"{role}\"; give it to one",
+                    a.name, b.name
+                ));
+            }
         }
         let has_email = self
-            .field("email")
+            .field(FieldRole::Email)
             .is_some_and(|f| f.kind == FieldKind::Email);
         for e in &self.emails {
             if e.to_visitor() && !has_email {
@@ -212,27 +271,41 @@ impl FormDef {
     }
 }
 
-/// The enabled forms, in index order.
+/// The configured forms: the enabled ones in index order, and the disabled ones, whose
+/// stored submissions still say what their fields mean.
 #[derive(Debug, Clone)]
-pub struct Forms(Vec<(String, FormDef)>);
+pub struct Forms {
+    enabled: Vec<(String, FormDef)>,
+    disabled: Vec<(String, FormDef)>,
+}
 
 impl Forms {
     pub fn new(defs: &BTreeMap<String, FormDef>) -> Forms {
-        let mut forms: Vec<_> = defs
+        let (mut enabled, disabled): (Vec<_>, Vec<_>) = defs
             .iter()
-            .filter(|(_, d)| d.enabled)
             .map(|(s, d)| (s.clone(), d.clone()))
-            .collect();
-        forms.sort_by_key(|(slug, d)| (d.position, slug.clone()));
-        Forms(forms)
+            .partition(|(_, d)| d.enabled);
+        enabled.sort_by_key(|(slug, d)| (d.position, slug.clone()));
+        Forms { enabled, disabled }
     }
 
+    /// The enabled form `slug`: what visitors can see and post to.
     pub fn get(&self, slug: &str) -> Option<&FormDef> {
-        self.0.iter().find(|(s, _)| s == slug).map(|(_, d)| d)
+        self.enabled.iter().find(|(s, _)| s == slug).map(|(_, d)| d)
     }
 
+    /// The form `slug`, enabled or not: what a stored submission's fields mean.
+    pub fn definition(&self, slug: &str) -> Option<&FormDef> {
+        self.enabled
+            .iter()
+            .chain(&self.disabled)
+            .find(|(s, _)| s == slug)
+            .map(|(_, d)| d)
+    }
+
+    /// The enabled forms, in index order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &FormDef)> {
-        self.0.iter().map(|(s, d)| (s.as_str(), d))
+        self.enabled.iter().map(|(s, d)| (s.as_str(), d))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The closed sets a form definition chooses from: who an email goes to, which email it is,
-//! and what a field means. Each is spelled in `Rocket.toml` as it always was (`to = "jobs"`,
-//! `template = "optin"`, `role = "name"`); any other word stops start-up naming the allowed ones.
+//! and what a field means. `Rocket.toml` spells them in lower case (`to = "jobs"`,
+//! `template = "optin"`, `role = "name"`), `to` and `template` with the words they always
+//! took; any other word stops start-up with a line naming the allowed ones.
 
 use std::fmt;
 
@@ -81,6 +82,49 @@ impl Template {
 }
 
 impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a field means to the appliance beyond its own name: who wrote, where to answer,
+/// what about. `role = "name"` in a field's definition; a form that gives a role to no field
+/// gets the field today's conventions name (see `FormDef::infer_roles`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldRole {
+    /// Who the visitor is: the admin list's "who", the name on the Reply-To of the owner's
+    /// email, a subscriber's name.
+    Name,
+    /// The visitor's own address: where their emails go and where the owner's replies go.
+    Email,
+    /// A number to call, offered beside a visitor's email that bounced.
+    Phone,
+    /// What the submission is about: the admin list's one-line summary.
+    Summary,
+}
+
+impl FieldRole {
+    /// Every role, in the order they are inferred.
+    pub const ALL: [FieldRole; 4] = [
+        FieldRole::Name,
+        FieldRole::Email,
+        FieldRole::Phone,
+        FieldRole::Summary,
+    ];
+
+    /// The word `Rocket.toml` uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldRole::Name => "name",
+            FieldRole::Email => "email",
+            FieldRole::Phone => "phone",
+            FieldRole::Summary => "summary",
+        }
+    }
+}
+
+impl fmt::Display for FieldRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }

@@ -16,7 +16,7 @@ pub use mailtrap::{budget, longest_send, Mailtrap, MAX_MESSAGE_BYTES};
 
 use crate::config::AppConfig;
 
-use crate::forms::{EmailDef, FormDef};
+use crate::forms::{EmailDef, FieldRole, FormDef};
 use crate::model::{single_line, Mailbox, Submission, Subscriber};
 use crate::templates::Templates;
 
@@ -232,8 +232,8 @@ pub fn render(
         // The visitor's replies reach the business, not the no-reply sender.
         _ if def.to_visitor() => business_mailbox(config, mc.form),
         Some(email) if email.to_ascii().is_some() => {
-            let name = sub.fields.get("full_name").or(sub.fields.get("name"));
-            let name = crate::model::display_name(name.map_or("", String::as_str), 100);
+            let name = mc.form.value(FieldRole::Name, &sub.fields);
+            let name = crate::model::display_name(name.unwrap_or(""), 100);
             Some(Mailbox {
                 name: (!name.is_empty()).then_some(name),
                 email: email.clone(),
