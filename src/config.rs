@@ -10,7 +10,7 @@ use figment::{Figment, Profile};
 use serde::{Deserialize, Serialize};
 
 use crate::forms::{FormDef, Recipient};
-use crate::model::{EmailAddress, Mailbox, Secret};
+use crate::model::{EmailAddress, FormSlug, Mailbox, Secret};
 
 mod business;
 mod text_env;
@@ -137,7 +137,7 @@ pub struct AppConfig {
     /// First wait before retrying a transiently failed email; each retry waits 4× longer.
     pub retry_base_secs: u64,
     /// The public forms by slug.
-    pub forms: BTreeMap<String, FormDef>,
+    pub forms: BTreeMap<FormSlug, FormDef>,
     /// Log lines as `text` (for people, the default) or `json` (one object per line).
     pub log_format: LogFormat,
     /// Bearer token a non-loopback scraper must send for `/metrics`; unset: loopback only.
@@ -320,7 +320,7 @@ impl AppConfig {
             }
         }
         for (slug, form) in &self.forms {
-            form.check(slug)
+            form.check()
                 .map_err(|message| value_error(&format!("forms.{slug}"), message))?;
         }
         Ok(())

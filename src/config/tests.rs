@@ -202,3 +202,24 @@ fn an_unknown_recipient_or_template_names_the_value_and_the_allowed_ones() {
         Ok(())
     });
 }
+
+/// A form's slug is checked as the configuration is read: one line naming the slug and the rule.
+#[test]
+#[allow(clippy::result_large_err)]
+fn a_bad_form_slug_stops_start_up_naming_it() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("ROCKET_CONFIG", "Rocket.toml");
+        jail.create_file(
+            "Rocket.toml",
+            "[default.forms.\"Book Now\"]\ntitle = \"Safari\"\nreference_prefix = \"S\"\n\
+             fields = []\nemails = []\n",
+        )?;
+        let err = AppConfig::from_figment(&figment()).unwrap_err().to_string();
+        assert!(
+            err.contains("forms") && err.contains("\"Book Now\"") && err.contains("dashes"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "one line: {err}");
+        Ok(())
+    });
+}

@@ -7,7 +7,7 @@ use super::{
     default_statuses, EmailDef, FieldDef, FieldKind, FieldRole, FormDef, FormKind, Recipient,
     Template, Trigger,
 };
-use crate::model::FileType;
+use crate::model::{FileType, FormSlug};
 
 fn field(name: &str, label: &str, kind: FieldKind, required: bool) -> FieldDef {
     FieldDef {
@@ -43,7 +43,7 @@ fn email(kind: &str, to: Recipient, subject: &str, template: Template) -> EmailD
 
 /// The four forms of the design card. The texts a visitor sees are the English catalogue's
 /// (`locales/en.toml`, `forms.<slug>.…`); `i18n::localize_forms` swaps them for the locale's.
-pub fn builtin() -> BTreeMap<String, FormDef> {
+pub fn builtin() -> BTreeMap<FormSlug, FormDef> {
     use FieldKind::*;
     let en = crate::i18n::english();
     let text = |slug: &str, key: &str| en.text(&format!("forms.{slug}.{key}")).to_string();
@@ -209,6 +209,6 @@ pub fn builtin() -> BTreeMap<String, FormDef> {
         ("contact", contact),
     ]
     .into_iter()
-    .map(|(s, d)| (s.to_string(), d))
+    .map(|(s, d)| (FormSlug::parse(s).expect("built-in slugs are valid"), d))
     .collect()
 }

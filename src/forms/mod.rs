@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::FileType;
+use crate::model::{FileType, FormSlug};
 
 pub use builtin::builtin;
 pub use upload::{kept, list_in_words, size_in_words, sniff, temp};
@@ -210,15 +210,7 @@ impl FormDef {
     }
 
     /// Structural checks run at start-up so a config mistake is one clear line, not a 500 later.
-    pub fn check(&self, slug: &str) -> Result<(), String> {
-        let slug_ok = !slug.is_empty()
-            && slug.len() <= 40
-            && slug
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !slug_ok {
-            return Err("slug must be lowercase letters, digits and dashes".into());
-        }
+    pub fn check(&self) -> Result<(), String> {
         if self.reference_prefix.is_empty()
             || !self
                 .reference_prefix
@@ -275,12 +267,12 @@ impl FormDef {
 /// stored submissions still say what their fields mean.
 #[derive(Debug, Clone)]
 pub struct Forms {
-    enabled: Vec<(String, FormDef)>,
-    disabled: Vec<(String, FormDef)>,
+    enabled: Vec<(FormSlug, FormDef)>,
+    disabled: Vec<(FormSlug, FormDef)>,
 }
 
 impl Forms {
-    pub fn new(defs: &BTreeMap<String, FormDef>) -> Forms {
+    pub fn new(defs: &BTreeMap<FormSlug, FormDef>) -> Forms {
         let (mut enabled, disabled): (Vec<_>, Vec<_>) = defs
             .iter()
             .map(|(s, d)| (s.clone(), d.clone()))
@@ -291,7 +283,10 @@ impl Forms {
 
     /// The enabled form `slug`: what visitors can see and post to.
     pub fn get(&self, slug: &str) -> Option<&FormDef> {
-        self.enabled.iter().find(|(s, _)| s == slug).map(|(_, d)| d)
+        self.enabled
+            .iter()
+            .find(|(s, _)| s.as_str() == slug)
+            .map(|(_, d)| d)
     }
 
     /// The form `slug`, enabled or not: what a stored submission's fields mean.
@@ -299,7 +294,7 @@ impl Forms {
         self.enabled
             .iter()
             .chain(&self.disabled)
-            .find(|(s, _)| s == slug)
+            .find(|(s, _)| s.as_str() == slug)
             .map(|(_, d)| d)
     }
 

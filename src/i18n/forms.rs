@@ -8,7 +8,7 @@ use super::{english, Catalogue};
 use crate::forms::FormDef;
 
 /// Swaps each built-in English text of `forms` for `strings`' text of the same key.
-pub fn localize_forms(forms: &mut BTreeMap<String, FormDef>, strings: &Catalogue) {
+pub fn localize_forms(forms: &mut BTreeMap<crate::model::FormSlug, FormDef>, strings: &Catalogue) {
     for (slug, form) in forms.iter_mut() {
         let base = format!("forms.{slug}");
         swap(strings, &format!("{base}.title"), &mut form.title);
