@@ -136,7 +136,8 @@ pub struct AppConfig {
     pub min_free_bytes: u64,
     /// First wait before retrying a transiently failed email; each retry waits 4× longer.
     pub retry_base_secs: u64,
-    /// The public forms by slug.
+    /// The public forms by slug. The built-ins' visitor texts are catalogue keys until
+    /// [`AppConfig::from_figment`] loads them.
     pub forms: BTreeMap<FormSlug, FormDef>,
     /// Log lines as `text` (for people, the default) or `json` (one object per line).
     pub log_format: LogFormat,
@@ -261,15 +262,19 @@ impl AppConfig {
     /// Extracts and cross-checks the configuration; the error names the offending key.
     /// Lossy: the environment's values are text (`TextEnv`), and a number or a switch is read
     /// from its text (`"10"`, `"true"`) where the setting wants one.
-    /// The built-in forms' texts follow `KIPEKEE_LOCALE` where the owner left them as shipped.
+    /// The forms are loaded here, once (`forms::load`): roles inferred, each checked, and the
+    /// built-in texts in `KIPEKEE_LOCALE` where the owner left them as shipped.
     pub fn from_figment(figment: &Figment) -> Result<AppConfig, ConfigError> {
         let mut config: AppConfig = figment.extract_lossy()?;
-        for form in config.forms.values_mut() {
-            form.infer_roles();
-        }
         config.check()?;
         let strings = config.strings()?;
-        crate::i18n::localize_forms(&mut config.forms, &strings);
+        config.forms =
+            crate::forms::load(std::mem::take(&mut config.forms), &strings).map_err(|e| {
+                ConfigError::Value {
+                    key: format!("forms.{}", e.slug),
+                    message: e.message,
+                }
+            })?;
         Ok(config)
     }
 
@@ -318,10 +323,6 @@ impl AppConfig {
                     format!("{origin:?} is not an origin like https://example.com"),
                 ));
             }
-        }
-        for (slug, form) in &self.forms {
-            form.check()
-                .map_err(|message| value_error(&format!("forms.{slug}"), message))?;
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 
 mod builtin;
 pub mod limits;
+mod load;
 pub mod spam;
 mod upload;
 mod validate;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{FileType, FormSlug};
 
 pub use builtin::builtin;
+pub use load::{load, InvalidForm};
 pub use upload::{kept, list_in_words, size_in_words, sniff, temp};
 pub use validate::{labels, validate, FieldErrors, Invalid, RawFile, RawInput, Valid, MAX_FIELDS};
 pub use vocabulary::{FieldRole, Recipient, Template};
@@ -148,8 +150,9 @@ fn yes() -> bool {
     true
 }
 
+/// The catalogue's button text, in the visitor's language once loaded.
 fn default_submit_label() -> String {
-    crate::i18n::english().text("form.submit").into()
+    "form.submit".into()
 }
 
 impl FormDef {

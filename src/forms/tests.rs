@@ -1,10 +1,135 @@
 use super::*;
 
+use crate::i18n::{english, Catalogue, Locale, StringOverrides};
+
+fn shipped(locale: Locale) -> Catalogue {
+    Catalogue::new(locale, &StringOverrides::default()).unwrap()
+}
+
 #[test]
-fn builtin_forms_pass_their_own_checks() {
-    for (_, def) in builtin() {
+fn builtin_forms_declare_their_roles_and_pass_their_own_checks() {
+    for (slug, def) in builtin() {
         def.check().unwrap();
+        for role in [FieldRole::Name, FieldRole::Email] {
+            assert!(def.field(role).is_some(), "{slug} declares no {role}");
+        }
     }
+    assert_eq!(
+        builtin()["job"].field(FieldRole::Phone).unwrap().name,
+        "phone"
+    );
+}
+
+/// Each text a visitor reads of a built-in form, with its catalogue key.
+fn visitor_texts(slug: &str, def: &FormDef) -> Vec<(String, String)> {
+    let key = |rest: &str| format!("forms.{slug}.{rest}");
+    let mut texts = vec![
+        (key("title"), def.title.clone()),
+        (key("intro"), def.intro.clone()),
+        (key("thanks"), def.thanks.clone()),
+        (key("submit"), def.submit_label.clone()),
+    ];
+    for f in &def.fields {
+        texts.push((key(&format!("fields.{}", f.name)), f.label.clone()));
+    }
+    for e in def.emails.iter().filter(|e| e.to_visitor()) {
+        texts.push((key(&format!("subjects.{}", e.kind)), e.subject.clone()));
+    }
+    texts
+}
+
+/// `builtin.toml` writes every visitor text as its catalogue key, and loading puts each in
+/// the locale's words: a label written in English, a mistyped key or a key the catalogue
+/// lacks fails here.
+#[test]
+fn every_built_in_text_a_visitor_reads_comes_from_the_catalogue_in_every_locale() {
+    for (slug, def) in builtin() {
+        for (key, text) in visitor_texts(slug.as_str(), &def) {
+            assert_eq!(text, key, "builtin.toml writes {key} as its key");
+            assert!(english().has(&key), "{key} is not in locales/en.toml");
+        }
+    }
+    for locale in Locale::ALL {
+        let strings = shipped(locale);
+        let forms = load(builtin(), &strings).unwrap();
+        assert_eq!(forms.len(), 4);
+        for (slug, def) in &forms {
+            for (key, text) in visitor_texts(slug.as_str(), def) {
+                assert_eq!(text, strings.text(&key), "{locale}: {key}");
+            }
+        }
+    }
+    let sw = load(builtin(), &shipped(Locale::Sw)).unwrap();
+    assert_eq!(sw["quote"].fields[2].label, "Simu");
+    assert_eq!(sw["job"].fields[4].label, "Barua ya maombi");
+}
+
+#[test]
+fn built_in_forms_follow_the_locale_unless_the_owner_changed_a_text() {
+    let mut forms = builtin();
+    forms.get_mut("contact").unwrap().title = "Write to Mbugani".into();
+    // An owner's copy of a built-in text, in English, is still the built-in text.
+    forms.get_mut("job").unwrap().intro = "Send us your application and CV.".into();
+    let forms = load(forms, &shipped(Locale::Sw)).unwrap();
+    assert_eq!(forms["quote"].title, "Omba bei");
+    assert_eq!(forms["quote"].fields[0].label, "Jina kamili");
+    assert_eq!(forms["contact"].title, "Write to Mbugani");
+    assert_eq!(forms["contact"].submit_label, "Tuma ujumbe");
+    assert_eq!(
+        forms["job"].intro,
+        "Tutumie maombi yako ya kazi pamoja na CV yako."
+    );
+    let confirmation = forms["job"].email("confirmation").unwrap();
+    assert_eq!(
+        confirmation.subject,
+        "Tumepokea maombi yako ({{ reference }})"
+    );
+    let admin = forms["job"].email("admin").unwrap();
+    assert!(
+        admin.subject.starts_with("Job application"),
+        "owner mail stays English"
+    );
+}
+
+#[test]
+fn an_owners_form_gets_the_default_button_in_the_locale_and_keeps_its_own_texts() {
+    let mut forms = BTreeMap::new();
+    let mut def = owners_form(
+        r#"
+        [[fields]]
+        name = "name"
+        label = "Name"
+        kind = "text"
+        "#,
+    );
+    def.title = "forms.quote.title".into();
+    forms.insert(FormSlug::parse("safari").unwrap(), def);
+    let forms = load(forms, &shipped(Locale::Fr)).unwrap();
+    let safari = &forms["safari"];
+    assert_eq!(safari.submit_label, shipped(Locale::Fr).text("form.submit"));
+    assert_ne!(safari.submit_label, "form.submit");
+    assert_eq!(
+        safari.fields[0].label, "Name",
+        "not a built-in form's label"
+    );
+    assert_eq!(
+        safari.title, "forms.quote.title",
+        "another form's key is text"
+    );
+    assert_eq!(
+        safari.field(FieldRole::Name).unwrap().name,
+        "name",
+        "inferred"
+    );
+}
+
+#[test]
+fn loading_names_the_form_that_fails_its_check() {
+    let mut forms = builtin();
+    forms.get_mut("job").unwrap().statuses.clear();
+    let e = load(forms, english()).unwrap_err();
+    assert_eq!(e.slug.as_str(), "job");
+    assert!(e.to_string().starts_with("forms.job: statuses"), "{e}");
 }
 
 /// An owner's form from before roles, as `Rocket.toml` gives it.
