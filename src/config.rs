@@ -9,8 +9,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::{Figment, Profile};
 use serde::{Deserialize, Serialize};
 
-use crate::forms::FormDef;
-use crate::model::{EmailAddress, Mailbox, Secret};
+use crate::forms::{FormDef, Recipient};
+use crate::model::{EmailAddress, FormSlug, Mailbox, Secret};
 
 mod business;
 mod origins;
@@ -137,8 +137,9 @@ pub struct AppConfig {
     pub min_free_bytes: u64,
     /// First wait before retrying a transiently failed email; each retry waits 4× longer.
     pub retry_base_secs: u64,
-    /// The public forms by slug.
-    pub forms: BTreeMap<String, FormDef>,
+    /// The public forms by slug. The built-ins' visitor texts are catalogue keys until
+    /// [`AppConfig::from_figment`] loads them.
+    pub forms: BTreeMap<FormSlug, FormDef>,
     /// Log lines as `text` (for people, the default) or `json` (one object per line).
     pub log_format: LogFormat,
     /// Bearer token a non-loopback scraper must send for `/metrics`; unset: loopback only.
@@ -262,12 +263,19 @@ impl AppConfig {
     /// Extracts and cross-checks the configuration; the error names the offending key.
     /// Lossy: the environment's values are text (`TextEnv`), and a number or a switch is read
     /// from its text (`"10"`, `"true"`) where the setting wants one.
-    /// The built-in forms' texts follow `KIPEKEE_LOCALE` where the owner left them as shipped.
+    /// The forms are loaded here, once (`forms::load`): roles inferred, each checked, and the
+    /// built-in texts in `KIPEKEE_LOCALE` where the owner left them as shipped.
     pub fn from_figment(figment: &Figment) -> Result<AppConfig, ConfigError> {
         let mut config: AppConfig = figment.extract_lossy()?;
         config.check()?;
         let strings = config.strings()?;
-        crate::i18n::localize_forms(&mut config.forms, &strings);
+        config.forms =
+            crate::forms::load(std::mem::take(&mut config.forms), &strings).map_err(|e| {
+                ConfigError::Value {
+                    key: format!("forms.{}", e.slug),
+                    message: e.message,
+                }
+            })?;
         Ok(config)
     }
 
@@ -309,21 +317,18 @@ impl AppConfig {
                 ));
             }
         }
-        for (slug, form) in &self.forms {
-            form.check(slug)
-                .map_err(|message| value_error(&format!("forms.{slug}"), message))?;
-        }
         Ok(())
     }
 
-    /// Where the recipient role of a form's email resolves to, with the documented fallbacks.
-    pub fn recipient(&self, role: &str) -> Option<&EmailAddress> {
+    /// The owner's address a form's email goes to, with the documented fallbacks; `None`
+    /// for the visitor (their address is the submission's) and for an unset address.
+    pub fn recipient(&self, to: Recipient) -> Option<&EmailAddress> {
         let admin = self.admin_email.as_ref();
-        match role {
-            "admin" => admin,
-            "jobs" => self.jobs_email.as_ref().or(admin),
-            "newsletter" => self.newsletter_email.as_ref().or(admin),
-            _ => None,
+        match to {
+            Recipient::Visitor => None,
+            Recipient::Admin => admin,
+            Recipient::Jobs => self.jobs_email.as_ref().or(admin),
+            Recipient::Newsletter => self.newsletter_email.as_ref().or(admin),
         }
     }
 

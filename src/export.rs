@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use crate::forms::FormDef;
-use crate::model::Submission;
+use crate::model::{FormSlug, Submission};
 use crate::store::{Store, StoreError, SubmissionFilter};
 use crate::zone::Zone;
 
@@ -118,7 +118,7 @@ pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// no longer defined, then `email_status`, `status`, and `test` with `include_test`.
 pub fn csv<W: Write>(
     store: &Store,
-    forms: &BTreeMap<String, FormDef>,
+    forms: &BTreeMap<FormSlug, FormDef>,
     filter: &SubmissionFilter,
     zone: &Zone,
     out: W,
@@ -144,7 +144,7 @@ pub fn csv<W: Write>(
 /// Writes the same submissions as `csv` as one JSON array of full records, oldest first.
 pub fn json<W: Write>(
     store: &Store,
-    forms: &BTreeMap<String, FormDef>,
+    forms: &BTreeMap<FormSlug, FormDef>,
     filter: &SubmissionFilter,
     mut out: W,
 ) -> Result<(), ExportError> {
@@ -164,11 +164,11 @@ pub fn json<W: Write>(
 /// (by default no spam and no tests).
 fn exported<'a>(
     store: &'a Store,
-    forms: &BTreeMap<String, FormDef>,
+    forms: &BTreeMap<FormSlug, FormDef>,
     filter: &SubmissionFilter,
 ) -> Result<impl Iterator<Item = Result<Submission, StoreError>> + 'a, ExportError> {
     if let Some(slug) = &filter.form {
-        if !forms.contains_key(slug) {
+        if !forms.contains_key(slug.as_str()) {
             return Err(ExportError::UnknownForm {
                 slug: slug.to_string(),
                 known: forms.keys().cloned().collect::<Vec<_>>().join(", "),
@@ -182,12 +182,12 @@ fn exported<'a>(
 
 fn columns(
     store: &Store,
-    forms: &BTreeMap<String, FormDef>,
+    forms: &BTreeMap<FormSlug, FormDef>,
     filter: &SubmissionFilter,
 ) -> Result<Vec<Column>, ExportError> {
     let (form, include_test) = (filter.form.as_deref(), filter.test);
-    let mut defs: Vec<(&String, &FormDef)> = match form {
-        Some(slug) => forms.iter().filter(|(s, _)| *s == slug).collect(),
+    let mut defs: Vec<(&FormSlug, &FormDef)> = match form {
+        Some(slug) => forms.iter().filter(|(s, _)| s.as_str() == slug).collect(),
         None => forms.iter().collect(),
     };
     defs.sort_by_key(|(slug, def)| (def.position, *slug));

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use time::Duration;
 use tracing::{info, instrument, warn};
 
-use crate::forms::{FieldKind, FormDef, FormKind, Trigger, Valid};
+use crate::forms::{FieldKind, FieldRole, FormDef, FormKind, Trigger, Valid};
 use crate::model::{
     Attempt, Delivery, EmailStatus, NewSubmission, Submission, Subscriber, Verdict,
 };
@@ -144,7 +144,7 @@ impl Intake {
     ) -> Result<Vec<Delivery>, StoreError> {
         let (subscriber, skip) = match (def.kind, &submission.visitor_email) {
             (FormKind::Newsletter, Some(email)) => {
-                let name = submission.fields.get("name").map(String::as_str);
+                let name = def.value(FieldRole::Name, &submission.fields);
                 let (sub, signup) = self
                     .store
                     .subscribe(email, name, submission.id, OPTIN_RESEND_AFTER)

@@ -99,13 +99,16 @@ impl Webhooks {
     /// unsubscribes its subscriber (RFC 8058; complaint hygiene); a hard bounce of the opt-in
     /// marks the subscriber undeliverable.
     async fn follow_reader(&self, d: &Delivery, state: InboxState) {
-        let newsletter = self
+        let def = self
             .store
             .submission(d.submission_id)
             .ok()
             .flatten()
-            .and_then(|s| self.forms.get(&s.form).map(|def| def.kind))
-            == Some(FormKind::Newsletter);
+            .and_then(|s| self.forms.get(&s.form));
+        let newsletter = def.map(|def| def.kind) == Some(FormKind::Newsletter);
+        let optin = def
+            .and_then(|def| def.email(&d.kind))
+            .is_some_and(|e| e.template.is_optin());
         let Some(to) =
             d.to.as_deref()
                 .and_then(|t| crate::model::EmailAddress::parse(t).ok())
@@ -119,7 +122,7 @@ impl Webhooks {
             InboxState::Unsubscribed | InboxState::Complained => {
                 self.store.unsubscribe_address(&to).await
             }
-            InboxState::Bounced if d.kind == "optin" => self.store.mark_undeliverable(&to).await,
+            InboxState::Bounced if optin => self.store.mark_undeliverable(&to).await,
             _ => return,
         };
         if let Err(e) = result {

@@ -29,12 +29,6 @@ struct KnownCycle {
 
 const KNOWN_CYCLES: &[KnownCycle] = &[
     KnownCycle {
-        within: "crate",
-        modules: &["forms", "i18n"],
-        why: "built-in forms take their English from the catalogue and i18n rewrites `FormDef`s; \
-              a typed form vocabulary replaces both",
-    },
-    KnownCycle {
         within: "crate::web::admin",
         modules: &["inbox", "submissions"],
         why: "the submission page and the inbox share attempt labels and bounce views; typed \

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::raw::{RawFile, RawInput, Received};
-use super::{FieldDef, FieldKind, FormDef};
+use super::{FieldDef, FieldKind, FieldRole, FormDef};
 use crate::i18n::Catalogue;
 use crate::model::{is_bidi_or_format, single_line, EmailAddress, FileType, Upload};
 
@@ -82,7 +82,7 @@ pub fn validate(
             continue;
         }
         let mut raw = input.value(&f.name).unwrap_or("");
-        if f.name == "email" && raw.trim().is_empty() {
+        if f.role == Some(FieldRole::Email) && raw.trim().is_empty() {
             raw = input.value("_replyto").unwrap_or("");
         }
         values.insert(f.name.clone(), raw.to_string());
@@ -104,8 +104,8 @@ pub fn validate(
             too_large,
         });
     }
-    let visitor_email = fields
-        .get("email")
+    let visitor_email = def
+        .value(FieldRole::Email, &fields)
         .and_then(|e| EmailAddress::parse(e).ok());
     let filled = |name: &str| input.value(name).is_some_and(|v| !v.trim().is_empty());
     Ok(Valid {

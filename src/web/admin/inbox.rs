@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
 use super::Reader;
-use crate::forms::FieldKind;
+use crate::forms::FieldRole;
 use crate::model::{Delivery, EmailStatus, InboxEvent, InboxState, SubmissionId};
 use crate::store::Store;
 use crate::web::Page;
@@ -190,11 +190,9 @@ fn standing_bounces(log: &[Delivery]) -> Vec<&Delivery> {
 fn phone_of(page: Page<'_>, store: &Store, d: &Delivery) -> Option<String> {
     let sub = store.submission(d.submission_id).ok()??;
     let def = page.forms.get(&sub.form)?;
-    def.fields
-        .iter()
-        .filter(|f| f.kind == FieldKind::Tel)
-        .find_map(|f| sub.fields.get(&f.name).filter(|v| !v.trim().is_empty()))
-        .cloned()
+    def.value(FieldRole::Phone, &sub.fields)
+        .filter(|v| !v.trim().is_empty())
+        .map(str::to_string)
 }
 
 /// The submission page's view of Mailtrap's confirmation for its attempts (`log`, oldest

@@ -12,6 +12,7 @@ use tera::Context;
 use super::auth::Admin;
 use super::pager::Pager;
 use super::{form_refs, render};
+use crate::forms::FieldRole;
 use crate::model::{EmailStatus, Submission};
 use crate::store::Store;
 use crate::store::SubmissionFilter;
@@ -167,21 +168,14 @@ pub(super) fn preview(text: &str, max: usize) -> String {
 /// A list row: who, what, when, whether it is unread, and how it stands.
 pub(super) fn row(page: Page<'_>, store: &Store, s: &Submission) -> serde_json::Value {
     let z = &page.config.timezone;
-    let who = s
-        .fields
-        .get("full_name")
-        .or(s.fields.get("name"))
-        .cloned()
-        .unwrap_or_default();
+    let def = page.forms.definition(&s.form);
+    let value = |role| def.and_then(|d| d.value(role, &s.fields));
+    let who = value(FieldRole::Name).unwrap_or_default();
     let title = page
         .forms
         .get(&s.form)
         .map_or(s.form.as_str(), |f| f.title.as_str());
-    let summary = s
-        .fields
-        .get("message")
-        .or(s.fields.get("position"))
-        .or(s.fields.get("cover_letter"))
+    let summary = value(FieldRole::Summary)
         .map(|m| preview(m, PREVIEW_CHARS))
         .unwrap_or_default();
     // The original of an edit, while it is still stored.

@@ -250,7 +250,7 @@ fn forms(page: Page<'_>) -> Vec<Value> {
                         r.t("admin.settings.to_visitor", &[])
                     } else {
                         page.config
-                            .recipient(&e.to)
+                            .recipient(e.to)
                             .map_or_else(|| r.t("admin.settings.to_unset", &[]), |a| a.to_string())
                     };
                     json!({ "kind": e.kind, "to": to, "when": e.when })
