@@ -2,7 +2,6 @@
 //! emails it sends to whom. The four built-in forms are defaults the config can override.
 
 mod builtin;
-pub mod limits;
 mod load;
 mod raw;
 pub mod spam;

@@ -1,6 +1,7 @@
 //! Abuse controls of the public forms, as plain data structures with the clock passed in:
-//! the signed time trap (the per-client rate limit is `forms::limits`). The daily caps on confirmation
-//! emails live in the store (`store::caps`) so a restart does not reset them.
+//! the signed time trap and the one spam verdict. The per-client rate limit is the web
+//! layer's (`web::limits`); the daily caps on confirmation emails live in the store
+//! (`store::caps`) so a restart does not reset them.
 
 use hmac::{Hmac, Mac};
 
@@ -67,8 +68,6 @@ impl TimeTrap {
         (elapsed < self.min_seconds.saturating_mul(1000)).then_some(SpamReason::TooFast)
     }
 }
-
-pub use super::limits::{client_key, ClientKey, RateLimiter};
 
 /// Everything the intake knows about a post when it judges it.
 #[derive(Debug, Clone, Copy)]

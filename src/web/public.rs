@@ -12,11 +12,13 @@ use rocket::serde::json::Json;
 use rocket::{get, options, post, routes, Request, Route, State};
 use serde_json::{json, Value};
 
+use super::client::client_key;
 use super::input::{Posted, Visitor};
+use super::limits::RateLimiter;
 use super::page::Page;
 use super::Error;
+use crate::forms::spam::TimeTrap;
 use crate::forms::spam::{self, Signals};
-use crate::forms::spam::{RateLimiter, TimeTrap};
 use crate::forms::{self, FieldErrors, FormDef, FormKind};
 use crate::model::{EmailStatus, Verdict};
 use crate::space::DiskFloor;
@@ -80,10 +82,6 @@ fn form_html(
     ctx.insert("shown_at", &trap.token(unix_now_ms()));
     ctx.insert("idempotency_key", &one_time_token());
     Ok(page.render("public/form.html", &ctx)?)
-}
-
-fn unix_now() -> u64 {
-    u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0)
 }
 
 fn unix_now_ms() -> u64 {
@@ -166,9 +164,8 @@ async fn form_submit(
 ) -> Result<SubmitReply, Error> {
     let def = page.forms.get(slug).ok_or(Error::NotFound)?;
     visitor.check_origin(page.config)?;
-    let now = unix_now();
     gate.rate_limit
-        .check(visitor.ip, slug, now)
+        .check(client_key(visitor.ip), slug)
         .map_err(Error::TooManyRequests)?;
     let mut raw = posted?.0;
     let data_dir = &page.config.data_dir;

@@ -23,8 +23,8 @@ use time::Duration;
 use super::next::AdminPath;
 use super::throttle::{LoginThrottle, Refused};
 use crate::config::{AppConfig, ConfigError};
-use crate::forms::spam::client_key;
 use crate::store::{Idle, Session, Store};
+use crate::web::client::client_key;
 use crate::web::Site;
 use crate::web::{Error, Page};
 
