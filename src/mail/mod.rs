@@ -94,9 +94,9 @@ pub struct MailContext<'a> {
 fn contact_link(kind: crate::forms::FieldKind, value: &str) -> Option<String> {
     use crate::forms::FieldKind;
     match kind {
-        FieldKind::Email if !value.contains(['"', '<', '>', '?', '&', '%', '#']) => {
-            Some(format!("mailto:{}", value.trim()))
-        }
+        FieldKind::Email => crate::model::EmailAddress::parse(value)
+            .ok()
+            .map(|a| crate::model::mailto_uri(&a, None)),
         FieldKind::Tel => crate::model::tel_uri(value),
         _ => None,
     }

@@ -18,7 +18,7 @@ mod subscriber;
 mod text;
 mod upload;
 
-pub use address::{EmailAddress, Mailbox, Secret};
+pub use address::{mailto_uri, EmailAddress, Mailbox, Secret};
 pub use failure::{Failure, FailureKind, Retry};
 pub use ids::{random_token, DeliveryId, SubmissionId};
 pub use inbox::{InboxEvent, InboxState};

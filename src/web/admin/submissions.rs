@@ -11,7 +11,7 @@ use tera::Context;
 use time::OffsetDateTime;
 
 use super::auth::{Admin, CsrfForm};
-use super::list::{row, urlencode};
+use super::list::row;
 use super::{back_to, render, Reader};
 use crate::model::{Attempt, Delivery, EmailStatus, Note, SubmissionId};
 use crate::outbox::{self, Outbox, Resend};
@@ -20,18 +20,6 @@ use crate::store::Store;
 use crate::submit::Intake;
 use crate::web::Error;
 use crate::web::Page;
-
-/// A `mailto:` link to `address` with `subject`. The address is percent-encoded too: its
-/// local part may hold `?`, `&` or `%`, which would otherwise add `bcc=` or `body=` to
-/// the link (security review #10).
-fn mailto(address: &str, subject: &str) -> String {
-    let to: String = address
-        .split('@')
-        .map(urlencode)
-        .collect::<Vec<_>>()
-        .join("@");
-    format!("mailto:{to}?subject={}", urlencode(subject))
-}
 
 #[get("/submissions/<id>")]
 pub fn show(
@@ -111,7 +99,7 @@ pub fn show(
     let reply = s.visitor_email.as_ref();
     ctx.insert(
         "reply_href",
-        &reply.map(|e| mailto(&e.to_string(), &s.reference)),
+        &reply.map(|e| crate::model::mailto_uri(e, Some(&s.reference))),
     );
     render(
         page,
