@@ -142,6 +142,20 @@ impl FromStr for DeliveryState {
     }
 }
 
+/// The word of an attempt's own outcome, before anything Mailtrap reported later, any retry
+/// queued or any hold: what the attempt came to when it was made.
+impl From<EmailStatus> for DeliveryState {
+    fn from(status: EmailStatus) -> DeliveryState {
+        match status {
+            EmailStatus::Sent => DeliveryState::Sent,
+            EmailStatus::Unknown => DeliveryState::Unknown,
+            EmailStatus::Failed => DeliveryState::Failed,
+            EmailStatus::Skipped => DeliveryState::Skipped,
+            EmailStatus::Pending => DeliveryState::Pending,
+        }
+    }
+}
+
 impl From<DeliveryState> for &'static str {
     fn from(state: DeliveryState) -> &'static str {
         state.as_str()
@@ -265,15 +279,11 @@ impl<'a> Ledger<'a> {
             };
         }
         match d.outcome.status {
-            EmailStatus::Sent => DeliveryState::Sent,
-            EmailStatus::Unknown => DeliveryState::Unknown,
             EmailStatus::Failed if self.retry_queued(d) && self.is_latest(d) => {
                 DeliveryState::Retrying
             }
-            EmailStatus::Failed => DeliveryState::Failed,
             EmailStatus::Skipped if self.held => DeliveryState::Held,
-            EmailStatus::Skipped => DeliveryState::Skipped,
-            EmailStatus::Pending => DeliveryState::Pending,
+            status => DeliveryState::from(status),
         }
     }
 
@@ -387,6 +397,13 @@ fn same_email(a: &Delivery, b: &Delivery) -> bool {
 }
 
 impl Delivery {
+    /// This attempt's word on its own ([`Ledger::email_state`] of a log of one): what
+    /// Mailtrap reported for it, else its outcome; without its submission's hold or retry
+    /// queue. The delivery log's badge and filter.
+    pub fn state(&self) -> DeliveryState {
+        Ledger::new(std::slice::from_ref(self)).email_state(self)
+    }
+
     /// Applies one of Mailtrap's webhook events to this attempt; whether anything changed.
     /// The event replaces the inbox state unless that state has a higher
     /// [`InboxState::rank`]. An `unknown` attempt reported delivered becomes `sent`: Mailtrap

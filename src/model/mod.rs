@@ -23,7 +23,7 @@ pub use inbox::{InboxEvent, InboxState};
 pub use ledger::{Confirmation, DeliveryState, Ledger, CONFIRM_WITHIN};
 pub use outcome::{EmailStatus, Outcome};
 pub use phone::tel_uri;
-pub use records::{Attempt, Delivery, NewSubmission, Note, StoredFile, Submission};
+pub use records::{Attempt, Delivery, EmailBody, NewSubmission, Note, StoredFile, Submission};
 pub use spam::SpamReason;
 pub use subscriber::{Subscriber, SubscriberState};
 pub use text::{display_name, is_bidi_or_format, single_line};

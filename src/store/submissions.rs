@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::{abort, codec, idem, keys, Result, Store, StoreError, FIRST_REFERENCE};
 use crate::model::{
-    Delivery, DeliveryId, EmailStatus, NewSubmission, StoredFile, Submission, SubmissionId,
+    Delivery, DeliveryId, EmailBody, NewSubmission, StoredFile, Submission, SubmissionId,
 };
 
 impl Store {
@@ -202,48 +202,65 @@ impl Store {
         }
     }
 
-    /// Logs a round of delivery attempts (keeping ids given by [`Store::new_delivery_id`]) and sets the submission's summary status, flushed.
+    /// Logs a round of delivery attempts (keeping ids given by [`Store::new_delivery_id`]),
+    /// each with its email as rendered (kept apart, in `deliveryid_body`), and settles the
+    /// submission's state in the same transaction ([`super::settle`]); flushed.
     pub async fn record_deliveries(
         &self,
         submission: SubmissionId,
-        attempts: Vec<Delivery>,
-        status: EmailStatus,
+        attempts: Vec<(Delivery, EmailBody)>,
     ) -> Result<Vec<Delivery>> {
-        let attempts: Vec<Delivery> = attempts
+        let attempts: Vec<(Delivery, EmailBody)> = attempts
             .into_iter()
-            .map(|d| Delivery {
-                id: if d.id.0 == 0 {
-                    DeliveryId(self.next_id())
-                } else {
-                    d.id
-                },
-                submission_id: submission,
-                ..d
+            .map(|(d, body)| {
+                let d = Delivery {
+                    id: if d.id.0 == 0 {
+                        DeliveryId(self.next_id())
+                    } else {
+                        d.id
+                    },
+                    submission_id: submission,
+                    ..d
+                };
+                (d, body)
             })
             .collect();
+        let settling = self
+            .settling(submission)?
+            .with_attempts(attempts.iter().map(|(d, _)| d.id));
         (
             &self.submissions,
             &self.deliveries,
             &self.submissionid_deliveryid,
             &self.messageid_deliveryid,
+            &self.deliveryid_body,
+            &self.bounced_deliveryid,
         )
-            .transaction(|(subs, deliveries, index, messages)| {
-                for d in &attempts {
+            .transaction(|(subs, deliveries, index, messages, bodies, bounced)| {
+                for (d, body) in &attempts {
                     deliveries.insert(&d.id.to_key(), codec::encode(d))?;
+                    if !body.is_empty() {
+                        bodies.insert(&d.id.to_key(), codec::encode(body))?;
+                    }
                     index.insert(&keys::delivery_key(submission, d.id), &[])?;
                     for m in &d.outcome.message_ids {
                         messages.insert(m.as_bytes(), &d.id.to_key())?;
                     }
                 }
-                if let Some(raw) = subs.get(submission.to_key())? {
-                    let mut s: Submission = codec::decode("submissions", &raw).map_err(abort)?;
-                    s.email_status = status;
-                    subs.insert(&submission.to_key(), codec::encode(&s))?;
-                }
-                Ok(())
+                settling.settle(subs, deliveries, bounced)?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
             })?;
         self.flusher.flush(&self.db).await?;
-        Ok(attempts)
+        Ok(attempts.into_iter().map(|(d, _)| d).collect())
+    }
+
+    /// The email attempt `id` sent (or would have sent), as rendered; `None` when nothing
+    /// was rendered or its submission was deleted.
+    pub fn body(&self, id: DeliveryId) -> Result<Option<EmailBody>> {
+        self.deliveryid_body
+            .get(id.to_key())?
+            .map(|v| codec::decode("deliveryid_body", &v))
+            .transpose()
     }
 
     /// Every attempt for one submission, oldest first.
