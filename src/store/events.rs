@@ -90,6 +90,9 @@ impl Store {
                 TransactionError::Abort(e) => e,
                 TransactionError::Storage(e) => StoreError::from(e),
             })?;
+        if let (Applied::Matched(_), Some(settling)) = (&applied, &settling) {
+            self.settle_again_if_raced(settling)?;
+        }
         self.flusher.flush(&self.db).await?;
         Ok(applied)
     }

@@ -317,6 +317,7 @@ impl Store {
                     .unwrap_or(s.email_status);
                 Ok::<_, ConflictableTransactionError<StoreError>>(Some(s))
             })?;
+        self.settle_again_if_raced(&settling)?;
         self.flusher.flush(&self.db).await?;
         Ok(approved)
     }

@@ -41,6 +41,7 @@ impl Store {
                 settling.settle(subs, deliveries, bounced)?;
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })?;
+        self.settle_again_if_raced(&settling)?;
         self.flusher.flush(&self.db).await?;
         Ok(())
     }
@@ -144,6 +145,7 @@ impl Store {
                 settling.settle(subs, deliveries, bounced)?;
                 Ok::<_, ConflictableTransactionError<StoreError>>(cancelled)
             })?;
+        self.settle_again_if_raced(&settling)?;
         self.flusher.flush(&self.db).await?;
         Ok(cancelled)
     }

@@ -83,7 +83,8 @@ impl Settling {
         for d in &log {
             if standing.iter().any(|b| b.id == d.id) {
                 bounced.insert(&d.id.to_key(), &[])?;
-            } else {
+            } else if d.inbox.is_some() {
+                // Only an attempt Mailtrap reported on can have been entered.
                 bounced.remove(&d.id.to_key())?;
             }
         }
@@ -106,9 +107,24 @@ impl Store {
         Ok(Settling::new(id, log, self.queued_kinds(id)?))
     }
 
-    /// Settles submission `id` on its own, unflushed: for the migration that gives records
-    /// written before the rule their state. Every change at run time settles inside its own
-    /// transaction instead.
+    /// After a transaction that settled with `used`: when another one meanwhile recorded
+    /// attempts or changed the queue of the same submission (read before either committed,
+    /// `used` cannot have them), settles again with what is stored now. Each of two racing
+    /// changes checks after its own commit, so the later one's state counts both.
+    pub(super) fn settle_again_if_raced(&self, used: &Settling) -> Result<()> {
+        let now = self.settling(used.id)?;
+        let mut kinds = (now.retrying.clone(), used.retrying.clone());
+        kinds.0.sort();
+        kinds.1.sort();
+        if now.log.iter().any(|id| !used.log.contains(id)) || kinds.0 != kinds.1 {
+            self.settle_now(&now)?;
+        }
+        Ok(())
+    }
+
+    /// Settles one submission in a transaction of its own, unflushed: for the migration that
+    /// gives records written before the rule their state, and after a race
+    /// ([`Store::settle_again_if_raced`]). Every change settles inside its own transaction.
     pub(super) fn settle_now(&self, settling: &Settling) -> Result<Option<DeliveryState>> {
         Ok((
             &self.submissions,
@@ -262,6 +278,26 @@ mod tests {
         assert_eq!(approved.email_status, DeliveryState::Skipped);
         assert_eq!(state(&store, &s), DeliveryState::Skipped, "not sent yet");
         assert_eq!(store.count_review(), 0);
+    }
+
+    /// Two changes race: the later to commit settled with a log read before the other's
+    /// attempt was recorded. Its check after commit settles again with the whole log.
+    #[rocket::async_test]
+    async fn a_state_settled_from_a_log_read_before_a_racing_round_is_settled_again() {
+        let store = Store::temporary().unwrap();
+        let s = submission(&store).await;
+        attempt(&store, &s, "admin", EmailStatus::Sent).await;
+        let stale = store.settling(s.id).unwrap();
+        attempt(&store, &s, "confirmation", EmailStatus::Failed).await;
+        assert_eq!(state(&store, &s), DeliveryState::Failed);
+        store.settle_now(&stale).unwrap();
+        assert_eq!(
+            state(&store, &s),
+            DeliveryState::Sent,
+            "what the late one alone makes of its log"
+        );
+        store.settle_again_if_raced(&stale).unwrap();
+        assert_eq!(state(&store, &s), DeliveryState::Failed);
     }
 
     /// The dashboard reads the newest 200 attempts: a bounce older than those still shows,

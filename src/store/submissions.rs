@@ -250,6 +250,7 @@ impl Store {
                 settling.settle(subs, deliveries, bounced)?;
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })?;
+        self.settle_again_if_raced(&settling)?;
         self.flusher.flush(&self.db).await?;
         Ok(attempts.into_iter().map(|(d, _)| d).collect())
     }
