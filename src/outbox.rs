@@ -13,8 +13,8 @@ use tracing::{error, info, instrument, warn};
 use crate::forms::{FormDef, FormKind, Trigger};
 use crate::mail::{self, Attachment, Email, MailContext};
 use crate::model::{
-    Attempt, Delivery, EmailStatus, Failure, FailureKind, Outcome, Retry, Submission, SubmissionId,
-    Subscriber, SubscriberState,
+    Attempt, Delivery, EmailBody, EmailStatus, Failure, FailureKind, Ledger, Outcome, Retry,
+    Submission, Subscriber, SubscriberState,
 };
 use std::sync::Arc;
 
@@ -101,7 +101,7 @@ impl Outbox {
     }
 
     /// Renders the form's emails for the round, sends them in one round trip (unless `skip`
-    /// says why not), and logs every attempt with the submission's new status.
+    /// says why not), and logs every attempt (the store settles the submission's state).
     #[instrument(skip_all, fields(submission_id = %submission.id))]
     pub async fn deliver(
         &self,
@@ -152,17 +152,17 @@ impl Outbox {
         }
         let (ids, emails): (Vec<_>, Vec<_>) = emails.into_iter().unzip();
         let outcomes = self.send(&emails, |e| round.skip_reason(e)).await;
-        let mut attempts: Vec<Delivery> = emails
+        let mut attempts: Vec<(Delivery, EmailBody)> = emails
             .into_iter()
             .zip(outcomes)
             .zip(ids)
-            .map(|((email, outcome), id)| Delivery {
-                id,
-                ..attempt(email, outcome, round.attempt)
+            .map(|((email, outcome), id)| {
+                let (d, body) = attempt(email, outcome, round.attempt);
+                (Delivery { id, ..d }, body)
             })
             .collect();
-        attempts.extend(broken);
-        for d in &attempts {
+        attempts.extend(broken.into_iter().map(|d| (d, EmailBody::default())));
+        for (d, _) in &attempts {
             match d.outcome.status {
                 EmailStatus::Failed | EmailStatus::Unknown => {
                     warn!(kind = %d.kind, status = ?d.outcome.status, http_status = ?d.outcome.http_status, error = d.outcome.error.as_deref().unwrap_or(""), "email not delivered")
@@ -172,10 +172,9 @@ impl Outbox {
                 }
             }
         }
-        let status = EmailStatus::summarize(attempts.iter().map(|d| d.outcome.status));
         let logged = self
             .store
-            .record_deliveries(submission.id, attempts, status)
+            .record_deliveries(submission.id, attempts)
             .await?;
         self.metrics.deliveries(&logged);
         if round.retry_failures {
@@ -326,7 +325,8 @@ impl Outbox {
                 };
                 def.emails_on(trigger).map(|e| e.kind.clone()).collect()
             }
-            Resend::Failed => latest_attempts(&self.store.deliveries_of(submission.id)?)
+            Resend::Failed => Ledger::new(&self.store.deliveries_of(submission.id)?)
+                .latest()
                 .into_iter()
                 .filter(|d| d.outcome.status == EmailStatus::Failed)
                 .map(|d| d.kind.clone())
@@ -363,17 +363,21 @@ impl Outbox {
     }
 }
 
-fn attempt(email: Email, outcome: Outcome, by: Attempt) -> Delivery {
+/// The record of one attempt at `email`, and the email as rendered (kept apart).
+fn attempt(email: Email, outcome: Outcome, by: Attempt) -> (Delivery, EmailBody) {
     let to = email.to.as_ref().map(|m| m.email.to_string());
-    Delivery {
+    let d = Delivery {
         outcome,
-        text: email.text,
-        html: email.html,
         attachments: email.attachments.into_iter().map(|a| a.filename).collect(),
         to_visitor: email.to_visitor,
         attempt: by,
         ..Delivery::planned(&email.kind, to.as_deref(), &email.subject)
-    }
+    };
+    let body = EmailBody {
+        text: email.text,
+        html: email.html,
+    };
+    (d, body)
 }
 
 /// How a delivery may be retried: from its typed failure, never from its text; `None` for
@@ -403,22 +407,6 @@ pub enum Resend<'a> {
     All,
     /// The email of this kind, whatever its latest attempt did.
     Kind(&'a str),
-}
-
-/// The latest attempt of each email (submission and kind) in `log`, in any order: what
-/// "failed" means for the owner, who does not care about attempts a later one replaced.
-pub fn latest_attempts(log: &[Delivery]) -> Vec<&Delivery> {
-    let mut latest: BTreeMap<(SubmissionId, &str), &Delivery> = BTreeMap::new();
-    for d in log {
-        let key = (d.submission_id, d.kind.as_str());
-        match latest.get(&key) {
-            Some(seen) if seen.id > d.id => {}
-            _ => {
-                latest.insert(key, d);
-            }
-        }
-    }
-    latest.into_values().collect()
 }
 
 #[cfg(test)]

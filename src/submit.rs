@@ -10,7 +10,8 @@ use tracing::{info, instrument, warn};
 
 use crate::forms::{FieldKind, FieldRole, FormDef, FormKind, Trigger, Valid};
 use crate::model::{
-    Attempt, Delivery, EmailStatus, NewSubmission, Submission, Subscriber, Verdict,
+    Attempt, Delivery, DeliveryState, EmailStatus, Ledger, NewSubmission, Submission, Subscriber,
+    Verdict,
 };
 
 use crate::config::AppConfig;
@@ -25,19 +26,38 @@ const OPTIN_RESEND_AFTER: Duration = Duration::hours(1);
 /// A stored submission and what happened to its emails.
 #[derive(Debug)]
 pub struct Accepted {
+    /// The record as stored after its delivery round: its state settled.
     pub submission: Submission,
+    /// The round's attempts.
     pub deliveries: Vec<Delivery>,
+    /// The kinds of its emails with an automatic retry queued.
+    pub retrying: Vec<String>,
 }
 
 impl Accepted {
-    /// Outcome of the email that went to the visitor, if the form sends one.
-    pub fn visitor_status(&self, def: &FormDef) -> Option<EmailStatus> {
+    /// The round's attempts as the ledger reads them: held with the submission, `retrying`
+    /// while a retry is queued.
+    pub fn ledger(&self) -> Ledger<'_> {
+        let s = &self.submission;
+        Ledger::new(&self.deliveries)
+            .held(s.spam || s.review.is_some())
+            .retries_queued(self.retrying.iter().map(|kind| (s.id, kind.as_str())))
+    }
+
+    /// Where the email to the visitor stands, if the form sends one: its attempt's state in
+    /// the ledger, else (not attempted) what an empty log says, held or skipped.
+    pub fn visitor_state(&self, def: &FormDef) -> Option<DeliveryState> {
         let kind = &def
             .emails_on(Trigger::Submit)
             .find(|e| e.to_visitor())?
             .kind;
-        let d = self.deliveries.iter().find(|d| &d.kind == kind);
-        Some(d.map_or(EmailStatus::Skipped, |d| d.outcome.status))
+        let ledger = self.ledger();
+        Some(match self.deliveries.iter().find(|d| &d.kind == kind) {
+            Some(d) => ledger.email_state(d),
+            None => Ledger::new(&[])
+                .held(self.submission.spam || self.submission.review.is_some())
+                .state(),
+        })
     }
 }
 
@@ -107,10 +127,7 @@ impl Intake {
                     .ok_or(StoreError::Duplicate(first))?;
                 info!(submission_id = %first, "repeated post answered with its first submission");
                 let deliveries = self.store.deliveries_of(first)?;
-                return Ok(Accepted {
-                    submission,
-                    deliveries,
-                });
+                return self.accepted(submission, deliveries);
             }
             other => other?,
         };
@@ -121,14 +138,29 @@ impl Intake {
             return Ok(Accepted {
                 submission,
                 deliveries: Vec::new(),
+                retrying: Vec::new(),
             });
         }
         let deliveries = self
             .send_submit_emails(def, &submission, client_ip, Attempt::FirstTry)
             .await?;
+        self.accepted(submission, deliveries)
+    }
+
+    /// What became of a stored submission after its round: the record as stored now (its
+    /// state settled by the round) and the kinds of its emails queued for a retry.
+    fn accepted(
+        &self,
+        submission: Submission,
+        deliveries: Vec<Delivery>,
+    ) -> Result<Accepted, StoreError> {
+        let id = submission.id;
+        let submission = self.store.submission(id)?.unwrap_or(submission);
+        let retrying = self.store.queued_kinds(id)?;
         Ok(Accepted {
             submission,
             deliveries,
+            retrying,
         })
     }
 
@@ -315,10 +347,7 @@ impl Intake {
             ..Round::SUBMIT
         };
         let deliveries = self.outbox.deliver(def, &submission, None, round).await?;
-        Ok(Some(Accepted {
-            submission,
-            deliveries,
-        }))
+        self.accepted(submission, deliveries).map(Some)
     }
 }
 

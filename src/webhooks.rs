@@ -1,6 +1,6 @@
 //! Mailtrap's webhook events applied to the ledger (event meanings: Mailtrap's webhook
 //! docs): each event is matched to its delivery and applied once, the submission's state
-//! follows, and the newsletter follows its reader (an unsubscribe or complaint unsubscribes,
+//! settled with it by the store, and the newsletter follows its reader (an unsubscribe or complaint unsubscribes,
 //! a bounced opt-in marks the address undeliverable). The route in `web::hooks` checks the
 //! signature; this service never sees HTTP.
 
@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use crate::forms::{FormKind, Forms};
 use crate::metrics::Metrics;
-use crate::model::{Delivery, EmailStatus, InboxEvent, InboxState};
+use crate::model::{Delivery, InboxEvent, InboxState};
 use crate::store::{Applied, IncomingEvent, Store, StoreError};
 
 /// Why a verified body was not applied.
@@ -64,35 +64,12 @@ impl Webhooks {
                 Ok(Applied::Matched(d)) => {
                     self.metrics.webhook_event(label, "applied");
                     info!(delivery = %d.id, state = label, "mailtrap event applied");
-                    if event.inbox.state == InboxState::Delivered {
-                        self.resummarize(&d).await;
-                    }
                     self.follow_reader(&d, event.inbox.state).await;
                 }
                 Err(e) => return Err(WebhookError::Store(e)),
             }
         }
         Ok(())
-    }
-
-    /// A reconciled attempt (`unknown` reported delivered) changes its submission's summary,
-    /// which is read from the latest attempt of each of its emails.
-    async fn resummarize(&self, d: &Delivery) {
-        let Ok(log) = self.store.deliveries_of(d.submission_id) else {
-            return;
-        };
-        let status = EmailStatus::summarize(
-            crate::outbox::latest_attempts(&log)
-                .into_iter()
-                .map(|d| d.outcome.status),
-        );
-        let changed = self
-            .store
-            .update_submission(d.submission_id, |s| s.email_status = status)
-            .await;
-        if let Err(e) = changed {
-            warn!("mailtrap webhook: could not update the submission's status: {e}");
-        }
     }
 
     /// The newsletter follows the reader: an unsubscribe or a complaint on a newsletter email

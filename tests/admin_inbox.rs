@@ -8,7 +8,7 @@ mod common;
 use common::admin::{csrf_of, logged_in, page};
 use common::multipart::Multipart;
 use common::TestApp;
-use kipekee::model::{Delivery, EmailStatus, NewSubmission, Submission};
+use kipekee::model::{Delivery, EmailBody, EmailStatus, NewSubmission, Submission};
 use kipekee::store::Store;
 use rocket::http::Status;
 
@@ -246,7 +246,7 @@ fn the_delivery_log_pages_with_a_count_and_keeps_its_filter() {
         rocket::execute(store.insert_submissions((0..4).map(|i| fixture("quote", i)).collect()))
             .unwrap();
     for (i, s) in subs.iter().enumerate() {
-        let attempts: Vec<Delivery> = (0..8)
+        let attempts: Vec<(Delivery, EmailBody)> = (0..8)
             .map(|k| {
                 let mut d = Delivery::planned(
                     "admin",
@@ -258,10 +258,10 @@ fn the_delivery_log_pages_with_a_count_and_keeps_its_filter() {
                 } else {
                     EmailStatus::Sent
                 };
-                d
+                (d, EmailBody::default())
             })
             .collect();
-        rocket::execute(store.record_deliveries(s.id, attempts, EmailStatus::Sent)).unwrap();
+        rocket::execute(store.record_deliveries(s.id, attempts)).unwrap();
     }
     let first = page(&t, "/admin/deliveries");
     let (count, newer, older) = pager(&first);

@@ -2,8 +2,10 @@
 //! store so that retries survive a restart.
 
 use serde::{Deserialize, Serialize};
+use sled::transaction::ConflictableTransactionError;
+use sled::Transactional;
 
-use super::{codec, Result, Store};
+use super::{codec, Result, Store, StoreError};
 use crate::model::SubmissionId;
 
 /// One email of one submission to send again.
@@ -24,9 +26,22 @@ fn retry_key(due_micros: u64, job: &RetryJob) -> Vec<u8> {
 }
 
 impl Store {
+    /// Queues `job` to run at `due_micros`; its submission is `retrying` from the same
+    /// transaction on (`settle`). Flushed.
     pub async fn schedule_retry(&self, due_micros: u64, job: &RetryJob) -> Result<()> {
-        self.retries
-            .insert(retry_key(due_micros, job), codec::encode(job))?;
+        let settling = self.settling(job.submission_id)?.with_retry(&job.kind);
+        (
+            &self.retries,
+            &self.submissions,
+            &self.deliveries,
+            &self.bounced_deliveryid,
+        )
+            .transaction(|(retries, subs, deliveries, bounced)| {
+                retries.insert(retry_key(due_micros, job), codec::encode(job))?;
+                settling.settle(subs, deliveries, bounced)?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })?;
+        self.settle_again_if_raced(&settling)?;
         self.flusher.flush(&self.db).await?;
         Ok(())
     }
@@ -53,6 +68,31 @@ impl Store {
         self.retries.len()
     }
 
+    /// The kinds of submission `id`'s emails with a retry queued, read from the keys alone
+    /// (every delivery round settles its submission with them: no job is decoded).
+    pub fn queued_kinds(&self, id: SubmissionId) -> Result<Vec<String>> {
+        let mut kinds = Vec::new();
+        for key in self.retries.iter().keys() {
+            let key = key?;
+            if key.get(8..16) == Some(&id.to_key()[..]) {
+                kinds.push(String::from_utf8_lossy(&key[16..]).into_owned());
+            }
+        }
+        Ok(kinds)
+    }
+
+    /// Every email (submission, kind) with an automatic retry queued, for a ledger of many
+    /// submissions ([`crate::model::Ledger::retries_queued`]).
+    pub fn retries_queued(&self) -> Result<Vec<(SubmissionId, String)>> {
+        let mut out = Vec::new();
+        for entry in self.retries.iter() {
+            let (_, value) = entry?;
+            let job: RetryJob = codec::decode("retries", &value)?;
+            out.push((job.submission_id, job.kind));
+        }
+        Ok(out)
+    }
+
     /// The queued retries of one submission, with when each is due (unix micros). The queue
     /// holds a few entries at most, so it is scanned.
     pub fn queued_retries(&self, submission: SubmissionId) -> Result<Vec<(u64, RetryJob)>> {
@@ -72,26 +112,41 @@ impl Store {
     }
 
     /// Takes the queued retries of these email kinds of one submission off the queue (an
-    /// owner's resend takes their place); how many there were.
+    /// owner's resend takes their place) and settles its state in the same transaction; how
+    /// many there were.
     pub async fn cancel_retries(
         &self,
         submission: SubmissionId,
         kinds: &[String],
     ) -> Result<usize> {
-        let mut cancelled = 0;
+        let mut keys = Vec::new();
         for entry in self.retries.iter() {
             let (key, value) = entry?;
             let job: RetryJob = codec::decode("retries", &value)?;
-            if job.submission_id == submission
-                && kinds.contains(&job.kind)
-                && self.retries.remove(&key)?.is_some()
-            {
-                cancelled += 1;
+            if job.submission_id == submission && kinds.contains(&job.kind) {
+                keys.push(key);
             }
         }
-        if cancelled > 0 {
-            self.flusher.flush(&self.db).await?;
+        if keys.is_empty() {
+            return Ok(0);
         }
+        let settling = self.settling(submission)?.without_retries(kinds);
+        let cancelled = (
+            &self.retries,
+            &self.submissions,
+            &self.deliveries,
+            &self.bounced_deliveryid,
+        )
+            .transaction(|(retries, subs, deliveries, bounced)| {
+                let mut cancelled = 0;
+                for key in &keys {
+                    cancelled += usize::from(retries.remove(key)?.is_some());
+                }
+                settling.settle(subs, deliveries, bounced)?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(cancelled)
+            })?;
+        self.settle_again_if_raced(&settling)?;
+        self.flusher.flush(&self.db).await?;
         Ok(cancelled)
     }
 }

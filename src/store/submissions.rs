@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::{abort, codec, idem, keys, Result, Store, StoreError, FIRST_REFERENCE};
 use crate::model::{
-    Delivery, DeliveryId, EmailStatus, NewSubmission, StoredFile, Submission, SubmissionId,
+    Delivery, DeliveryId, EmailBody, Ledger, NewSubmission, StoredFile, Submission, SubmissionId,
 };
 
 impl Store {
@@ -65,7 +65,10 @@ impl Store {
             }
             let id = SubmissionId(self.next_id());
             let reference = self.next_reference(&new.form, &new.reference_prefix)?;
-            let (mut submission, uploads) = new.into_record(id, reference);
+            // No attempt yet: held with a spam signal, else what an empty log says.
+            let held = new.spam || new.review.is_some();
+            let state = Ledger::new(&[]).held(held).state();
+            let (mut submission, uploads) = new.into_record(id, reference, state);
             let files = self.files.clone();
             submission.files = spawn_blocking(move || files.put(id, uploads))
                 .await
@@ -202,48 +205,66 @@ impl Store {
         }
     }
 
-    /// Logs a round of delivery attempts (keeping ids given by [`Store::new_delivery_id`]) and sets the submission's summary status, flushed.
+    /// Logs a round of delivery attempts (keeping ids given by [`Store::new_delivery_id`]),
+    /// each with its email as rendered (kept apart, in `deliveryid_body`), and settles the
+    /// submission's state in the same transaction ([`super::settle`]); flushed.
     pub async fn record_deliveries(
         &self,
         submission: SubmissionId,
-        attempts: Vec<Delivery>,
-        status: EmailStatus,
+        attempts: Vec<(Delivery, EmailBody)>,
     ) -> Result<Vec<Delivery>> {
-        let attempts: Vec<Delivery> = attempts
+        let attempts: Vec<(Delivery, EmailBody)> = attempts
             .into_iter()
-            .map(|d| Delivery {
-                id: if d.id.0 == 0 {
-                    DeliveryId(self.next_id())
-                } else {
-                    d.id
-                },
-                submission_id: submission,
-                ..d
+            .map(|(d, body)| {
+                let d = Delivery {
+                    id: if d.id.0 == 0 {
+                        DeliveryId(self.next_id())
+                    } else {
+                        d.id
+                    },
+                    submission_id: submission,
+                    ..d
+                };
+                (d, body)
             })
             .collect();
+        let settling = self
+            .settling(submission)?
+            .with_attempts(attempts.iter().map(|(d, _)| d.id));
         (
             &self.submissions,
             &self.deliveries,
             &self.submissionid_deliveryid,
             &self.messageid_deliveryid,
+            &self.deliveryid_body,
+            &self.bounced_deliveryid,
         )
-            .transaction(|(subs, deliveries, index, messages)| {
-                for d in &attempts {
+            .transaction(|(subs, deliveries, index, messages, bodies, bounced)| {
+                for (d, body) in &attempts {
                     deliveries.insert(&d.id.to_key(), codec::encode(d))?;
+                    if !body.is_empty() {
+                        bodies.insert(&d.id.to_key(), codec::encode(body))?;
+                    }
                     index.insert(&keys::delivery_key(submission, d.id), &[])?;
                     for m in &d.outcome.message_ids {
                         messages.insert(m.as_bytes(), &d.id.to_key())?;
                     }
                 }
-                if let Some(raw) = subs.get(submission.to_key())? {
-                    let mut s: Submission = codec::decode("submissions", &raw).map_err(abort)?;
-                    s.email_status = status;
-                    subs.insert(&submission.to_key(), codec::encode(&s))?;
-                }
-                Ok(())
+                settling.settle(subs, deliveries, bounced)?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
             })?;
+        self.settle_again_if_raced(&settling)?;
         self.flusher.flush(&self.db).await?;
-        Ok(attempts)
+        Ok(attempts.into_iter().map(|(d, _)| d).collect())
+    }
+
+    /// The email attempt `id` sent (or would have sent), as rendered; `None` when nothing
+    /// was rendered or its submission was deleted.
+    pub fn body(&self, id: DeliveryId) -> Result<Option<EmailBody>> {
+        self.deliveryid_body
+            .get(id.to_key())?
+            .map(|v| codec::decode("deliveryid_body", &v))
+            .transpose()
     }
 
     /// Every attempt for one submission, oldest first.

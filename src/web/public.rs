@@ -20,7 +20,7 @@ use super::Error;
 use crate::forms::spam::TimeTrap;
 use crate::forms::spam::{self, Signals};
 use crate::forms::{self, FieldErrors, FormDef, FormKind};
-use crate::model::{EmailStatus, Verdict};
+use crate::model::{DeliveryState, EmailStatus, Verdict};
 use crate::space::DiskFloor;
 use crate::submit::{Accepted, Intake};
 
@@ -243,15 +243,19 @@ fn keep_uploads(
 /// The `reason` of an email held back with its submission for the owner's review.
 const HELD: &str = "held until the site owner has checked this submission";
 
+/// The answer to a stored post: for JSON, the submission's state (`email_status`, the one
+/// rule) and each email's; for a browser, the thank-you page told where the visitor's own
+/// email stands.
 fn reply(slug: &str, def: &FormDef, a: &Accepted, json: bool, next: Option<String>) -> SubmitReply {
-    let visitor_status = a.visitor_status(def).unwrap_or(EmailStatus::Skipped);
+    let visitor_state = a.visitor_state(def).unwrap_or(DeliveryState::Skipped);
     if json {
+        let ledger = a.ledger();
         let mut emails: Vec<Value> = a
             .deliveries
             .iter()
             .map(|d| {
-                let mut e =
-                    json!({ "kind": d.kind, "status": d.outcome.status, "message_ids": d.outcome.message_ids });
+                let mut e = json!({ "kind": d.kind, "status": ledger.email_state(d).as_str(),
+                                    "message_ids": d.outcome.message_ids });
                 if d.outcome.status == EmailStatus::Skipped {
                     e["reason"] = json!(d.outcome.error);
                 }
@@ -259,23 +263,20 @@ fn reply(slug: &str, def: &FormDef, a: &Accepted, json: bool, next: Option<Strin
             })
             .collect();
         if a.submission.review.is_some() && a.deliveries.is_empty() {
+            let held = DeliveryState::Held.as_str();
             emails = def
                 .emails_on(forms::Trigger::Submit)
-                .map(|e| json!({ "kind": e.kind, "status": EmailStatus::Skipped, "reason": HELD }))
+                .map(|e| json!({ "kind": e.kind, "status": held, "reason": HELD }))
                 .collect();
         }
         return SubmitReply::Created(json!({
             "id": a.submission.id, "form": slug, "reference": a.submission.reference,
-            "emails": emails,
+            "email_status": a.submission.email_status.as_str(), "emails": emails,
         }));
     }
     let thanks = format!(
-        "/f/{slug}/thanks?reference={}&email={}",
+        "/f/{slug}/thanks?reference={}&email={visitor_state}",
         a.submission.reference,
-        serde_json::to_value(visitor_status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
     );
     SubmitReply::Redirect(next.unwrap_or(thanks))
 }
@@ -301,7 +302,7 @@ fn thanks_page(
                 !n.is_empty() && n.len() <= 12 && n.bytes().all(|b| b.is_ascii_digit())
             })
     });
-    let email = email.filter(|e| ["sent", "failed", "skipped", "unknown"].contains(e));
+    let email = email.filter(|e| e.parse::<DeliveryState>().is_ok());
     let mut ctx = page.context();
     ctx.insert("slug", slug);
     ctx.insert("form", def);

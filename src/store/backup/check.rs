@@ -4,7 +4,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::model::{Delivery, Submission, Subscriber};
+use crate::model::{Delivery, EmailBody, Submission, Subscriber};
 use crate::store::{RetryJob, SCHEMA_VERSION};
 
 /// Trees a backup leaves out and a restore skips: a live session (id and CSRF token) with
@@ -40,6 +40,7 @@ pub(super) fn check(
             Err("a file's key is not a submission id followed by the file's number".into())
         }
         "deliveries" => record::<Delivery>(current, tree, value),
+        "deliveryid_body" => record::<EmailBody>(current, tree, value),
         "subscribers" => record::<Subscriber>(current, tree, value),
         "retries" => record::<RetryJob>(current, tree, value),
         "formidem_record" => record::<crate::store::idem::Record>(current, tree, value),
