@@ -78,11 +78,11 @@ pub struct AppConfig {
     /// Base URL of the Mailtrap sending API (tests point it at a loopback fake).
     pub mailtrap_api_url: String,
     /// `KIPEKEE_MAILTRAP_WEBHOOK_SECRET`: the signing secret of the Mailtrap webhook; set, it
-    /// turns on `POST /hooks/mailtrap` (mailtrap-api.md section 8).
+    /// turns on `POST /hooks/mailtrap` (Mailtrap's webhook docs).
     #[serde(default, deserialize_with = "empty_is_none")]
     pub mailtrap_webhook_secret: Option<Secret>,
     /// `MAILTRAP_INBOX_ID`: a Mailtrap sandbox (test) inbox; set, every email goes there and no
-    /// real person receives anything (mailtrap-api.md, sandbox sending).
+    /// real person receives anything (Mailtrap's sandbox docs).
     #[serde(default, deserialize_with = "inbox_id")]
     pub mailtrap_inbox_id: Option<InboxId>,
     /// Seconds allowed for the whole Mailtrap request (connect, send, answer).

@@ -1,5 +1,5 @@
 //! The free-space floor (`KIPEKEE_MIN_FREE_BYTES`): below it no new submission is read or
-//! written, so a flood of posts cannot fill the disk the store lives on (issue 12, item 3).
+//! written, so a flood of posts cannot fill the disk the store lives on.
 
 use std::path::PathBuf;
 

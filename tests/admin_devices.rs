@@ -1,6 +1,6 @@
-//! "Keep me logged in on this device" and the devices list on the settings page (issue 13
-//! item 4): a remembered session's cookie lasts 30 days, each device can be logged out
-//! from another, and no page shows a session id.
+//! "Keep me logged in on this device" and the devices list on the settings page: a
+//! remembered session's cookie lasts 30 days, each device can be logged out from another,
+//! and no page shows a session id.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! A Swahili visitor in a real browser (issue 13 item 2, "a Swahili run of the public flow"):
+//! A Swahili visitor in a real browser ("a Swahili run of the public flow"):
 //! headless Chromium, driven through chromedriver, against the real `kipekee` binary started
 //! with `KIPEKEE_LOCALE=sw` and the loopback fake Mailtrap. The visitor fills in the quote
 //! form with a mistyped address, reads the Swahili message by the field, fixes it and lands

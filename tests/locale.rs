@@ -1,6 +1,6 @@
-//! The visitor's side in their language (`KIPEKEE_LOCALE`, `[default.strings]`; issue 13 items
-//! 2 and 5): pages, validation messages, error pages and the visitor's emails as the fake
-//! Mailtrap receives them, in-process.
+//! The visitor's side in their language (`KIPEKEE_LOCALE`, `[default.strings]`): pages,
+//! validation messages, error pages and the visitor's emails as the fake Mailtrap receives
+//! them, in-process.
 
 mod common;
 

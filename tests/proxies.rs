@@ -1,7 +1,7 @@
 //! The real binary behind real nginx and Caddy (Debian's packages), configured exactly as the
 //! README's deployment files say (`packaging/nginx.conf`, `packaging/Caddyfile`): visitors are
-//! told apart by their address (issue 9, item 4), and slow clients held open in their
-//! thousands do not stop another visitor's post (issue 12, item 2).
+//! told apart by their address, and slow clients held open in their
+//! thousands do not stop another visitor's post.
 
 mod common;
 

@@ -836,7 +836,7 @@ fn the_release_profile_starts_without_a_configured_secret_key_and_keeps_the_gene
 }
 
 /// A page with `Referrer-Policy: no-referrer` or a sandboxed frame posts with `Origin: null`:
-/// no site is named, so it is treated like a post without an `Origin` (issue 9, item 5).
+/// no site is named, so it is treated like a post without an `Origin`.
 #[test]
 fn origin_null_is_treated_like_a_missing_origin() {
     let t = TestApp::start_with(|f| f.merge(("allowed_origins", "https://shop.example")));

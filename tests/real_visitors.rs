@@ -1,6 +1,6 @@
 //! The real binary, used as a browser and a returning visitor would: a fast human is mailed,
 //! a faster post waits for review until the owner approves it, and the daily confirmation
-//! caps survive a restart (issue 9 items 7 and 8).
+//! caps survive a restart.
 
 mod common;
 

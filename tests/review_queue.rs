@@ -1,5 +1,5 @@
 //! Suspected spam waits for review instead of vanishing, and idempotency keys never swallow
-//! a submission (issue 9 items 6 and 7, issue 12 item 7), in-process against the fake.
+//! a submission, in-process against the fake.
 
 mod common;
 

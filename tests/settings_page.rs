@@ -1,4 +1,4 @@
-//! The settings page as an owner's checklist (issue 13, item 6): each thing Kipekee needs,
+//! The settings page as an owner's checklist: each thing Kipekee needs,
 //! how it stands, each form's address and a `<form>` to paste into a site, and the raw
 //! configuration folded away with no secret in it.
 

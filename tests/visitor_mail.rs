@@ -1,4 +1,4 @@
-//! What reaches the visitor's address and the owner's Reply-To (issue 9 items 9 and 10),
+//! What reaches the visitor's address and the owner's Reply-To,
 //! in-process against the fake Mailtrap, which accepts ASCII addresses only, as Mailtrap does.
 
 mod common;

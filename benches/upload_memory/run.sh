@@ -1,5 +1,5 @@
 #!/bin/bash
-# Peak memory of one ~5 MiB CV post against the real binary (issue 9, item 2).
+# Peak memory of one ~5 MiB CV post against the real binary.
 # usage: benches/upload_memory/run.sh [BINARY]   (default target/debug/kipekee)
 # Makes a 4.97 MiB PDF once with LibreOffice (a random-noise image, losslessly compressed,
 # so it cannot shrink), starts a loopback fake Mailtrap and the binary, posts one

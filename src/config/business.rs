@@ -1,5 +1,5 @@
-//! The business's contact details shown in the footer of the visitor's emails (issue 13
-//! item 5): `KIPEKEE_BUSINESS_ADDRESS`, `KIPEKEE_BUSINESS_PHONE`, `KIPEKEE_BUSINESS_WEBSITE`.
+//! The business's contact details shown in the footer of the visitor's emails:
+//! `KIPEKEE_BUSINESS_ADDRESS`, `KIPEKEE_BUSINESS_PHONE`, `KIPEKEE_BUSINESS_WEBSITE`.
 
 use std::fmt;
 

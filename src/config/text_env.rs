@@ -1,7 +1,7 @@
 //! Environment variables read as the text they are. figment's `Env` parses every value as if
 //! it were TOML (`0000` becomes a number, `true` a bool, `1e5` a float, `[x` an attempt at an
 //! array), so a token or a hash made only of digits stopped start-up with a type error
-//! (issue 9, item 3; figment issue #17). Numbers and switches are still read from text:
+//! (figment issue #17). Numbers and switches are still read from text:
 //! `AppConfig::from_figment` extracts lossily, which turns `"10"` into `10` where a number is
 //! wanted and nowhere else.
 

@@ -12,7 +12,7 @@ use crate::model::{SpamReason, Verdict};
 type HmacSha256 = Hmac<Sha256>;
 
 /// How long a form page's `_t` stays valid: a post with an older one is held for review
-/// (Round 2 contract, "stale form token"; issue 12 item 7).
+/// (Round 2 contract, "stale form token").
 pub const TOKEN_LIFETIME_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// A hidden field `_t` = `<unix milliseconds>.<hmac>` on every form page; a post carrying it

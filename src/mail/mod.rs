@@ -61,7 +61,7 @@ pub struct Email {
     pub attachments: Vec<Attachment>,
 }
 
-/// Mailtrap refuses `custom_variables` over 1,000 bytes (mailtrap-api.md, sending API).
+/// Mailtrap refuses `custom_variables` over 1,000 bytes (Mailtrap's sending API docs).
 pub const MAX_CUSTOM_VARIABLES_BYTES: usize = 1000;
 
 /// Longest reference carried in `custom_variables`, in characters: keeps the JSON object
@@ -161,7 +161,7 @@ pub fn render(
     ctx.insert("files", &sub.files);
     ctx.insert("site_name", config.site_name());
     // The visitor's emails: the form's own thank-you text, the date in their language, and
-    // the business's contact details (issue 13 item 5).
+    // the business's contact details.
     ctx.insert("thanks", &mc.form.thanks);
     ctx.insert(
         "submitted_on",
@@ -213,7 +213,7 @@ pub fn render(
         _ => render(Templates::subject_name(mc.slug, &def.kind))?,
     };
     // Emails to the visitor's address go to the bare address: a typed name would let anyone
-    // put their own text into mail the business sends to a stranger (issue 9 item 10).
+    // put their own text into mail the business sends to a stranger.
     let visitor = sub
         .visitor_email
         .clone()

@@ -1,5 +1,5 @@
-//! What Mailtrap's webhooks tell about an email after accepting it (mailtrap-api.md
-//! section 8).
+//! What Mailtrap's webhooks tell about an email after accepting it (Mailtrap's
+//! webhook docs).
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -42,7 +42,7 @@ impl InboxState {
 
     /// How much this state outweighs another on the same email, for `Delivery::apply`: an
     /// event replaces the state it finds only if its rank is equal or higher. Mailtrap posts
-    /// events in batches and retries them (mailtrap-api.md section 8), so they can arrive out
+    /// events in batches and retries them (Mailtrap's webhook docs), so they can arrive out
     /// of order: a late `soft bounce` must not hide a `delivery`; a reader's unsubscribe
     /// presumes the delivery and outranks it; a `bounce` (the receiving server may accept
     /// first and bounce later), a `reject` and a `suspension` outrank both, since they are

@@ -101,7 +101,7 @@ impl<'a> Ledger<'a> {
     }
 
     /// The state of attempt `d`, usually its email's latest. What Mailtrap's webhooks
-    /// reported wins over the send's outcome (mailtrap-api.md section 8): `delivery`, and a
+    /// reported wins over the send's outcome (Mailtrap's webhook docs): `delivery`, and a
     /// `spam` complaint or `unsubscribe` after it, are delivered; `bounce` is bounced;
     /// `reject` is rejected; `suspension` (Mailtrap stopped sending for the account) is
     /// failed; a `soft bounce` is still sent, as Mailtrap keeps trying. Without an event: the

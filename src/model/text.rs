@@ -29,7 +29,7 @@ pub fn single_line(s: &str, max_chars: usize) -> String {
 
 /// A visitor-typed name made safe as the display name of a Reply-To: `single_line`, without
 /// the address specials `"`, `<`, `>`, `,`, `@` (a name such as `Jo, <x@evil.test>` would
-/// otherwise read as a second address) and without zero-width joiners. Issue 9 item 10.
+/// otherwise read as a second address) and without zero-width joiners.
 pub fn display_name(s: &str, max_chars: usize) -> String {
     let spaced: String = s
         .chars()

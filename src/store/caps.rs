@@ -1,5 +1,5 @@
 //! Daily caps on the emails a form sends to the visitor's address, kept in the store so a
-//! restart does not reset them (Round 2 contract, "Confirmation caps"; issue 9 item 8).
+//! restart does not reset them (Round 2 contract, "Confirmation caps").
 //! Days are UTC days; counters of past days are removed as new days begin.
 
 use std::net::IpAddr;

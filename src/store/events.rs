@@ -1,6 +1,6 @@
 //! Mailtrap webhook events in the store: each applied once per `event_id`, found by the
 //! message id Mailtrap returned (or the `delivery_id` the message carried), and kept on the
-//! delivery as its inbox state. Event meanings: mailtrap-api.md section 8.
+//! delivery as its inbox state. Event meanings: Mailtrap's webhook docs.
 
 use std::sync::atomic::Ordering;
 
@@ -12,7 +12,7 @@ use super::{codec, Result, Store, StoreError};
 use crate::model::{Delivery, DeliveryId, InboxEvent};
 
 /// How long an applied `event_id` is remembered. Mailtrap retries a request that was not
-/// answered 200 up to 40 times every 5 minutes (mailtrap-api.md section 8): a repeat can come
+/// answered 200 up to 40 times every 5 minutes (Mailtrap's webhook docs): a repeat can come
 /// up to 200 minutes after the first try. A day covers that with room for a slow answer.
 pub const EVENT_ID_TTL: Duration = Duration::hours(24);
 

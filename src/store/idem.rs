@@ -1,5 +1,5 @@
 //! Idempotency keys (`_idem`): scoped to the form, bound to the content, alive for a day
-//! (Round 2 contract, "`_idem`"; issue 9 item 6).
+//! (Round 2 contract, "`_idem`").
 //!
 //! A key remembers every distinct content posted with it. The same key with the same fields
 //! replays that submission's answer; with other fields (a back-button correction) it makes a

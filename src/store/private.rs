@@ -1,5 +1,5 @@
 //! The data directory's permissions: it holds visitors' personal data, the cookie key and
-//! the password hash, so it is the owner's alone (0700, files 0600). Security review #11.
+//! the password hash, so it is the owner's alone (0700, files 0600).
 
 use std::path::Path;
 

@@ -1,4 +1,4 @@
-//! `POST /hooks/mailtrap`: Mailtrap's webhook events (mailtrap-api.md section 8), on only
+//! `POST /hooks/mailtrap`: Mailtrap's webhook events (as its webhook docs define them), on only
 //! when `KIPEKEE_MAILTRAP_WEBHOOK_SECRET` is set. The `Mailtrap-Signature` header is the
 //! lower-case hex HMAC-SHA256 of the raw body under that secret, checked in constant time
 //! before anything is parsed; an authenticated request is answered 200 even when no event

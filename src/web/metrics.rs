@@ -113,7 +113,7 @@ pub const DISK_FULL: &str = "disk_full";
 
 /// Anyone gets `status` and, when not ok, a short `cause` category; the counts, the version and
 /// the last Mailtrap error only go to whoever may scrape `/metrics` (a direct loopback
-/// client or the metrics token). Security review #14.
+/// client or the metrics token).
 #[get("/healthz")]
 fn healthz(
     store: &State<Store>,

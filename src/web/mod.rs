@@ -70,7 +70,7 @@ pub fn mount(rocket: Rocket<Build>, state: WebState) -> Rocket<Build> {
 }
 
 /// Rocket's Shield with `X-Frame-Options: DENY` instead of its default `SAMEORIGIN`: no
-/// page of Kipekee is meant to be framed (security review #15). Its other defaults stay
+/// page of Kipekee is meant to be framed. Its other defaults stay
 /// (`nosniff`, the `interest-cohort` opt-out).
 fn shield() -> rocket::shield::Shield {
     rocket::shield::Shield::default().enable(rocket::shield::Frame::Deny)

@@ -21,7 +21,7 @@ impl<'r> Responder<'r, 'static> for Error {
         } else if status.code >= 500 {
             tracing::error!(path = %req.uri().path(), "{self}");
         }
-        // The admin panel stays English (issue 13 item 2 covers the visitor's side).
+        // The admin panel stays English.
         let english = crate::i18n::english();
         let strings = match Page::of(req.rocket()) {
             Some(page) if !req.uri().path().starts_with("/admin") => page.strings(),

@@ -4,7 +4,7 @@
 //! only (one thread per connection, no async runtime), so the appliance's real `ureq`
 //! client talks to it over real sockets. Point the client's base URL at [`FakeMailtrap::url`].
 //!
-//! It follows `shared/mailtrap-api.md` (section 7):
+//! It follows Mailtrap's sending API as its docs and SDKs define it:
 //! * routes `POST /api/send`, `/api/batch`, `/api/send/{id}`, `/api/batch/{id}`; anything
 //!   else is `404 {"errors":["Not Found"]}`;
 //! * auth with `Authorization: Bearer test-token` or `Api-Token: test-token`; both headers

@@ -1,4 +1,4 @@
-//! Mailtrap's side of the webhooks, for tests: events shaped as mailtrap-api.md section 8
+//! Mailtrap's side of the webhooks, for tests: events shaped as Mailtrap's webhook docs define them
 //! describes them, for message ids the fake returned, signed and posted to the appliance as
 //! Mailtrap posts them (JSON or JSON Lines).
 

@@ -1,6 +1,6 @@
 //! A file that passed its checks while another field did not: kept for a while under a
 //! random token that the form shown again carries in a hidden `_kept_<field>`, so that the
-//! visitor does not have to choose it again (issue 9, item 2).
+//! visitor does not have to choose it again.
 //!
 //! `<data_dir>/tmp/kept-<token>` holds the content, `kept-<token>.json` what it was: the
 //! form and field it belongs to, its cleaned name, size, hash and type, and when it was

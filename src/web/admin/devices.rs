@@ -1,4 +1,4 @@
-//! The devices the owner is logged in on (issue 13 item 4, "remember this device"): listed
+//! The devices the owner is logged in on ("remember this device"): listed
 //! on the settings page, each one's session ended from there, or every one but this.
 
 use rocket::form::{Form, FromForm};

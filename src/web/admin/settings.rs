@@ -1,7 +1,7 @@
 //! The settings page as a checklist an owner can read: is each thing Kipekee needs in place
 //! (sender, owner addresses, Mailtrap reachable and authorised, webhook, sandbox, time zone,
 //! locale), each form's address with a ready `<form>` for an existing site, and the raw
-//! configuration folded away with every secret masked (issue 13, item 6).
+//! configuration folded away with every secret masked.
 
 use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;

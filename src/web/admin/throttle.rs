@@ -1,6 +1,6 @@
 //! The login throttle: attempts per client counted *before* the password is checked, in
 //! one lock with the check, and a bound on argon2 verifications running at once (each
-//! costs argon2's default 19 MiB). Security review #1 and #13.
+//! costs argon2's default 19 MiB).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
