@@ -44,20 +44,21 @@ impl Accepted {
             .retries_queued(self.retrying.iter().map(|kind| (s.id, kind.as_str())))
     }
 
-    /// Where the email to the visitor stands, if the form sends one: its attempt's state in
-    /// the ledger, else (not attempted) what an empty log says, held or skipped.
+    /// Where the email to the visitor stands, if the form sends one: the state of the
+    /// attempt that went to the visitor (the record says which), else (not attempted) what
+    /// the ledger says of an empty log, held or skipped.
     pub fn visitor_state(&self, def: &FormDef) -> Option<DeliveryState> {
-        let kind = &def
-            .emails_on(Trigger::Submit)
-            .find(|e| e.to_visitor())?
-            .kind;
         let ledger = self.ledger();
-        Some(match self.deliveries.iter().find(|d| &d.kind == kind) {
-            Some(d) => ledger.email_state(d),
-            None => Ledger::new(&[])
-                .held(self.submission.spam || self.submission.review.is_some())
-                .state(),
-        })
+        match self.deliveries.iter().find(|d| d.to_visitor) {
+            Some(d) => Some(ledger.email_state(d)),
+            None => def
+                .emails_on(Trigger::Submit)
+                .any(|e| e.to_visitor())
+                .then(|| {
+                    let s = &self.submission;
+                    Ledger::new(&[]).held(s.spam || s.review.is_some()).state()
+                }),
+        }
     }
 }
 
