@@ -116,21 +116,61 @@ pub fn csv<W: Write>(
     out: W,
 ) -> Result<(), ExportError> {
     let columns = columns(store, forms, filter)?;
-    let mut out = out;
-    // Excel reads a CSV without a byte order mark as the local ANSI code page ("ZoÃ«").
-    out.write_all(UTF8_BOM)?;
-    let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(columns.iter().map(|c| neutralise(c.name())))?;
+    let mut sheet = Sheet::new(out)?;
+    sheet.row(columns.iter().map(|c| c.name()))?;
     for submission in exported(store, forms, filter)? {
         let submission = submission?;
-        writer.write_record(
-            columns
-                .iter()
-                .map(|c| neutralise(&c.cell(&submission, zone))),
-        )?;
+        sheet.row(columns.iter().map(|c| c.cell(&submission, zone)))?;
     }
-    writer.flush()?;
-    Ok(())
+    sheet.finish()
+}
+
+/// Writes every newsletter subscriber as CSV to `out`: `email`, `name`, `state`,
+/// `created_at` and `confirmed_at` (RFC 3339 in `zone`, with its offset; empty until
+/// confirmed).
+pub fn subscribers_csv<W: Write>(store: &Store, zone: &Zone, out: W) -> Result<(), ExportError> {
+    let mut sheet = Sheet::new(out)?;
+    sheet.row(["email", "name", "state", "created_at", "confirmed_at"])?;
+    for s in store.subscribers()? {
+        let state = serde_json::to_value(s.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let when = |t: Option<time::OffsetDateTime>| t.map(|t| zone.rfc3339(t)).unwrap_or_default();
+        sheet.row([
+            s.email.to_string(),
+            s.name.unwrap_or_default(),
+            state,
+            when(Some(s.created_at)),
+            when(s.confirmed_at),
+        ])?;
+    }
+    sheet.finish()
+}
+
+/// A CSV writer with the rules every export follows: the UTF-8 byte order mark first (Excel
+/// reads a CSV without one as the local ANSI code page: "ZoÃ«"), and every cell neutralised.
+struct Sheet<W: Write>(csv::Writer<W>);
+
+impl<W: Write> Sheet<W> {
+    fn new(mut out: W) -> Result<Sheet<W>, ExportError> {
+        out.write_all(UTF8_BOM)?;
+        Ok(Sheet(csv::Writer::from_writer(out)))
+    }
+
+    fn row<S: AsRef<str>>(
+        &mut self,
+        cells: impl IntoIterator<Item = S>,
+    ) -> Result<(), ExportError> {
+        self.0
+            .write_record(cells.into_iter().map(|c| neutralise(c.as_ref())))?;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), ExportError> {
+        self.0.flush()?;
+        Ok(())
+    }
 }
 
 /// Writes the same submissions as `csv` as one JSON array of full records, oldest first.

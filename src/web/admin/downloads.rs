@@ -188,35 +188,16 @@ async fn export(
 }
 
 #[get("/subscribers.csv")]
-pub fn subscribers_csv(
+pub async fn subscribers_csv(
     _admin: Admin,
     page: Page<'_>,
     store: &State<Store>,
 ) -> Result<Download, Error> {
-    let mut out = csv::Writer::from_writer(crate::export::UTF8_BOM.to_vec());
-    let csv_error = |e: csv::Error| export_failed(page, e);
-    out.write_record(["email", "name", "state", "created_at", "confirmed_at"])
-        .map_err(csv_error)?;
-    for s in store.subscribers()? {
-        let state = serde_json::to_value(s.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let when = |t: Option<OffsetDateTime>| {
-            t.map(|t| page.config.timezone.rfc3339(t))
-                .unwrap_or_default()
-        };
-        let row = [
-            s.email.to_string(),
-            s.name.unwrap_or_default(),
-            state,
-            when(Some(s.created_at)),
-            when(s.confirmed_at),
-        ];
-        out.write_record(row.iter().map(|c| crate::export::neutralise(c)))
-            .map_err(csv_error)?;
-    }
-    let bytes = out.into_inner().map_err(|e| export_failed(page, e))?;
+    let zone = page.config.timezone.clone();
+    let bytes = export_with(page, store, move |store, out| {
+        crate::export::subscribers_csv(store, &zone, out).map_err(|e| e.to_string())
+    })
+    .await?;
     Ok(Download {
         filename: format!("kipekee-subscribers-{}.csv", stamp()),
         content_type: ContentType::new("text", "csv").with_params(("charset", "utf-8")),
