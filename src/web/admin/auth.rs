@@ -28,7 +28,7 @@ use crate::store::{Idle, Session, Store};
 use crate::web::Site;
 use crate::web::{Error, Page};
 
-const SESSION_COOKIE: &str = "kipekee_session";
+pub(super) const SESSION_COOKIE: &str = "kipekee_session";
 const LOGIN_COOKIE: &str = "kipekee_login";
 /// How long the login form may stay open before its CSRF token is gone.
 const LOGIN_FORM: Duration = Duration::hours(12);
@@ -343,19 +343,6 @@ fn refused(why: Refused) -> Error {
 pub struct CsrfForm {
     #[field(default = String::new())]
     pub csrf_token: String,
-}
-
-#[post("/logout", data = "<form>")]
-pub async fn logout(
-    admin: Admin,
-    form: Form<CsrfForm>,
-    store: &State<Store>,
-    jar: &CookieJar<'_>,
-) -> Result<Redirect, Error> {
-    admin.check_csrf(&form.csrf_token)?;
-    store.delete_session(&admin.session.id).await?;
-    jar.remove_private(Cookie::build(SESSION_COOKIE).path("/admin"));
-    Ok(Redirect::to("/admin/login"))
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
-//! The devices the owner is logged in on (issue 13 item 4, "remember this device"): listed
-//! on the settings page, each one's session ended from there, or every one but this.
+//! The devices the owner is logged in on ("remember this device"): listed on the settings
+//! page, each one's session ended from there, every one but this, or this one (log out).
 
 use rocket::form::{Form, FromForm};
+use rocket::http::{Cookie, CookieJar};
 use rocket::response::{Flash, Redirect};
 use rocket::{post, State};
 use serde_json::{json, Value};
 
-use super::auth::{Admin, CsrfForm, IDLE};
+use super::auth::{Admin, CsrfForm, IDLE, SESSION_COOKIE};
 use super::{back_to, Reader};
 use crate::store::Store;
 use crate::web::Error;
@@ -101,6 +102,19 @@ pub async fn end_others(
     admin.check_csrf(&form.csrf_token)?;
     let ended = store.end_sessions(|s| s.id != admin.session.id).await?;
     Ok(ended_notice(page, ended))
+}
+
+#[post("/logout", data = "<form>")]
+pub async fn logout(
+    admin: Admin,
+    form: Form<CsrfForm>,
+    store: &State<Store>,
+    jar: &CookieJar<'_>,
+) -> Result<Redirect, Error> {
+    admin.check_csrf(&form.csrf_token)?;
+    store.delete_session(&admin.session.id).await?;
+    jar.remove_private(Cookie::build(SESSION_COOKIE).path("/admin"));
+    Ok(Redirect::to("/admin/login"))
 }
 
 /// Back to the top of Settings, where "2 devices logged out." shows.

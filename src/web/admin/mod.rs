@@ -34,7 +34,7 @@ pub fn routes() -> Vec<Route> {
     routes![
         auth::login_form,
         auth::login_submit,
-        auth::logout,
+        devices::logout,
         dashboard::dashboard,
         pages::deliveries,
         pages::delivery_preview,
