@@ -1,7 +1,9 @@
 //! The owner's admin panel under `/admin`: every page needs a session (`Admin` guard) and
-//! every state-changing form a CSRF token. Unauthenticated requests are sent to the login.
+//! every state-changing form the session's CSRF token (`csrf::Csrf`, a data guard).
+//! Unauthenticated requests are sent to the login.
 
 mod auth;
+mod csrf;
 mod dashboard;
 mod devices;
 mod downloads;
@@ -81,7 +83,7 @@ fn admin_not_found(req: &Request<'_>) -> rocket::Either<Error, Redirect> {
 }
 
 pub fn catchers() -> Vec<Catcher> {
-    catchers![to_login, admin_not_found]
+    catchers![to_login, csrf::refused, admin_not_found]
 }
 
 /// The admin layout's context for a page shown outside a route (error pages): `None` when

@@ -1,7 +1,7 @@
 //! Delivery log, subscribers, and the settings page's actions (test email, test form); the
 //! dashboard is in `dashboard`, the settings page in `settings`.
 
-use rocket::form::{Form, FromForm};
+use rocket::form::FromForm;
 use rocket::http::Header;
 use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
@@ -10,7 +10,8 @@ use rocket::{get, post, State};
 use serde_json::json;
 use tera::Context;
 
-use super::auth::{Admin, CsrfForm};
+use super::auth::Admin;
+use super::csrf::Csrf;
 use super::pager::Pager;
 use super::{back_to, render, Reader};
 use std::sync::Arc;
@@ -170,18 +171,15 @@ pub fn subscribers(
 
 #[derive(FromForm)]
 pub struct UnsubscribeForm {
-    #[field(default = String::new())]
-    csrf_token: String,
     email: String,
 }
 
 #[post("/subscribers/unsubscribe", data = "<form>")]
 pub async fn subscriber_unsubscribe(
-    admin: Admin,
-    form: Form<UnsubscribeForm>,
+    _admin: Admin,
+    form: Csrf<UnsubscribeForm>,
     store: &State<Store>,
 ) -> Result<Flash<Redirect>, Error> {
-    admin.check_csrf(&form.csrf_token)?;
     let email = EmailAddress::parse(&form.email).map_err(Error::BadRequest)?;
     let sub = store.subscriber(&email)?.ok_or(Error::NotFound)?;
     store.unsubscribe(&sub.unsubscribe_token).await?;
@@ -193,19 +191,16 @@ pub async fn subscriber_unsubscribe(
 
 #[derive(FromForm)]
 pub struct TestEmailForm {
-    #[field(default = String::new())]
-    csrf_token: String,
     to: String,
 }
 
 #[post("/test-email", data = "<form>")]
 pub async fn test_email(
-    admin: Admin,
-    form: Form<TestEmailForm>,
+    _admin: Admin,
+    form: Csrf<TestEmailForm>,
     page: Page<'_>,
     mailer: &State<Arc<Mailtrap>>,
 ) -> Result<Flash<Redirect>, Error> {
-    admin.check_csrf(&form.csrf_token)?;
     let to = EmailAddress::parse(&form.to).map_err(Error::BadRequest)?;
     let r = Reader::of(page);
     let text = r.t("admin.test_email.text", &[]);
@@ -252,15 +247,14 @@ pub async fn test_email(
     Ok(back_to("/admin/settings".into(), notice))
 }
 
-#[post("/forms/<slug>/test", data = "<form>")]
+#[post("/forms/<slug>/test", data = "<_csrf>")]
 pub async fn test_form(
     slug: &str,
-    admin: Admin,
-    form: Form<CsrfForm>,
+    _admin: Admin,
+    _csrf: Csrf,
     page: Page<'_>,
     intake: &State<Intake>,
 ) -> Result<Flash<Redirect>, Error> {
-    admin.check_csrf(&form.csrf_token)?;
     let accepted = intake.test_submission(slug).await?.ok_or(Error::NotFound)?;
     let r = Reader::of(page);
     let outcomes: Vec<String> = accepted
