@@ -41,19 +41,16 @@ pub(super) fn delivery_row(r: Reader, d: &Delivery) -> serde_json::Value {
     })
 }
 
-#[get("/deliveries?<status>&<inbox>&<before>")]
+#[get("/deliveries?<before>&<query..>")]
 pub fn deliveries(
     admin: Admin,
     page: Page<'_>,
     store: &State<Store>,
     flash: Option<FlashMessage<'_>>,
-    status: Option<&str>,
-    inbox: Option<&str>,
     before: Option<u64>,
+    query: DeliveryQuery,
 ) -> Result<RawHtml<String>, Error> {
-    let status = status.and_then(|s| serde_json::from_value(json!(s)).ok());
-    let inbox = inbox.and_then(InboxState::parse);
-    let filter = DeliveryFilter { status, inbox };
+    let filter = query.filter();
     let (found, position) = store.deliveries_page(&filter, before, DELIVERIES_PAGE)?;
     let mut ctx = Context::new();
     ctx.insert(
@@ -64,18 +61,13 @@ pub fn deliveries(
             .map(|d| delivery_row(Reader::of(page), d))
             .collect::<Vec<_>>(),
     );
-    ctx.insert("status", &status);
-    ctx.insert("inbox", &inbox.map(InboxState::label));
-    let mut query: Vec<String> = status
-        .and_then(|s| json!(s).as_str().map(|s| format!("status={s}")))
-        .into_iter()
-        .collect();
-    query.extend(inbox.map(|i| format!("inbox={}", i.label())));
+    ctx.insert("status", &filter.status);
+    ctx.insert("inbox", &filter.inbox.map(InboxState::label));
     ctx.insert(
         "pager",
         &Pager::new(
             "/admin/deliveries",
-            &query,
+            &filter_pairs(&filter),
             found.items.len(),
             position,
             found.next,
@@ -89,6 +81,39 @@ pub fn deliveries(
         ("admin/deliveries.html", "deliveries"),
         ctx,
     )
+}
+
+/// The delivery log's filter as its query string; a value it does not know filters nothing.
+#[derive(FromForm)]
+pub struct DeliveryQuery {
+    /// How the attempt ended (`failed`, `unknown`…).
+    status: Option<String>,
+    /// What Mailtrap's webhook said since (`bounced`…).
+    inbox: Option<String>,
+}
+
+impl DeliveryQuery {
+    fn filter(&self) -> DeliveryFilter {
+        DeliveryFilter {
+            status: self
+                .status
+                .as_deref()
+                .and_then(|s| serde_json::from_value(json!(s)).ok()),
+            inbox: self.inbox.as_deref().and_then(InboxState::parse),
+        }
+    }
+}
+
+/// `status=failed`, `inbox=bounced`: the filter as query pairs, for the pager.
+fn filter_pairs(filter: &DeliveryFilter) -> Vec<(&'static str, String)> {
+    let status = filter
+        .status
+        .and_then(|s| json!(s).as_str().map(str::to_string));
+    let inbox = filter.inbox.map(|i| i.label().to_string());
+    [("status", status), ("inbox", inbox)]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect()
 }
 
 /// The email's HTML exactly as stored, sandboxed: no script, no network, no navigation,
