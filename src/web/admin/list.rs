@@ -2,7 +2,6 @@
 //! per submission as the owner reads it (unread, who, form, a preview, when, files), and
 //! the pager.
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
 use rocket::{get, FromForm, State};
@@ -141,17 +140,6 @@ fn filter_pairs(filter: &SubmissionFilter) -> Vec<(&'static str, String)> {
         }
     }
     pairs
-}
-
-/// Everything but RFC 3986's unreserved characters, so a value fits in a query or `mailto:`.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-pub(super) fn urlencode(s: &str) -> String {
-    utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
 /// `text` on one line (runs of white space become one space), at most `max` characters:

@@ -1,6 +1,7 @@
 //! One submission with its deliveries, and the owner's actions on it (resend, pipeline
 //! status, notes, delete). The list is in `list`.
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rocket::form::FromForm;
 use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
@@ -12,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::auth::Admin;
 use super::csrf::Csrf;
-use super::list::{row, urlencode};
+use super::list::row;
 use super::{back_to, render, Reader};
 use crate::model::{Attempt, Delivery, EmailStatus, Note, SubmissionId};
 use crate::outbox::{self, Outbox, Resend};
@@ -21,6 +22,17 @@ use crate::store::Store;
 use crate::submit::Intake;
 use crate::web::Error;
 use crate::web::Page;
+
+/// Everything but RFC 3986's unreserved characters, so a value fits in a query or `mailto:`.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+pub(super) fn urlencode(s: &str) -> String {
+    utf8_percent_encode(s, QUERY_VALUE).to_string()
+}
 
 /// A `mailto:` link to `address` with `subject`. The address is percent-encoded too: its
 /// local part may hold `?`, `&` or `%`, which would otherwise add `bcc=` or `body=` to
