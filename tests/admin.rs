@@ -208,6 +208,36 @@ fn every_state_change_needs_the_sessions_csrf_token() {
     );
 }
 
+/// A logged-in owner's error pages (an address that does not exist, a refused form) sit in
+/// the panel's layout exactly as its pages do: the header before `<main>` is the same, with
+/// the unread count, the session's token in the log-out form, and the sandbox warning.
+#[test]
+fn an_owners_error_pages_have_the_panels_own_layout() {
+    let t = start_with(|f| f.merge(("mailtrap_inbox_id", 4242)));
+    common::admin::log_in(&t);
+    quote(&t);
+    let header = |html: &str| {
+        let main = html.find("<main").expect("a <main>");
+        let sandbox = html.find("id=\"sandbox\"").expect("the sandbox warning");
+        let nav = html[html.find("<header").expect("a header")..main].to_string();
+        (
+            nav.replace(" class=\"active\" aria-current=\"page\"", ""),
+            sandbox > main,
+        )
+    };
+    let dashboard = page(&t, "/admin");
+    assert!(dashboard.contains("<span class=\"count\">1"), "one unread");
+    let missing = t.client.get("/admin/no-such-page").dispatch();
+    assert_eq!(missing.status(), Status::NotFound);
+    let missing = missing.into_string().unwrap();
+    let refused = t.post_form("/admin/deliveries/resend-failed", &[("csrf_token", "x")]);
+    assert_eq!(refused.status(), Status::Forbidden);
+    let refused = refused.into_string().unwrap();
+    for error in [&missing, &refused] {
+        assert_eq!(header(error), header(&dashboard), "{error}");
+    }
+}
+
 #[test]
 fn the_owner_reads_resends_moves_notes_and_deletes_a_submission() {
     let t = logged_in();

@@ -27,7 +27,7 @@ use tera::Context;
 pub use auth::{hash_password, setup, Admin, AdminPassword, SetupError, IDLE};
 pub use throttle::LoginThrottle;
 
-use crate::store::Store;
+use crate::store::{Session, Store};
 use crate::web::Error;
 use crate::web::Page;
 use reader::Reader;
@@ -91,17 +91,10 @@ pub fn catchers() -> Vec<Catcher> {
 pub(crate) fn layout_context(req: &Request<'_>, page: Page<'_>) -> Option<Context> {
     let store = req.rocket().state::<Store>()?;
     let session = auth::session_of(req).ok().flatten()?;
-    let mut ctx = Context::new();
-    ctx.insert("csrf_token", &session.csrf);
-    ctx.insert("nav", "");
-    ctx.insert("notice", &None::<String>);
-    ctx.insert("site_name", page.config.site_name());
-    ctx.insert("mailtrap_configured", &page.mailtrap_configured());
-    ctx.insert("unread_total", &store.unread_total());
-    Some(ctx)
+    Some(layout(page, store, &session, "", None))
 }
 
-/// Renders an admin page with what every page needs: the CSRF token, the nav, the site.
+/// Renders an admin page: its own context `ctx` inside the [`layout`].
 fn render(
     page: Page<'_>,
     store: &Store,
@@ -110,14 +103,30 @@ fn render(
     (name, nav): (&str, &str),
     mut ctx: Context,
 ) -> Result<RawHtml<String>, Error> {
-    ctx.insert("notice", &flash.map(|f| f.message().to_string()));
-    ctx.insert("csrf_token", &admin.session.csrf);
+    let notice = flash.map(|f| f.message().to_string());
+    ctx.extend(layout(page, store, &admin.session, nav, notice));
+    Ok(RawHtml(page.templates.render(name, &ctx)?))
+}
+
+/// What the layout of every admin page shows around it: the session's CSRF token for its
+/// forms, the nav with `nav` marked, a one-line `notice`, the site, whether emails really go
+/// out (a token, a sandbox) and the unread count.
+fn layout(
+    page: Page<'_>,
+    store: &Store,
+    session: &Session,
+    nav: &str,
+    notice: Option<String>,
+) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert("csrf_token", &session.csrf);
     ctx.insert("nav", nav);
+    ctx.insert("notice", &notice);
     ctx.insert("site_name", page.config.site_name());
     ctx.insert("mailtrap_configured", &page.mailtrap_configured());
     ctx.insert("sandbox_inbox", &page.config.mailtrap_inbox_id);
     ctx.insert("unread_total", &store.unread_total());
-    Ok(RawHtml(page.templates.render(name, &ctx)?))
+    ctx
 }
 
 /// A form's slug with its title, for filters and labels.
