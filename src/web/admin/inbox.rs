@@ -94,7 +94,7 @@ pub fn history(r: Reader, log: &[Delivery], kind: &str) -> Vec<String> {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
             let status = r.t(&format!("admin.email_filter.{status}"), &[]);
-            let attempt = super::submissions::attempt_label(r, d.attempt);
+            let attempt = super::wording::attempt_label(r, d.attempt);
             let at = r.time(d.outcome.started_at);
             let args: [(&str, &dyn std::fmt::Display); 3] =
                 [("attempt", &attempt), ("at", &at), ("status", &status)];

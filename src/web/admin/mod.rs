@@ -16,6 +16,7 @@ mod reader;
 mod settings;
 mod submissions;
 mod throttle;
+mod wording;
 
 use rocket::request::{FlashMessage, Request};
 use rocket::response::content::RawHtml;

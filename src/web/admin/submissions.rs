@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use super::auth::Admin;
 use super::csrf::Csrf;
 use super::list::row;
+use super::wording::attempt_label;
 use super::{back_to, render, Reader};
 use crate::model::{Attempt, Delivery, EmailStatus, Note, SubmissionId};
 use crate::outbox::{self, Outbox, Resend};
@@ -151,19 +152,6 @@ fn round_notice(r: Reader, attempts: &[Delivery]) -> String {
         attempts.len() as u64,
         &[("sent", &sent_count(attempts))],
     )
-}
-
-/// How the submission page names an attempt.
-pub(super) fn attempt_label(r: Reader, a: Attempt) -> String {
-    match a {
-        Attempt::FirstTry => r.t("admin.attempt.first_try", &[]),
-        Attempt::AutomaticRetry(n) => r.t(
-            "admin.attempt.automatic_retry",
-            &[("n", &n.saturating_sub(1))],
-        ),
-        Attempt::ResentByOwner => r.t("admin.attempt.resent", &[]),
-        Attempt::ApprovedByOwner => r.t("admin.attempt.approved", &[]),
-    }
 }
 
 #[derive(FromForm)]
