@@ -9,9 +9,9 @@ use tera::Context;
 use time::OffsetDateTime;
 
 use super::auth::Admin;
+use super::deliveries::delivery_row;
 use super::inbox::Confirmation;
 use super::list::row;
-use super::pages::delivery_row;
 use super::render;
 use super::Reader;
 use crate::health::DeliveryHealth;

@@ -5,17 +5,19 @@
 mod auth;
 mod csrf;
 mod dashboard;
+mod deliveries;
 mod devices;
 mod downloads;
 mod inbox;
 mod list;
 mod next;
 mod pager;
-mod pages;
 mod reader;
 mod settings;
 mod submissions;
+mod subscribers;
 mod throttle;
+mod trial;
 mod wording;
 
 use rocket::request::{FlashMessage, Request};
@@ -39,15 +41,15 @@ pub fn routes() -> Vec<Route> {
         auth::login_submit,
         devices::logout,
         dashboard::dashboard,
-        pages::deliveries,
-        pages::delivery_preview,
-        pages::subscribers,
-        pages::subscriber_unsubscribe,
+        deliveries::deliveries,
+        deliveries::delivery_preview,
+        subscribers::subscribers,
+        subscribers::subscriber_unsubscribe,
         settings::settings,
         devices::end,
         devices::end_others,
-        pages::test_email,
-        pages::test_form,
+        trial::test_email,
+        trial::test_form,
         list::list,
         submissions::show,
         submissions::resend,
