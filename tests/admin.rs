@@ -131,44 +131,111 @@ fn the_session_cookie_is_private_httponly_and_strict() {
     );
 }
 
+/// Every state-changing admin route (each `POST` of `admin::routes()` but the login, which
+/// has its own token) refuses a wrong or missing token with the panel's "form expired" page
+/// and does nothing, though the post holds every field an action reads.
 #[test]
 fn every_state_change_needs_the_sessions_csrf_token() {
     let t = logged_in();
     let id = quote(&t);
-    let before = t.fake.requests().len();
-    for (path, pairs) in [
-        (
-            format!("/admin/submissions/{id}/resend"),
-            vec![("csrf_token", "wrong")],
-        ),
-        (
-            format!("/admin/submissions/{id}/status"),
-            vec![("csrf_token", "wrong"), ("status", "won")],
-        ),
-        (
-            format!("/admin/submissions/{id}/notes"),
-            vec![("text", "hello")],
-        ),
-        (format!("/admin/submissions/{id}/delete"), vec![]),
-        ("/admin/test-email".into(), vec![("to", "x@example.com")]),
-        ("/admin/forms/quote/test".into(), vec![("csrf_token", "")]),
-        ("/admin/logout".into(), vec![]),
-    ] {
-        assert_eq!(
-            t.post_form(&path, &pairs).status(),
-            Status::Forbidden,
-            "{path}"
-        );
+    let reader = "reader@visitor.example";
+    let res = t.post_form("/f/newsletter", &[("email", reader)]);
+    assert_eq!(res.status(), Status::SeeOther);
+    let other = rocket::execute(t.store().create_session(&t.admin_tag(), false, "Firefox"))
+        .expect("a second device");
+    let own = t
+        .store()
+        .live_sessions(&t.admin_tag(), kipekee::web::admin::IDLE)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id != other.id)
+        .expect("this device's session")
+        .handle();
+    let state = |t: &TestApp| {
+        let store = t.store();
+        let s = store.submission(id.parse().unwrap()).unwrap().unwrap();
+        let email = kipekee::model::EmailAddress::parse(reader).unwrap();
+        let subscriber = store.subscriber(&email).unwrap().expect("the subscriber");
+        let sessions = store.live_sessions(&t.admin_tag(), kipekee::web::admin::IDLE);
+        format!(
+            "{} {} {:?} {} {:?} {} mails",
+            s.status,
+            s.notes.len(),
+            subscriber.state,
+            store.count_submissions(),
+            sessions.unwrap().len(),
+            t.fake.requests().len()
+        )
+    };
+    let before = state(&t);
+    let posts: Vec<String> = kipekee::web::admin::routes()
+        .into_iter()
+        .filter(|r| r.method == rocket::http::Method::Post)
+        .map(|r| r.uri.path().to_string())
+        .filter(|p| p != "/login")
+        .map(|p| {
+            format!(
+                "/admin{}",
+                p.replace("<id>", &id).replace("<slug>", "quote")
+            )
+        })
+        .collect();
+    assert!(posts.len() >= 12, "{posts:?}");
+    let fields = [
+        ("kind", "all"),
+        ("status", "won"),
+        ("text", "hello"),
+        ("to", "owner@shop.example"),
+        ("email", reader),
+        ("handle", own.as_str()),
+    ];
+    for path in &posts {
+        assert!(!path.contains('<'), "a parameter to fill in: {path}");
+        for token in [Some("wrong"), Some(""), None] {
+            let mut pairs = fields.to_vec();
+            pairs.extend(token.map(|token| ("csrf_token", token)));
+            let res = t.post_form(path, &pairs);
+            assert_eq!(res.status(), Status::Forbidden, "{path} {token:?}");
+            let body = res.into_string().unwrap_or_default();
+            assert!(body.contains("The form expired"), "{path}: {body}");
+        }
     }
-    let s = t.store().submission(id.parse().unwrap()).unwrap().unwrap();
-    assert_eq!((s.status.as_str(), s.notes.len()), ("new", 0));
-    assert_eq!(t.fake.requests().len(), before);
-    assert_eq!(t.store().count_submissions(), 1);
+    assert_eq!(state(&t), before);
     assert_eq!(
         t.client.get("/admin").dispatch().status(),
         Status::Ok,
         "still logged in"
     );
+}
+
+/// A logged-in owner's error pages (an address that does not exist, a refused form) sit in
+/// the panel's layout exactly as its pages do: the header before `<main>` is the same, with
+/// the unread count, the session's token in the log-out form, and the sandbox warning.
+#[test]
+fn an_owners_error_pages_have_the_panels_own_layout() {
+    let t = start_with(|f| f.merge(("mailtrap_inbox_id", 4242)));
+    common::admin::log_in(&t);
+    quote(&t);
+    let header = |html: &str| {
+        let main = html.find("<main").expect("a <main>");
+        let sandbox = html.find("id=\"sandbox\"").expect("the sandbox warning");
+        let nav = html[html.find("<header").expect("a header")..main].to_string();
+        (
+            nav.replace(" class=\"active\" aria-current=\"page\"", ""),
+            sandbox > main,
+        )
+    };
+    let dashboard = page(&t, "/admin");
+    assert!(dashboard.contains("<span class=\"count\">1"), "one unread");
+    let missing = t.client.get("/admin/no-such-page").dispatch();
+    assert_eq!(missing.status(), Status::NotFound);
+    let missing = missing.into_string().unwrap();
+    let refused = t.post_form("/admin/deliveries/resend-failed", &[("csrf_token", "x")]);
+    assert_eq!(refused.status(), Status::Forbidden);
+    let refused = refused.into_string().unwrap();
+    for error in [&missing, &refused] {
+        assert_eq!(header(error), header(&dashboard), "{error}");
+    }
 }
 
 #[test]

@@ -28,7 +28,7 @@ use crate::web::client::client_key;
 use crate::web::Site;
 use crate::web::{Error, Page};
 
-const SESSION_COOKIE: &str = "kipekee_session";
+pub(super) const SESSION_COOKIE: &str = "kipekee_session";
 const LOGIN_COOKIE: &str = "kipekee_login";
 /// How long the login form may stay open before its CSRF token is gone.
 const LOGIN_FORM: Duration = Duration::hours(12);
@@ -135,23 +135,12 @@ pub struct Admin {
     pub session: Session,
 }
 
-impl Admin {
-    /// Compares the posted token with the session's in constant time.
-    pub fn check_csrf(&self, token: &str) -> Result<(), Error> {
-        if bool::from(token.as_bytes().ct_eq(self.session.csrf.as_bytes())) {
-            Ok(())
-        } else {
-            Err(Error::FormExpired)
-        }
-    }
-}
-
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Admin {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        match session_of(req) {
+        match cached_session(req) {
             Ok(Some(session)) => {
                 // A remembered device stays logged in 30 days from its last use: the cookie
                 // is renewed with the session.
@@ -164,12 +153,22 @@ impl<'r> FromRequest<'r> for Admin {
                         lasts,
                     ));
                 }
-                Outcome::Success(Admin { session })
+                Outcome::Success(Admin {
+                    session: session.clone(),
+                })
             }
             Ok(None) => Outcome::Error((Status::Unauthorized, ())),
             Err(()) => Outcome::Error((Status::InternalServerError, ())),
         }
     }
+}
+
+/// The request's [`session_of`], looked up once: the `Admin` guard and the CSRF guard
+/// ([`super::csrf::Csrf`]) read the same one.
+struct Lookup(Result<Option<Session>, ()>);
+
+pub(super) fn cached_session<'r>(req: &'r Request<'_>) -> &'r Result<Option<Session>, ()> {
+    &req.local_cache(|| Lookup(session_of(req))).0
 }
 
 /// The live admin session of a request's cookie, if any; `Err` when the store cannot be read
@@ -337,25 +336,6 @@ fn refused(why: Refused) -> Error {
         Refused::TooMany(seconds) => Error::TooManyRequests(seconds),
         Refused::Busy => Error::TooManyRequests(5),
     }
-}
-
-#[derive(FromForm)]
-pub struct CsrfForm {
-    #[field(default = String::new())]
-    pub csrf_token: String,
-}
-
-#[post("/logout", data = "<form>")]
-pub async fn logout(
-    admin: Admin,
-    form: Form<CsrfForm>,
-    store: &State<Store>,
-    jar: &CookieJar<'_>,
-) -> Result<Redirect, Error> {
-    admin.check_csrf(&form.csrf_token)?;
-    store.delete_session(&admin.session.id).await?;
-    jar.remove_private(Cookie::build(SESSION_COOKIE).path("/admin"));
-    Ok(Redirect::to("/admin/login"))
 }
 
 #[cfg(test)]

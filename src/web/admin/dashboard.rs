@@ -9,8 +9,8 @@ use tera::Context;
 use time::OffsetDateTime;
 
 use super::auth::Admin;
+use super::deliveries::delivery_row;
 use super::list::row;
-use super::pages::delivery_row;
 use super::render;
 use super::Reader;
 use crate::health::DeliveryHealth;

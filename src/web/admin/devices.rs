@@ -1,12 +1,14 @@
-//! The devices the owner is logged in on ("remember this device"): listed
-//! on the settings page, each one's session ended from there, or every one but this.
+//! The devices the owner is logged in on ("remember this device"): listed on the settings
+//! page, each one's session ended from there, every one but this, or this one (log out).
 
-use rocket::form::{Form, FromForm};
+use rocket::form::FromForm;
+use rocket::http::{Cookie, CookieJar};
 use rocket::response::{Flash, Redirect};
 use rocket::{post, State};
 use serde_json::{json, Value};
 
-use super::auth::{Admin, CsrfForm, IDLE};
+use super::auth::{Admin, IDLE, SESSION_COOKIE};
+use super::csrf::Csrf;
 use super::{back_to, Reader};
 use crate::store::Store;
 use crate::web::Error;
@@ -71,8 +73,6 @@ pub fn device_name(user_agent: &str) -> Option<String> {
 
 #[derive(FromForm)]
 pub struct EndForm {
-    #[field(default = String::new())]
-    csrf_token: String,
     /// The session's [`crate::store::Session::handle`].
     handle: String,
 }
@@ -80,27 +80,37 @@ pub struct EndForm {
 /// Logs one device out; ending this device's own session is logging out.
 #[post("/sessions/end", data = "<form>")]
 pub async fn end(
-    admin: Admin,
-    form: Form<EndForm>,
+    _admin: Admin,
+    form: Csrf<EndForm>,
     page: Page<'_>,
     store: &State<Store>,
 ) -> Result<Flash<Redirect>, Error> {
-    admin.check_csrf(&form.csrf_token)?;
     let ended = store.end_sessions(|s| s.handle() == form.handle).await?;
     Ok(ended_notice(page, ended))
 }
 
 /// Logs out every device but the one asking.
-#[post("/sessions/end-others", data = "<form>")]
+#[post("/sessions/end-others", data = "<_csrf>")]
 pub async fn end_others(
     admin: Admin,
-    form: Form<CsrfForm>,
+    _csrf: Csrf,
     page: Page<'_>,
     store: &State<Store>,
 ) -> Result<Flash<Redirect>, Error> {
-    admin.check_csrf(&form.csrf_token)?;
     let ended = store.end_sessions(|s| s.id != admin.session.id).await?;
     Ok(ended_notice(page, ended))
+}
+
+#[post("/logout", data = "<_csrf>")]
+pub async fn logout(
+    admin: Admin,
+    _csrf: Csrf,
+    store: &State<Store>,
+    jar: &CookieJar<'_>,
+) -> Result<Redirect, Error> {
+    store.delete_session(&admin.session.id).await?;
+    jar.remove_private(Cookie::build(SESSION_COOKIE).path("/admin"));
+    Ok(Redirect::to("/admin/login"))
 }
 
 /// Back to the top of Settings, where "2 devices logged out." shows.

@@ -11,6 +11,7 @@ use rocket::{get, Request, State};
 use time::OffsetDateTime;
 
 use super::auth::Admin;
+use super::list::SubmissionQuery;
 use crate::model::SubmissionId;
 use crate::store::{Store, SubmissionFilter};
 use crate::web::Error;
@@ -103,35 +104,9 @@ fn export_failed(page: Page<'_>, error: impl std::fmt::Display) -> Error {
     Error::BadRequest(text)
 }
 
-/// The submissions list's filter as the export's query (`include_test` is the older name of
-/// `test`); the export holds exactly the rows the list shows, over every page.
-#[derive(rocket::FromForm, Default)]
-pub struct ExportQuery {
-    form: Option<String>,
-    email: Option<String>,
-    status: Option<String>,
-    q: Option<String>,
-    spam: Option<bool>,
-    test: Option<bool>,
-    include_test: Option<bool>,
-    review: Option<bool>,
-}
-
-impl ExportQuery {
-    fn filter(&self) -> SubmissionFilter {
-        super::list::filter_from(
-            self.form.as_deref(),
-            self.email.as_deref(),
-            self.status.as_deref(),
-            self.q.as_deref(),
-            [self.spam, self.test.or(self.include_test), self.review],
-        )
-    }
-}
-
 #[get("/export.csv?<query..>")]
 pub async fn export_csv(
-    query: ExportQuery,
+    query: SubmissionQuery,
     _admin: Admin,
     page: Page<'_>,
     store: &State<Store>,
@@ -141,7 +116,7 @@ pub async fn export_csv(
 
 #[get("/export.json?<query..>")]
 pub async fn export_json(
-    query: ExportQuery,
+    query: SubmissionQuery,
     _admin: Admin,
     page: Page<'_>,
     store: &State<Store>,

@@ -42,7 +42,7 @@ pub fn history(r: Reader, log: &[Delivery], kind: &str) -> Vec<String> {
         .filter(|d| d.kind == kind)
         .map(|d| {
             let status = state_label(r, d.state());
-            let attempt = super::submissions::attempt_label(r, d.attempt);
+            let attempt = super::wording::attempt_label(r, d.attempt);
             let at = r.time(d.outcome.started_at);
             let args: [(&str, &dyn std::fmt::Display); 3] =
                 [("attempt", &attempt), ("at", &at), ("status", &status)];

@@ -2,15 +2,14 @@
 //! per submission as the owner reads it (unread, who, form, a preview, when, files), and
 //! the pager.
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
-use rocket::{get, State};
+use rocket::{get, FromForm, State};
 use serde_json::json;
 use tera::Context;
 
 use super::auth::Admin;
-use super::pager::Pager;
+use super::pager::{self, Pager};
 use super::{form_refs, render};
 use crate::forms::FieldRole;
 use crate::model::{DeliveryState, Submission};
@@ -26,23 +25,16 @@ pub(super) const PAGE: usize = 25;
 /// Characters of a row's preview before it is cut (at a word, ended with "…").
 const PREVIEW_CHARS: usize = 90;
 
-#[allow(clippy::too_many_arguments)]
-#[get("/submissions?<form>&<email>&<status>&<q>&<before>&<spam>&<test>&<review>")]
+#[get("/submissions?<before>&<query..>")]
 pub fn list(
     admin: Admin,
     page: Page<'_>,
     store: &State<Store>,
     flash: Option<FlashMessage<'_>>,
-    form: Option<&str>,
-    email: Option<&str>,
-    status: Option<&str>,
-    q: Option<&str>,
     before: Option<u64>,
-    spam: Option<bool>,
-    test: Option<bool>,
-    review: Option<bool>,
+    query: SubmissionQuery,
 ) -> Result<RawHtml<String>, Error> {
-    let filter = filter_from(form, email, status, q, [spam, test, review]);
+    let filter = query.filter();
     let (found, position) = store.submissions_page(&filter, before, PAGE)?;
     let rows: Vec<_> = found.items.iter().map(|s| row(page, store, s)).collect();
     let mut ctx = Context::new();
@@ -58,16 +50,17 @@ pub fn list(
     );
     ctx.insert(
         "filter",
-        &json!({ "form": filter.form, "email": email, "status": filter.status, "q": filter.query,
-                 "spam": filter.spam, "test": filter.test, "review": filter.review }),
+        &json!({ "form": filter.form, "email": query.email, "status": filter.status,
+                 "q": filter.query, "spam": filter.spam, "test": filter.test,
+                 "review": filter.review }),
     );
-    let query = filter_query(&filter);
-    ctx.insert("filter_query", &query.join("&"));
+    let pairs = filter_pairs(&filter);
+    ctx.insert("filter_query", &pager::query_string(&pairs));
     ctx.insert(
         "pager",
         &Pager::new(
             "/admin/submissions",
-            &query,
+            &pairs,
             rows.len(),
             position,
             found.next,
@@ -83,46 +76,59 @@ pub fn list(
     )
 }
 
-/// The list's filter from its query parameters (shared by the list and its exports); the
-/// flags are `[spam, test, review]`.
-pub(super) fn filter_from(
-    form: Option<&str>,
-    email: Option<&str>,
-    status: Option<&str>,
-    q: Option<&str>,
-    [spam, test, review]: [Option<bool>; 3],
-) -> SubmissionFilter {
-    let nonempty = |s: Option<&str>| {
-        s.map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    SubmissionFilter {
-        form: nonempty(form),
-        email_status: email.and_then(|e| e.parse().ok()),
-        status: nonempty(status),
-        query: nonempty(q),
-        spam: spam.unwrap_or(false),
-        test: test.unwrap_or(false),
-        review: review.unwrap_or(false),
+/// The submissions list's filter as its query string, shared by the list and its exports
+/// (which hold exactly the rows the list shows, over every page). `include_test` is the
+/// exports' older name of `test`.
+#[derive(FromForm)]
+pub struct SubmissionQuery {
+    form: Option<String>,
+    /// An email status (`failed`…); anything else filters nothing.
+    email: Option<String>,
+    /// The form's pipeline status (`new`, `won`…).
+    status: Option<String>,
+    q: Option<String>,
+    spam: Option<bool>,
+    test: Option<bool>,
+    include_test: Option<bool>,
+    review: Option<bool>,
+}
+
+impl SubmissionQuery {
+    /// The store's filter: blank texts are no filter, absent flags are off.
+    pub(super) fn filter(&self) -> SubmissionFilter {
+        let nonempty = |s: &Option<String>| {
+            s.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        SubmissionFilter {
+            form: nonempty(&self.form),
+            email_status: self.email.as_deref().and_then(|e| e.parse().ok()),
+            status: nonempty(&self.status),
+            query: nonempty(&self.q),
+            spam: self.spam.unwrap_or(false),
+            test: self.test.or(self.include_test).unwrap_or(false),
+            review: self.review.unwrap_or(false),
+        }
     }
 }
 
-/// `form=quote&q=Zo%C3%AB&test=true`: the filter as query parameters, for the pager and the
+/// `form=quote`, `q=Zoë`, `test=true`: the filter as query pairs, for the pager and the
 /// export links.
-fn filter_query(filter: &SubmissionFilter) -> Vec<String> {
-    let mut query = Vec::new();
+fn filter_pairs(filter: &SubmissionFilter) -> Vec<(&'static str, String)> {
+    let mut pairs = Vec::new();
     for (k, v) in [
         ("form", &filter.form),
         ("status", &filter.status),
         ("q", &filter.query),
     ] {
         if let Some(v) = v {
-            query.push(format!("{k}={}", urlencode(v)));
+            pairs.push((k, v.clone()));
         }
     }
     if let Some(e) = filter.email_status {
-        query.push(format!("email={e}"));
+        pairs.push(("email", e.as_str().to_string()));
     }
     for (k, on) in [
         ("spam", filter.spam),
@@ -130,21 +136,10 @@ fn filter_query(filter: &SubmissionFilter) -> Vec<String> {
         ("review", filter.review),
     ] {
         if on {
-            query.push(format!("{k}=true"));
+            pairs.push((k, "true".to_string()));
         }
     }
-    query
-}
-
-/// Everything but RFC 3986's unreserved characters, so a value fits in a query or `mailto:`.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-pub(super) fn urlencode(s: &str) -> String {
-    utf8_percent_encode(s, QUERY_VALUE).to_string()
+    pairs
 }
 
 /// `text` on one line (runs of white space become one space), at most `max` characters:

@@ -1,19 +1,24 @@
 //! The owner's admin panel under `/admin`: every page needs a session (`Admin` guard) and
-//! every state-changing form a CSRF token. Unauthenticated requests are sent to the login.
+//! every state-changing form the session's CSRF token (`csrf::Csrf`, a data guard).
+//! Unauthenticated requests are sent to the login.
 
 mod auth;
+mod csrf;
 mod dashboard;
+mod deliveries;
 mod devices;
 mod downloads;
 mod inbox;
 mod list;
 mod next;
 mod pager;
-mod pages;
 mod reader;
 mod settings;
 mod submissions;
+mod subscribers;
 mod throttle;
+mod trial;
+mod wording;
 
 use rocket::request::{FlashMessage, Request};
 use rocket::response::content::RawHtml;
@@ -25,7 +30,7 @@ use tera::Context;
 pub use auth::{hash_password, setup, Admin, AdminPassword, SetupError, IDLE};
 pub use throttle::LoginThrottle;
 
-use crate::store::Store;
+use crate::store::{Session, Store};
 use crate::web::Error;
 use crate::web::Page;
 use reader::Reader;
@@ -34,17 +39,17 @@ pub fn routes() -> Vec<Route> {
     routes![
         auth::login_form,
         auth::login_submit,
-        auth::logout,
+        devices::logout,
         dashboard::dashboard,
-        pages::deliveries,
-        pages::delivery_preview,
-        pages::subscribers,
-        pages::subscriber_unsubscribe,
+        deliveries::deliveries,
+        deliveries::delivery_preview,
+        subscribers::subscribers,
+        subscribers::subscriber_unsubscribe,
         settings::settings,
         devices::end,
         devices::end_others,
-        pages::test_email,
-        pages::test_form,
+        trial::test_email,
+        trial::test_form,
         list::list,
         submissions::show,
         submissions::resend,
@@ -81,7 +86,7 @@ fn admin_not_found(req: &Request<'_>) -> rocket::Either<Error, Redirect> {
 }
 
 pub fn catchers() -> Vec<Catcher> {
-    catchers![to_login, admin_not_found]
+    catchers![to_login, csrf::refused, admin_not_found]
 }
 
 /// The admin layout's context for a page shown outside a route (error pages): `None` when
@@ -89,17 +94,10 @@ pub fn catchers() -> Vec<Catcher> {
 pub(crate) fn layout_context(req: &Request<'_>, page: Page<'_>) -> Option<Context> {
     let store = req.rocket().state::<Store>()?;
     let session = auth::session_of(req).ok().flatten()?;
-    let mut ctx = Context::new();
-    ctx.insert("csrf_token", &session.csrf);
-    ctx.insert("nav", "");
-    ctx.insert("notice", &None::<String>);
-    ctx.insert("site_name", page.config.site_name());
-    ctx.insert("mailtrap_configured", &page.mailtrap_configured());
-    ctx.insert("unread_total", &store.unread_total());
-    Some(ctx)
+    Some(layout(page, store, &session, "", None))
 }
 
-/// Renders an admin page with what every page needs: the CSRF token, the nav, the site.
+/// Renders an admin page: its own context `ctx` inside the [`layout`].
 fn render(
     page: Page<'_>,
     store: &Store,
@@ -108,14 +106,30 @@ fn render(
     (name, nav): (&str, &str),
     mut ctx: Context,
 ) -> Result<RawHtml<String>, Error> {
-    ctx.insert("notice", &flash.map(|f| f.message().to_string()));
-    ctx.insert("csrf_token", &admin.session.csrf);
+    let notice = flash.map(|f| f.message().to_string());
+    ctx.extend(layout(page, store, &admin.session, nav, notice));
+    Ok(RawHtml(page.templates.render(name, &ctx)?))
+}
+
+/// What the layout of every admin page shows around it: the session's CSRF token for its
+/// forms, the nav with `nav` marked, a one-line `notice`, the site, whether emails really go
+/// out (a token, a sandbox) and the unread count.
+fn layout(
+    page: Page<'_>,
+    store: &Store,
+    session: &Session,
+    nav: &str,
+    notice: Option<String>,
+) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert("csrf_token", &session.csrf);
     ctx.insert("nav", nav);
+    ctx.insert("notice", &notice);
     ctx.insert("site_name", page.config.site_name());
     ctx.insert("mailtrap_configured", &page.mailtrap_configured());
     ctx.insert("sandbox_inbox", &page.config.mailtrap_inbox_id);
     ctx.insert("unread_total", &store.unread_total());
-    Ok(RawHtml(page.templates.render(name, &ctx)?))
+    ctx
 }
 
 /// A form's slug with its title, for filters and labels.

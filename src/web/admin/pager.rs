@@ -19,25 +19,21 @@ pub(super) struct Pager {
 }
 
 impl Pager {
-    /// `path` is the list's address and `query` its filter as `key=value` pairs (without
-    /// the cursor); `shown` rows are on this page, `older_cursor` is the store's `next`.
+    /// `path` is the list's address and `query` its filter as pairs (without the cursor);
+    /// `shown` rows are on this page, `older_cursor` is the store's `next`.
     pub fn new(
         path: &str,
-        query: &[String],
+        query: &[(&str, String)],
         shown: usize,
         position: Position,
         older_cursor: Option<u64>,
     ) -> Pager {
         let link = |before: Option<u64>| {
-            let parts: Vec<String> = before
-                .map(|b| format!("before={b}"))
-                .into_iter()
-                .chain(query.iter().cloned())
-                .collect();
-            if parts.is_empty() {
-                path.to_string()
-            } else {
-                format!("{path}?{}", parts.join("&"))
+            let cursor = before.map(|b| ("before", b.to_string()));
+            let pairs: Vec<_> = cursor.into_iter().chain(query.iter().cloned()).collect();
+            match query_string(&pairs) {
+                q if q.is_empty() => path.to_string(),
+                q => format!("{path}?{q}"),
             }
         };
         let newer = match position.newer_page {
@@ -56,6 +52,13 @@ impl Pager {
     }
 }
 
+/// `form=quote&q=Zo%C3%AB`: pairs as a query string, each key and value encoded.
+pub(super) fn query_string(pairs: &[(&str, String)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,7 +73,7 @@ mod tests {
         };
         let p = Pager::new(
             "/admin/submissions",
-            &["form=quote".into()],
+            &[("form", "quote".into())],
             8,
             position,
             None,
@@ -88,5 +91,27 @@ mod tests {
         assert_eq!((p.first, p.last), (51, 75));
         assert_eq!(p.newer.as_deref(), Some("/admin/deliveries?before=77"));
         assert_eq!(p.older.as_deref(), Some("/admin/deliveries?before=12"));
+    }
+
+    #[test]
+    fn a_filter_value_is_encoded_in_the_links_and_reads_back_the_same() {
+        let position = Position {
+            total: 60,
+            more: false,
+            newer: 25,
+            newer_page: NewerPage::First,
+        };
+        let query = [("q", "Zoë & co=1".to_string()), ("test", "true".into())];
+        let p = Pager::new("/admin/submissions", &query, 25, position, Some(9));
+        let older = p.older.expect("an older page");
+        assert_eq!(
+            older,
+            "/admin/submissions?before=9&q=Zo%C3%AB+%26+co%3D1&test=true"
+        );
+        let (_, q) = older.split_once('?').unwrap();
+        let read: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(read[1], ("q".to_string(), "Zoë & co=1".to_string()));
     }
 }

@@ -20,6 +20,7 @@ use crate::health::DeliveryHealth;
 use crate::model::{Delivery, EmailStatus, FailureKind, Retry};
 use crate::store::DeliveryFilter;
 use crate::store::Store;
+use crate::templates::Templates;
 use crate::web::Error;
 use crate::web::Page;
 
@@ -82,7 +83,7 @@ pub fn settings(
         "hook_url",
         &format!("{}/hooks/mailtrap", page.site.public_base),
     );
-    ctx.insert("forms", &forms(page));
+    ctx.insert("forms", &forms(page)?);
     ctx.insert("allowed_origins", &page.config.allowed_origins.to_strings());
     ctx.insert("config", &raw_config(page));
     ctx.insert("warnings", &page.config.warnings());
@@ -235,7 +236,7 @@ fn mailtrap_check(page: Page<'_>, recent: &[Delivery]) -> Check {
 }
 
 /// Each form with its absolute address and a `<form>` to paste into an existing site.
-fn forms(page: Page<'_>) -> Vec<Value> {
+fn forms(page: Page<'_>) -> Result<Vec<Value>, Error> {
     let r = Reader::of(page);
     let choose = page.templates.strings().text("form.choose");
     page.forms
@@ -256,85 +257,69 @@ fn forms(page: Page<'_>) -> Vec<Value> {
                     json!({ "kind": e.kind, "to": to, "when": e.when })
                 })
                 .collect();
-            json!({ "slug": slug, "title": f.title, "url": url, "emails": emails,
-                    "enabled": f.enabled, "snippet": snippet(&url, f, choose) })
+            let snippet = snippet(page.templates, &url, f, choose)?;
+            Ok(json!({
+                "slug": slug, "title": f.title, "url": url, "emails": emails,
+                "enabled": f.enabled, "snippet": snippet,
+            }))
         })
         .collect()
 }
 
-/// Text made safe inside HTML double-quoted attributes and element content.
-fn html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// A field as the snippet template shows it.
+#[derive(Serialize)]
+struct SnippetField<'a> {
+    name: &'a str,
+    label: &'a str,
+    kind: FieldKind,
+    required: bool,
+    options: &'a [String],
+    /// `.pdf,.docx`: a file field's accepted types.
+    accept: String,
 }
 
 /// A plain `<form>` posting to `url` with every field of `f`, as `/f/<slug>` itself shows
-/// them, plus the `_gotcha` honeypot; `choose` is a select's empty option in the visitor's
-/// language. A site on another origin must be listed in `KIPEKEE_ALLOWED_ORIGINS` for its
-/// posts to be taken.
-pub fn snippet(url: &str, f: &FormDef, choose: &str) -> String {
-    let multipart = f.fields.iter().any(|x| x.kind == FieldKind::File);
-    let mut out = format!(
-        "<form action=\"{}\" method=\"post\"{}>\n",
-        html(url),
-        if multipart {
-            " enctype=\"multipart/form-data\""
-        } else {
-            ""
-        }
+/// them, plus the `_gotcha` honeypot (`admin/snippet.html`, autoescaped); `choose` is a
+/// select's empty option in the visitor's language. A site on another origin must be listed
+/// in `KIPEKEE_ALLOWED_ORIGINS` for its posts to be taken.
+fn snippet(
+    templates: &Templates,
+    url: &str,
+    f: &FormDef,
+    choose: &str,
+) -> Result<String, tera::Error> {
+    let fields: Vec<_> = f
+        .fields
+        .iter()
+        .map(|x| SnippetField {
+            name: &x.name,
+            label: &x.label,
+            kind: x.kind,
+            required: x.required,
+            options: &x.options,
+            accept: x
+                .accept
+                .iter()
+                .map(|t| format!(".{}", t.extension()))
+                .collect::<Vec<_>>()
+                .join(","),
+        })
+        .collect();
+    let mut ctx = Context::new();
+    ctx.insert("url", url);
+    ctx.insert(
+        "multipart",
+        &f.fields.iter().any(|x| x.kind == FieldKind::File),
     );
-    for x in &f.fields {
-        let required = if x.required { " required" } else { "" };
-        let (name, label) = (html(&x.name), html(&x.label));
-        let control = match x.kind {
-            FieldKind::Textarea => {
-                format!("<textarea name=\"{name}\" rows=\"6\"{required}></textarea>")
-            }
-            FieldKind::Select => {
-                let options: String = x
-                    .options
-                    .iter()
-                    .map(|o| format!("<option>{}</option>", html(o)))
-                    .collect();
-                format!("<select name=\"{name}\"{required}><option value=\"\">{choose}</option>{options}</select>")
-            }
-            FieldKind::Checkbox => {
-                out.push_str(&format!("  <label><input type=\"checkbox\" name=\"{name}\" value=\"yes\"{required}> {label}</label>\n"));
-                continue;
-            }
-            FieldKind::File => {
-                let accept: Vec<String> = x
-                    .accept
-                    .iter()
-                    .map(|t| format!(".{}", t.extension()))
-                    .collect();
-                format!(
-                    "<input type=\"file\" name=\"{name}\" accept=\"{}\"{required}>",
-                    accept.join(",")
-                )
-            }
-            kind => {
-                let t = match kind {
-                    FieldKind::Email => "email",
-                    FieldKind::Tel => "tel",
-                    FieldKind::Url => "url",
-                    _ => "text",
-                };
-                format!("<input type=\"{t}\" name=\"{name}\"{required}>")
-            }
-        };
-        out.push_str(&format!("  <label>{label} {control}</label>\n"));
-    }
-    out.push_str(
-        "  <input name=\"_gotcha\" style=\"display:none\" tabindex=\"-1\" autocomplete=\"off\">\n",
-    );
-    out.push_str(&format!(
-        "  <button type=\"submit\">{}</button>\n</form>",
-        html(&f.submit_label)
-    ));
-    out
+    ctx.insert("fields", &fields);
+    ctx.insert("choose", choose);
+    ctx.insert("submit_label", &f.submit_label);
+    // Tera's escaper also writes `/` and `'` as entities; neither means anything inside a
+    // double-quoted attribute or between tags, and the owner reads and pastes this text.
+    Ok(templates
+        .render("admin/snippet.html", &ctx)?
+        .replace("&#x2F;", "/")
+        .replace("&#x27;", "'"))
 }
 
 /// The effective configuration as pretty JSON: secrets are `***` (`config::Secret`), and a
@@ -351,4 +336,47 @@ fn raw_config(page: Page<'_>) -> String {
         }
     }
     serde_json::to_string_pretty(&value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AppConfig;
+
+    /// Whatever an owner writes into a form's config reaches the snippet as text: its labels,
+    /// options and button, and the visitor's "choose" line too.
+    #[test]
+    fn the_snippet_escapes_what_the_forms_config_says() {
+        let templates = Templates::load(&AppConfig::default()).unwrap();
+        let form: FormDef = serde_json::from_value(json!({
+            "title": "Sizes", "reference_prefix": "S",
+            "submit_label": "Send</button><script>alert(2)</script>",
+            "fields": [
+                { "name": "size", "label": "Size \"L\" & up", "kind": "select",
+                  "options": ["<script>alert(3)</script>", "M"] },
+                { "name": "ok", "label": "<b>Agree</b>", "kind": "checkbox" },
+            ],
+            "emails": [],
+        }))
+        .unwrap();
+        let url = "https://forms.shop.example/f/size";
+        let html = snippet(&templates, url, &form, "<i>Choose</i>").unwrap();
+        assert!(
+            !html.contains("<script>") && !html.contains("<b>") && !html.contains("<i>"),
+            "{html}"
+        );
+        for escaped in [
+            "<option>&lt;script&gt;alert(3)&lt;/script&gt;</option>",
+            "<label>Size &quot;L&quot; &amp; up <select name=\"size\">",
+            "<option value=\"\">&lt;i&gt;Choose&lt;/i&gt;</option>",
+            "value=\"yes\"> &lt;b&gt;Agree&lt;/b&gt;</label>",
+            "<button type=\"submit\">Send&lt;/button&gt;&lt;script&gt;alert(2)&lt;/script&gt;</button>",
+        ] {
+            assert!(html.contains(escaped), "{escaped} in\n{html}");
+        }
+        assert!(
+            html.starts_with(&format!("<form action=\"{url}\" method=\"post\">\n")),
+            "{html}"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! One submission with its deliveries, and the owner's actions on it (resend, pipeline
 //! status, notes, delete). The list is in `list`.
 
-use rocket::form::{Form, FromForm};
+use rocket::form::FromForm;
 use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
@@ -10,8 +10,10 @@ use serde_json::json;
 use tera::Context;
 use time::OffsetDateTime;
 
-use super::auth::{Admin, CsrfForm};
+use super::auth::Admin;
+use super::csrf::Csrf;
 use super::list::row;
+use super::wording::attempt_label;
 use super::{back_to, render, Reader};
 use crate::model::{Attempt, Delivery, DeliveryState, EmailStatus, Ledger, Note, SubmissionId};
 use crate::outbox::{self, Outbox, Resend};
@@ -136,23 +138,8 @@ fn round_notice(r: Reader, attempts: &[Delivery]) -> String {
     )
 }
 
-/// How the submission page names an attempt.
-pub(super) fn attempt_label(r: Reader, a: Attempt) -> String {
-    match a {
-        Attempt::FirstTry => r.t("admin.attempt.first_try", &[]),
-        Attempt::AutomaticRetry(n) => r.t(
-            "admin.attempt.automatic_retry",
-            &[("n", &n.saturating_sub(1))],
-        ),
-        Attempt::ResentByOwner => r.t("admin.attempt.resent", &[]),
-        Attempt::ApprovedByOwner => r.t("admin.attempt.approved", &[]),
-    }
-}
-
 #[derive(FromForm)]
 pub struct ResendForm {
-    #[field(default = String::new())]
-    csrf_token: String,
     /// One email kind, `all` for every email, or (absent or empty) those that failed.
     kind: Option<String>,
 }
@@ -160,13 +147,12 @@ pub struct ResendForm {
 #[post("/submissions/<id>/resend", data = "<form>")]
 pub async fn resend(
     id: SubmissionId,
-    admin: Admin,
-    form: Form<ResendForm>,
+    _admin: Admin,
+    form: Csrf<ResendForm>,
     page: Page<'_>,
     store: &State<Store>,
     outbox: &State<Outbox>,
 ) -> Result<Flash<Redirect>, Error> {
-    admin.check_csrf(&form.csrf_token)?;
     let s = store.submission(id)?.ok_or(Error::NotFound)?;
     let which = match form.kind.as_deref().unwrap_or("") {
         "" => Resend::Failed,
@@ -192,15 +178,14 @@ const CATCH_UP_DELIVERIES: usize = 2000;
 /// "Resend all failed": after the token or the sending domain is fixed, every email whose
 /// latest attempt failed goes again, as the owner's resend. Unknown ones (may have arrived)
 /// are left to the owner, one by one.
-#[post("/deliveries/resend-failed", data = "<form>")]
+#[post("/deliveries/resend-failed", data = "<_csrf>")]
 pub async fn resend_failed(
-    admin: Admin,
-    form: Form<CsrfForm>,
+    _admin: Admin,
+    _csrf: Csrf,
     page: Page<'_>,
     store: &State<Store>,
     outbox: &State<Outbox>,
 ) -> Result<Flash<Redirect>, Error> {
-    admin.check_csrf(&form.csrf_token)?;
     let recent = store
         .list_deliveries(&DeliveryFilter::default(), None, CATCH_UP_DELIVERIES)?
         .items;
@@ -232,15 +217,14 @@ pub async fn resend_failed(
 }
 
 /// "Not spam — send the emails": clears the review (or spam) flag and sends what was held.
-#[post("/submissions/<id>/approve", data = "<form>")]
+#[post("/submissions/<id>/approve", data = "<_csrf>")]
 pub async fn approve(
     id: SubmissionId,
-    admin: Admin,
-    form: Form<CsrfForm>,
+    _admin: Admin,
+    _csrf: Csrf,
     page: Page<'_>,
     intake: &State<Intake>,
 ) -> Result<Flash<Redirect>, Error> {
-    admin.check_csrf(&form.csrf_token)?;
     let (s, sent) = intake.approve(id).await?.ok_or(Error::NotFound)?;
     let r = Reader::of(page);
     let notice = r.t(
@@ -255,20 +239,17 @@ pub async fn approve(
 
 #[derive(FromForm)]
 pub struct StatusForm {
-    #[field(default = String::new())]
-    csrf_token: String,
     status: String,
 }
 
 #[post("/submissions/<id>/status", data = "<form>")]
 pub async fn set_status(
     id: SubmissionId,
-    admin: Admin,
-    form: Form<StatusForm>,
+    _admin: Admin,
+    form: Csrf<StatusForm>,
     page: Page<'_>,
     store: &State<Store>,
 ) -> Result<Flash<Redirect>, Error> {
-    admin.check_csrf(&form.csrf_token)?;
     let s = store.submission(id)?.ok_or(Error::NotFound)?;
     let allowed = page
         .forms
@@ -291,8 +272,6 @@ pub async fn set_status(
 
 #[derive(FromForm)]
 pub struct NoteForm {
-    #[field(default = String::new())]
-    csrf_token: String,
     #[field(validate = len(1..=5000))]
     text: String,
 }
@@ -300,12 +279,11 @@ pub struct NoteForm {
 #[post("/submissions/<id>/notes", data = "<form>")]
 pub async fn add_note(
     id: SubmissionId,
-    admin: Admin,
-    form: Form<NoteForm>,
+    _admin: Admin,
+    form: Csrf<NoteForm>,
     page: Page<'_>,
     store: &State<Store>,
 ) -> Result<Flash<Redirect>, Error> {
-    admin.check_csrf(&form.csrf_token)?;
     let note = Note {
         at: OffsetDateTime::now_utc(),
         text: form.text.trim().to_string(),
@@ -318,15 +296,14 @@ pub async fn add_note(
     Ok(back_to(format!("/admin/submissions/{id}"), notice))
 }
 
-#[post("/submissions/<id>/delete", data = "<form>")]
+#[post("/submissions/<id>/delete", data = "<_csrf>")]
 pub async fn delete(
     id: SubmissionId,
-    admin: Admin,
-    form: Form<CsrfForm>,
+    _admin: Admin,
+    _csrf: Csrf,
     page: Page<'_>,
     store: &State<Store>,
 ) -> Result<Flash<Redirect>, Error> {
-    admin.check_csrf(&form.csrf_token)?;
     let s = store.submission(id)?.ok_or(Error::NotFound)?;
     store.delete_submission(id).await?;
     tracing::info!(submission_id = %id, "submission deleted by the admin");
