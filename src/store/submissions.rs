@@ -7,7 +7,9 @@ use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 use time::OffsetDateTime;
 
-use super::{abort, codec, idem, keys, Result, Store, StoreError, FIRST_REFERENCE};
+use super::{
+    abort, codec, idem, keys, retries, Result, RetryJob, Store, StoreError, FIRST_REFERENCE,
+};
 use crate::model::{
     Delivery, DeliveryId, EmailStatus, NewSubmission, StoredFile, Submission, SubmissionId,
 };
@@ -34,6 +36,17 @@ impl Store {
         Ok(stored.remove(0))
     }
 
+    /// [`Store::insert_submission`] without the flush: durable with the caller's next one.
+    /// A visitor's post is flushed with its emails' claim ([`Store::claim_round`]), one
+    /// fsync for both before anything is sent; a post whose emails are not sent calls
+    /// [`Store::flush`].
+    pub async fn insert_submission_unflushed(&self, new: NewSubmission) -> Result<Submission> {
+        let mut stored = self
+            .insert_unflushed(vec![new], OffsetDateTime::now_utc())
+            .await?;
+        Ok(stored.remove(0))
+    }
+
     /// Many submissions (an import, a benchmark's fixture) with one flush at the end.
     /// A post whose `_idem` already bound the same content fails with `Duplicate(first)`.
     pub async fn insert_submissions(&self, batch: Vec<NewSubmission>) -> Result<Vec<Submission>> {
@@ -43,6 +56,16 @@ impl Store {
 
     /// `insert_submissions` with the clock passed in (idempotency keys expire by it).
     pub(crate) async fn insert_submissions_at(
+        &self,
+        batch: Vec<NewSubmission>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Submission>> {
+        let stored = self.insert_unflushed(batch, now).await?;
+        self.flusher.flush(&self.db).await?;
+        Ok(stored)
+    }
+
+    async fn insert_unflushed(
         &self,
         batch: Vec<NewSubmission>,
         now: OffsetDateTime,
@@ -123,7 +146,6 @@ impl Store {
             submission.edit_of = edit_of;
             stored.push(submission);
         }
-        self.flusher.flush(&self.db).await?;
         Ok(stored)
     }
 
@@ -209,6 +231,21 @@ impl Store {
         attempts: Vec<Delivery>,
         status: EmailStatus,
     ) -> Result<Vec<Delivery>> {
+        self.record_round(submission, attempts, status, &[]).await
+    }
+
+    /// Records the outcome of a round in one transaction, flushed: each attempt replaces
+    /// its in-flight record (keeping what Mailtrap's webhooks reported meanwhile), its email
+    /// is no longer in flight, the submission gets `status`, and the retries of its
+    /// transient failures (`(due micros, job)`) are queued with it, so no crash can leave a
+    /// failure recorded without its retry.
+    pub async fn record_round(
+        &self,
+        submission: SubmissionId,
+        attempts: Vec<Delivery>,
+        status: EmailStatus,
+        retries: &[(u64, RetryJob)],
+    ) -> Result<Vec<Delivery>> {
         let attempts: Vec<Delivery> = attempts
             .into_iter()
             .map(|d| Delivery {
@@ -221,29 +258,44 @@ impl Store {
                 ..d
             })
             .collect();
-        (
+        let recorded = (
             &self.submissions,
             &self.deliveries,
             &self.submissionid_deliveryid,
             &self.messageid_deliveryid,
+            &self.claims,
+            &self.retries,
         )
-            .transaction(|(subs, deliveries, index, messages)| {
+            .transaction(|(subs, deliveries, index, messages, claims, queue)| {
+                let mut recorded = Vec::with_capacity(attempts.len());
                 for d in &attempts {
-                    deliveries.insert(&d.id.to_key(), codec::encode(d))?;
+                    let mut d = d.clone();
+                    if let Some(raw) = deliveries.get(d.id.to_key())? {
+                        let before: Delivery = codec::decode("deliveries", &raw).map_err(abort)?;
+                        if let Some(event) = &before.inbox {
+                            d.apply(event);
+                        }
+                    }
+                    deliveries.insert(&d.id.to_key(), codec::encode(&d))?;
                     index.insert(&keys::delivery_key(submission, d.id), &[])?;
                     for m in &d.outcome.message_ids {
                         messages.insert(m.as_bytes(), &d.id.to_key())?;
                     }
+                    Store::release_in(claims, submission, &d)?;
+                    recorded.push(d);
+                }
+                for (due, job) in retries {
+                    queue.insert(retries::retry_key(*due, job), codec::encode(job))?;
                 }
                 if let Some(raw) = subs.get(submission.to_key())? {
                     let mut s: Submission = codec::decode("submissions", &raw).map_err(abort)?;
                     s.email_status = status;
                     subs.insert(&submission.to_key(), codec::encode(&s))?;
                 }
-                Ok(())
+                Ok(recorded)
             })?;
         self.flusher.flush(&self.db).await?;
-        Ok(attempts)
+        Ok(recorded)
     }
 
     /// Every attempt for one submission, oldest first.
