@@ -16,7 +16,9 @@ use crate::config::{self, AppConfig, ConfigError};
 
 use crate::export::{self, ExportError};
 use crate::mail::{Email, Mailtrap};
-use crate::model::{EmailAddress, EmailStatus, Failure, FailureKind, Mailbox, Outcome};
+use crate::model::{
+    DeliveryState, EmailAddress, EmailStatus, Failure, FailureKind, Mailbox, Outcome,
+};
 use crate::store::backup::{BackupError, BackupStats};
 use crate::store::{private, Store, StoreError};
 
@@ -270,7 +272,7 @@ fn send_test(to: EmailAddress) -> Result<(), CliError> {
                 "Mailtrap client returned no outcome",
             ))
         });
-    let status = format!("{:?}", outcome.status).to_lowercase();
+    let status = DeliveryState::from(outcome.status);
     println!(
         "to = {}",
         email.to.as_ref().map(|m| m.to_string()).unwrap_or_default()

@@ -9,20 +9,22 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::{Figment, Profile};
 use serde::{Deserialize, Serialize};
 
-use crate::forms::FormDef;
-use crate::model::{EmailAddress, Mailbox, Secret};
+use crate::forms::{FormDef, Recipient};
+use crate::model::{EmailAddress, FormSlug, Mailbox, Secret};
 
 mod business;
+mod origins;
 mod text_env;
 mod trusted;
 mod values;
 
 pub use business::{Phone, Website};
 
+pub use origins::Origins;
 use text_env::TextEnv;
 pub use trusted::TrustedProxies;
 pub use values::InboxId;
-use values::{comma_list, empty_is_none, inbox_id};
+use values::{empty_is_none, inbox_id};
 
 /// The seed's environment names, read without a prefix so existing deployments work unchanged.
 const SEED_ENV: &[&str] = &[
@@ -116,8 +118,7 @@ pub struct AppConfig {
     #[serde(default, deserialize_with = "empty_is_none")]
     pub admin_password_hash: Option<Secret>,
     /// Origins (`https://shop.example`) allowed to post cross-site.
-    #[serde(deserialize_with = "comma_list")]
-    pub allowed_origins: Vec<String>,
+    pub allowed_origins: Origins,
     /// Least seconds between showing a form and its post; 0 turns the trap off. A post
     /// sooner than this is held for review, not dropped (Round 2 contract: a signup 1.5 s
     /// after the page was shown is not suspect under the default).
@@ -136,8 +137,9 @@ pub struct AppConfig {
     pub min_free_bytes: u64,
     /// First wait before retrying a transiently failed email; each retry waits 4× longer.
     pub retry_base_secs: u64,
-    /// The public forms by slug.
-    pub forms: BTreeMap<String, FormDef>,
+    /// The public forms by slug. The built-ins' visitor texts are catalogue keys until
+    /// [`AppConfig::from_figment`] loads them.
+    pub forms: BTreeMap<FormSlug, FormDef>,
     /// Log lines as `text` (for people, the default) or `json` (one object per line).
     pub log_format: LogFormat,
     /// Bearer token a non-loopback scraper must send for `/metrics`; unset: loopback only.
@@ -194,7 +196,7 @@ impl Default for AppConfig {
             cache_bytes: crate::store::DEFAULT_CACHE_BYTES,
             public_url: None,
             admin_password_hash: None,
-            allowed_origins: Vec::new(),
+            allowed_origins: Origins::default(),
             spam_min_seconds: 1,
             confirmations_per_address: 3,
             confirmations_per_client: 20,
@@ -261,12 +263,19 @@ impl AppConfig {
     /// Extracts and cross-checks the configuration; the error names the offending key.
     /// Lossy: the environment's values are text (`TextEnv`), and a number or a switch is read
     /// from its text (`"10"`, `"true"`) where the setting wants one.
-    /// The built-in forms' texts follow `KIPEKEE_LOCALE` where the owner left them as shipped.
+    /// The forms are loaded here, once (`forms::load`): roles inferred, each checked, and the
+    /// built-in texts in `KIPEKEE_LOCALE` where the owner left them as shipped.
     pub fn from_figment(figment: &Figment) -> Result<AppConfig, ConfigError> {
         let mut config: AppConfig = figment.extract_lossy()?;
         config.check()?;
         let strings = config.strings()?;
-        crate::i18n::localize_forms(&mut config.forms, &strings);
+        config.forms =
+            crate::forms::load(std::mem::take(&mut config.forms), &strings).map_err(|e| {
+                ConfigError::Value {
+                    key: format!("forms.{}", e.slug),
+                    message: e.message,
+                }
+            })?;
         Ok(config)
     }
 
@@ -308,29 +317,18 @@ impl AppConfig {
                 ));
             }
         }
-        for origin in &self.allowed_origins {
-            if !origin.starts_with("http://") && !origin.starts_with("https://") {
-                return Err(value_error(
-                    "allowed_origins",
-                    format!("{origin:?} is not an origin like https://example.com"),
-                ));
-            }
-        }
-        for (slug, form) in &self.forms {
-            form.check(slug)
-                .map_err(|message| value_error(&format!("forms.{slug}"), message))?;
-        }
         Ok(())
     }
 
-    /// Where the recipient role of a form's email resolves to, with the documented fallbacks.
-    pub fn recipient(&self, role: &str) -> Option<&EmailAddress> {
+    /// The owner's address a form's email goes to, with the documented fallbacks; `None`
+    /// for the visitor (their address is the submission's) and for an unset address.
+    pub fn recipient(&self, to: Recipient) -> Option<&EmailAddress> {
         let admin = self.admin_email.as_ref();
-        match role {
-            "admin" => admin,
-            "jobs" => self.jobs_email.as_ref().or(admin),
-            "newsletter" => self.newsletter_email.as_ref().or(admin),
-            _ => None,
+        match to {
+            Recipient::Visitor => None,
+            Recipient::Admin => admin,
+            Recipient::Jobs => self.jobs_email.as_ref().or(admin),
+            Recipient::Newsletter => self.newsletter_email.as_ref().or(admin),
         }
     }
 

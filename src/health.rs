@@ -7,7 +7,8 @@ use crate::model::{Delivery, EmailStatus, FailureKind, Retry};
 use crate::store::{DeliveryFilter, Store};
 
 /// Delivery counts as failing when this many of the latest attempts that went to Mailtrap
-/// (skipped ones do not count) all failed.
+/// (skipped ones do not count) all failed; or from the first when its failure stops all
+/// sending ([`FailureKind::stops_all_sending`]: a refused token or domain).
 pub const FAILING_DELIVERIES: usize = 3;
 
 /// How many of the newest delivery records `/healthz` reads at most.
@@ -38,7 +39,9 @@ pub struct Streak {
 
 impl DeliveryHealth {
     /// Failing when the newest [`FAILING_DELIVERIES`] attempts that were not skipped all
-    /// failed (`failed` or `unknown`); `newest_first` is the delivery log's head.
+    /// failed (`failed` or `unknown`), or when the run of failures at the head has one that
+    /// stops all sending (a 401 or 403 from Mailtrap): every email will fail the same way, so
+    /// the owner is told with the first. `newest_first` is the delivery log's head.
     pub fn judge(newest_first: &[Delivery]) -> DeliveryHealth {
         let mut run = newest_first
             .iter()
@@ -74,7 +77,7 @@ impl DeliveryHealth {
                 }
             }
         }
-        if streak.attempts < FAILING_DELIVERIES {
+        if streak.attempts < FAILING_DELIVERIES && !streak.cause.stops_all_sending() {
             return DeliveryHealth::Ok;
         }
         DeliveryHealth::Failing(streak)
@@ -116,8 +119,9 @@ impl DeliveryHealth {
         match self {
             DeliveryHealth::Ok => None,
             DeliveryHealth::Failing(streak) => Some(format!(
-                "the last {} email attempts failed; cause: {}",
+                "the last {} email attempt{} failed; cause: {}",
                 streak.attempts,
+                if streak.attempts == 1 { "" } else { "s" },
                 streak.cause_error.as_deref().unwrap_or("no error text")
             )),
         }
@@ -136,11 +140,12 @@ mod tests {
             d.outcome.failure = failure;
             d
         };
-        let refused = Some(FailureKind::Http {
-            status: 401,
+        // Rate-limited: unlike a refused token, a run of them is needed.
+        let limited = Some(FailureKind::Http {
+            status: 429,
             mailtrap: true,
         });
-        let failed = attempt(EmailStatus::Failed, refused);
+        let failed = attempt(EmailStatus::Failed, limited);
         let skipped = attempt(EmailStatus::Skipped, None);
         let sent = attempt(EmailStatus::Sent, None);
         let two = [
@@ -153,11 +158,58 @@ mod tests {
         let three = [failed.clone(), skipped, failed.clone(), failed, sent];
         let health = DeliveryHealth::judge(&three);
         assert_eq!(health.status(), "degraded");
-        assert_eq!(health.cause(), Some("mailtrap_unauthorized"));
+        assert_eq!(health.cause(), Some("mailtrap_rate_limited"));
         let DeliveryHealth::Failing(streak) = health else {
             unreachable!()
         };
         assert_eq!((streak.attempts, streak.to_visitors), (3, 0));
+    }
+
+    /// A refused sending domain (403) or token (401) will refuse every email: the owner
+    /// hears of it from the first failure. An outage, which retries cure, needs a run.
+    #[test]
+    fn a_refusal_of_the_account_is_failing_from_the_first_attempt() {
+        let attempt = |status: u16| {
+            let mut d = Delivery::planned("optin", Some("r@visitor.example"), "s");
+            d.to_visitor = true;
+            d.outcome.status = EmailStatus::Failed;
+            d.outcome.failure = Some(FailureKind::Http {
+                status,
+                mailtrap: true,
+            });
+            d
+        };
+        let mut sent = attempt(200);
+        sent.outcome.status = EmailStatus::Sent;
+        sent.outcome.failure = None;
+        for status in [401, 403] {
+            let DeliveryHealth::Failing(streak) =
+                DeliveryHealth::judge(&[attempt(status), sent.clone()])
+            else {
+                panic!("{status}: failing from the first")
+            };
+            assert_eq!((streak.attempts, streak.to_visitors), (1, 1));
+            assert_eq!(streak.cause.http_status(), Some(status));
+            let health = DeliveryHealth::Failing(streak);
+            assert_eq!(
+                health.detail().unwrap(),
+                "the last 1 email attempt failed; cause: no error text"
+            );
+        }
+        for status in [500, 422] {
+            assert_eq!(
+                DeliveryHealth::judge(&[attempt(status), sent.clone()]),
+                DeliveryHealth::Ok,
+                "{status}"
+            );
+        }
+        let after_outage = [attempt(403), attempt(503), sent];
+        assert_eq!(
+            DeliveryHealth::judge(&after_outage)
+                .failure()
+                .and_then(FailureKind::http_status),
+            Some(403)
+        );
     }
 
     /// An attempt still with Mailtrap has no outcome yet, and one a stop of this server cut

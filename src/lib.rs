@@ -50,7 +50,7 @@ use figment::Figment;
 use rocket::{Build, Rocket};
 
 use config::{AppConfig, ConfigError};
-use forms::spam::{RateLimiter, TimeTrap};
+use forms::spam::TimeTrap;
 use forms::Forms;
 use mail::Mailtrap;
 use metrics::Metrics;
@@ -78,7 +78,7 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
     let web = web::WebState {
         admin_password: web::admin::setup(&config, &store)?,
         trap: TimeTrap::new(store.secret("time-trap")?, config.spam_min_seconds),
-        rate_limit: RateLimiter::new(config.rate_limit),
+        rate_limit: web::RateLimiter::new(config.rate_limit),
         disk: space::DiskFloor::new(config.data_dir.clone(), config.min_free_bytes),
         public_base: public_base.clone(),
     };
@@ -181,7 +181,7 @@ fn open_store(config: &AppConfig) -> Result<Store, StartError> {
         source,
     };
     let created = store::private::create_dir(dir).map_err(io_error)?;
-    forms::temp::prepare(dir).map_err(io_error)?;
+    forms::upload::prepare(dir).map_err(io_error)?;
     let store = Store::open_with_cache(dir, config.cache_bytes)?;
     if created {
         store::private::restrict_contents(dir).map_err(io_error)?;

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use crate::model::{Delivery, EmailStatus, Submission};
+use crate::model::{Delivery, DeliveryState, EmailStatus, Submission};
 
 /// Upper bounds (seconds) of the Mailtrap latency histogram's buckets.
 const LATENCY_BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -29,16 +29,6 @@ struct Histogram {
     buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     count: AtomicU64,
     sum_ms: AtomicU64,
-}
-
-fn status_label(status: EmailStatus) -> &'static str {
-    match status {
-        EmailStatus::Pending => "pending",
-        EmailStatus::Sent => "sent",
-        EmailStatus::Failed => "failed",
-        EmailStatus::Skipped => "skipped",
-        EmailStatus::Unknown => "unknown",
-    }
 }
 
 fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
@@ -64,7 +54,10 @@ impl Metrics {
         for d in attempts {
             bump(
                 &self.deliveries,
-                (d.kind.clone(), status_label(d.outcome.status)),
+                (
+                    d.kind.clone(),
+                    DeliveryState::from(d.outcome.status).as_str(),
+                ),
             );
             if d.outcome.status != EmailStatus::Skipped
                 && (d.outcome.http_status.is_some() || d.outcome.duration_ms > 0)

@@ -17,8 +17,8 @@ use tracing::{error, info, instrument, warn};
 use crate::forms::{FormDef, FormKind, Trigger};
 use crate::mail::{self, Attachment, Email, MailContext};
 use crate::model::{
-    Attempt, Delivery, DeliveryId, EmailStatus, Failure, FailureKind, Outcome, Retry, Submission,
-    SubmissionId, Subscriber, SubscriberState,
+    Attempt, Delivery, DeliveryId, EmailBody, EmailStatus, Failure, FailureKind, Ledger, Outcome,
+    Retry, Submission, Subscriber, SubscriberState,
 };
 use std::sync::Arc;
 
@@ -108,10 +108,11 @@ impl Outbox {
     }
 
     /// Renders the form's emails for the round, claims them and writes each attempt as in
-    /// flight (flushed), sends them in one round trip (unless `skip` says why not), and
-    /// records every outcome with the submission's new status and the retries it needs. An
-    /// email the round's claim does not get (another round is sending it, or sent it since)
-    /// is left out: neither sent nor recorded.
+    /// flight with its email as rendered (flushed; the store settles the submission's
+    /// state), sends them in one round trip (unless `skip` says why not), and records every
+    /// outcome with the retries it needs (the store settles the state again). An email the
+    /// round's claim does not get (another round is sending it, or sent it since) is left
+    /// out: neither sent nor recorded.
     #[instrument(skip_all, fields(submission_id = %submission.id))]
     pub async fn deliver(
         &self,
@@ -157,11 +158,15 @@ impl Outbox {
                         Some(reason) => Outcome::skipped(reason),
                         None => Outcome::in_flight(),
                     };
-                    attempts.push(Delivery {
-                        id,
-                        submission_id: submission.id,
-                        ..attempt(&email, outcome, round.attempt)
-                    });
+                    let (d, body) = attempt(&email, outcome, round.attempt);
+                    attempts.push((
+                        Delivery {
+                            id,
+                            submission_id: submission.id,
+                            ..d
+                        },
+                        body,
+                    ));
                     emails.push(skip.is_none().then_some(email));
                 }
                 Err(e) => {
@@ -178,24 +183,26 @@ impl Outbox {
             }
         }
         emails.extend(broken.iter().map(|_| None));
-        attempts.extend(broken);
+        attempts.extend(broken.into_iter().map(|d| (d, EmailBody::default())));
         if !attempts.is_empty() {
             let taken = self
                 .store
                 .claim_round(submission.id, round.claim, &attempts)
                 .await?;
             if taken.len() < attempts.len() {
-                let mut kept = attempts.iter().map(|d| taken.contains(&d.kind));
+                let mut kept = attempts.iter().map(|(d, _)| taken.contains(&d.kind));
                 emails.retain(|_| kept.next().unwrap_or(false));
-                for d in attempts.iter().filter(|d| !taken.contains(&d.kind)) {
+                for (d, _) in attempts.iter().filter(|(d, _)| !taken.contains(&d.kind)) {
                     info!(kind = %d.kind, "left alone: another round is sending it or sent it meanwhile");
                 }
-                attempts.retain(|d| taken.contains(&d.kind));
+                attempts.retain(|(d, _)| taken.contains(&d.kind));
                 if attempts.is_empty() {
                     return Ok(Vec::new());
                 }
             }
         }
+        // The bodies were written with the claim; the outcomes replace the records.
+        let mut attempts: Vec<Delivery> = attempts.into_iter().map(|(d, _)| d).collect();
         let (at, batch): (Vec<usize>, Vec<Email>) = emails
             .into_iter()
             .enumerate()
@@ -214,7 +221,6 @@ impl Outbox {
                 }
             }
         }
-        let status = EmailStatus::summarize(attempts.iter().map(|d| d.outcome.status));
         let retries = if round.retry_failures {
             let number = match round.attempt {
                 Attempt::AutomaticRetry(n) => n,
@@ -226,7 +232,7 @@ impl Outbox {
         };
         let logged = self
             .store
-            .record_round(submission.id, attempts, status, &retries)
+            .record_round(submission.id, attempts, &retries)
             .await?;
         self.metrics.deliveries(&logged);
         for (due, job) in &retries {
@@ -354,7 +360,8 @@ impl Outbox {
                 def.emails_on(trigger).map(|e| e.kind.clone()).collect()
             }
             Resend::Failed => {
-                seen = latest_attempts(&self.store.deliveries_of(submission.id)?)
+                seen = Ledger::new(&self.store.deliveries_of(submission.id)?)
+                    .latest()
                     .into_iter()
                     .filter(|d| d.outcome.status == EmailStatus::Failed)
                     .map(|d| (d.kind.clone(), d.id))
@@ -489,12 +496,11 @@ pub struct Resent {
     pub left_alone: usize,
 }
 
-fn attempt(email: &Email, outcome: Outcome, by: Attempt) -> Delivery {
+/// The record of one attempt at `email`, and the email as rendered (kept apart).
+fn attempt(email: &Email, outcome: Outcome, by: Attempt) -> (Delivery, EmailBody) {
     let to = email.to.as_ref().map(|m| m.email.to_string());
-    Delivery {
+    let d = Delivery {
         outcome,
-        text: email.text.clone(),
-        html: email.html.clone(),
         attachments: email
             .attachments
             .iter()
@@ -503,7 +509,12 @@ fn attempt(email: &Email, outcome: Outcome, by: Attempt) -> Delivery {
         to_visitor: email.to_visitor,
         attempt: by,
         ..Delivery::planned(&email.kind, to.as_deref(), &email.subject)
-    }
+    };
+    let body = EmailBody {
+        text: email.text.clone(),
+        html: email.html.clone(),
+    };
+    (d, body)
 }
 
 /// How a delivery may be retried: from its typed failure, never from its text; `None` for
@@ -533,22 +544,6 @@ pub enum Resend<'a> {
     All,
     /// The email of this kind, whatever its latest attempt did.
     Kind(&'a str),
-}
-
-/// The latest attempt of each email (submission and kind) in `log`, in any order: what
-/// "failed" means for the owner, who does not care about attempts a later one replaced.
-pub fn latest_attempts(log: &[Delivery]) -> Vec<&Delivery> {
-    let mut latest: BTreeMap<(SubmissionId, &str), &Delivery> = BTreeMap::new();
-    for d in log {
-        let key = (d.submission_id, d.kind.as_str());
-        match latest.get(&key) {
-            Some(seen) if seen.id > d.id => {}
-            _ => {
-                latest.insert(key, d);
-            }
-        }
-    }
-    latest.into_values().collect()
 }
 
 #[cfg(test)]

@@ -4,15 +4,16 @@
 //! start here too.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use time::Duration;
 use tracing::{info, instrument, warn};
 
-use crate::forms::{FieldKind, FormDef, FormKind, Trigger, Valid};
+use crate::forms::{FieldKind, FieldRole, FormDef, FormKind, Trigger, Valid};
 use crate::model::{
-    Attempt, Delivery, EmailStatus, NewSubmission, SpamReason, Submission, Subscriber,
+    Attempt, Delivery, DeliveryState, EmailStatus, Ledger, NewSubmission, Submission, Subscriber,
+    Verdict,
 };
-use std::sync::Arc;
 
 use crate::config::AppConfig;
 use crate::forms::Forms;
@@ -26,19 +27,38 @@ const OPTIN_RESEND_AFTER: Duration = Duration::hours(1);
 /// A stored submission and what happened to its emails.
 #[derive(Debug)]
 pub struct Accepted {
+    /// The record as stored after its delivery round: its state settled.
     pub submission: Submission,
+    /// The round's attempts.
     pub deliveries: Vec<Delivery>,
+    /// The kinds of its emails with an automatic retry queued.
+    pub retrying: Vec<String>,
 }
 
 impl Accepted {
-    /// Outcome of the email that went to the visitor, if the form sends one.
-    pub fn visitor_status(&self, def: &FormDef) -> Option<EmailStatus> {
+    /// The round's attempts as the ledger reads them: held with the submission, `retrying`
+    /// while a retry is queued.
+    pub fn ledger(&self) -> Ledger<'_> {
+        let s = &self.submission;
+        Ledger::new(&self.deliveries)
+            .held(s.spam || s.review.is_some())
+            .retries_queued(self.retrying.iter().map(|kind| (s.id, kind.as_str())))
+    }
+
+    /// Where the email to the visitor stands, if the form sends one: its attempt's state in
+    /// the ledger, else (not attempted) what an empty log says, held or skipped.
+    pub fn visitor_state(&self, def: &FormDef) -> Option<DeliveryState> {
         let kind = &def
             .emails_on(Trigger::Submit)
             .find(|e| e.to_visitor())?
             .kind;
-        let d = self.deliveries.iter().find(|d| &d.kind == kind);
-        Some(d.map_or(EmailStatus::Skipped, |d| d.outcome.status))
+        let ledger = self.ledger();
+        Some(match self.deliveries.iter().find(|d| &d.kind == kind) {
+            Some(d) => ledger.email_state(d),
+            None => Ledger::new(&[])
+                .held(self.submission.spam || self.submission.review.is_some())
+                .state(),
+        })
     }
 }
 
@@ -70,10 +90,10 @@ impl Intake {
         }
     }
 
-    /// Stores a valid post, then sends its emails unless a spam check caught it (the
-    /// submission is flushed with the claim of its emails, before any is sent): the
-    /// honeypot (`spam`, hard) stores it without files and mails nothing; a soft signal stores it
-    /// with its files for the owner's review and holds its emails until `approve`. A repeated
+    /// Stores a valid post, then sends its emails unless the verdict says otherwise (the
+    /// submission is flushed with the claim of its emails, before any is sent): spam is
+    /// stored without files and mails nothing; a post under review is stored with its files
+    /// and its emails wait for `approve`. A repeated
     /// post (same `_idem`, same fields) is answered with the first submission, mailing nothing.
     #[instrument(skip_all, fields(form = slug))]
     pub async fn accept(
@@ -81,15 +101,15 @@ impl Intake {
         slug: &str,
         def: &FormDef,
         valid: Valid,
-        spam: Option<SpamReason>,
+        verdict: Verdict,
         client_ip: Option<IpAddr>,
     ) -> Result<Accepted, StoreError> {
-        let hard = spam.is_some_and(|r| !r.is_soft());
+        let hard = verdict.is_spam();
         let new = NewSubmission {
             form: slug.to_string(),
             reference_prefix: def.reference_prefix.clone(),
             spam: hard,
-            review: spam.filter(|r| r.is_soft()),
+            review: verdict.review(),
             fields: valid.fields,
             // Spam keeps no files; a submission held for review keeps them for its approval.
             uploads: if hard { Vec::new() } else { valid.uploads },
@@ -111,10 +131,7 @@ impl Intake {
                     .ok_or(StoreError::Duplicate(first))?;
                 info!(submission_id = %first, "repeated post answered with its first submission");
                 let deliveries = self.store.deliveries_of(first)?;
-                return Ok(Accepted {
-                    submission,
-                    deliveries,
-                });
+                return self.accepted(submission, deliveries);
             }
             other => other?,
         };
@@ -126,14 +143,29 @@ impl Intake {
             return Ok(Accepted {
                 submission,
                 deliveries: Vec::new(),
+                retrying: Vec::new(),
             });
         }
         let deliveries = self
             .send_submit_emails(def, &submission, client_ip, Attempt::FirstTry)
             .await?;
+        self.accepted(submission, deliveries)
+    }
+
+    /// What became of a stored submission after its round: the record as stored now (its
+    /// state settled by the round) and the kinds of its emails queued for a retry.
+    fn accepted(
+        &self,
+        submission: Submission,
+        deliveries: Vec<Delivery>,
+    ) -> Result<Accepted, StoreError> {
+        let id = submission.id;
+        let submission = self.store.submission(id)?.unwrap_or(submission);
+        let retrying = self.store.queued_kinds(id)?;
         Ok(Accepted {
             submission,
             deliveries,
+            retrying,
         })
     }
 
@@ -149,7 +181,7 @@ impl Intake {
     ) -> Result<Vec<Delivery>, StoreError> {
         let (subscriber, skip) = match (def.kind, &submission.visitor_email) {
             (FormKind::Newsletter, Some(email)) => {
-                let name = submission.fields.get("name").map(String::as_str);
+                let name = def.value(FieldRole::Name, &submission.fields);
                 let (sub, signup) = self
                     .store
                     .subscribe(email, name, submission.id, OPTIN_RESEND_AFTER)
@@ -320,10 +352,7 @@ impl Intake {
             ..Round::SUBMIT
         };
         let deliveries = self.outbox.deliver(def, &submission, None, round).await?;
-        Ok(Some(Accepted {
-            submission,
-            deliveries,
-        }))
+        self.accepted(submission, deliveries).map(Some)
     }
 }
 

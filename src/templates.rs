@@ -34,7 +34,10 @@ impl Templates {
         }
         for (slug, form) in &config.forms {
             for email in &form.emails {
-                sources.push((Self::subject_name(slug, &email.kind), email.subject.clone()));
+                sources.push((
+                    Self::subject_name(slug.as_str(), &email.kind),
+                    email.subject.clone(),
+                ));
             }
         }
         let strings = Arc::new(

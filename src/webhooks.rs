@@ -1,6 +1,6 @@
 //! Mailtrap's webhook events applied to the ledger (event meanings: Mailtrap's webhook
 //! docs): each event is matched to its delivery and applied once, the submission's state
-//! follows, and the newsletter follows its reader (an unsubscribe or complaint unsubscribes,
+//! settled with it by the store, and the newsletter follows its reader (an unsubscribe or complaint unsubscribes,
 //! a bounced opt-in marks the address undeliverable). The route in `web::hooks` checks the
 //! signature; this service never sees HTTP.
 
@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use crate::forms::{FormKind, Forms};
 use crate::metrics::Metrics;
-use crate::model::{Delivery, EmailStatus, InboxEvent, InboxState};
+use crate::model::{Delivery, InboxEvent, InboxState};
 use crate::store::{Applied, IncomingEvent, Store, StoreError};
 
 /// Why a verified body was not applied.
@@ -64,9 +64,6 @@ impl Webhooks {
                 Ok(Applied::Matched(d)) => {
                     self.metrics.webhook_event(label, "applied");
                     info!(delivery = %d.id, state = label, "mailtrap event applied");
-                    if event.inbox.state == InboxState::Delivered {
-                        self.resummarize(&d).await;
-                    }
                     self.follow_reader(&d, event.inbox.state).await;
                 }
                 Err(e) => return Err(WebhookError::Store(e)),
@@ -75,37 +72,20 @@ impl Webhooks {
         Ok(())
     }
 
-    /// A reconciled attempt (`unknown` reported delivered) changes its submission's summary,
-    /// which is read from the latest attempt of each of its emails.
-    async fn resummarize(&self, d: &Delivery) {
-        let Ok(log) = self.store.deliveries_of(d.submission_id) else {
-            return;
-        };
-        let status = EmailStatus::summarize(
-            crate::outbox::latest_attempts(&log)
-                .into_iter()
-                .map(|d| d.outcome.status),
-        );
-        let changed = self
-            .store
-            .update_submission(d.submission_id, |s| s.email_status = status)
-            .await;
-        if let Err(e) = changed {
-            warn!("mailtrap webhook: could not update the submission's status: {e}");
-        }
-    }
-
     /// The newsletter follows the reader: an unsubscribe or a complaint on a newsletter email
     /// unsubscribes its subscriber (RFC 8058; complaint hygiene); a hard bounce of the opt-in
     /// marks the subscriber undeliverable.
     async fn follow_reader(&self, d: &Delivery, state: InboxState) {
-        let newsletter = self
+        let def = self
             .store
             .submission(d.submission_id)
             .ok()
             .flatten()
-            .and_then(|s| self.forms.get(&s.form).map(|def| def.kind))
-            == Some(FormKind::Newsletter);
+            .and_then(|s| self.forms.get(&s.form));
+        let newsletter = def.map(|def| def.kind) == Some(FormKind::Newsletter);
+        let optin = def
+            .and_then(|def| def.email(&d.kind))
+            .is_some_and(|e| e.template.is_optin());
         let Some(to) =
             d.to.as_deref()
                 .and_then(|t| crate::model::EmailAddress::parse(t).ok())
@@ -119,7 +99,7 @@ impl Webhooks {
             InboxState::Unsubscribed | InboxState::Complained => {
                 self.store.unsubscribe_address(&to).await
             }
-            InboxState::Bounced if d.kind == "optin" => self.store.mark_undeliverable(&to).await,
+            InboxState::Bounced if optin => self.store.mark_undeliverable(&to).await,
             _ => return,
         };
         if let Err(e) = result {

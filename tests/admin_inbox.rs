@@ -8,7 +8,7 @@ mod common;
 use common::admin::{csrf_of, logged_in, page};
 use common::multipart::Multipart;
 use common::TestApp;
-use kipekee::model::{Delivery, EmailStatus, NewSubmission, Submission};
+use kipekee::model::{Delivery, EmailBody, EmailStatus, NewSubmission, Submission};
 use kipekee::store::Store;
 use rocket::http::Status;
 
@@ -153,12 +153,16 @@ fn previews_end_with_an_ellipsis_and_files_get_a_labelled_paper_clip() {
 }
 
 fn fixture(form: &str, i: usize) -> NewSubmission {
-    let prefix = if form == "quote" { "Q" } else { "C" };
+    let (prefix, name) = if form == "quote" {
+        ("Q", "full_name")
+    } else {
+        ("C", "name")
+    };
     NewSubmission::new(
         form,
         prefix,
         [
-            ("full_name", format!("Visitor {i}")),
+            (name, format!("Visitor {i}")),
             ("message", format!("Message number {i}")),
         ],
     )
@@ -242,7 +246,7 @@ fn the_delivery_log_pages_with_a_count_and_keeps_its_filter() {
         rocket::execute(store.insert_submissions((0..4).map(|i| fixture("quote", i)).collect()))
             .unwrap();
     for (i, s) in subs.iter().enumerate() {
-        let attempts: Vec<Delivery> = (0..8)
+        let attempts: Vec<(Delivery, EmailBody)> = (0..8)
             .map(|k| {
                 let mut d = Delivery::planned(
                     "admin",
@@ -254,10 +258,10 @@ fn the_delivery_log_pages_with_a_count_and_keeps_its_filter() {
                 } else {
                     EmailStatus::Sent
                 };
-                d
+                (d, EmailBody::default())
             })
             .collect();
-        rocket::execute(store.record_deliveries(s.id, attempts, EmailStatus::Sent)).unwrap();
+        rocket::execute(store.record_deliveries(s.id, attempts)).unwrap();
     }
     let first = page(&t, "/admin/deliveries");
     let (count, newer, older) = pager(&first);
@@ -286,4 +290,62 @@ fn read_state_survives_a_backup_and_restore() {
     assert!(!restored.is_unread(&read).unwrap());
     assert!(restored.is_unread(&unread).unwrap());
     assert_eq!(restored.unread_count("quote"), 1);
+}
+
+/// An owner's form whose fields have their own names says what they mean with `role`: its
+/// name field is the list's "who" and the name on the Reply-To of the owner's email, its
+/// trip the summary. The same form without the roles has no name to show.
+#[test]
+fn an_owners_form_with_roles_gets_a_who_a_summary_and_a_reply_to_name() {
+    let safari = |roles: bool| {
+        let role = |r: &str| {
+            if roles {
+                serde_json::json!(r)
+            } else {
+                serde_json::Value::Null
+            }
+        };
+        serde_json::json!({
+            "title": "Book a safari", "reference_prefix": "S",
+            "fields": [
+                { "name": "contact_name", "label": "Your name", "kind": "text", "role": role("name") },
+                { "name": "contact_email", "label": "Email", "kind": "email", "role": role("email") },
+                { "name": "trip", "label": "Your trip", "kind": "textarea", "role": role("summary") },
+            ],
+            "emails": [{ "kind": "admin", "to": "admin", "subject": "Safari {{ reference }}",
+                         "template": "admin" }],
+        })
+    };
+    for roles in [true, false] {
+        let t = common::admin::start_with(|f| f.merge(("forms.safari", safari(roles))));
+        common::admin::log_in(&t);
+        let s = submit(
+            &t,
+            "safari",
+            &[
+                ("contact_name", "Amina Juma"),
+                ("contact_email", "amina@visitor.example"),
+                ("trip", "Three days in the Serengeti"),
+            ],
+        );
+        let row = row_of(&page(&t, "/admin/submissions"), &s.id.to_string());
+        let mails = t.fake.delivered();
+        let admin = mails
+            .iter()
+            .find(|m| m["to"][0]["email"] == common::OWNER)
+            .expect("the owner's email");
+        if roles {
+            assert!(
+                row.contains("<span class=\"who\">Amina Juma</span>"),
+                "{row}"
+            );
+            assert!(row.contains("Three days in the Serengeti"), "{row}");
+            assert_eq!(admin["reply_to"]["email"], "amina@visitor.example");
+            assert_eq!(admin["reply_to"]["name"], "Amina Juma");
+        } else {
+            assert!(!row.contains("Amina Juma"), "{row}");
+            assert!(!row.contains("Serengeti"), "{row}");
+            assert!(admin["reply_to"].is_null(), "{admin}");
+        }
+    }
 }

@@ -14,7 +14,7 @@ use common::admin_http::{login, Browser};
 use common::process::{self, http, Server};
 use common::webhooks::{self, Payload, Signing, SECRET};
 use common::{FakeMailtrap, Fault};
-use kipekee::model::{Delivery, EmailStatus, FailureKind, Ledger, SubmissionId};
+use kipekee::model::{Delivery, DeliveryState, EmailStatus, FailureKind, Ledger, SubmissionId};
 use kipekee::store::Store;
 use serde_json::Value;
 
@@ -195,7 +195,12 @@ fn a_kill_while_mailtrap_holds_the_batch_leaves_unknown_emails_sent_once() {
     let submissions = store.latest_submissions(None, 10).unwrap();
     assert_eq!(submissions.len(), 3, "every post was stored");
     for s in submissions {
-        assert_ne!(s.email_status, EmailStatus::Pending, "{}", s.reference);
+        assert_eq!(
+            s.email_status,
+            DeliveryState::Unknown,
+            "{}: settled, neither in flight nor sent",
+            s.reference
+        );
         let emails = latest(&store, s.id);
         assert_eq!(emails.len(), 2, "{}: {emails:?}", s.reference);
         for d in emails {

@@ -11,7 +11,7 @@ use common::fake_mailtrap::{gateway_page, Fault};
 use common::multipart::Multipart;
 use common::process::{self, Server};
 use common::FakeMailtrap;
-use kipekee::model::{EmailStatus, FailureKind};
+use kipekee::model::{DeliveryState, EmailStatus, FailureKind};
 use kipekee::store::Store;
 
 fn start(data_dir: &Path, fake: &FakeMailtrap, env: &[(&str, &str)]) -> Server {
@@ -85,7 +85,7 @@ fn a_5_mib_cv_over_a_slow_uplink_is_sent_once_and_recorded_as_sent() {
     server.kill_9();
     let store = Store::open(&data_dir).unwrap();
     let s = &store.latest_submissions(Some("job"), 1).unwrap()[0];
-    assert_eq!(s.email_status, EmailStatus::Sent);
+    assert_eq!(s.email_status, DeliveryState::Sent);
     for d in store.deliveries_of(s.id).unwrap() {
         assert_eq!(d.outcome.status, EmailStatus::Sent, "{d:#?}");
     }
@@ -110,7 +110,7 @@ fn a_gateway_error_after_mailtrap_accepted_is_unknown_and_never_resent() {
     );
     let store = Store::open(&data_dir).unwrap();
     let s = &store.latest_submissions(Some("quote"), 1).unwrap()[0];
-    assert_eq!(s.email_status, EmailStatus::Unknown);
+    assert_eq!(s.email_status, DeliveryState::Unknown);
     let log = store.deliveries_of(s.id).unwrap();
     assert_eq!(log.len(), 2);
     for d in log {
@@ -138,7 +138,7 @@ fn mailtraps_own_5xx_is_retried_until_it_goes_through() {
     let data_dir = dir.path().join("data");
     let server = start(&data_dir, &fake, &[]);
     let location = post_quote(&server);
-    assert!(location.contains("email=failed"), "{location}");
+    assert!(location.contains("email=retrying"), "{location}");
     assert!(fake.delivered().is_empty());
     fake.set_fault(Fault::None);
 

@@ -48,7 +48,7 @@ proptest! {
         };
         if let Ok(valid) = validate(def, input, 1024, kipekee::i18n::english()) {
             for (name, value) in &valid.fields {
-                let f = def.field(name).expect("only defined fields are kept");
+                let f = def.field_named(name).expect("only defined fields are kept");
                 prop_assert!(value.chars().count() <= f.max_length());
                 let multiline = f.kind == FieldKind::Textarea;
                 prop_assert!(value.chars().all(|c| !c.is_control() || (multiline && (c == '\n' || c == '\t'))));

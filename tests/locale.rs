@@ -242,6 +242,53 @@ fn swahili_error_pages() {
     assert!(page.contains("hakuna kilichopokelewa"), "{page}");
 }
 
+/// A refused post (403 for an origin, 400 for a body that is not fields, 415 for another
+/// content type) is worded by the catalogue, in the page and in the JSON answer alike.
+#[test]
+fn swahili_refusals_of_a_post_are_in_swahili() {
+    use rocket::http::{ContentType, Header};
+    let t = TestApp::start_with(swahili);
+    let res = t
+        .client
+        .post("/f/contact")
+        .header(ContentType::Form)
+        .header(Header::new("Origin", "https://evil.example"))
+        .body("name=A&email=a%40visitor.example&message=m")
+        .dispatch();
+    assert_eq!(res.status(), Status::Forbidden);
+    let page = res.into_string().unwrap();
+    assert!(
+        page.contains("Fomu hii haipokei ujumbe kutoka https:&#x2F;&#x2F;evil.example"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("KIPEKEE_ALLOWED_ORIGINS"),
+        "no setting name: {page}"
+    );
+
+    let res = t
+        .client
+        .post("/f/contact")
+        .header(ContentType::JSON)
+        .body(r#"{"name":["A"],"email":"a@visitor.example","message":"m"}"#)
+        .dispatch();
+    assert_eq!(res.status(), Status::BadRequest);
+    let body: Value = serde_json::from_str(&res.into_string().unwrap()).unwrap();
+    assert_eq!(body["error"], "Sehemu \"name\" lazima iwe maandishi.");
+
+    let res = t
+        .client
+        .post("/f/contact")
+        .header(ContentType::Plain)
+        .body("hello")
+        .dispatch();
+    assert_eq!(res.status(), Status::UnsupportedMediaType);
+    assert!(res
+        .into_string()
+        .unwrap()
+        .contains("Fomu hii inapokea kile ambacho fomu ya wavuti hutuma"));
+}
+
 #[test]
 fn swahili_rate_limit_page_counts_seconds() {
     let t = TestApp::start_with(|f| swahili(f).merge(("rate_limit", 1)));

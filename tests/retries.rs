@@ -50,7 +50,7 @@ fn transient_failures_are_retried_from_the_store_even_after_a_restart() {
     });
     let server = start(&data, &fake);
     let location = post_quote(&server);
-    assert!(location.contains("email=failed"), "{location}");
+    assert!(location.contains("email=retrying"), "{location}");
     server.kill_9();
 
     fake.set_fault(Fault::None);
@@ -74,7 +74,7 @@ fn transient_failures_are_retried_from_the_store_even_after_a_restart() {
             "{kind}"
         );
     }
-    assert_eq!(s.email_status, kipekee::model::EmailStatus::Sent);
+    assert_eq!(s.email_status, kipekee::model::DeliveryState::Sent);
     assert_eq!(store.pending_retries(), 0);
 }
 

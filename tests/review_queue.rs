@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use common::admin::{self, csrf_of, hidden, log_in, page};
 use common::multipart::Multipart;
 use common::{form_body, query_param, TestApp, PDF};
-use kipekee::model::EmailStatus;
+use kipekee::model::DeliveryState;
 use rocket::http::{Accept, ContentType, Header, Status};
 use rocket::local::blocking::LocalResponse;
 use serde_json::Value;
@@ -103,7 +103,7 @@ fn a_held_application_keeps_its_cv_and_approve_sends_what_was_held() {
         .iter()
         .any(|m| m["to"][0]["email"] == "baraka@visitor.example"));
     let after = t.store().submission(held.id).unwrap().unwrap();
-    assert!(after.review.is_none() && after.email_status == EmailStatus::Sent);
+    assert!(after.review.is_none() && after.email_status == DeliveryState::Sent);
     assert!(!page(&t, "/admin").contains("wait for review"));
 }
 
@@ -120,11 +120,12 @@ fn accept_json_does_not_skip_the_trap_a_json_body_does_and_tokens_go_stale() {
         .dispatch();
     assert_eq!(res.status(), Status::Created);
     let answer: Value = res.into_json().unwrap();
+    assert_eq!(answer["email_status"], "held", "{answer}");
     assert!(answer["emails"]
         .as_array()
         .unwrap()
         .iter()
-        .all(|e| e["status"] == "skipped" && e["reason"].as_str().unwrap().contains("held")));
+        .all(|e| e["status"] == "held" && e["reason"].as_str().unwrap().contains("held")));
     let last = t.store().latest_submissions(None, 1).unwrap().remove(0);
     assert!(last.review.is_some(), "url-encoded without _t: held");
     assert!(t.fake.requests().is_empty());

@@ -15,7 +15,7 @@ fn env_names_of_the_seed_work_and_bad_recipient_names_its_key() {
         assert_eq!(c.admin_email.unwrap().as_str(), "owner@shop.example");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/kipekee-x"));
         assert_eq!(
-            c.allowed_origins,
+            c.allowed_origins.to_strings(),
             ["https://a.example", "https://b.example"]
         );
         assert_eq!(format!("{:?}", c.mailtrap_api_token), "Some(\"***\")");
@@ -156,6 +156,70 @@ fn kipekee_strings_is_an_inline_table_of_texts() {
         assert_eq!(strings.text("admin.nav.dashboard"), "Muhtasari");
         assert_eq!(strings.text("form.submit"), "Tuma");
         assert_eq!(strings.text("size.decimal"), "0");
+        Ok(())
+    });
+}
+
+/// A recipient or template outside the closed sets stops start-up with one line naming the
+/// key, the word written and the words allowed, as the old string check did.
+#[test]
+#[allow(clippy::result_large_err)]
+fn an_unknown_recipient_or_template_names_the_value_and_the_allowed_ones() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("ROCKET_CONFIG", "Rocket.toml");
+        for (to, template, key, allowed) in [
+            (
+                "boss",
+                "admin",
+                "emails.0.to",
+                "`visitor`, `admin`, `jobs`, `newsletter`",
+            ),
+            (
+                "admin",
+                "fancy",
+                "emails.0.template",
+                "`admin`, `confirmation`, `optin`, `welcome`, `notice`",
+            ),
+        ] {
+            jail.create_file(
+                "Rocket.toml",
+                &format!(
+                    "[default.forms.safari]\ntitle = \"Safari\"\nreference_prefix = \"S\"\n\
+                     fields = []\n[[default.forms.safari.emails]]\nkind = \"admin\"\n\
+                     subject = \"New\"\nto = \"{to}\"\ntemplate = \"{template}\"\n"
+                ),
+            )?;
+            let err = AppConfig::from_figment(&figment()).unwrap_err().to_string();
+            let bad = if to == "boss" { to } else { template };
+            assert!(
+                err.contains(&format!("forms.safari.{key}"))
+                    && err.contains(&format!("`{bad}`"))
+                    && err.contains(allowed),
+                "{err}"
+            );
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+        Ok(())
+    });
+}
+
+/// A form's slug is checked as the configuration is read: one line naming the slug and the rule.
+#[test]
+#[allow(clippy::result_large_err)]
+fn a_bad_form_slug_stops_start_up_naming_it() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("ROCKET_CONFIG", "Rocket.toml");
+        jail.create_file(
+            "Rocket.toml",
+            "[default.forms.\"Book Now\"]\ntitle = \"Safari\"\nreference_prefix = \"S\"\n\
+             fields = []\nemails = []\n",
+        )?;
+        let err = AppConfig::from_figment(&figment()).unwrap_err().to_string();
+        assert!(
+            err.contains("forms") && err.contains("\"Book Now\"") && err.contains("dashes"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "one line: {err}");
         Ok(())
     });
 }

@@ -177,7 +177,7 @@ mod tests {
         (
             "KIPEKEE_ALLOWED_ORIGINS",
             "allowed_origins",
-            |c| c.allowed_origins.join(","),
+            |c| c.allowed_origins.to_strings().join(","),
             true,
         ),
         (

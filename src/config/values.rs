@@ -85,22 +85,3 @@ where
         _ => Ok(None),
     }
 }
-
-/// `KIPEKEE_ALLOWED_ORIGINS` is comma-separated in the environment and a list in TOML.
-pub(super) fn comma_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
-    }
-    let items = match OneOrMany::deserialize(d)? {
-        OneOrMany::One(s) => s.split(',').map(str::to_string).collect(),
-        OneOrMany::Many(v) => v,
-    };
-    Ok(items
-        .into_iter()
-        .map(|s| s.trim().trim_end_matches('/').to_string())
-        .filter(|s| !s.is_empty())
-        .collect())
-}

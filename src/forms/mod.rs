@@ -2,20 +2,25 @@
 //! emails it sends to whom. The four built-in forms are defaults the config can override.
 
 mod builtin;
-pub mod limits;
+mod load;
+mod raw;
 pub mod spam;
-mod upload;
+pub mod upload;
 mod validate;
+mod vocabulary;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::FileType;
+use crate::model::{FileType, FormSlug};
 
 pub use builtin::builtin;
+pub use load::{load, InvalidForm};
+pub use raw::{RawFile, RawInput};
 pub use upload::{kept, list_in_words, size_in_words, sniff, temp};
-pub use validate::{labels, validate, FieldErrors, Invalid, RawFile, RawInput, Valid, MAX_FIELDS};
+pub use validate::{labels, validate, FieldErrors, Invalid, Valid, MAX_FIELDS};
+pub use vocabulary::{FieldRole, Recipient, Template};
 
 /// What a form does with a valid submission besides storing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -91,6 +96,10 @@ pub struct FieldDef {
     pub accept: Vec<FileType>,
     #[serde(default)]
     pub placeholder: String,
+    /// What the field means (`role = "name"`); see [`FormDef::infer_roles`] for a form that
+    /// says nothing.
+    #[serde(default)]
+    pub role: Option<FieldRole>,
 }
 
 impl FieldDef {
@@ -119,11 +128,11 @@ pub struct EmailDef {
     /// Names the email in the delivery log and the JSON answer (`admin`, `confirmation`, …).
     pub kind: String,
     /// `visitor` (the form's `email` field) or a role: `admin`, `jobs`, `newsletter`.
-    pub to: String,
+    pub to: Recipient,
     /// A tera template over the submission's fields, `reference` and `form_title`.
     pub subject: String,
     /// Embedded template pair `email/<template>.html` + `.txt`.
-    pub template: String,
+    pub template: Template,
     #[serde(default)]
     pub when: Trigger,
     /// Attach the submission's uploaded files.
@@ -132,8 +141,9 @@ pub struct EmailDef {
 }
 
 impl EmailDef {
+    /// Whether the email goes to the visitor's own address rather than to the owner.
     pub fn to_visitor(&self) -> bool {
-        self.to == "visitor"
+        self.to == Recipient::Visitor
     }
 }
 
@@ -141,16 +151,62 @@ fn yes() -> bool {
     true
 }
 
+/// The catalogue's button text, in the visitor's language once loaded.
 fn default_submit_label() -> String {
-    crate::i18n::english().text("form.submit").into()
+    "form.submit".into()
 }
 
-const ROLES: &[&str] = &["visitor", "admin", "jobs", "newsletter"];
-const TEMPLATES: &[&str] = &["admin", "confirmation", "optin", "welcome", "notice"];
-
 impl FormDef {
-    pub fn field(&self, name: &str) -> Option<&FieldDef> {
+    /// The field called `name`.
+    pub fn field_named(&self, name: &str) -> Option<&FieldDef> {
         self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The field that plays `role`, if the form has one.
+    pub fn field(&self, role: FieldRole) -> Option<&FieldDef> {
+        self.fields.iter().find(|f| f.role == Some(role))
+    }
+
+    /// What the visitor gave for the field that plays `role` in a submission's `fields`
+    /// (which keep only filled-in values).
+    pub fn value<'a>(
+        &self,
+        role: FieldRole,
+        fields: &'a BTreeMap<String, String>,
+    ) -> Option<&'a str> {
+        fields.get(&self.field(role)?.name).map(String::as_str)
+    }
+
+    /// Gives each role that no field declares to the field the conventions of the built-in
+    /// forms name, so an owner's form written before roles existed keeps its "who", its
+    /// summary, its Reply-To name and its phone link: `full_name` or `name` → name, `email` →
+    /// email, the first `tel` field → phone, `message`, `position` or `cover_letter` →
+    /// summary. Run once, when the configuration is loaded.
+    pub fn infer_roles(&mut self) {
+        for role in FieldRole::ALL {
+            if self.field(role).is_some() {
+                continue;
+            }
+            let free = |f: &FieldDef| f.role.is_none();
+            let first = |fits: &dyn Fn(&FieldDef) -> bool| {
+                self.fields.iter().position(|f| free(f) && fits(f))
+            };
+            let named = |names: &[&str]| names.iter().find_map(|n| first(&|f| f.name == *n));
+            let guess = match role {
+                FieldRole::Name => named(&["full_name", "name"]),
+                FieldRole::Email => named(&["email"]),
+                FieldRole::Phone => first(&|f| f.kind == FieldKind::Tel),
+                FieldRole::Summary => named(&["message", "position", "cover_letter"]),
+            };
+            if let Some(at) = guess {
+                self.fields[at].role = Some(role);
+            }
+        }
+    }
+
+    /// The email the delivery log names `kind` (`admin`, `confirmation`, …).
+    pub fn email(&self, kind: &str) -> Option<&EmailDef> {
+        self.emails.iter().find(|e| e.kind == kind)
     }
 
     pub fn emails_on(&self, when: Trigger) -> impl Iterator<Item = &EmailDef> {
@@ -158,15 +214,7 @@ impl FormDef {
     }
 
     /// Structural checks run at start-up so a config mistake is one clear line, not a 500 later.
-    pub fn check(&self, slug: &str) -> Result<(), String> {
-        let slug_ok = !slug.is_empty()
-            && slug.len() <= 40
-            && slug
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !slug_ok {
-            return Err("slug must be lowercase letters, digits and dashes".into());
-        }
+    pub fn check(&self) -> Result<(), String> {
         if self.reference_prefix.is_empty()
             || !self
                 .reference_prefix
@@ -185,20 +233,23 @@ impl FormDef {
             if f.kind == FieldKind::File && f.accept.is_empty() {
                 return Err(format!("file field {:?} accepts no type", f.name));
             }
-        }
-        let has_email = self
-            .field("email")
-            .is_some_and(|f| f.kind == FieldKind::Email);
-        for e in &self.emails {
-            if !ROLES.contains(&e.to.as_str()) {
-                return Err(format!("email {:?}: to must be one of {ROLES:?}", e.kind));
+            if f.kind == FieldKind::File && f.role.is_some() {
+                return Err(format!("file field {:?} cannot have a role", f.name));
             }
-            if !TEMPLATES.contains(&e.template.as_str()) {
+        }
+        for role in FieldRole::ALL {
+            let mut playing = self.fields.iter().filter(|f| f.role == Some(role));
+            if let (Some(a), Some(b)) = (playing.next(), playing.next()) {
                 return Err(format!(
-                    "email {:?}: template must be one of {TEMPLATES:?}",
-                    e.kind
+                    "fields {:?} and {:?} both have role \"{role}\"; give it to one",
+                    a.name, b.name
                 ));
             }
+        }
+        let has_email = self
+            .field(FieldRole::Email)
+            .is_some_and(|f| f.kind == FieldKind::Email);
+        for e in &self.emails {
             if e.to_visitor() && !has_email {
                 return Err(format!(
                     "email {:?} goes to the visitor but the form has no email field",
@@ -216,27 +267,50 @@ impl FormDef {
     }
 }
 
-/// The enabled forms, in index order. Cheap to clone: the services share one list.
+/// The configured forms: the enabled ones in index order, and the disabled ones, whose
+/// stored submissions still say what their fields mean. Cheap to clone: the services share
+/// one list.
 #[derive(Debug, Clone)]
-pub struct Forms(std::sync::Arc<[(String, FormDef)]>);
+pub struct Forms(std::sync::Arc<FormList>);
+
+#[derive(Debug)]
+struct FormList {
+    enabled: Vec<(FormSlug, FormDef)>,
+    disabled: Vec<(FormSlug, FormDef)>,
+}
 
 impl Forms {
-    pub fn new(defs: &BTreeMap<String, FormDef>) -> Forms {
-        let mut forms: Vec<_> = defs
+    pub fn new(defs: &BTreeMap<FormSlug, FormDef>) -> Forms {
+        let (mut enabled, disabled): (Vec<_>, Vec<_>) = defs
             .iter()
-            .filter(|(_, d)| d.enabled)
             .map(|(s, d)| (s.clone(), d.clone()))
-            .collect();
-        forms.sort_by_key(|(slug, d)| (d.position, slug.clone()));
-        Forms(forms.into())
+            .partition(|(_, d)| d.enabled);
+        enabled.sort_by_key(|(slug, d)| (d.position, slug.clone()));
+        Forms(std::sync::Arc::new(FormList { enabled, disabled }))
     }
 
+    /// The enabled form `slug`: what visitors can see and post to.
     pub fn get(&self, slug: &str) -> Option<&FormDef> {
-        self.0.iter().find(|(s, _)| s == slug).map(|(_, d)| d)
+        self.0
+            .enabled
+            .iter()
+            .find(|(s, _)| s.as_str() == slug)
+            .map(|(_, d)| d)
     }
 
+    /// The form `slug`, enabled or not: what a stored submission's fields mean.
+    pub fn definition(&self, slug: &str) -> Option<&FormDef> {
+        self.0
+            .enabled
+            .iter()
+            .chain(&self.0.disabled)
+            .find(|(s, _)| s.as_str() == slug)
+            .map(|(_, d)| d)
+    }
+
+    /// The enabled forms, in index order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &FormDef)> {
-        self.0.iter().map(|(s, d)| (s.as_str(), d))
+        self.0.enabled.iter().map(|(s, d)| (s.as_str(), d))
     }
 }
 

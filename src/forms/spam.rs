@@ -1,12 +1,13 @@
 //! Abuse controls of the public forms, as plain data structures with the clock passed in:
-//! the signed time trap (the per-client rate limit is `forms::limits`). The daily caps on confirmation
-//! emails live in the store (`store::caps`) so a restart does not reset them.
+//! the signed time trap and the one spam verdict. The per-client rate limit is the web
+//! layer's (`web::limits`); the daily caps on confirmation emails live in the store
+//! (`store::caps`) so a restart does not reset them.
 
 use hmac::{Hmac, Mac};
 
 use sha2::Sha256;
 
-use crate::model::SpamReason;
+use crate::model::{SpamReason, Verdict};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -68,7 +69,34 @@ impl TimeTrap {
     }
 }
 
-pub use super::limits::{client_key, ClientKey, RateLimiter};
+/// Everything the intake knows about a post when it judges it.
+#[derive(Debug, Clone, Copy)]
+pub struct Signals<'a> {
+    /// The hidden honeypot field was filled in.
+    pub honeypot: bool,
+    /// The form page's signed time field `_t`, as posted.
+    pub shown_at: Option<&'a str>,
+    /// The post came from this server's own pages (or named no origin at all).
+    pub same_origin: bool,
+    /// The body is JSON (an API client, not a form page).
+    pub json_body: bool,
+}
+
+/// The one spam verdict. The honeypot makes spam. The time trap rides on the form page, so it
+/// only judges posts that could come from it: not a JSON body (an API client), not a
+/// business's own site posting from an allowed origin; what it catches is held for review,
+/// never dropped. `Accept` is the client's to choose and exempts nothing. `now_ms`: Unix
+/// milliseconds.
+pub fn judge(signals: &Signals<'_>, trap: &TimeTrap, now_ms: u64) -> Verdict {
+    if signals.honeypot {
+        return Verdict::Spam(SpamReason::Honeypot);
+    }
+    if !signals.same_origin || signals.json_body {
+        return Verdict::Clean;
+    }
+    trap.check(signals.shown_at, now_ms)
+        .map_or(Verdict::Clean, Verdict::Review)
+}
 
 #[cfg(test)]
 mod tests {
@@ -110,6 +138,44 @@ mod tests {
     }
 
     #[test]
+    fn one_verdict_from_every_signal() {
+        let trap = TimeTrap::new(b"key".to_vec(), 2);
+        let token = trap.token(T0);
+        let post = Signals {
+            honeypot: false,
+            shown_at: Some(&token),
+            same_origin: true,
+            json_body: false,
+        };
+        let at = |s: Signals<'_>, ms| judge(&s, &trap, ms);
+        assert_eq!(at(post, T0 + 5000), Verdict::Clean);
+        assert_eq!(at(post, T0 + 500), Verdict::Review(SpamReason::TooFast));
+        let no_token = Signals {
+            shown_at: None,
+            ..post
+        };
+        assert_eq!(at(no_token, T0), Verdict::Review(SpamReason::NoTimeToken));
+        for exempt in [
+            Signals {
+                same_origin: false,
+                ..no_token
+            },
+            Signals {
+                json_body: true,
+                ..no_token
+            },
+        ] {
+            assert_eq!(at(exempt, T0), Verdict::Clean, "{exempt:?}");
+        }
+        let bot = Signals {
+            honeypot: true,
+            json_body: true,
+            ..post
+        };
+        assert_eq!(at(bot, T0 + 5000), Verdict::Spam(SpamReason::Honeypot));
+    }
+
+    #[test]
     fn a_token_lives_a_day() {
         let trap = TimeTrap::new(b"key".to_vec(), 1);
         let token = trap.token(T0);
@@ -128,6 +194,5 @@ mod tests {
             None,
             "pre-upgrade pages still work"
         );
-        assert!(SpamReason::TooFast.is_soft() && !SpamReason::Honeypot.is_soft());
     }
 }

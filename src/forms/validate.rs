@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::temp::Received;
-use super::{FieldDef, FieldKind, FormDef};
+use super::raw::{RawFile, RawInput, Received};
+use super::{FieldDef, FieldKind, FieldRole, FormDef};
 use crate::i18n::Catalogue;
 use crate::model::{is_bidi_or_format, single_line, EmailAddress, FileType, Upload};
 
@@ -13,42 +13,6 @@ pub type FieldErrors = BTreeMap<String, String>;
 
 /// Most fields a post may carry; anything beyond is refused, not silently dropped.
 pub const MAX_FIELDS: usize = 64;
-
-/// A file part as it arrived: on disk under `<data_dir>/tmp`, or over the upload limit.
-#[derive(Debug)]
-pub struct RawFile {
-    pub field: String,
-    pub filename: Option<String>,
-    pub content: Received,
-}
-
-impl RawFile {
-    /// Something was sent: a non-empty file, or one too large to keep. A browser sends an
-    /// empty part for a file field left alone.
-    pub(crate) fn is_present(&self) -> bool {
-        match &self.content {
-            Received::Whole(t) => t.size > 0,
-            Received::TooLarge => true,
-        }
-    }
-}
-
-/// A post as it arrived, whatever its encoding.
-#[derive(Debug, Default)]
-pub struct RawInput {
-    pub values: Vec<(String, String)>,
-    pub files: Vec<RawFile>,
-    pub too_many_fields: bool,
-}
-
-impl RawInput {
-    fn value(&self, name: &str) -> Option<&str> {
-        self.values
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 /// A submission that passed every check of its form.
 #[derive(Debug)]
@@ -118,7 +82,7 @@ pub fn validate(
             continue;
         }
         let mut raw = input.value(&f.name).unwrap_or("");
-        if f.name == "email" && raw.trim().is_empty() {
+        if f.role == Some(FieldRole::Email) && raw.trim().is_empty() {
             raw = input.value("_replyto").unwrap_or("");
         }
         values.insert(f.name.clone(), raw.to_string());
@@ -140,8 +104,8 @@ pub fn validate(
             too_large,
         });
     }
-    let visitor_email = fields
-        .get("email")
+    let visitor_email = def
+        .value(FieldRole::Email, &fields)
         .and_then(|e| EmailAddress::parse(e).ok());
     let filled = |name: &str| input.value(name).is_some_and(|v| !v.trim().is_empty());
     Ok(Valid {

@@ -8,7 +8,6 @@
 //! code uses [`Catalogue::t`] and [`Catalogue::plural`].
 
 mod dates;
-mod forms;
 mod overrides;
 mod tera;
 
@@ -19,7 +18,6 @@ use std::sync::LazyLock;
 use intl_pluralrules::{PluralCategory, PluralRuleType, PluralRules};
 use serde::{Deserialize, Serialize};
 
-pub use forms::localize_forms;
 pub use overrides::StringOverrides;
 pub use tera::{TeraHtml, TeraLang, TeraT};
 
@@ -296,8 +294,8 @@ impl fmt::Debug for Catalogue {
     }
 }
 
-/// The English catalogue without overrides: the built-in forms' texts and the reference
-/// the other locales and the owner's texts are compared with.
+/// The English catalogue without overrides: the reference the other locales and the
+/// owner's texts are compared with.
 pub fn english() -> &'static Catalogue {
     &ENGLISH
 }

@@ -228,35 +228,6 @@ fn unknown_locale_names_the_setting_on_one_line() {
     assert_eq!(Locale::parse("SW").unwrap(), Locale::Sw);
 }
 
-#[test]
-fn built_in_forms_follow_the_locale_unless_the_owner_changed_a_text() {
-    let mut forms = crate::forms::builtin();
-    forms.get_mut("contact").unwrap().title = "Write to Mbugani".into();
-    localize_forms(&mut forms, &shipped(Locale::Sw));
-    assert_eq!(forms["quote"].title, "Omba bei");
-    assert_eq!(forms["quote"].fields[0].label, "Jina kamili");
-    assert_eq!(forms["contact"].title, "Write to Mbugani");
-    assert_eq!(forms["contact"].submit_label, "Tuma ujumbe");
-    let confirmation = forms["job"]
-        .emails
-        .iter()
-        .find(|e| e.kind == "confirmation")
-        .unwrap();
-    assert_eq!(
-        confirmation.subject,
-        "Tumepokea maombi yako ({{ reference }})"
-    );
-    let admin = forms["job"]
-        .emails
-        .iter()
-        .find(|e| e.kind == "admin")
-        .unwrap();
-    assert!(
-        admin.subject.starts_with("Job application"),
-        "owner mail stays English"
-    );
-}
-
 /// Every `t(key="…")` in `templates/` and every `.t("…"`, `.plural("…"` and `.text("…"` in
 /// `src/` names a message of the catalogue: a typo fails here, not on a visitor's page.
 #[test]

@@ -16,7 +16,7 @@ pub use mailtrap::{budget, longest_send, Mailtrap, MAX_MESSAGE_BYTES};
 
 use crate::config::AppConfig;
 
-use crate::forms::{EmailDef, FormDef};
+use crate::forms::{EmailDef, FieldRole, FormDef};
 use crate::model::{single_line, Mailbox, Submission, Subscriber};
 use crate::templates::Templates;
 
@@ -94,9 +94,9 @@ pub struct MailContext<'a> {
 fn contact_link(kind: crate::forms::FieldKind, value: &str) -> Option<String> {
     use crate::forms::FieldKind;
     match kind {
-        FieldKind::Email if !value.contains(['"', '<', '>', '?', '&', '%', '#']) => {
-            Some(format!("mailto:{}", value.trim()))
-        }
+        FieldKind::Email => crate::model::EmailAddress::parse(value)
+            .ok()
+            .map(|a| crate::model::mailto_uri(&a, None)),
         FieldKind::Tel => crate::model::tel_uri(value),
         _ => None,
     }
@@ -109,7 +109,7 @@ fn business_mailbox(config: &AppConfig, form: &crate::forms::FormDef) -> Option<
         .emails
         .iter()
         .filter(|e| !e.to_visitor())
-        .find_map(|e| config.recipient(&e.to))
+        .find_map(|e| config.recipient(e.to))
         .or(config.admin_email.as_ref())?;
     let name = crate::model::display_name(config.site_name(), 100);
     Some(Mailbox {
@@ -186,7 +186,7 @@ pub fn render(
             &format!("{}/confirm/{}", mc.public_base, s.confirm_token),
         );
         ctx.insert("unsubscribe_url", &unsubscribe);
-        if def.kind == "welcome" {
+        if def.template.list_unsubscribe() {
             headers.insert("List-Unsubscribe".into(), format!("<{unsubscribe}>"));
             headers.insert(
                 "List-Unsubscribe-Post".into(),
@@ -221,7 +221,7 @@ pub fn render(
     let to = if def.to_visitor() {
         visitor
     } else {
-        config.recipient(&def.to).cloned().map(|e| Mailbox {
+        config.recipient(def.to).cloned().map(|e| Mailbox {
             name: None,
             email: e,
         })
@@ -232,8 +232,8 @@ pub fn render(
         // The visitor's replies reach the business, not the no-reply sender.
         _ if def.to_visitor() => business_mailbox(config, mc.form),
         Some(email) if email.to_ascii().is_some() => {
-            let name = sub.fields.get("full_name").or(sub.fields.get("name"));
-            let name = crate::model::display_name(name.map_or("", String::as_str), 100);
+            let name = mc.form.value(FieldRole::Name, &sub.fields);
+            let name = crate::model::display_name(name.unwrap_or(""), 100);
             Some(Mailbox {
                 name: (!name.is_empty()).then_some(name),
                 email: email.clone(),

@@ -61,6 +61,28 @@ impl EmailAddress {
     }
 }
 
+/// Everything but RFC 3986's unreserved characters is percent-encoded in a `mailto:` part.
+const MAILTO_PART: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The one `mailto:` rule (RFC 6068): the address's local part and domain, and the subject
+/// if any, percent-encoded, so nothing a visitor typed can add a header (`?bcc=`), a body or
+/// a second recipient to the link.
+pub fn mailto_uri(address: &EmailAddress, subject: Option<&str>) -> String {
+    let encode = |s: &str| percent_encoding::utf8_percent_encode(s, MAILTO_PART).to_string();
+    let to = address.as_str().rsplit_once('@').map_or_else(
+        || encode(address.as_str()),
+        |(local, domain)| format!("{}@{}", encode(local), encode(domain)),
+    );
+    match subject {
+        Some(subject) => format!("mailto:{to}?subject={}", encode(subject)),
+        None => format!("mailto:{to}"),
+    }
+}
+
 impl TryFrom<String> for EmailAddress {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
@@ -179,6 +201,20 @@ impl From<String> for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_mailto_rule_for_the_owner_email_and_the_admin_reply() {
+        let plain = EmailAddress::parse("zoe@visitor.example").unwrap();
+        assert_eq!(mailto_uri(&plain, None), "mailto:zoe@visitor.example");
+        assert_eq!(
+            mailto_uri(&plain, Some("Q-1001 & more")),
+            "mailto:zoe@visitor.example?subject=Q-1001%20%26%20more"
+        );
+        let hostile = EmailAddress::parse("a?bcc=eve%40evil.example&body=x@evil.example").unwrap();
+        let uri = mailto_uri(&hostile, Some("C-1"));
+        assert_eq!(uri.matches('?').count(), 1, "{uri}");
+        assert!(!uri.contains("&body") && !uri.contains("bcc="), "{uri}");
+    }
 
     #[test]
     fn mailbox_parses_both_forms() {

@@ -88,6 +88,19 @@ impl FailureKind {
         }
     }
 
+    /// Whether every email fails this way until the owner fixes something: Mailtrap refusing
+    /// the token (401) or the sending domain or account (403), or an unusable API URL. One
+    /// such failure says delivery is failing; no run of them is needed.
+    pub fn stops_all_sending(self) -> bool {
+        matches!(
+            self,
+            FailureKind::Http {
+                status: 401 | 403,
+                ..
+            } | FailureKind::BadUrl
+        )
+    }
+
     /// The status an attempt that failed this way gets: `unknown` when it may have been
     /// delivered, `failed` otherwise.
     pub fn status(self) -> EmailStatus {

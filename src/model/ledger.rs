@@ -6,155 +6,10 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use super::{Delivery, EmailStatus, InboxEvent, InboxState, SubmissionId};
-
-/// Where one email, or a whole submission, stands: the contract's words (DESIGN.md, "The
-/// owner's day"). The text form ([`DeliveryState::as_str`], [`FromStr`], serde) is the same
-/// everywhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(into = "&'static str", try_from = "String")]
-pub enum DeliveryState {
-    /// Mailtrap reported that the receiving server accepted it. A later spam complaint or
-    /// unsubscribe keeps it delivered: the reader had it.
-    Delivered,
-    /// Mailtrap accepted it; no delivery reported yet (or webhooks are off, or a soft bounce
-    /// that Mailtrap keeps retrying).
-    Sent,
-    /// The latest attempt failed and an automatic retry of it is queued.
-    Retrying,
-    /// May have arrived: the request reached Mailtrap (or a gateway in front of it) but no
-    /// usable answer came back. Never retried automatically.
-    Unknown,
-    /// The receiving server refused it for good (Mailtrap's `bounce`).
-    Bounced,
-    /// Mailtrap refused to send it (`reject`, e.g. the address is on its suppression list).
-    /// Not a bounce: the address may be fine, Mailtrap's `reason` says why.
-    Rejected,
-    /// Not sent, and no automatic retry will send it: the owner has to act.
-    Failed,
-    /// Held back with its submission (caught as spam or waiting for review) until the
-    /// owner's "Not spam".
-    Held,
-    /// Not sent on purpose: no token, no recipient configured, or nothing to send.
-    Skipped,
-    /// Legacy: what records written before this rule carry between being stored and their
-    /// first delivery round, i.e. stored, no attempt recorded. The ledger gives it only for
-    /// an attempt whose outcome was never recorded.
-    Pending,
-}
-
-impl DeliveryState {
-    /// The contract's words, in the order the filters offer them (without the legacy
-    /// [`DeliveryState::Pending`]).
-    pub const ALL: [DeliveryState; 9] = [
-        DeliveryState::Delivered,
-        DeliveryState::Sent,
-        DeliveryState::Retrying,
-        DeliveryState::Unknown,
-        DeliveryState::Bounced,
-        DeliveryState::Rejected,
-        DeliveryState::Failed,
-        DeliveryState::Held,
-        DeliveryState::Skipped,
-    ];
-
-    /// The word: in filters, the CSV and JSON, metrics labels and the stored record.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryState::Delivered => "delivered",
-            DeliveryState::Sent => "sent",
-            DeliveryState::Retrying => "retrying",
-            DeliveryState::Unknown => "unknown",
-            DeliveryState::Bounced => "bounced",
-            DeliveryState::Rejected => "rejected",
-            DeliveryState::Failed => "failed",
-            DeliveryState::Held => "held",
-            DeliveryState::Skipped => "skipped",
-            DeliveryState::Pending => "pending",
-        }
-    }
-
-    /// Whether the owner has to look at it, shown in red: the email did not arrive (failed,
-    /// bounced, rejected) or may not have (unknown).
-    pub fn needs_owner(self) -> bool {
-        matches!(
-            self,
-            DeliveryState::Failed
-                | DeliveryState::Bounced
-                | DeliveryState::Rejected
-                | DeliveryState::Unknown
-        )
-    }
-
-    /// The colour class of the word in the admin panel (assets/css/admin.css): `bad` (red)
-    /// when it [needs the owner](DeliveryState::needs_owner), `ok` (green) once Mailtrap has
-    /// it, `warn` (amber) while it waits on something.
-    pub fn tone(self) -> &'static str {
-        match self {
-            s if s.needs_owner() => "bad",
-            DeliveryState::Delivered | DeliveryState::Sent => "ok",
-            _ => "warn",
-        }
-    }
-
-    /// How much a submission's state is this email's: the email that most needs the owner
-    /// gives the submission its word. Failed > bounced > rejected > unknown > retrying >
-    /// sent > delivered > skipped; held and the legacy pending (never both with another
-    /// email in practice) sit between retrying and sent, as not yet out.
-    fn urgency(self) -> u8 {
-        match self {
-            DeliveryState::Failed => 9,
-            DeliveryState::Bounced => 8,
-            DeliveryState::Rejected => 7,
-            DeliveryState::Unknown => 6,
-            DeliveryState::Retrying => 5,
-            DeliveryState::Held => 4,
-            DeliveryState::Pending => 3,
-            DeliveryState::Sent => 2,
-            DeliveryState::Delivered => 1,
-            DeliveryState::Skipped => 0,
-        }
-    }
-}
-
-impl fmt::Display for DeliveryState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for DeliveryState {
-    type Err = String;
-
-    /// The word back, legacy `pending` included.
-    fn from_str(s: &str) -> Result<DeliveryState, String> {
-        DeliveryState::ALL
-            .into_iter()
-            .chain([DeliveryState::Pending])
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| format!("{s:?} is not a delivery state"))
-    }
-}
-
-impl From<DeliveryState> for &'static str {
-    fn from(state: DeliveryState) -> &'static str {
-        state.as_str()
-    }
-}
-
-impl TryFrom<String> for DeliveryState {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<DeliveryState, String> {
-        s.parse()
-    }
-}
+use super::{Delivery, DeliveryState, EmailStatus, InboxEvent, InboxState, SubmissionId};
 
 /// How long Mailtrap's webhooks get to report on an `unknown` attempt (one that may have
 /// been delivered) before the owner is asked whether to resend it. Mailtrap reports a
@@ -241,7 +96,7 @@ impl<'a> Ledger<'a> {
         self.latest()
             .into_iter()
             .map(|d| self.email_state(d))
-            .max_by_key(|s| s.urgency())
+            .max_by_key(|s| urgency(*s))
             .unwrap_or(DeliveryState::Skipped)
     }
 
@@ -265,15 +120,11 @@ impl<'a> Ledger<'a> {
             };
         }
         match d.outcome.status {
-            EmailStatus::Sent => DeliveryState::Sent,
-            EmailStatus::Unknown => DeliveryState::Unknown,
             EmailStatus::Failed if self.retry_queued(d) && self.is_latest(d) => {
                 DeliveryState::Retrying
             }
-            EmailStatus::Failed => DeliveryState::Failed,
             EmailStatus::Skipped if self.held => DeliveryState::Held,
-            EmailStatus::Skipped => DeliveryState::Skipped,
-            EmailStatus::Pending => DeliveryState::Pending,
+            status => DeliveryState::from(status),
         }
     }
 
@@ -381,12 +232,38 @@ impl<'a> Ledger<'a> {
     }
 }
 
+/// How much a submission's state is this email's: the email that most needs the owner
+/// gives the submission its word. Failed > bounced > rejected > unknown > retrying >
+/// sent > delivered > skipped; held and the legacy pending (never both with another
+/// email in practice) sit between retrying and sent, as not yet out.
+fn urgency(state: DeliveryState) -> u8 {
+    match state {
+        DeliveryState::Failed => 9,
+        DeliveryState::Bounced => 8,
+        DeliveryState::Rejected => 7,
+        DeliveryState::Unknown => 6,
+        DeliveryState::Retrying => 5,
+        DeliveryState::Held => 4,
+        DeliveryState::Pending => 3,
+        DeliveryState::Sent => 2,
+        DeliveryState::Delivered => 1,
+        DeliveryState::Skipped => 0,
+    }
+}
+
 /// Two attempts at the same email: same submission, same kind.
 fn same_email(a: &Delivery, b: &Delivery) -> bool {
     a.submission_id == b.submission_id && a.kind == b.kind
 }
 
 impl Delivery {
+    /// This attempt's word on its own ([`Ledger::email_state`] of a log of one): what
+    /// Mailtrap reported for it, else its outcome; without its submission's hold or retry
+    /// queue. The delivery log's badge and filter.
+    pub fn state(&self) -> DeliveryState {
+        Ledger::new(std::slice::from_ref(self)).email_state(self)
+    }
+
     /// Applies one of Mailtrap's webhook events to this attempt; whether anything changed.
     /// The event replaces the inbox state unless that state has a higher
     /// [`InboxState::rank`]. An `unknown` attempt reported delivered becomes `sent`: Mailtrap

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
-    DeliveryId, EmailAddress, EmailStatus, FailureKind, InboxEvent, Outcome, SpamReason,
-    SubmissionId, Upload,
+    DeliveryId, DeliveryState, EmailAddress, EmailStatus, FailureKind, InboxEvent, Outcome,
+    SpamReason, SubmissionId, Upload,
 };
 
 /// A valid post on its way into the store.
@@ -51,8 +51,10 @@ pub struct Submission {
     /// The submission this one corrects: same `_idem`, different fields (a back-button edit).
     #[serde(default)]
     pub edit_of: Option<SubmissionId>,
-    /// Summary of the latest delivery round.
-    pub email_status: EmailStatus,
+    /// Where its emails stand: the one rule ([`Ledger::state`](super::Ledger::state)) over its whole delivery log,
+    /// its hold and its queued retries, as the store last settled it. Records written before
+    /// the rule carry the words of the outcome they summarised, all of which still read.
+    pub email_status: DeliveryState,
     /// Formspree's `_subject` for the owner's notification.
     #[serde(default)]
     pub subject: Option<String>,
@@ -135,10 +137,12 @@ impl NewSubmission {
     }
 
     /// The record without its files, and the uploads still to be moved in (`Files::put`).
+    /// `email_status` is what the ledger says of a log with no attempt yet.
     pub(crate) fn into_record(
         self,
         id: SubmissionId,
         reference: String,
+        email_status: DeliveryState,
     ) -> (Submission, Vec<Upload>) {
         let submission = Submission {
             id,
@@ -151,11 +155,7 @@ impl NewSubmission {
             spam: self.spam,
             review: self.review,
             edit_of: None,
-            email_status: if self.spam || self.review.is_some() {
-                EmailStatus::Skipped
-            } else {
-                EmailStatus::Pending
-            },
+            email_status,
             subject: self.subject,
             client_ip: self.client_ip,
             status: new_status(),
@@ -181,7 +181,9 @@ pub enum Attempt {
     ApprovedByOwner,
 }
 
-/// One attempt to deliver one email, as the delivery log shows it.
+/// One attempt to deliver one email, as the delivery log shows it. The email itself (its
+/// rendered text and HTML) is kept apart, as an [`EmailBody`]: the lists, the dashboard and
+/// `/healthz` read many attempts and show no body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     pub id: DeliveryId,
@@ -198,11 +200,6 @@ pub struct Delivery {
     pub outcome: Outcome,
     #[serde(default)]
     pub attempt: Attempt,
-    /// The email as it was (or would have been) sent, for the admin's preview.
-    #[serde(default)]
-    pub text: String,
-    #[serde(default)]
-    pub html: String,
     #[serde(default)]
     pub attachments: Vec<String>,
     /// What Mailtrap's webhooks last reported after accepting it (`store::events`).
@@ -253,10 +250,25 @@ impl Delivery {
                 retry_after_secs: None,
             },
             attempt: Attempt::FirstTry,
-            text: String::new(),
-            html: String::new(),
             attachments: Vec::new(),
             inbox: None,
         }
+    }
+}
+
+/// An attempt's email as it was (or would have been) sent, for the owner's preview: kept by
+/// the store under its delivery's id, written with the delivery record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailBody {
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub html: String,
+}
+
+impl EmailBody {
+    /// Neither text nor HTML: nothing was rendered (a template that failed), nothing to keep.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty() && self.html.is_empty()
     }
 }

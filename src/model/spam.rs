@@ -16,12 +16,34 @@ pub enum SpamReason {
     StaleTimeToken,
 }
 
-impl SpamReason {
-    /// Soft signals put a submission into review instead of spam.
-    pub fn is_soft(self) -> bool {
-        self != SpamReason::Honeypot
+/// What the intake decided about a post: the one spam verdict, from every signal at once
+/// (`forms::spam::judge`). Never a drop: spam is stored without files and never mailed, a
+/// post under review is stored whole and its emails wait for the owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Clean,
+    /// Held for the owner's review, mailed once approved.
+    Review(SpamReason),
+    /// Stored as spam, without its files, never mailed.
+    Spam(SpamReason),
+}
+
+impl Verdict {
+    /// Stored as spam (`Submission::spam`).
+    pub fn is_spam(self) -> bool {
+        matches!(self, Verdict::Spam(_))
     }
 
+    /// Why it waits for the owner (`Submission::review`), if it does.
+    pub fn review(self) -> Option<SpamReason> {
+        match self {
+            Verdict::Review(reason) => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+impl SpamReason {
     /// What the admin panel says about it.
     pub fn describe(self) -> &'static str {
         match self {

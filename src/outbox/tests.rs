@@ -49,25 +49,3 @@ fn rewording_an_error_changes_no_retry_decision() {
     sent.outcome.status = EmailStatus::Sent;
     assert_eq!(classify(&sent), None);
 }
-
-#[test]
-fn the_latest_attempt_of_each_kind_counts() {
-    let at = |id: u64, kind: &str, status| {
-        let mut d = Delivery::planned(kind, None, "s");
-        d.id = crate::model::DeliveryId(id);
-        d.outcome.status = status;
-        d
-    };
-    let log = [
-        at(1, "admin", EmailStatus::Failed),
-        at(2, "confirmation", EmailStatus::Failed),
-        at(3, "admin", EmailStatus::Sent),
-    ];
-    let latest = latest_attempts(&log);
-    let failed: Vec<&str> = latest
-        .iter()
-        .filter(|d| d.outcome.status == EmailStatus::Failed)
-        .map(|d| d.kind.as_str())
-        .collect();
-    assert_eq!(failed, ["confirmation"]);
-}

@@ -1,7 +1,7 @@
 //! Whole-store backup and restore as a JSON-lines stream. A backup walks every sled tree by name, so trees added
 //! later are in it without a change here.
 //!
-//! Admin sessions are left out (`backup_check::EXCLUDED_TREES`): the file alone must never be a
+//! Admin sessions are left out (`check::EXCLUDED_TREES`): the file alone must never be a
 //! working login. The cookie key, the time-trap key and a generated password's hash (never
 //! the password) are kept, so a restored server keeps its cookies and its password.
 //!
@@ -14,6 +14,7 @@
 //! line per entry `{"tree":"…","key":"<base64>","value":"<base64>"}`, and an end line
 //! `{"kipekee_backup_end":<entries>}` so that a cut-off file is refused instead of restored.
 
+mod check;
 mod stream;
 
 use std::collections::{BTreeMap, HashMap};
@@ -26,9 +27,9 @@ use serde::Serialize;
 use sled::Tree;
 use time::OffsetDateTime;
 
-use super::backup_check::EXCLUDED_TREES;
 use super::{codec, keys, Store, StoreError, Submission};
 use crate::model::SubmissionId;
+use check::EXCLUDED_TREES;
 use stream::{End, Entry, Header, Reader};
 
 /// Version of the stream layout, the header's `kipekee_backup`.
@@ -216,7 +217,7 @@ const FILES: &str = "files";
 const FILES_ON_DISK_SINCE: u64 = 3;
 
 /// The submission and number a `files` entry of a schema 3 backup names.
-pub(super) fn file_entry_key(key: &[u8]) -> Option<(SubmissionId, u32)> {
+fn file_entry_key(key: &[u8]) -> Option<(SubmissionId, u32)> {
     let id = SubmissionId::from_key(key)?;
     let n = std::str::from_utf8(key.get(8..)?).ok()?;
     Some((id, super::files::Files::parse_number(n)?))

@@ -8,13 +8,13 @@
 //! started stay queued. At start-up, [`Store::settle_interrupted`] turns every attempt still
 //! in flight into `unknown` (it may have arrived; a webhook `delivery` event reconciles it).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 
 use super::{abort, codec, keys, retries, Result, RetryJob, Store, StoreError};
-use crate::model::{Delivery, DeliveryId, EmailStatus, Ledger, Submission, SubmissionId};
+use crate::model::{Delivery, DeliveryId, DeliveryState, EmailBody, Submission, SubmissionId};
 
 /// On what condition a round takes an email, and what it takes from the retry queue.
 #[derive(Debug, Clone, Copy)]
@@ -96,18 +96,20 @@ fn head_in(
 impl Store {
     /// Takes the emails of a round before anything is sent, in one transaction: for each
     /// email that `claim` allows, its records are written (`pending` for an attempt about to
-    /// go to Mailtrap, final for one skipped or not rendered) and the email is marked in
-    /// flight while one is pending; the retry queue loses the job or the jobs `claim` says.
-    /// Flushed (for a visitor's post, the same flush makes the submission durable). Returns
-    /// the kinds taken; an email another round holds, or that was sent since its claimant
-    /// looked, is left out.
+    /// go to Mailtrap, final for one skipped or not rendered) with its email as rendered
+    /// (`deliveryid_body`), and the email is marked in flight while one is pending; the
+    /// retry queue loses the job or the jobs `claim` says; the submission's state is settled
+    /// over all of it ([`super::settle`]: an email in flight is `pending`). Flushed (for a
+    /// visitor's post, the same flush makes the submission durable). Returns the kinds
+    /// taken; an email another round holds, or that was sent since its claimant looked, is
+    /// left out.
     pub async fn claim_round(
         &self,
         submission: SubmissionId,
         claim: Claim<'_>,
-        records: &[Delivery],
+        records: &[(Delivery, EmailBody)],
     ) -> Result<BTreeSet<String>> {
-        let kinds: BTreeSet<&str> = records.iter().map(|d| d.kind.as_str()).collect();
+        let kinds: BTreeSet<&str> = records.iter().map(|(d, _)| d.kind.as_str()).collect();
         // Queued retries the owner's resend replaces, looked up first: sled's transactions
         // cannot scan. A job queued after this look-up carries the attempt it follows, which
         // the resend replaces, so the runner drops it (`Claim::Job`).
@@ -120,57 +122,74 @@ impl Store {
                 .collect(),
             _ => Vec::new(),
         };
-        let taken = (
+        let before = self.settling(submission)?;
+        let (taken, settled) = (
             &self.claims,
             &self.retries,
             &self.deliveries,
             &self.submissionid_deliveryid,
+            &self.deliveryid_body,
+            &self.submissions,
+            &self.bounced_deliveryid,
         )
-            .transaction(|(claims, queue, deliveries, index)| {
-                let mut taken = BTreeSet::new();
-                if let Claim::Job { due, job } = claim {
-                    if queue.remove(retries::retry_key(due, job))?.is_none() {
-                        return Ok(taken); // cancelled by a resend that took its place
+            .transaction(
+                |(claims, queue, deliveries, index, bodies, subs, bounced)| {
+                    let mut taken = BTreeSet::new();
+                    let mut settling = before.clone();
+                    if let Claim::Job { due, job } = claim {
+                        if queue.remove(retries::retry_key(due, job))?.is_none() {
+                            // cancelled by a resend that took its place: nothing changed
+                            return Ok((taken, None));
+                        }
+                        settling = settling.without_retry(&job.kind);
                     }
-                }
-                for kind in &kinds {
-                    let key = claim_key(submission, kind);
-                    if !claim.allows(kind, head_in(claims, &key)?) {
-                        continue;
-                    }
-                    let mine = records.iter().filter(|d| d.kind == *kind);
-                    let mut head = Head {
-                        latest: DeliveryId(0),
-                        in_flight: false,
-                    };
-                    for d in mine {
-                        let d = Delivery {
-                            submission_id: submission,
-                            ..d.clone()
+                    for kind in &kinds {
+                        let key = claim_key(submission, kind);
+                        if !claim.allows(kind, head_in(claims, &key)?) {
+                            continue;
+                        }
+                        let mut head = Head {
+                            latest: DeliveryId(0),
+                            in_flight: false,
                         };
-                        deliveries.insert(&d.id.to_key(), codec::encode(&d))?;
-                        index.insert(&keys::delivery_key(submission, d.id), &[])?;
-                        head.latest = head.latest.max(d.id);
-                        head.in_flight |= d.in_flight();
-                    }
-                    claims.insert(key, &head.encode())?;
-                    taken.insert(kind.to_string());
-                }
-                if matches!(claim, Claim::Owner(_)) {
-                    for key in &replaced {
-                        let job = match queue.get(key)? {
-                            Some(raw) => {
-                                codec::decode::<RetryJob>("retries", &raw).map_err(abort)?
+                        for (d, body) in records.iter().filter(|(d, _)| d.kind == *kind) {
+                            let d = Delivery {
+                                submission_id: submission,
+                                ..d.clone()
+                            };
+                            deliveries.insert(&d.id.to_key(), codec::encode(&d))?;
+                            if !body.is_empty() {
+                                bodies.insert(&d.id.to_key(), codec::encode(body))?;
                             }
-                            None => continue,
-                        };
-                        if taken.contains(&job.kind) {
-                            queue.remove(key.as_slice())?;
+                            index.insert(&keys::delivery_key(submission, d.id), &[])?;
+                            head.latest = head.latest.max(d.id);
+                            head.in_flight |= d.in_flight();
+                            settling = settling.with_attempts([d.id]);
+                        }
+                        claims.insert(key, &head.encode())?;
+                        taken.insert(kind.to_string());
+                    }
+                    if matches!(claim, Claim::Owner(_)) {
+                        for key in &replaced {
+                            let job = match queue.get(key)? {
+                                Some(raw) => {
+                                    codec::decode::<RetryJob>("retries", &raw).map_err(abort)?
+                                }
+                                None => continue,
+                            };
+                            if taken.contains(&job.kind) {
+                                queue.remove(key.as_slice())?;
+                                settling = settling.without_retry(&job.kind);
+                            }
                         }
                     }
-                }
-                Ok::<_, ConflictableTransactionError<StoreError>>(taken)
-            })?;
+                    settling.settle(subs, deliveries, bounced)?;
+                    Ok::<_, ConflictableTransactionError<StoreError>>((taken, Some(settling)))
+                },
+            )?;
+        if let Some(settling) = &settled {
+            self.settle_again_if_raced(settling)?;
+        }
         self.flusher.flush(&self.db).await?;
         Ok(taken)
     }
@@ -210,11 +229,10 @@ impl Store {
     /// The start-up pass over attempts a previous run left in flight (it was killed while
     /// Mailtrap had the request): each becomes `unknown`, or `sent` if Mailtrap already
     /// reported its delivery, and is never resent automatically. Each submission concerned
-    /// gets the status of its emails' latest attempts. Runs at open, before anything sends;
-    /// returns how many attempts it settled.
+    /// is settled in the transaction that marks its attempts ([`super::settle`]). Runs at
+    /// open, before anything sends; returns how many attempts it settled.
     pub(super) fn settle_interrupted(&self) -> Result<usize> {
-        let mut settled = 0;
-        let mut submissions = BTreeSet::new();
+        let mut in_flight: BTreeMap<SubmissionId, Vec<(Vec<u8>, Head)>> = BTreeMap::new();
         for entry in self.claims.iter() {
             let (key, raw) = entry?;
             let Some(head) = Head::decode(&raw).filter(|h| h.in_flight) else {
@@ -223,31 +241,41 @@ impl Store {
             let Some(submission) = SubmissionId::from_key(&key) else {
                 continue;
             };
-            if let Some(raw) = self.deliveries.get(head.latest.to_key())? {
-                let mut d: Delivery = codec::decode("deliveries", &raw)?;
-                if d.in_flight() {
-                    d.interrupted();
-                    self.deliveries
-                        .insert(head.latest.to_key(), codec::encode(&d))?;
-                    settled += 1;
-                    submissions.insert(submission);
-                }
-            }
-            let head = Head {
-                in_flight: false,
-                ..head
-            };
-            self.claims.insert(key, &head.encode())?;
+            in_flight
+                .entry(submission)
+                .or_default()
+                .push((key.to_vec(), head));
         }
-        for id in submissions {
-            let log = self.deliveries_of(id)?;
-            let status =
-                EmailStatus::summarize(Ledger::new(&log).latest().iter().map(|d| d.outcome.status));
-            if let Some(raw) = self.submissions.get(id.to_key())? {
-                let mut s: Submission = codec::decode("submissions", &raw)?;
-                s.email_status = status;
-                self.submissions.insert(id.to_key(), codec::encode(&s))?;
-            }
+        let mut settled = 0;
+        for (submission, heads) in in_flight {
+            let settling = self.settling(submission)?;
+            settled += (
+                &self.claims,
+                &self.deliveries,
+                &self.submissions,
+                &self.bounced_deliveryid,
+            )
+                .transaction(|(claims, deliveries, subs, bounced)| {
+                    let mut settled = 0;
+                    for (key, head) in &heads {
+                        if let Some(raw) = deliveries.get(head.latest.to_key())? {
+                            let mut d: Delivery =
+                                codec::decode("deliveries", &raw).map_err(abort)?;
+                            if d.in_flight() {
+                                d.interrupted();
+                                deliveries.insert(&head.latest.to_key(), codec::encode(&d))?;
+                                settled += 1;
+                            }
+                        }
+                        let head = Head {
+                            in_flight: false,
+                            ..*head
+                        };
+                        claims.insert(key.as_slice(), &head.encode())?;
+                    }
+                    settling.settle(subs, deliveries, bounced)?;
+                    Ok::<_, ConflictableTransactionError<StoreError>>(settled)
+                })?;
         }
         if settled > 0 {
             self.db.flush()?;
@@ -261,14 +289,26 @@ impl Store {
     }
 
     /// Stored submissions whose emails were never attempted: neither spam nor held for
-    /// review nor a test, still `pending`, with no attempt in their log (the server stopped
-    /// between storing one and claiming its emails). Nothing of theirs reached Mailtrap.
+    /// review nor a test, with no attempt in their log and no send queued (the server stopped
+    /// between storing one and claiming its emails). Their state is what an empty log says
+    /// (`skipped`; `pending` in records of older releases). Nothing of theirs reached
+    /// Mailtrap.
     pub fn unattempted_submissions(&self) -> Result<Vec<Submission>> {
-        let pending = memchr::memmem::Finder::new(br#""email_status":"pending""#);
+        let words = [DeliveryState::Skipped, DeliveryState::Pending]
+            .map(|state| format!("\"email_status\":\"{state}\""));
+        let finders = words
+            .iter()
+            .map(|w| memchr::memmem::Finder::new(w.as_bytes()))
+            .collect::<Vec<_>>();
+        let queued: BTreeSet<SubmissionId> = self
+            .retries_queued()?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         let mut out = Vec::new();
         for entry in self.submissions.iter() {
             let (key, raw) = entry?;
-            if pending.find(&raw).is_none()
+            if finders.iter().all(|f| f.find(&raw).is_none())
                 || self
                     .submissionid_deliveryid
                     .scan_prefix(&key)
@@ -278,7 +318,11 @@ impl Store {
                 continue;
             }
             let s: Submission = codec::decode("submissions", &raw)?;
-            if s.email_status == EmailStatus::Pending && !s.spam && s.review.is_none() && !s.test {
+            let unsent = matches!(
+                s.email_status,
+                DeliveryState::Skipped | DeliveryState::Pending
+            );
+            if unsent && !s.spam && s.review.is_none() && !s.test && !queued.contains(&s.id) {
                 out.push(s);
             }
         }
@@ -286,24 +330,42 @@ impl Store {
     }
 
     /// Queues the first attempt of these emails of a submission that was never attempted,
-    /// due at `due_micros` (start-up, before serving; flushed). The runner takes each job
-    /// only while the email has no attempt ([`Claim::Job`] with no `after`).
+    /// due at `due_micros` (start-up, before serving; flushed), and settles the submission
+    /// in the same transaction. The runner takes each job only while the email has no
+    /// attempt ([`Claim::Job`] with no `after`).
     pub fn queue_first_attempts(
         &self,
         submission: SubmissionId,
         kinds: &[String],
         due_micros: u64,
     ) -> Result<()> {
-        for kind in kinds {
-            let job = RetryJob {
+        let jobs: Vec<RetryJob> = kinds
+            .iter()
+            .map(|kind| RetryJob {
                 submission_id: submission,
                 kind: kind.clone(),
                 attempt: 1,
                 after: None,
-            };
-            self.retries
-                .insert(retries::retry_key(due_micros, &job), codec::encode(&job))?;
+            })
+            .collect();
+        let mut settling = self.settling(submission)?;
+        for job in &jobs {
+            settling = settling.with_retry(&job.kind);
         }
+        (
+            &self.retries,
+            &self.submissions,
+            &self.deliveries,
+            &self.bounced_deliveryid,
+        )
+            .transaction(|(queue, subs, deliveries, bounced)| {
+                for job in &jobs {
+                    queue.insert(retries::retry_key(due_micros, job), codec::encode(job))?;
+                }
+                settling.settle(subs, deliveries, bounced)?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })?;
+        self.settle_again_if_raced(&settling)?;
         self.db.flush()?;
         Ok(())
     }

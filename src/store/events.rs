@@ -43,7 +43,8 @@ impl Store {
     /// Applies one webhook event once: the event id is kept whatever matches, and the
     /// delivery's inbox state moves only towards a stronger one (a late soft bounce never
     /// hides a delivery, a complaint outranks a delivery). An `unknown` attempt reported
-    /// delivered becomes `sent`. Flushed before it returns.
+    /// delivered becomes `sent`. The submission's state is settled in the same transaction
+    /// ([`super::settle`]). Flushed before it returns.
     pub async fn apply_inbox_event(&self, event: &IncomingEvent) -> Result<Applied> {
         self.prune_webhook_events(OffsetDateTime::now_utc(), false)?;
         let by_message = match &event.message_id {
@@ -54,14 +55,25 @@ impl Store {
             None => None,
         };
         let id = by_message.or(event.delivery_id);
-        let applied = (&self.webhook_events, &self.deliveries)
-            .transaction(|(seen, deliveries)| {
+        // Whose log the event changes: the attempt's submission never changes, so it is read
+        // before the transaction, which reads the attempt itself again.
+        let settling = match id.map(|id| self.delivery(id)).transpose()?.flatten() {
+            Some(d) => Some(self.settling(d.submission_id)?),
+            None => None,
+        };
+        let applied = (
+            &self.webhook_events,
+            &self.deliveries,
+            &self.submissions,
+            &self.bounced_deliveryid,
+        )
+            .transaction(|(seen, deliveries, subs, bounced)| {
                 if seen.get(event.event_id.as_bytes())?.is_some() {
                     return Ok(Applied::Replay);
                 }
                 let now = OffsetDateTime::now_utc().unix_timestamp().to_be_bytes();
                 seen.insert(event.event_id.as_bytes(), &now)?;
-                let Some(id) = id else {
+                let (Some(id), Some(settling)) = (id, &settling) else {
                     return Ok(Applied::Unmatched);
                 };
                 let Some(raw) = deliveries.get(id.to_key())? else {
@@ -71,12 +83,16 @@ impl Store {
                     .map_err(ConflictableTransactionError::Abort)?;
                 d.apply(&event.inbox);
                 deliveries.insert(&id.to_key(), codec::encode(&d))?;
+                settling.settle(subs, deliveries, bounced)?;
                 Ok(Applied::Matched(Box::new(d)))
             })
             .map_err(|e| match e {
                 TransactionError::Abort(e) => e,
                 TransactionError::Storage(e) => StoreError::from(e),
             })?;
+        if let (Applied::Matched(_), Some(settling)) = (&applied, &settling) {
+            self.settle_again_if_raced(settling)?;
+        }
         self.flusher.flush(&self.db).await?;
         Ok(applied)
     }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::migrate_ledger::rewrite_delivery;
 use super::{codec, keys, Delivery, Result, Store, StoreError, Submission, SCHEMA_VERSION};
 use crate::model::{EmailStatus, FailureKind};
 
@@ -21,6 +22,10 @@ const STEPS: [Step; SCHEMA_VERSION as usize] = [
     (
         "uploaded files moved out of sled to <data_dir>/files",
         super::migrate_files::v2_to_v3,
+    ),
+    (
+        "rendered emails moved to deliveryid_body, every submission's state settled by the ledger",
+        super::migrate_ledger::v3_to_v4,
     ),
 ];
 
@@ -88,7 +93,7 @@ fn v0_to_v1(store: &Store) -> Result<()> {
     for entry in store.deliveries.iter() {
         let (key, raw) = entry?;
         let d: Delivery = codec::decode("deliveries", &raw)?;
-        store.deliveries.insert(&key, codec::encode(&d))?;
+        rewrite_delivery(store, &key, &raw, &d)?;
         store
             .submissionid_deliveryid
             .insert(keys::delivery_key(d.submission_id, d.id), &[])?;
@@ -111,7 +116,7 @@ fn v1_to_v2(store: &Store) -> Result<()> {
             d.outcome.http_status,
             d.outcome.error.as_deref().unwrap_or(""),
         ));
-        store.deliveries.insert(&key, codec::encode(&d))?;
+        rewrite_delivery(store, &key, &raw, &d)?;
     }
     Ok(())
 }

@@ -2,7 +2,6 @@
 //! generated secrets. Every write that a visitor is told about is flushed before returning.
 
 pub mod backup;
-mod backup_check;
 mod caps;
 mod claims;
 mod codec;
@@ -13,11 +12,13 @@ mod idem;
 mod keys;
 mod migrate;
 mod migrate_files;
+mod migrate_ledger;
 pub mod private;
 mod queries;
 mod reading;
 mod retries;
 mod sessions;
+mod settle;
 mod submissions;
 mod subscribers;
 
@@ -42,7 +43,7 @@ pub use subscribers::Signup;
 use crate::model::{Delivery, DeliveryId, NewSubmission, Submission, SubmissionId};
 
 /// Version of the record layout; bumped with a migration step in `migrate.rs`.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// First number of every form's reference sequence, so references look like `Q-1001`.
 pub(super) const FIRST_REFERENCE: u64 = 1001;
@@ -100,6 +101,12 @@ pub struct Store {
     deliveries: Tree,
     /// `submissionid_deliveryid`: 16 bytes → ()
     submissionid_deliveryid: Tree,
+    /// `deliveryid_body`: delivery id → the email as rendered (`EmailBody`, JSON), written
+    /// with its delivery record and read only to show it
+    deliveryid_body: Tree,
+    /// `bounced_deliveryid`: delivery id → () for each bounce or rejection that still stands
+    /// (no later attempt at the same email went through), kept by `settle`
+    bounced_deliveryid: Tree,
     subscribers: Tree,
     /// `token_email`: confirm or unsubscribe token → normalized email
     token_email: Tree,
@@ -188,6 +195,8 @@ impl Store {
             files,
             deliveries: db.open_tree("deliveries")?,
             submissionid_deliveryid: db.open_tree("submissionid_deliveryid")?,
+            deliveryid_body: db.open_tree("deliveryid_body")?,
+            bounced_deliveryid: db.open_tree("bounced_deliveryid")?,
             subscribers: db.open_tree("subscribers")?,
             token_email: db.open_tree("token_email")?,
             meta: db.open_tree("meta")?,

@@ -6,14 +6,15 @@ use sled::Transactional;
 use time::OffsetDateTime;
 
 use super::{abort, codec, keys, Result, Store, StoreError};
-use crate::model::{Delivery, DeliveryId, EmailStatus, InboxState, Submission, SubmissionId};
+use crate::model::{Delivery, DeliveryId, DeliveryState, InboxState, Submission, SubmissionId};
 use crate::zone::DayStarts;
 
 /// Which submissions a list shows. Spam and test rows only when asked for.
 #[derive(Debug, Clone, Default)]
 pub struct SubmissionFilter {
     pub form: Option<String>,
-    pub email_status: Option<EmailStatus>,
+    /// Only submissions in this delivery state, as stored ([`Submission::email_status`]).
+    pub email_status: Option<DeliveryState>,
     /// The owner's pipeline status (`new`, `won`, …).
     pub status: Option<String>,
     /// Case-insensitive text searched in every field, the reference and the address.
@@ -37,7 +38,7 @@ struct Prefilter {
 impl Prefilter {
     fn new(filter: &SubmissionFilter) -> Prefilter {
         let status = filter.email_status.map(|status| {
-            let needle = format!("\"email_status\":{}", serde_json::json!(status));
+            let needle = format!("\"email_status\":\"{status}\"");
             memchr::memmem::Finder::new(needle.as_bytes()).into_owned()
         });
         let query = filter
@@ -130,7 +131,8 @@ impl SubmissionFilter {
 
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {
-    pub status: Option<EmailStatus>,
+    /// Only attempts in this state on their own ([`Delivery::state`]).
+    pub status: Option<DeliveryState>,
     /// Only deliveries whose latest webhook event left them in this state.
     pub inbox: Option<InboxState>,
 }
@@ -138,7 +140,7 @@ pub struct DeliveryFilter {
 impl DeliveryFilter {
     /// Whether `d` is listed under this filter.
     pub fn matches(&self, d: &Delivery) -> bool {
-        self.status.is_none_or(|s| s == d.outcome.status)
+        self.status.is_none_or(|s| s == d.state())
             && self
                 .inbox
                 .is_none_or(|i| d.inbox.as_ref().map(|e| e.state) == Some(i))
@@ -290,21 +292,39 @@ impl Store {
         self.review_submissionid.len()
     }
 
-    /// The owner's "Not spam": clears the review and spam flags (flushed). `None` when the
-    /// submission is gone; the caller sends the emails that were held back.
+    /// The owner's "Not spam": clears the review and spam flags and settles the state (no
+    /// longer held) in one transaction, flushed. `None` when the submission is gone; the
+    /// caller sends the emails that were held back.
     pub async fn approve_submission(&self, id: SubmissionId) -> Result<Option<Submission>> {
-        let approved = self.update_submission(id, |s| {
-            s.review = None;
-            s.spam = false;
-        });
-        let approved = approved.await?;
-        self.review_submissionid.remove(id.to_key())?;
+        let settling = self.settling(id)?;
+        let approved = (
+            &self.submissions,
+            &self.review_submissionid,
+            &self.deliveries,
+            &self.bounced_deliveryid,
+        )
+            .transaction(|(subs, review, deliveries, bounced)| {
+                let Some(raw) = subs.get(id.to_key())? else {
+                    return Ok(None);
+                };
+                let mut s: Submission = codec::decode("submissions", &raw).map_err(abort)?;
+                s.review = None;
+                s.spam = false;
+                subs.insert(&id.to_key(), codec::encode(&s))?;
+                review.remove(&id.to_key())?;
+                s.email_status = settling
+                    .settle(subs, deliveries, bounced)?
+                    .unwrap_or(s.email_status);
+                Ok::<_, ConflictableTransactionError<StoreError>>(Some(s))
+            })?;
+        self.settle_again_if_raced(&settling)?;
         self.flusher.flush(&self.db).await?;
         Ok(approved)
     }
 
     /// Removes the submission, its index entries and files, and scrubs the personal data
-    /// (recipient, subject, body) from its delivery log entries, which stay as bare outcomes.
+    /// (recipient, subject, the email itself) from its delivery log entries, which stay as
+    /// bare outcomes, out of the bounce index.
     pub async fn delete_submission(&self, id: SubmissionId) -> Result<bool> {
         let Some(s) = self.submission(id)? else {
             return Ok(false);
@@ -319,8 +339,10 @@ impl Store {
             &self.formslug_submissionid,
             &self.reference_submissionid,
             &self.deliveries,
+            &self.deliveryid_body,
+            &self.bounced_deliveryid,
         )
-            .transaction(|(subs, by_form, by_ref, deliveries)| {
+            .transaction(|(subs, by_form, by_ref, deliveries, bodies, bounced)| {
                 subs.remove(&id.to_key())?;
                 by_form.remove(keys::form_key(&s.form, id))?;
                 by_ref.remove(s.reference.as_bytes())?;
@@ -329,12 +351,12 @@ impl Store {
                         continue;
                     };
                     let key = DeliveryId(did).to_key();
+                    bodies.remove(&key)?;
+                    bounced.remove(&key)?;
                     if let Some(raw) = deliveries.get(key)? {
                         let mut d: Delivery = codec::decode("deliveries", &raw).map_err(abort)?;
                         d.to = None;
                         d.subject = "(deleted)".into();
-                        d.text.clear();
-                        d.html.clear();
                         d.attachments.clear();
                         deliveries.insert(&key, codec::encode(&d))?;
                     }

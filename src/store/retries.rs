@@ -4,8 +4,10 @@
 //! the runner works through the queue leaves every job it had not started queued.
 
 use serde::{Deserialize, Serialize};
+use sled::transaction::ConflictableTransactionError;
+use sled::Transactional;
 
-use super::{codec, Result, Store};
+use super::{codec, Result, Store, StoreError};
 use crate::model::{DeliveryId, SubmissionId};
 
 /// One email of one submission to send again.
@@ -38,9 +40,22 @@ fn due_of(key: &[u8]) -> u64 {
 }
 
 impl Store {
+    /// Queues `job` to run at `due_micros`; its submission is `retrying` from the same
+    /// transaction on (`settle`). Flushed.
     pub async fn schedule_retry(&self, due_micros: u64, job: &RetryJob) -> Result<()> {
-        self.retries
-            .insert(retry_key(due_micros, job), codec::encode(job))?;
+        let settling = self.settling(job.submission_id)?.with_retry(&job.kind);
+        (
+            &self.retries,
+            &self.submissions,
+            &self.deliveries,
+            &self.bounced_deliveryid,
+        )
+            .transaction(|(retries, subs, deliveries, bounced)| {
+                retries.insert(retry_key(due_micros, job), codec::encode(job))?;
+                settling.settle(subs, deliveries, bounced)?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })?;
+        self.settle_again_if_raced(&settling)?;
         self.flusher.flush(&self.db).await?;
         Ok(())
     }
@@ -59,11 +74,30 @@ impl Store {
         Ok(jobs)
     }
 
-    /// Takes a job off the queue without sending it (its submission or form is gone);
-    /// whether it was still queued.
+    /// Takes a job off the queue without sending it (its submission, its form or the email
+    /// is gone) and settles the submission in the same transaction: no longer `retrying` for
+    /// it. Whether it was still queued (a round that claimed it took it off already).
     pub async fn drop_retry(&self, due_micros: u64, job: &RetryJob) -> Result<bool> {
-        let dropped = self.retries.remove(retry_key(due_micros, job))?.is_some();
+        let key = retry_key(due_micros, job);
+        if !self.retries.contains_key(&key)? {
+            return Ok(false);
+        }
+        let settling = self.settling(job.submission_id)?.without_retry(&job.kind);
+        let dropped = (
+            &self.retries,
+            &self.submissions,
+            &self.deliveries,
+            &self.bounced_deliveryid,
+        )
+            .transaction(|(retries, subs, deliveries, bounced)| {
+                let dropped = retries.remove(key.as_slice())?.is_some();
+                if dropped {
+                    settling.settle(subs, deliveries, bounced)?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(dropped)
+            })?;
         if dropped {
+            self.settle_again_if_raced(&settling)?;
             self.flusher.flush(&self.db).await?;
         }
         Ok(dropped)
@@ -71,6 +105,31 @@ impl Store {
 
     pub fn pending_retries(&self) -> usize {
         self.retries.len()
+    }
+
+    /// The kinds of submission `id`'s emails with a retry queued, read from the keys alone
+    /// (every delivery round settles its submission with them: no job is decoded).
+    pub fn queued_kinds(&self, id: SubmissionId) -> Result<Vec<String>> {
+        let mut kinds = Vec::new();
+        for key in self.retries.iter().keys() {
+            let key = key?;
+            if key.get(8..16) == Some(&id.to_key()[..]) {
+                kinds.push(String::from_utf8_lossy(&key[16..]).into_owned());
+            }
+        }
+        Ok(kinds)
+    }
+
+    /// Every email (submission, kind) with an automatic retry queued, for a ledger of many
+    /// submissions ([`crate::model::Ledger::retries_queued`]).
+    pub fn retries_queued(&self) -> Result<Vec<(SubmissionId, String)>> {
+        let mut out = Vec::new();
+        for entry in self.retries.iter() {
+            let (_, value) = entry?;
+            let job: RetryJob = codec::decode("retries", &value)?;
+            out.push((job.submission_id, job.kind));
+        }
+        Ok(out)
     }
 
     /// The queued retries of one submission, with when each is due (unix micros). The queue

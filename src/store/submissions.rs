@@ -11,7 +11,7 @@ use super::{
     abort, codec, idem, keys, retries, Result, RetryJob, Store, StoreError, FIRST_REFERENCE,
 };
 use crate::model::{
-    Delivery, DeliveryId, EmailStatus, NewSubmission, StoredFile, Submission, SubmissionId,
+    Delivery, DeliveryId, EmailBody, Ledger, NewSubmission, StoredFile, Submission, SubmissionId,
 };
 
 impl Store {
@@ -88,7 +88,10 @@ impl Store {
             }
             let id = SubmissionId(self.next_id());
             let reference = self.next_reference(&new.form, &new.reference_prefix)?;
-            let (mut submission, uploads) = new.into_record(id, reference);
+            // No attempt yet: held with a spam signal, else what an empty log says.
+            let held = new.spam || new.review.is_some();
+            let state = Ledger::new(&[]).held(held).state();
+            let (mut submission, uploads) = new.into_record(id, reference, state);
             let files = self.files.clone();
             submission.files = spawn_blocking(move || files.put(id, uploads))
                 .await
@@ -224,26 +227,60 @@ impl Store {
         }
     }
 
-    /// Logs a round of delivery attempts (keeping ids given by [`Store::new_delivery_id`]) and sets the submission's summary status, flushed.
+    /// Logs a round of delivery attempts made without a claim (keeping ids given by
+    /// [`Store::new_delivery_id`]), each with its email as rendered (kept apart, in
+    /// `deliveryid_body`), and settles the submission's state in the same transaction
+    /// ([`super::settle`]); flushed. A delivery round claims its emails first
+    /// ([`Store::claim_round`]) and records with [`Store::record_round`].
     pub async fn record_deliveries(
         &self,
         submission: SubmissionId,
-        attempts: Vec<Delivery>,
-        status: EmailStatus,
+        attempts: Vec<(Delivery, EmailBody)>,
     ) -> Result<Vec<Delivery>> {
-        self.record_round(submission, attempts, status, &[]).await
+        let (attempts, bodies): (Vec<Delivery>, Vec<EmailBody>) = attempts
+            .into_iter()
+            .map(|(d, body)| {
+                let d = Delivery {
+                    id: if d.id.0 == 0 {
+                        DeliveryId(self.next_id())
+                    } else {
+                        d.id
+                    },
+                    ..d
+                };
+                (d, body)
+            })
+            .unzip();
+        let bodies: Vec<(DeliveryId, EmailBody)> = attempts
+            .iter()
+            .map(|d| d.id)
+            .zip(bodies)
+            .filter(|(_, body)| !body.is_empty())
+            .collect();
+        self.record(submission, attempts, &bodies, &[]).await
     }
 
-    /// Records the outcome of a round in one transaction, flushed: each attempt replaces
-    /// its in-flight record (keeping what Mailtrap's webhooks reported meanwhile), its email
-    /// is no longer in flight, the submission gets `status`, and the retries of its
-    /// transient failures (`(due micros, job)`) are queued with it, so no crash can leave a
-    /// failure recorded without its retry.
+    /// Records the outcome of a claimed round in one transaction, flushed: each attempt
+    /// replaces its in-flight record (keeping what Mailtrap's webhooks reported meanwhile;
+    /// its email as rendered was written with the claim), its email is no longer in flight,
+    /// the retries of its transient failures (`(due micros, job)`) are queued with it, so no
+    /// crash can leave a failure recorded without its retry, and the submission's state is
+    /// settled over all of it ([`super::settle`]).
     pub async fn record_round(
         &self,
         submission: SubmissionId,
         attempts: Vec<Delivery>,
-        status: EmailStatus,
+        retries: &[(u64, RetryJob)],
+    ) -> Result<Vec<Delivery>> {
+        self.record(submission, attempts, &[], retries).await
+    }
+
+    /// [`Store::record_round`], writing `bodies` too.
+    async fn record(
+        &self,
+        submission: SubmissionId,
+        attempts: Vec<Delivery>,
+        bodies: &[(DeliveryId, EmailBody)],
         retries: &[(u64, RetryJob)],
     ) -> Result<Vec<Delivery>> {
         let attempts: Vec<Delivery> = attempts
@@ -258,44 +295,64 @@ impl Store {
                 ..d
             })
             .collect();
+        let mut settling = self
+            .settling(submission)?
+            .with_attempts(attempts.iter().map(|d| d.id));
+        for (_, job) in retries {
+            settling = settling.with_retry(&job.kind);
+        }
         let recorded = (
             &self.submissions,
             &self.deliveries,
             &self.submissionid_deliveryid,
             &self.messageid_deliveryid,
+            &self.deliveryid_body,
+            &self.bounced_deliveryid,
             &self.claims,
             &self.retries,
         )
-            .transaction(|(subs, deliveries, index, messages, claims, queue)| {
-                let mut recorded = Vec::with_capacity(attempts.len());
-                for d in &attempts {
-                    let mut d = d.clone();
-                    if let Some(raw) = deliveries.get(d.id.to_key())? {
-                        let before: Delivery = codec::decode("deliveries", &raw).map_err(abort)?;
-                        if let Some(event) = &before.inbox {
-                            d.apply(event);
+            .transaction(
+                |(subs, deliveries, index, messages, stored_bodies, bounced, claims, queue)| {
+                    let mut recorded = Vec::with_capacity(attempts.len());
+                    for d in &attempts {
+                        let mut d = d.clone();
+                        if let Some(raw) = deliveries.get(d.id.to_key())? {
+                            let before: Delivery =
+                                codec::decode("deliveries", &raw).map_err(abort)?;
+                            if let Some(event) = &before.inbox {
+                                d.apply(event);
+                            }
                         }
+                        deliveries.insert(&d.id.to_key(), codec::encode(&d))?;
+                        index.insert(&keys::delivery_key(submission, d.id), &[])?;
+                        for m in &d.outcome.message_ids {
+                            messages.insert(m.as_bytes(), &d.id.to_key())?;
+                        }
+                        Store::release_in(claims, submission, &d)?;
+                        recorded.push(d);
                     }
-                    deliveries.insert(&d.id.to_key(), codec::encode(&d))?;
-                    index.insert(&keys::delivery_key(submission, d.id), &[])?;
-                    for m in &d.outcome.message_ids {
-                        messages.insert(m.as_bytes(), &d.id.to_key())?;
+                    for (id, body) in bodies {
+                        stored_bodies.insert(&id.to_key(), codec::encode(body))?;
                     }
-                    Store::release_in(claims, submission, &d)?;
-                    recorded.push(d);
-                }
-                for (due, job) in retries {
-                    queue.insert(retries::retry_key(*due, job), codec::encode(job))?;
-                }
-                if let Some(raw) = subs.get(submission.to_key())? {
-                    let mut s: Submission = codec::decode("submissions", &raw).map_err(abort)?;
-                    s.email_status = status;
-                    subs.insert(&submission.to_key(), codec::encode(&s))?;
-                }
-                Ok(recorded)
-            })?;
+                    for (due, job) in retries {
+                        queue.insert(retries::retry_key(*due, job), codec::encode(job))?;
+                    }
+                    settling.settle(subs, deliveries, bounced)?;
+                    Ok::<_, ConflictableTransactionError<StoreError>>(recorded)
+                },
+            )?;
+        self.settle_again_if_raced(&settling)?;
         self.flusher.flush(&self.db).await?;
         Ok(recorded)
+    }
+
+    /// The email attempt `id` sent (or would have sent), as rendered; `None` when nothing
+    /// was rendered or its submission was deleted.
+    pub fn body(&self, id: DeliveryId) -> Result<Option<EmailBody>> {
+        self.deliveryid_body
+            .get(id.to_key())?
+            .map(|v| codec::decode("deliveryid_body", &v))
+            .transpose()
     }
 
     /// Every attempt for one submission, oldest first.

@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::EmailStatus;
+use crate::model::{DeliveryState, EmailBody, EmailStatus};
 
 fn new_sub(form: &str, prefix: &str) -> NewSubmission {
     NewSubmission::for_test(form, prefix, &[("email", "a@example.com")])
@@ -38,26 +38,63 @@ async fn submissions_get_increasing_ids_and_per_form_references() {
     assert_eq!(store.latest_submissions(None, 2).unwrap().len(), 2);
 }
 
+fn attempt(kind: &str, status: EmailStatus) -> (Delivery, EmailBody) {
+    let mut d = Delivery::planned(kind, Some("o@example.com"), "subj");
+    d.outcome.status = status;
+    let body = EmailBody {
+        text: format!("the {kind}"),
+        html: format!("<p>the {kind}</p>"),
+    };
+    (d, body)
+}
+
+/// Each round settles the submission's state over its whole log, not over the round: a
+/// resend of the failed confirmation that goes through leaves it sent.
 #[rocket::async_test]
-async fn deliveries_link_to_their_submission_and_set_its_status() {
+async fn deliveries_link_to_their_submission_and_settle_its_state_over_the_whole_log() {
     let store = Store::temporary().unwrap();
     let s = store
         .insert_submission(new_sub("quote", "Q"))
         .await
         .unwrap();
-    assert_eq!(s.email_status, EmailStatus::Pending);
-    let attempt = Delivery::planned("admin", Some("o@example.com"), "subj");
+    assert_eq!(s.email_status, DeliveryState::Skipped, "nothing sent yet");
+    let state = |store: &Store| store.submission(s.id).unwrap().unwrap().email_status;
     let saved = store
-        .record_deliveries(s.id, vec![attempt.clone(), attempt], EmailStatus::Failed)
+        .record_deliveries(
+            s.id,
+            vec![
+                attempt("admin", EmailStatus::Sent),
+                attempt("confirmation", EmailStatus::Failed),
+            ],
+        )
         .await
         .unwrap();
     let log = store.deliveries_of(s.id).unwrap();
     assert_eq!(log.len(), 2);
     assert_eq!(log[0].id, saved[0].id);
     assert_eq!(log[0].submission_id, s.id);
+    assert_eq!(state(&store), DeliveryState::Failed);
+    let body = store.body(saved[1].id).unwrap().unwrap();
+    assert_eq!(body.text, "the confirmation", "kept apart, by delivery id");
+    let raw = store.deliveries.get(saved[1].id.to_key()).unwrap().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&raw).contains("the confirmation"),
+        "the record holds no body"
+    );
+
+    store
+        .record_deliveries(s.id, vec![attempt("confirmation", EmailStatus::Sent)])
+        .await
+        .unwrap();
+    assert_eq!(state(&store), DeliveryState::Sent);
+    store
+        .record_deliveries(s.id, vec![attempt("admin", EmailStatus::Unknown)])
+        .await
+        .unwrap();
     assert_eq!(
-        store.submission(s.id).unwrap().unwrap().email_status,
-        EmailStatus::Failed
+        state(&store),
+        DeliveryState::Unknown,
+        "the latest admin attempt"
     );
 }
 

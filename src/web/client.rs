@@ -12,6 +12,28 @@ use rocket::request::{self, FromRequest, Request};
 use crate::config::AppConfig;
 use crate::config::TrustedProxies;
 
+/// What per-client limits count by: the client's address, an IPv6 address reduced to its
+/// /64 (one subscriber's allocation, which costs an attacker nothing to rotate through).
+/// The one place that decides it, so every limit changes together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientKey(Option<IpAddr>);
+
+impl ClientKey {
+    /// A client whose address is unknown; also the bucket a full table shares.
+    pub const UNKNOWN: ClientKey = ClientKey(None);
+}
+
+/// The key of a client seen at `ip` (`None`: the address is unknown).
+pub fn client_key(ip: Option<IpAddr>) -> ClientKey {
+    ClientKey(ip.map(|ip| match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::from(prefix.to_be_bytes())
+        }
+        v4 => v4,
+    }))
+}
+
 /// The visitor's address: the TCP peer, or, when the peer is a trusted proxy and
 /// `ROCKET_IP_HEADER` names a header, the right-most address in that header that is not a
 /// trusted proxy. `None` only for requests without a peer (Rocket's in-process test client).
@@ -128,6 +150,20 @@ mod tests {
 
     fn client(values: &[&str], trusted: &str) -> Result<IpAddr, String> {
         from_forwarded_list(values, &TrustedProxies::parse(trusted).unwrap())
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_is_one_client() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_key(Some(a)), client_key(Some(b)));
+        assert_ne!(client_key(Some(a)), client_key(Some(other)));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(
+            client_key(Some(mapped)),
+            client_key(Some(IpAddr::from([10, 0, 0, 1])))
+        );
     }
 
     fn ip(s: &str) -> IpAddr {

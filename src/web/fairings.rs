@@ -62,7 +62,7 @@ impl Fairing for RequestLog {
 
 /// CORS for the form endpoints, only for origins in `KIPEKEE_ALLOWED_ORIGINS`.
 pub struct Cors {
-    pub allowed: Vec<String>,
+    pub allowed: crate::config::Origins,
 }
 
 #[rocket::async_trait]
@@ -82,7 +82,7 @@ impl Fairing for Cors {
         let Some(origin) = req.headers().get_one("Origin") else {
             return;
         };
-        if !self.allowed.iter().any(|o| o == origin) {
+        if !self.allowed.allows(origin) {
             return;
         }
         res.set_header(Header::new(

@@ -11,10 +11,10 @@ use rocket::request::{self, FromRequest, Request};
 use serde_json::Value;
 
 use super::client::ClientAddr;
-use super::error::wants_json;
+use super::error::{wants_json, Unreadable};
 use super::page::{Page, Site};
 use super::Error;
-use crate::config::AppConfig;
+use crate::config::{AppConfig, Origins};
 use crate::forms::temp;
 use crate::forms::{RawFile, RawInput, MAX_FIELDS};
 use crate::space::DiskFloor;
@@ -53,7 +53,7 @@ impl<'r> FromData<'r> for Posted {
                 } else if status == Status::InsufficientStorage {
                     Error::InsufficientStorage(crate::space::SpaceError::WriteFailed)
                 } else {
-                    Error::BadRequest(format!("The form data could not be read: {errors}"))
+                    Error::Unreadable(Unreadable::Form(errors.to_string()))
                 };
                 Outcome::Error((e.status(), e))
             }
@@ -68,14 +68,12 @@ async fn read_json(req: &Request<'_>, data: Data<'_>) -> Result<RawInput, Error>
         .open(limit)
         .into_bytes()
         .await
-        .map_err(|e| Error::BadRequest(format!("The body could not be read: {e}")))?;
+        .map_err(|e| Error::Unreadable(Unreadable::Body(e.to_string())))?;
     if !bytes.is_complete() {
-        return Err(Error::PayloadTooLarge(format!(
-            "The JSON body is larger than {limit}."
-        )));
+        return Err(Error::TooLarge);
     }
     let object: serde_json::Map<String, Value> = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::BadRequest(format!("The body is not a JSON object: {e}")))?;
+        .map_err(|e| Error::Unreadable(Unreadable::NotAnObject(e.to_string())))?;
     let mut raw = RawInput::default();
     for (name, value) in object {
         let text = match value {
@@ -84,9 +82,7 @@ async fn read_json(req: &Request<'_>, data: Data<'_>) -> Result<RawInput, Error>
             Value::Bool(b) => b.to_string(),
             Value::Number(n) => n.to_string(),
             Value::Array(_) | Value::Object(_) => {
-                return Err(Error::BadRequest(format!(
-                    "Field {name:?} must be a string."
-                )))
+                return Err(Error::Unreadable(Unreadable::NotText(name)))
             }
         };
         push_value(&mut raw, name, text);
@@ -192,10 +188,8 @@ impl Visitor {
     /// Cross-site posts are accepted only from `KIPEKEE_ALLOWED_ORIGINS`.
     pub fn check_origin(&self, config: &AppConfig) -> Result<(), Error> {
         match &self.origin {
-            Some(origin) if !self.same_origin && !config.allowed_origins.contains(origin) => {
-                Err(Error::Forbidden(format!(
-                    "Posts from {origin} are not allowed. The site owner can add it to KIPEKEE_ALLOWED_ORIGINS."
-                )))
+            Some(origin) if !self.same_origin && !config.allowed_origins.allows(origin) => {
+                Err(Error::OriginNotAllowed(origin.clone()))
             }
             _ => Ok(()),
         }
@@ -205,8 +199,10 @@ impl Visitor {
     /// (`redirect::safe_next`).
     pub fn allowed_next(&self, page: Page<'_>, next: Option<&str>) -> Option<String> {
         let next = next?;
-        let safe =
-            super::redirect::safe_next(next, &page.site.public_base, &page.config.allowed_origins);
+        let safe = page
+            .config
+            .allowed_origins
+            .safe_next(next, &page.site.public_base);
         if safe.is_none() {
             tracing::warn!("_next ignored: it does not lead to this site or an origin in KIPEKEE_ALLOWED_ORIGINS");
         }
@@ -228,9 +224,9 @@ impl<'r> FromRequest<'r> for Visitor {
             .map(str::to_string);
         let host = req.headers().get_one("Host").unwrap_or("");
         let public = req.rocket().state::<Site>().map(|s| s.public_base.as_str());
-        let same_origin = origin.as_deref().is_none_or(|o| {
-            Some(o) == public || o == format!("http://{host}") || o == format!("https://{host}")
-        });
+        let same_origin = origin
+            .as_deref()
+            .is_none_or(|o| Origins::is_self(o, public.unwrap_or_default(), host));
         Outcome::Success(Visitor {
             ip: ClientAddr::of(req).0,
             origin,

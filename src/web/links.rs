@@ -38,7 +38,7 @@ fn link_page(page: Page<'_>, p: LinkPage<'_>) -> Result<RawHtml<String>, Error> 
     ctx.insert("email", &p.email);
     ctx.insert("action", &p.button.as_ref().map(|b| b.0.as_str()));
     ctx.insert("button", &p.button.as_ref().map(|b| strings.text(b.1)));
-    page.render("public/link.html", &ctx)
+    Ok(page.render("public/link.html", &ctx)?)
 }
 
 /// Emailed links never act on `GET` or `HEAD`: mail link scanners (Safe Links, Proofpoint,

@@ -8,18 +8,20 @@ mod error;
 mod fairings;
 pub mod hooks;
 mod input;
+mod limits;
 mod links;
 pub mod metrics;
 mod page;
 mod public;
-mod redirect;
+mod respond;
 
 use rocket::{Build, Rocket};
 
 pub use error::{Error, LinkKind};
+pub use limits::RateLimiter;
 pub use page::{Page, Site};
 
-use crate::forms::spam::{RateLimiter, TimeTrap};
+use crate::forms::spam::TimeTrap;
 use crate::space::DiskFloor;
 
 /// The state only the web layer uses, built by the composition root (`crate::rocket`).

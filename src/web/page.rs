@@ -9,7 +9,6 @@ use rocket::response::content::RawHtml;
 use rocket::{Request, Rocket};
 use tera::Context;
 
-use super::Error;
 use crate::config::AppConfig;
 use crate::forms::Forms;
 use crate::i18n::Catalogue;
@@ -68,7 +67,7 @@ impl<'r> Page<'r> {
         ctx
     }
 
-    pub fn render(&self, name: &str, ctx: &Context) -> Result<RawHtml<String>, Error> {
+    pub fn render(&self, name: &str, ctx: &Context) -> Result<RawHtml<String>, tera::Error> {
         Ok(RawHtml(self.templates.render(name, ctx)?))
     }
 }

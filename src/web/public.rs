@@ -12,12 +12,15 @@ use rocket::serde::json::Json;
 use rocket::{get, options, post, routes, Request, Route, State};
 use serde_json::{json, Value};
 
+use super::client::client_key;
 use super::input::{Posted, Visitor};
+use super::limits::RateLimiter;
 use super::page::Page;
 use super::Error;
-use crate::forms::spam::{RateLimiter, TimeTrap};
+use crate::forms::spam::TimeTrap;
+use crate::forms::spam::{self, Signals};
 use crate::forms::{self, FieldErrors, FormDef, FormKind};
-use crate::model::{EmailStatus, SpamReason};
+use crate::model::{DeliveryState, EmailStatus, Verdict};
 use crate::space::DiskFloor;
 use crate::submit::{Accepted, Intake};
 
@@ -34,7 +37,7 @@ fn index(page: Page<'_>) -> Result<RawHtml<String>, Error> {
         .collect();
     let mut ctx = page.context();
     ctx.insert("forms", &forms);
-    page.render("public/index.html", &ctx)
+    Ok(page.render("public/index.html", &ctx)?)
 }
 
 /// A file kept for the form shown again: its token and its cleaned name, by field.
@@ -78,11 +81,7 @@ fn form_html(
     ctx.insert("form_error", &errors.get("_form"));
     ctx.insert("shown_at", &trap.token(unix_now_ms()));
     ctx.insert("idempotency_key", &one_time_token());
-    page.render("public/form.html", &ctx)
-}
-
-fn unix_now() -> u64 {
-    u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0)
+    Ok(page.render("public/form.html", &ctx)?)
 }
 
 fn unix_now_ms() -> u64 {
@@ -165,9 +164,8 @@ async fn form_submit(
 ) -> Result<SubmitReply, Error> {
     let def = page.forms.get(slug).ok_or(Error::NotFound)?;
     visitor.check_origin(page.config)?;
-    let now = unix_now();
     gate.rate_limit
-        .check(visitor.ip, slug, now)
+        .check(client_key(visitor.ip), slug)
         .map_err(Error::TooManyRequests)?;
     let mut raw = posted?.0;
     let data_dir = &page.config.data_dir;
@@ -178,7 +176,7 @@ async fn form_submit(
         &mut raw,
         time::OffsetDateTime::now_utc(),
     );
-    let mut valid = match forms::validate(def, raw, page.config.max_upload_bytes, page.strings()) {
+    let valid = match forms::validate(def, raw, page.config.max_upload_bytes, page.strings()) {
         Ok(valid) => valid,
         Err(invalid) => {
             let status = if invalid.too_large {
@@ -204,23 +202,18 @@ async fn form_submit(
         }
     };
     let next = visitor.allowed_next(page, valid.next.as_deref());
-    // The time trap rides on the form page, so it only judges posts that could come from
-    // it: not a JSON body (an API client), not a business's own site posting from an allowed
-    // origin. `Accept` is the client's to choose and exempts nothing (issue 12 item 7).
-    let json_body = content_type.is_some_and(|c| c.is_json());
-    let trapped = (visitor.same_origin && !json_body)
-        .then(|| gate.trap.check(valid.shown_at.as_deref(), unix_now_ms()))
-        .flatten();
-    let spam = valid.honeypot.then_some(SpamReason::Honeypot).or(trapped);
-    if let Some(reason) = spam {
-        tracing::info!(form = slug, ?reason, soft = reason.is_soft(), "spam check");
-    }
-    if valid.honeypot {
-        // A bot's files are never kept (issue 12, item 3).
-        valid.uploads.clear();
+    let signals = Signals {
+        honeypot: valid.honeypot,
+        shown_at: valid.shown_at.as_deref(),
+        same_origin: visitor.same_origin,
+        json_body: content_type.is_some_and(|c| c.is_json()),
+    };
+    let verdict = spam::judge(&signals, gate.trap, unix_now_ms());
+    if verdict != Verdict::Clean {
+        tracing::info!(form = slug, ?verdict, "spam check");
     }
     gate.disk.check().map_err(Error::InsufficientStorage)?;
-    let accepted = intake.accept(slug, def, valid, spam, visitor.ip).await?;
+    let accepted = intake.accept(slug, def, valid, verdict, visitor.ip).await?;
     Ok(reply(slug, def, &accepted, visitor.wants_json, next))
 }
 
@@ -250,15 +243,19 @@ fn keep_uploads(
 /// The `reason` of an email held back with its submission for the owner's review.
 const HELD: &str = "held until the site owner has checked this submission";
 
+/// The answer to a stored post: for JSON, the submission's state (`email_status`, the one
+/// rule) and each email's; for a browser, the thank-you page told where the visitor's own
+/// email stands.
 fn reply(slug: &str, def: &FormDef, a: &Accepted, json: bool, next: Option<String>) -> SubmitReply {
-    let visitor_status = a.visitor_status(def).unwrap_or(EmailStatus::Skipped);
+    let visitor_state = a.visitor_state(def).unwrap_or(DeliveryState::Skipped);
     if json {
+        let ledger = a.ledger();
         let mut emails: Vec<Value> = a
             .deliveries
             .iter()
             .map(|d| {
-                let mut e =
-                    json!({ "kind": d.kind, "status": d.outcome.status, "message_ids": d.outcome.message_ids });
+                let mut e = json!({ "kind": d.kind, "status": ledger.email_state(d).as_str(),
+                                    "message_ids": d.outcome.message_ids });
                 if d.outcome.status == EmailStatus::Skipped {
                     e["reason"] = json!(d.outcome.error);
                 }
@@ -266,23 +263,20 @@ fn reply(slug: &str, def: &FormDef, a: &Accepted, json: bool, next: Option<Strin
             })
             .collect();
         if a.submission.review.is_some() && a.deliveries.is_empty() {
+            let held = DeliveryState::Held.as_str();
             emails = def
                 .emails_on(forms::Trigger::Submit)
-                .map(|e| json!({ "kind": e.kind, "status": EmailStatus::Skipped, "reason": HELD }))
+                .map(|e| json!({ "kind": e.kind, "status": held, "reason": HELD }))
                 .collect();
         }
         return SubmitReply::Created(json!({
             "id": a.submission.id, "form": slug, "reference": a.submission.reference,
-            "emails": emails,
+            "email_status": a.submission.email_status.as_str(), "emails": emails,
         }));
     }
     let thanks = format!(
-        "/f/{slug}/thanks?reference={}&email={}",
+        "/f/{slug}/thanks?reference={}&email={visitor_state}",
         a.submission.reference,
-        serde_json::to_value(visitor_status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
     );
     SubmitReply::Redirect(next.unwrap_or(thanks))
 }
@@ -308,12 +302,12 @@ fn thanks_page(
                 !n.is_empty() && n.len() <= 12 && n.bytes().all(|b| b.is_ascii_digit())
             })
     });
-    let email = email.filter(|e| ["sent", "failed", "skipped", "unknown"].contains(e));
+    let email = email.filter(|e| e.parse::<DeliveryState>().is_ok());
     let mut ctx = page.context();
     ctx.insert("slug", slug);
     ctx.insert("form", def);
     ctx.insert("reference", &reference);
     ctx.insert("email", &email);
     ctx.insert("newsletter", &(def.kind == FormKind::Newsletter));
-    page.render("public/thanks.html", &ctx)
+    Ok(page.render("public/thanks.html", &ctx)?)
 }

@@ -6,9 +6,23 @@ pub mod kept;
 mod sniff;
 pub mod temp;
 
+use std::io;
+use std::path::Path;
+
 use crate::model::FileType;
 
 pub use sniff::sniff;
+
+/// At start: creates `<data_dir>/tmp`, removes the uploads a crash left in it (`temp`) and
+/// the kept files whose time is up (`kept`), both of which wait in that directory.
+///
+/// # Errors
+/// The directory cannot be created or listed.
+pub fn prepare(data_dir: &Path) -> io::Result<()> {
+    temp::prepare(data_dir)?;
+    kept::sweep(data_dir, time::OffsetDateTime::now_utc());
+    Ok(())
+}
 
 /// `PDF, DOC or DOCX`: the accepted types in plain words, for hints and messages.
 pub fn list_in_words(types: &[FileType]) -> String {

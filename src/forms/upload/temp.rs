@@ -10,6 +10,7 @@ use rocket::tokio::fs::OpenOptions;
 use rocket::tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use sha2::{Digest, Sha256};
 
+pub use crate::forms::raw::Received;
 use crate::model::random_token;
 pub use crate::model::TempUpload;
 
@@ -24,8 +25,8 @@ pub fn dir(data_dir: &Path) -> PathBuf {
     data_dir.join(DIR)
 }
 
-/// Creates `<data_dir>/tmp` (mode 0700), removes what a crash left in it (`upload-*`) and
-/// the kept uploads whose time is up (`kept::sweep`).
+/// Creates `<data_dir>/tmp` (mode 0700) and removes the uploads a crash left in it
+/// (`upload-*`). `upload::prepare` runs it at start, with the sweep of kept files.
 ///
 /// # Errors
 /// The directory cannot be created or listed.
@@ -47,17 +48,7 @@ pub fn prepare(data_dir: &Path) -> io::Result<()> {
             std::fs::remove_file(&path)?;
         }
     }
-    super::kept::sweep(data_dir, time::OffsetDateTime::now_utc());
     Ok(())
-}
-
-/// One file part, as far as it was read.
-#[derive(Debug)]
-pub enum Received {
-    /// The whole part, at most the limit, on disk.
-    Whole(TempUpload),
-    /// The part is longer than the limit; nothing of it was kept.
-    TooLarge,
 }
 
 /// Writes `bytes` as a new upload in `tmp_dir` (one the appliance makes itself, a test's).
@@ -65,18 +56,9 @@ pub enum Received {
 /// # Errors
 /// The file cannot be written.
 pub async fn from_bytes(tmp_dir: &Path, bytes: &[u8]) -> io::Result<TempUpload> {
-    receive_into(tmp_dir, bytes, u64::MAX - 1)
-        .await?
-        .whole()
-        .ok_or_else(|| io::Error::other("upload larger than u64"))
-}
-
-impl Received {
-    fn whole(self) -> Option<TempUpload> {
-        match self {
-            Received::Whole(t) => Some(t),
-            Received::TooLarge => None,
-        }
+    match receive_into(tmp_dir, bytes, u64::MAX - 1).await? {
+        Received::Whole(upload) => Ok(upload),
+        Received::TooLarge => Err(io::Error::other("upload larger than u64")),
     }
 }
 

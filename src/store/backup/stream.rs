@@ -9,8 +9,8 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::check::{self, Verdict};
 use super::{BackupError, BACKUP_FORMAT};
-use crate::store::backup_check::{self, Verdict};
 use crate::store::SCHEMA_VERSION;
 
 #[derive(Serialize, Deserialize)]
@@ -105,7 +105,7 @@ impl<R: BufRead> Reader<R> {
         Ok(header.schema_version)
     }
 
-    /// Checks every entry (`backup_check::check`), hands those to restore to `each`, and
+    /// Checks every entry (`check::check`), hands those to restore to `each`, and
     /// checks the end line; returns the count per tree. A bad entry is refused naming its line.
     pub(super) fn entries(
         &mut self,
@@ -126,7 +126,7 @@ impl<R: BufRead> Reader<R> {
                     let value = BASE64
                         .decode(&entry.value)
                         .map_err(|e| self.invalid(format!("value is not base64: {e}")))?;
-                    match backup_check::check(self.schema_version, &entry.tree, &key, &value) {
+                    match check::check(self.schema_version, &entry.tree, &key, &value) {
                         Ok(Verdict::Restore) => each(&entry.tree, &key, &value)?,
                         Ok(Verdict::Skip) => {}
                         Err(message) => return Err(self.invalid(message)),

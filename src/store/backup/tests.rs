@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use time::Duration;
 
 use super::*;
-use crate::model::{Delivery, EmailAddress, EmailStatus, FileType, NewSubmission, Upload};
+use crate::model::{Delivery, EmailAddress, EmailBody, FileType, NewSubmission, Upload};
 use crate::store::SCHEMA_VERSION;
 
 const CV: &[u8] = b"%PDF-1.7 \x00\xff bytes";
@@ -29,8 +29,12 @@ async fn filled_store() -> Store {
     let job = store.insert_submission(job).await.unwrap();
     store.insert_submission(quote("a quote")).await.unwrap();
     let attempt = Delivery::planned("admin", Some("o@example.com"), "New job");
+    let body = EmailBody {
+        text: "A new job application: cv attached".into(),
+        html: "<p>A new job application</p>".into(),
+    };
     store
-        .record_deliveries(job.id, vec![attempt], EmailStatus::Sent)
+        .record_deliveries(job.id, vec![(attempt, body)])
         .await
         .unwrap();
     let email = EmailAddress::parse("reader@example.com").unwrap();
@@ -71,6 +75,7 @@ async fn a_restored_backup_equals_the_store_it_was_taken_from_tree_by_tree() {
     assert_eq!(stats.count("submissions"), 2);
     assert_eq!(stats.count("files"), 1);
     assert_eq!(stats.count("deliveries"), 1);
+    assert_eq!(stats.count("deliveryid_body"), 1, "the emails as rendered");
     assert_eq!(stats.count("subscribers"), 1);
     assert_eq!(
         stats.count("later_feature"),
@@ -187,4 +192,73 @@ fn a_backup_of_a_newer_schema_is_refused() {
     let err = Store::restore_from(dir.path(), backup.as_bytes(), true).unwrap_err();
     assert!(matches!(err, BackupError::NewerSchema { .. }), "{err}");
     assert!(err.to_string().contains("newer kipekee"), "{err}");
+}
+
+/// `backup` as a schema 3 backup would hold the same store: the rendered emails on their
+/// delivery records, no `deliveryid_body`.
+fn as_schema_3(backup: &[u8]) -> String {
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use base64::Engine;
+    let lines: Vec<serde_json::Value> = String::from_utf8(backup.to_vec())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let decode = |v: &serde_json::Value| BASE64.decode(v.as_str().unwrap()).unwrap();
+    let bodies: BTreeMap<Vec<u8>, serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["tree"] == "deliveryid_body")
+        .map(|l| {
+            (
+                decode(&l["key"]),
+                serde_json::from_slice(&decode(&l["value"])).unwrap(),
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    for mut line in lines {
+        if line.get("schema_version").is_some() {
+            line["schema_version"] = 3.into();
+        } else if line["tree"] == "deliveryid_body" {
+            continue;
+        } else if line["tree"] == "deliveries" {
+            let mut record: serde_json::Value =
+                serde_json::from_slice(&decode(&line["value"])).unwrap();
+            for (k, v) in bodies[&decode(&line["key"])].as_object().unwrap() {
+                record[k] = v.clone();
+            }
+            line["value"] = BASE64.encode(record.to_string()).into();
+        } else if line["tree"] == "meta" && decode(&line["key"]) == b"schema_version" {
+            line["value"] = BASE64.encode(3u64.to_be_bytes()).into();
+        } else if let Some(n) = line.get("kipekee_backup_end").and_then(|n| n.as_u64()) {
+            line["kipekee_backup_end"] = (n - bodies.len() as u64).into();
+        }
+        out.push(line.to_string());
+    }
+    out.join("\n") + "\n"
+}
+
+/// A backup from before the rendered emails were kept apart still restores: the next start
+/// moves them out of the delivery records, and the preview still has them.
+#[rocket::async_test]
+async fn a_backup_with_the_emails_on_their_delivery_records_restores_with_them() {
+    let store = filled_store().await;
+    let mut backup = Vec::new();
+    store.backup_to(&mut backup).unwrap();
+    let old = as_schema_3(&backup);
+    assert!(!old.contains("deliveryid_body"));
+    let stats = Store::verify_backup(old.as_bytes()).unwrap();
+    assert_eq!((stats.schema_version, stats.count("deliveries")), (3, 1));
+
+    let dir = tempfile::tempdir().unwrap();
+    Store::restore_from(dir.path(), old.as_bytes(), false).unwrap();
+    let copy = Store::open(dir.path()).unwrap();
+    assert_eq!(copy.schema_version().unwrap(), SCHEMA_VERSION);
+    let job = copy.submission_by_reference("J-1001").unwrap().unwrap();
+    let d = copy.deliveries_of(job.id).unwrap().remove(0);
+    let body = copy.body(d.id).unwrap().expect("the email as rendered");
+    assert_eq!(body.text, "A new job application: cv attached");
+    assert_eq!(body.html, "<p>A new job application</p>");
+    let raw = copy.deliveries.get(d.id.to_key()).unwrap().unwrap();
+    assert!(!String::from_utf8_lossy(&raw).contains("cv attached"));
 }

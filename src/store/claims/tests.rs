@@ -1,6 +1,7 @@
 use super::*;
 use crate::model::{
-    Failure, FailureKind, InboxEvent, InboxState, NewSubmission, Outcome, Submission,
+    DeliveryState, EmailStatus, Failure, FailureKind, InboxEvent, InboxState, Ledger,
+    NewSubmission, Outcome,
 };
 use crate::store::{Applied, IncomingEvent};
 
@@ -17,6 +18,20 @@ fn intent(store: &Store, s: &Submission, kind: &str) -> Delivery {
         outcome: Outcome::in_flight(),
         ..Delivery::planned(kind, Some("o@example.com"), "subject")
     }
+}
+
+/// The records a round claims: each attempt with its email as rendered.
+fn rendered(attempts: &[Delivery]) -> Vec<(Delivery, EmailBody)> {
+    attempts
+        .iter()
+        .map(|d| {
+            let body = EmailBody {
+                text: format!("{} text", d.kind),
+                html: String::new(),
+            };
+            (d.clone(), body)
+        })
+        .collect()
 }
 
 fn with(mut d: Delivery, outcome: Outcome) -> Delivery {
@@ -50,7 +65,7 @@ fn kinds(taken: &BTreeSet<String>) -> Vec<&str> {
 async fn failed_first(store: &Store, s: &Submission, kind: &str) -> (Delivery, RetryJob) {
     let first = intent(store, s, kind);
     let taken = store
-        .claim_round(s.id, Claim::First, std::slice::from_ref(&first))
+        .claim_round(s.id, Claim::First, &rendered(std::slice::from_ref(&first)))
         .await
         .unwrap();
     assert_eq!(kinds(&taken), [kind]);
@@ -62,12 +77,7 @@ async fn failed_first(store: &Store, s: &Submission, kind: &str) -> (Delivery, R
     };
     let failed = with(first, outage());
     store
-        .record_round(
-            s.id,
-            vec![failed.clone()],
-            EmailStatus::Failed,
-            &[(100, job.clone())],
-        )
+        .record_round(s.id, vec![failed.clone()], &[(100, job.clone())])
         .await
         .unwrap();
     (failed, job)
@@ -79,7 +89,7 @@ async fn an_email_in_flight_cannot_be_taken_by_another_round() {
     let s = submission(&store).await;
     let first = intent(&store, &s, "admin");
     let taken = store
-        .claim_round(s.id, Claim::First, std::slice::from_ref(&first))
+        .claim_round(s.id, Claim::First, &rendered(std::slice::from_ref(&first)))
         .await
         .unwrap();
     assert_eq!(kinds(&taken), ["admin"]);
@@ -87,34 +97,55 @@ async fn an_email_in_flight_cannot_be_taken_by_another_round() {
     let log = store.deliveries_of(s.id).unwrap();
     assert_eq!(log.len(), 1, "the attempt is written before it is sent");
     assert_eq!(log[0].outcome.status, EmailStatus::Pending);
+    let first_id = first.id;
+    let body = store
+        .body(first_id)
+        .unwrap()
+        .expect("written with the claim");
+    assert_eq!(body.text, "admin text");
+    assert_eq!(
+        store.submission(s.id).unwrap().unwrap().email_status,
+        DeliveryState::Pending,
+        "settled in the claim: in flight, neither sent nor failed"
+    );
 
     let again = [intent(&store, &s, "admin")];
     assert!(store
-        .claim_round(s.id, Claim::First, &again)
+        .claim_round(s.id, Claim::First, &rendered(&again))
         .await
         .unwrap()
         .is_empty());
     let owner = store
-        .claim_round(s.id, Claim::Owner(&[]), &again)
+        .claim_round(s.id, Claim::Owner(&[]), &rendered(&again))
         .await
         .unwrap();
     assert!(owner.is_empty(), "not even the owner's explicit resend");
 
     store
-        .record_round(s.id, vec![with(first, sent())], EmailStatus::Sent, &[])
+        .record_round(s.id, vec![with(first.clone(), sent())], &[])
         .await
         .unwrap();
     assert!(!store.in_flight(s.id, "admin").unwrap());
+    assert_eq!(
+        store.submission(s.id).unwrap().unwrap().email_status,
+        DeliveryState::Sent,
+        "settled in the record"
+    );
+    assert_eq!(
+        store.body(first_id).unwrap().map(|b| b.text),
+        Some("admin text".into()),
+        "the record keeps the body the claim wrote"
+    );
     assert!(
         store
-            .claim_round(s.id, Claim::First, &again)
+            .claim_round(s.id, Claim::First, &rendered(&again))
             .await
             .unwrap()
             .is_empty(),
         "a first attempt only once"
     );
     let owner = store
-        .claim_round(s.id, Claim::Owner(&[]), &again)
+        .claim_round(s.id, Claim::Owner(&[]), &rendered(&again))
         .await
         .unwrap();
     assert_eq!(kinds(&owner), ["admin"], "the owner may send it again");
@@ -136,21 +167,22 @@ async fn the_runner_and_the_owners_resend_never_both_send_one_email() {
                 due: 100,
                 job: &job,
             },
-            &retry,
+            &rendered(&retry),
         )
         .await
         .unwrap();
     assert_eq!(kinds(&taken), ["admin"]);
     assert_eq!(store.pending_retries(), 0, "the claim took the job");
     let resend = [intent(&store, &s, "admin")];
-    let owner = store.claim_round(s.id, Claim::Owner(&seen), &resend).await;
+    let owner = store
+        .claim_round(s.id, Claim::Owner(&seen), &rendered(&resend))
+        .await;
     assert!(owner.unwrap().is_empty(), "in flight");
     let retried = with(retry[0].clone(), sent());
-    store
-        .record_round(s.id, vec![retried], EmailStatus::Sent, &[])
-        .await
-        .unwrap();
-    let owner = store.claim_round(s.id, Claim::Owner(&seen), &resend).await;
+    store.record_round(s.id, vec![retried], &[]).await.unwrap();
+    let owner = store
+        .claim_round(s.id, Claim::Owner(&seen), &rendered(&resend))
+        .await;
     assert!(owner.unwrap().is_empty(), "sent since the owner looked");
 
     // The owner first: the resend takes the queued retry's place.
@@ -158,10 +190,12 @@ async fn the_runner_and_the_owners_resend_never_both_send_one_email() {
     let (failed, job) = failed_first(&store, &s, "admin").await;
     let seen = [("admin".to_string(), failed.id)];
     let resend = [intent(&store, &s, "admin")];
-    let owner = store.claim_round(s.id, Claim::Owner(&seen), &resend).await;
+    let owner = store
+        .claim_round(s.id, Claim::Owner(&seen), &rendered(&resend))
+        .await;
     assert_eq!(kinds(&owner.unwrap()), ["admin"]);
     assert_eq!(store.pending_retries(), 0, "the resend took the job off");
-    let retry = [intent(&store, &s, "admin")];
+    let retry = rendered(&[intent(&store, &s, "admin")]);
     let runner = store.claim_round(
         s.id,
         Claim::Job {
@@ -185,7 +219,11 @@ async fn a_job_whose_email_was_resent_since_is_dropped_not_sent() {
     let (_, job) = failed_first(&store, &s, "admin").await;
     let resend = intent(&store, &s, "admin");
     let owner = store
-        .claim_round(s.id, Claim::Owner(&[]), std::slice::from_ref(&resend))
+        .claim_round(
+            s.id,
+            Claim::Owner(&[]),
+            &rendered(std::slice::from_ref(&resend)),
+        )
         .await
         .unwrap();
     assert_eq!(kinds(&owner), ["admin"]);
@@ -194,11 +232,11 @@ async fn a_job_whose_email_was_resent_since_is_dropped_not_sent() {
     // failure it follows.
     store.schedule_retry(200, &job).await.unwrap();
     store
-        .record_round(s.id, vec![with(resend, sent())], EmailStatus::Sent, &[])
+        .record_round(s.id, vec![with(resend, sent())], &[])
         .await
         .unwrap();
     assert_eq!(store.pending_retries(), 1, "queued after the resend looked");
-    let retry = [intent(&store, &s, "admin")];
+    let retry = rendered(&[intent(&store, &s, "admin")]);
     let runner = store.claim_round(
         s.id,
         Claim::Job {
@@ -224,13 +262,16 @@ async fn a_kill_leaves_jobs_not_started_queued_and_the_one_in_flight_unknown() {
             due: 100,
             job: &admin,
         };
-        let taken = store.claim_round(s.id, claim, &retry).await.unwrap();
+        let taken = store
+            .claim_round(s.id, claim, &rendered(&retry))
+            .await
+            .unwrap();
         assert_eq!(kinds(&taken), ["admin"]);
         // A second submission whose attempt Mailtrap reported delivered while in flight.
         let t = submission(&store).await;
         let first = intent(&store, &t, "admin");
         store
-            .claim_round(t.id, Claim::First, std::slice::from_ref(&first))
+            .claim_round(t.id, Claim::First, &rendered(std::slice::from_ref(&first)))
             .await
             .unwrap();
         let event = IncomingEvent {
@@ -268,8 +309,8 @@ async fn a_kill_leaves_jobs_not_started_queued_and_the_one_in_flight_unknown() {
     assert!(!store.in_flight(s.id, "admin").unwrap());
     assert_eq!(
         store.submission(s.id).unwrap().unwrap().email_status,
-        EmailStatus::Failed,
-        "its confirmation's failure is still the worst"
+        DeliveryState::Unknown,
+        "settled at start-up: the interrupted email, its confirmation retrying"
     );
     let queued: Vec<RetryJob> = store
         .due_retries(u64::MAX)
@@ -290,10 +331,13 @@ async fn a_kill_leaves_jobs_not_started_queued_and_the_one_in_flight_unknown() {
             .unwrap()
             .unwrap()
             .email_status,
-        EmailStatus::Sent
+        DeliveryState::Delivered,
+        "settled at start-up with what Mailtrap reported"
     );
     let resend = [intent(&store, &s, "admin")];
-    let owner = store.claim_round(s.id, Claim::Owner(&[]), &resend).await;
+    let owner = store
+        .claim_round(s.id, Claim::Owner(&[]), &rendered(&resend))
+        .await;
     assert_eq!(
         kinds(&owner.unwrap()),
         ["admin"],
@@ -307,7 +351,7 @@ async fn recording_an_outcome_keeps_what_a_webhook_reported_meanwhile() {
     let s = submission(&store).await;
     let first = intent(&store, &s, "admin");
     store
-        .claim_round(s.id, Claim::First, std::slice::from_ref(&first))
+        .claim_round(s.id, Claim::First, &rendered(std::slice::from_ref(&first)))
         .await
         .unwrap();
     let event = IncomingEvent {
@@ -324,7 +368,7 @@ async fn recording_an_outcome_keeps_what_a_webhook_reported_meanwhile() {
     store.apply_inbox_event(&event).await.unwrap();
     let timeout = Outcome::failed(Failure::new(FailureKind::TimeoutAfterSent, "no answer"));
     let recorded = store
-        .record_round(s.id, vec![with(first, timeout)], EmailStatus::Unknown, &[])
+        .record_round(s.id, vec![with(first, timeout)], &[])
         .await
         .unwrap();
     assert_eq!(recorded[0].outcome.status, EmailStatus::Sent);
@@ -370,7 +414,7 @@ async fn only_submissions_never_attempted_are_found_at_start_up() {
     assert_eq!(jobs.len(), 2);
     let (due, job) = &jobs[0];
     assert_eq!((job.attempt, job.after), (1, None));
-    let first = [intent(&store, &never, &job.kind)];
+    let first = rendered(&[intent(&store, &never, &job.kind)]);
     let taken = store.claim_round(never.id, Claim::Job { due: *due, job }, &first);
     assert_eq!(taken.await.unwrap().len(), 1);
     // Queued twice (two start-ups before the runner ran): the second never sends.
@@ -379,7 +423,7 @@ async fn only_submissions_never_attempted_are_found_at_start_up() {
         .unwrap();
     let (due, job) = store.queued_retries(never.id).unwrap().pop().unwrap();
     assert_eq!((due, job.kind.as_str()), (150, "admin"));
-    let again = [intent(&store, &never, &job.kind)];
+    let again = rendered(&[intent(&store, &never, &job.kind)]);
     let taken = store.claim_round(never.id, Claim::Job { due, job: &job }, &again);
     assert!(taken.await.unwrap().is_empty());
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::NewSubmission;
+use crate::model::{EmailBody, NewSubmission};
 
 async fn add(store: &Store, form: &str, message: &str) -> Submission {
     store
@@ -87,12 +87,17 @@ async fn dashboard_counts_leave_test_submissions_out() {
 async fn delete_removes_the_submission_and_scrubs_its_deliveries() {
     let store = Store::temporary().unwrap();
     let s = add(&store, "quote", "secret plans").await;
-    let mut d = Delivery::planned("admin", Some("o@example.com"), "Quote from Jane");
-    d.text = "Jane's secret plans".into();
-    store
-        .record_deliveries(s.id, vec![d], EmailStatus::Sent)
+    let d = Delivery::planned("admin", Some("o@example.com"), "Quote from Jane");
+    let body = EmailBody {
+        text: "Jane's secret plans".into(),
+        html: "<p>Jane's secret plans</p>".into(),
+    };
+    let d = store
+        .record_deliveries(s.id, vec![(d, body)])
         .await
-        .unwrap();
+        .unwrap()
+        .remove(0);
+    assert!(store.body(d.id).unwrap().is_some());
     assert!(store.delete_submission(s.id).await.unwrap());
     assert!(store.submission(s.id).unwrap().is_none());
     assert!(store
@@ -101,7 +106,8 @@ async fn delete_removes_the_submission_and_scrubs_its_deliveries() {
         .is_none());
     let log = store.deliveries_of(s.id).unwrap();
     assert_eq!(log[0].to, None);
-    assert!(log[0].text.is_empty() && !log[0].subject.contains("Jane"));
+    assert!(!log[0].subject.contains("Jane"));
+    assert_eq!(store.body(d.id).unwrap(), None, "the email itself is gone");
     assert_eq!(
         store
             .form_counts(

@@ -92,7 +92,7 @@ fn expected(
 
 #[rocket::async_test]
 async fn one_walk_gives_the_page_and_its_place_as_two_did() {
-    use crate::model::EmailStatus;
+    use crate::model::DeliveryState;
     let store = Store::temporary().unwrap();
     let batch = (0..COUNT_CAP + 60)
         .map(|i| {
@@ -117,7 +117,7 @@ async fn one_walk_gives_the_page_and_its_place_as_two_did() {
             ..SubmissionFilter::default()
         },
         SubmissionFilter {
-            email_status: Some(EmailStatus::Sent),
+            email_status: Some(DeliveryState::Sent),
             ..SubmissionFilter::default()
         },
     ];
@@ -164,7 +164,7 @@ async fn one_walk_gives_the_page_and_its_place_as_two_did() {
 
 #[rocket::async_test]
 async fn one_walk_of_the_delivery_log_gives_the_page_and_its_place() {
-    use crate::model::{Delivery, EmailStatus};
+    use crate::model::{Delivery, DeliveryState, EmailBody, EmailStatus};
     let store = Store::temporary().unwrap();
     let s = store
         .insert_submission(NewSubmission::for_test(
@@ -184,13 +184,19 @@ async fn one_walk_of_the_delivery_log_gives_the_page_and_its_place() {
             EmailStatus::Sent
         };
         store
-            .record_deliveries(s.id, vec![owner, visitor], EmailStatus::Sent)
+            .record_deliveries(
+                s.id,
+                vec![
+                    (owner, EmailBody::default()),
+                    (visitor, EmailBody::default()),
+                ],
+            )
             .await
             .unwrap();
     }
     let everything = DeliveryFilter::default();
     let failed = DeliveryFilter {
-        status: Some(EmailStatus::Failed),
+        status: Some(DeliveryState::Failed),
         ..DeliveryFilter::default()
     };
     let all = store

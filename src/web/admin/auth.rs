@@ -16,14 +16,15 @@ use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
 use rocket::tokio::task::spawn_blocking;
 use rocket::{get, post, State};
+use subtle::ConstantTimeEq;
 use tera::Context;
 use time::Duration;
 
 use super::next::AdminPath;
 use super::throttle::{LoginThrottle, Refused};
 use crate::config::{AppConfig, ConfigError};
-use crate::forms::spam::client_key;
 use crate::store::{Idle, Session, Store};
+use crate::web::client::client_key;
 use crate::web::Site;
 use crate::web::{Error, Page};
 
@@ -137,16 +138,12 @@ pub struct Admin {
 impl Admin {
     /// Compares the posted token with the session's in constant time.
     pub fn check_csrf(&self, token: &str) -> Result<(), Error> {
-        if constant_time_eq(token.as_bytes(), self.session.csrf.as_bytes()) {
+        if bool::from(token.as_bytes().ct_eq(self.session.csrf.as_bytes())) {
             Ok(())
         } else {
             Err(Error::FormExpired)
         }
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[rocket::async_trait]
@@ -289,7 +286,7 @@ pub async fn login_submit(
     device: UserAgent<'_>,
 ) -> Result<LoginReply, Error> {
     let expected = jar.get_private(LOGIN_COOKIE).map(|c| c.value().to_string());
-    if !expected.is_some_and(|t| constant_time_eq(t.as_bytes(), form.csrf_token.as_bytes())) {
+    if !expected.is_some_and(|t| bool::from(t.as_bytes().ct_eq(form.csrf_token.as_bytes()))) {
         let expired = page.templates.strings().t("admin.login.expired", &[]);
         return Err(Error::Forbidden(expired));
     }

@@ -9,22 +9,23 @@ use tera::Context;
 use time::OffsetDateTime;
 
 use super::auth::Admin;
-use super::inbox::Confirmation;
 use super::list::row;
 use super::pages::delivery_row;
 use super::render;
 use super::Reader;
 use crate::health::DeliveryHealth;
-use crate::model::Delivery;
-use crate::outbox;
+use crate::model::{Confirmation, Delivery, Ledger};
 use crate::space::DiskFloor;
 use crate::store::Store;
 use crate::store::{DeliveryFilter, SubmissionFilter};
 use crate::web::Error;
 use crate::web::Page;
 
-/// Deliveries looked at for the "keeps failing" banner.
+/// Deliveries looked at for the "keeps failing" banner and "needs attention".
 const RECENT: usize = 200;
+
+/// Rows of "needs attention", and bounce lines, shown at most.
+const SHOWN: usize = 8;
 
 #[get("/")]
 pub fn dashboard(
@@ -44,23 +45,30 @@ pub fn dashboard(
         );
     }
     let latest = store.list_submissions(&SubmissionFilter::default(), None, 8)?;
-    let recent = store
+    let mut log = store
         .list_deliveries(&DeliveryFilter::default(), None, RECENT)?
         .items;
-    // An email needs attention only while its latest attempt has not gone through (with
-    // webhooks, an `unknown` one once Mailtrap has not confirmed it in time).
+    let recent = log.len();
+    // Bounces stand until a later attempt goes through, however old: the index has them
+    // past the newest attempts. Older than every one of those, they go at the end.
+    for b in store.standing_bounces(SHOWN)? {
+        if !log.iter().any(|d| d.id == b.id) {
+            log.push(b);
+        }
+    }
     let now = OffsetDateTime::now_utc();
     let webhooks = page.config.mailtrap_webhook_secret.is_some();
-    let mut failed: Vec<&Delivery> = outbox::latest_attempts(&recent)
+    let ledger = Ledger::new(&log).retries_queued(store.retries_queued()?);
+    let standing = ledger.standing_bounces();
+    // A standing bounce has its own line (with a way to reach the visitor): not listed twice.
+    let failed: Vec<_> = ledger
+        .attention(now, webhooks)
         .into_iter()
-        .filter(|d| Confirmation::needs_attention(d, webhooks, now))
+        .filter(|d| !standing.iter().any(|b| b.id == d.id))
+        .take(SHOWN)
+        .map(|d| attention_row(page, store, &ledger, d, (webhooks, now)))
         .collect();
-    failed.sort_by_key(|d| std::cmp::Reverse(d.id));
-    let failed: Vec<_> = failed
-        .into_iter()
-        .take(8)
-        .map(|d| attention_row(page, store, d, webhooks, now))
-        .collect();
+    let standing = &standing[..standing.len().min(SHOWN)];
     let mut ctx = Context::new();
     ctx.insert("counts", &counts);
     ctx.insert(
@@ -72,8 +80,8 @@ pub fn dashboard(
             .collect::<Vec<_>>(),
     );
     ctx.insert("failed", &failed);
-    ctx.insert("bounced", &super::inbox::bounces(page, store, &recent));
-    ctx.insert("banner", &failure_banner(Reader::of(page), &recent));
+    ctx.insert("bounced", &super::inbox::bounces(page, store, standing));
+    ctx.insert("banner", &failure_banner(Reader::of(page), &log[..recent]));
     ctx.insert("review_count", &store.count_review());
     ctx.insert("disk_full", &disk.check().err().map(|e| e.to_string()));
     render(
@@ -101,18 +109,18 @@ fn failure_banner(r: Reader, recent: &[Delivery]) -> Option<serde_json::Value> {
     }))
 }
 
-/// A "needs attention" row; an `unknown` email that Mailtrap never confirmed carries the
-/// question to resend it and the history of its attempts.
+/// A "needs attention" row, in its email's state; an `unknown` email that Mailtrap never
+/// confirmed carries the question to resend it and the history of its attempts.
 fn attention_row(
     page: Page<'_>,
     store: &Store,
+    ledger: &Ledger<'_>,
     d: &Delivery,
-    webhooks: bool,
-    now: OffsetDateTime,
+    (webhooks, now): (bool, OffsetDateTime),
 ) -> serde_json::Value {
     let r = Reader::of(page);
-    let mut row = delivery_row(r, d);
-    if Confirmation::of(d, webhooks, now) == Confirmation::Overdue {
+    let mut row = delivery_row(r, d, ledger.email_state(d));
+    if ledger.confirmation(d, webhooks, now) == Confirmation::Overdue {
         let log = store.deliveries_of(d.submission_id).unwrap_or_default();
         row["unconfirmed"] = json!(super::inbox::unconfirmed(r));
         row["history"] = json!(super::inbox::history(r, &log, &d.kind));

@@ -12,7 +12,8 @@ use tera::Context;
 use super::auth::Admin;
 use super::pager::Pager;
 use super::{form_refs, render};
-use crate::model::{EmailStatus, Submission};
+use crate::forms::FieldRole;
+use crate::model::{DeliveryState, Submission};
 use crate::store::Store;
 use crate::store::SubmissionFilter;
 use crate::templates::human_time;
@@ -24,10 +25,6 @@ pub(super) const PAGE: usize = 25;
 
 /// Characters of a row's preview before it is cut (at a word, ended with "…").
 const PREVIEW_CHARS: usize = 90;
-
-fn parse_email_status(s: &str) -> Option<EmailStatus> {
-    serde_json::from_value(json!(s)).ok()
-}
 
 #[allow(clippy::too_many_arguments)]
 #[get("/submissions?<form>&<email>&<status>&<q>&<before>&<spam>&<test>&<review>")]
@@ -55,6 +52,10 @@ pub fn list(
         .map(|f| json!({ "slug": f.slug, "title": f.title, "unread": store.unread_count(f.slug) }))
         .collect();
     ctx.insert("forms", &forms);
+    ctx.insert(
+        "email_states",
+        &DeliveryState::ALL.map(DeliveryState::as_str),
+    );
     ctx.insert(
         "filter",
         &json!({ "form": filter.form, "email": email, "status": filter.status, "q": filter.query,
@@ -98,7 +99,7 @@ pub(super) fn filter_from(
     };
     SubmissionFilter {
         form: nonempty(form),
-        email_status: email.and_then(parse_email_status),
+        email_status: email.and_then(|e| e.parse().ok()),
         status: nonempty(status),
         query: nonempty(q),
         spam: spam.unwrap_or(false),
@@ -121,10 +122,7 @@ fn filter_query(filter: &SubmissionFilter) -> Vec<String> {
         }
     }
     if let Some(e) = filter.email_status {
-        query.push(format!(
-            "email={}",
-            urlencode(json!(e).as_str().unwrap_or(""))
-        ));
+        query.push(format!("email={e}"));
     }
     for (k, on) in [
         ("spam", filter.spam),
@@ -167,21 +165,14 @@ pub(super) fn preview(text: &str, max: usize) -> String {
 /// A list row: who, what, when, whether it is unread, and how it stands.
 pub(super) fn row(page: Page<'_>, store: &Store, s: &Submission) -> serde_json::Value {
     let z = &page.config.timezone;
-    let who = s
-        .fields
-        .get("full_name")
-        .or(s.fields.get("name"))
-        .cloned()
-        .unwrap_or_default();
+    let def = page.forms.definition(&s.form);
+    let value = |role| def.and_then(|d| d.value(role, &s.fields));
+    let who = value(FieldRole::Name).unwrap_or_default();
     let title = page
         .forms
         .get(&s.form)
         .map_or(s.form.as_str(), |f| f.title.as_str());
-    let summary = s
-        .fields
-        .get("message")
-        .or(s.fields.get("position"))
-        .or(s.fields.get("cover_letter"))
+    let summary = value(FieldRole::Summary)
         .map(|m| preview(m, PREVIEW_CHARS))
         .unwrap_or_default();
     // The original of an edit, while it is still stored.
@@ -195,7 +186,8 @@ pub(super) fn row(page: Page<'_>, store: &Store, s: &Submission) -> serde_json::
         "who": who, "email": s.visitor_email, "summary": summary,
         "created_at": human_time(z, s.created_at), "created_iso": z.rfc3339(s.created_at),
         "created_ago": super::Reader::of(page).ago(s.created_at),
-        "email_status": s.email_status, "status": s.status, "spam": s.spam, "test": s.test,
+        "email_status": s.email_status.as_str(), "email_tone": s.email_status.tone(),
+        "status": s.status, "spam": s.spam, "test": s.test,
         "review": s.review.map(|r| r.describe()), "edit_of": edit_of,
         "unread": store.is_unread(s).unwrap_or(false), "files": files,
     })

@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 use crate::mail::{Email, Mailtrap};
 use crate::model::{
-    Delivery, DeliveryId, EmailAddress, EmailStatus, InboxState, Mailbox, SubscriberState,
+    Delivery, DeliveryId, DeliveryState, EmailAddress, EmailStatus, InboxState, Mailbox,
+    SubscriberState,
 };
 use crate::store::DeliveryFilter;
 use crate::store::Store;
@@ -28,14 +29,16 @@ use crate::web::Page;
 /// Rows per page of the delivery log.
 const DELIVERIES_PAGE: usize = 25;
 
-/// A delivery as the lists show it (dashboard and delivery log).
-pub(super) fn delivery_row(r: Reader, d: &Delivery) -> serde_json::Value {
+/// A delivery as the lists show it (dashboard and delivery log), in `state`: its email's
+/// state where the list knows its ledger, else the attempt's own ([`Delivery::state`]).
+pub(super) fn delivery_row(r: Reader, d: &Delivery, state: DeliveryState) -> serde_json::Value {
     json!({
         "id": d.id, "submission_id": d.submission_id, "kind": d.kind, "to": d.to,
         "subject": d.subject, "started_at": r.time(d.outcome.started_at),
         "started_iso": r.zone.rfc3339(d.outcome.started_at),
         "started_ago": r.ago(d.outcome.started_at), "duration_ms": d.outcome.duration_ms,
-        "status": d.outcome.status, "http_status": d.outcome.http_status, "message_ids": d.outcome.message_ids, "error": d.outcome.error,
+        "status": state.as_str(), "tone": state.tone(), "http_status": d.outcome.http_status,
+        "message_ids": d.outcome.message_ids, "error": d.outcome.error,
         "inbox": super::inbox::view(r, d.inbox.as_ref()),
     })
 }
@@ -50,7 +53,7 @@ pub fn deliveries(
     inbox: Option<&str>,
     before: Option<u64>,
 ) -> Result<RawHtml<String>, Error> {
-    let status = status.and_then(|s| serde_json::from_value(json!(s)).ok());
+    let status = status.and_then(|s| s.parse::<DeliveryState>().ok());
     let inbox = inbox.and_then(InboxState::parse);
     let filter = DeliveryFilter { status, inbox };
     let (found, position) = store.deliveries_page(&filter, before, DELIVERIES_PAGE)?;
@@ -60,15 +63,12 @@ pub fn deliveries(
         &found
             .items
             .iter()
-            .map(|d| delivery_row(Reader::of(page), d))
+            .map(|d| delivery_row(Reader::of(page), d, d.state()))
             .collect::<Vec<_>>(),
     );
-    ctx.insert("status", &status);
+    ctx.insert("status", &status.map(DeliveryState::as_str));
     ctx.insert("inbox", &inbox.map(InboxState::label));
-    let mut query: Vec<String> = status
-        .and_then(|s| json!(s).as_str().map(|s| format!("status={s}")))
-        .into_iter()
-        .collect();
+    let mut query: Vec<String> = status.map(|s| format!("status={s}")).into_iter().collect();
     query.extend(inbox.map(|i| format!("inbox={}", i.label())));
     ctx.insert(
         "pager",
@@ -111,8 +111,14 @@ pub fn delivery_preview(
     _admin: Admin,
     store: &State<Store>,
 ) -> Result<Preview, Error> {
-    let d = store.delivery(id)?.ok_or(Error::NotFound)?;
-    Ok(Preview(d.html))
+    match store.body(id)? {
+        Some(body) => Ok(Preview(body.html)),
+        // Nothing rendered (a template that failed) or its submission deleted: an empty page.
+        None => store
+            .delivery(id)?
+            .map(|_| Preview(String::new()))
+            .ok_or(Error::NotFound),
+    }
 }
 
 #[get("/subscribers?<q>&<state>")]
@@ -267,8 +273,7 @@ pub async fn test_form(
         .deliveries
         .iter()
         .map(|d| {
-            let status = json!(d.outcome.status).as_str().unwrap_or("").to_string();
-            let status = r.t(&format!("admin.email_filter.{status}"), &[]);
+            let status = super::inbox::state_label(r, DeliveryState::from(d.outcome.status));
             match &d.outcome.error {
                 Some(e) if d.outcome.status != EmailStatus::Sent => r.t(
                     "admin.test_form.outcome_error",

@@ -83,7 +83,7 @@ pub fn settings(
         &format!("{}/hooks/mailtrap", page.site.public_base),
     );
     ctx.insert("forms", &forms(page));
-    ctx.insert("allowed_origins", &page.config.allowed_origins);
+    ctx.insert("allowed_origins", &page.config.allowed_origins.to_strings());
     ctx.insert("config", &raw_config(page));
     ctx.insert("warnings", &page.config.warnings());
     ctx.insert("admin_email", &page.config.admin_email);
@@ -250,7 +250,7 @@ fn forms(page: Page<'_>) -> Vec<Value> {
                         r.t("admin.settings.to_visitor", &[])
                     } else {
                         page.config
-                            .recipient(&e.to)
+                            .recipient(e.to)
                             .map_or_else(|| r.t("admin.settings.to_unset", &[]), |a| a.to_string())
                     };
                     json!({ "kind": e.kind, "to": to, "when": e.when })

@@ -11,27 +11,15 @@ use tera::Context;
 use time::OffsetDateTime;
 
 use super::auth::{Admin, CsrfForm};
-use super::list::{row, urlencode};
+use super::list::row;
 use super::{back_to, render, Reader};
-use crate::model::{Attempt, Delivery, EmailStatus, Note, SubmissionId};
+use crate::model::{Attempt, Delivery, DeliveryState, EmailStatus, Ledger, Note, SubmissionId};
 use crate::outbox::{self, Outbox, Resend};
 use crate::store::DeliveryFilter;
 use crate::store::Store;
 use crate::submit::Intake;
 use crate::web::Error;
 use crate::web::Page;
-
-/// A `mailto:` link to `address` with `subject`. The address is percent-encoded too: its
-/// local part may hold `?`, `&` or `%`, which would otherwise add `bcc=` or `body=` to
-/// the link (security review #10).
-fn mailto(address: &str, subject: &str) -> String {
-    let to: String = address
-        .split('@')
-        .map(urlencode)
-        .collect::<Vec<_>>()
-        .join("@");
-    format!("mailto:{to}?subject={}", urlencode(subject))
-}
 
 #[get("/submissions/<id>")]
 pub fn show(
@@ -58,30 +46,35 @@ pub fn show(
     };
     let r = Reader::of(page);
     let log = store.deliveries_of(id)?;
-    let confirmations = super::inbox::Confirmations::of(page, &log, OffsetDateTime::now_utc());
-    let deliveries: Vec<_> = log
-        .iter()
-        .rev()
-        .map(|d| {
-            json!({
-                "id": d.id, "kind": d.kind, "to": d.to, "subject": d.subject,
-                "started_at": r.time(d.outcome.started_at), "duration_ms": d.outcome.duration_ms,
-                "status": d.outcome.status, "http_status": d.outcome.http_status, "message_ids": d.outcome.message_ids,
-                "error": d.outcome.error, "text": d.text, "attachments": d.attachments,
-                "attempt": attempt_label(r, d.attempt),
-                "advice": confirmations.advice(r, d),
-                "inbox": super::inbox::view(r, d.inbox.as_ref()),
-            })
-        })
-        .collect();
-    let retries: Vec<_> = store
-        .queued_retries(id)?
+    let queued = store.queued_retries(id)?;
+    let ledger = Ledger::new(&log)
+        .held(s.spam || s.review.is_some())
+        .retries_queued(queued.iter().map(|(_, job)| (id, job.kind.as_str())));
+    let confirmations =
+        super::inbox::Confirmations::of(page, &ledger, &log, OffsetDateTime::now_utc());
+    let mut deliveries = Vec::with_capacity(log.len());
+    for d in log.iter().rev() {
+        let state = ledger.email_state(d);
+        let text = store.body(d.id)?.map(|b| b.text).unwrap_or_default();
+        deliveries.push(json!({
+            "id": d.id, "kind": d.kind, "to": d.to, "subject": d.subject,
+            "started_at": r.time(d.outcome.started_at), "duration_ms": d.outcome.duration_ms,
+            "status": state.as_str(), "tone": state.tone(),
+            "http_status": d.outcome.http_status, "message_ids": d.outcome.message_ids,
+            "error": d.outcome.error, "text": text, "attachments": d.attachments,
+            "attempt": attempt_label(r, d.attempt),
+            "advice": confirmations.advice(r, d),
+            "inbox": super::inbox::view(r, d.inbox.as_ref()),
+        }));
+    }
+    let retries: Vec<_> = queued
         .into_iter()
         .map(|(due, job)| {
             let due = OffsetDateTime::from_unix_timestamp_nanos(i128::from(due) * 1000)
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            let state = DeliveryState::Retrying;
             json!({ "kind": job.kind, "due": r.time(due), "attempt": job.attempt,
-                    "of": outbox::MAX_ATTEMPTS })
+                    "of": outbox::MAX_ATTEMPTS, "status": state.as_str(), "tone": state.tone() })
         })
         .collect();
     let notes: Vec<_> = s
@@ -96,7 +89,10 @@ pub fn show(
     ctx.insert("deliveries", &deliveries);
     ctx.insert("retries", &retries);
     ctx.insert("unconfirmed", &confirmations.overdue);
-    ctx.insert("bounced", &super::inbox::bounces(page, store, &log));
+    ctx.insert(
+        "bounced",
+        &super::inbox::bounces(page, store, &ledger.standing_bounces()),
+    );
     ctx.insert("notes", &notes);
     ctx.insert(
         "statuses",
@@ -111,7 +107,7 @@ pub fn show(
     let reply = s.visitor_email.as_ref();
     ctx.insert(
         "reply_href",
-        &reply.map(|e| mailto(&e.to_string(), &s.reference)),
+        &reply.map(|e| crate::model::mailto_uri(e, Some(&s.reference))),
     );
     render(
         page,
@@ -223,7 +219,8 @@ pub async fn resend_failed(
     let recent = store
         .list_deliveries(&DeliveryFilter::default(), None, CATCH_UP_DELIVERIES)?
         .items;
-    let mut ids: Vec<SubmissionId> = outbox::latest_attempts(&recent)
+    let mut ids: Vec<SubmissionId> = Ledger::new(&recent)
+        .latest()
         .into_iter()
         .filter(|d| d.outcome.status == EmailStatus::Failed)
         .map(|d| d.submission_id)

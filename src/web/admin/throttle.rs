@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rocket::tokio::sync::{Semaphore, SemaphorePermit};
 use rocket::tokio::time::timeout;
 
-use crate::forms::spam::ClientKey;
+use crate::web::client::ClientKey;
 
 /// Attempts a client may make within `WINDOW` before it is refused (429).
 pub const MAX_ATTEMPTS: usize = 5;
@@ -110,7 +110,7 @@ mod tests {
     use std::net::IpAddr;
 
     use super::*;
-    use crate::forms::spam::client_key;
+    use crate::web::client::client_key;
 
     fn client(n: u32) -> ClientKey {
         client_key(Some(IpAddr::from(n.to_be_bytes())))

@@ -1,11 +1,11 @@
-//! What a backup's records must be before any of them reaches a store (security review
-//! #8): every record of a known tree decodes as its type, and admin sessions are never
-//! part of a backup, in either direction.
+//! What a backup's records must be before any of them reaches a store: every record of a
+//! known tree decodes as its type, and admin sessions are never part of a backup, in either
+//! direction.
 
 use serde::de::DeserializeOwned;
 
-use super::{RetryJob, SCHEMA_VERSION};
-use crate::model::{Delivery, Submission, Subscriber};
+use crate::model::{Delivery, EmailBody, Submission, Subscriber};
+use crate::store::{RetryJob, SCHEMA_VERSION};
 
 /// Trees a backup leaves out and a restore skips: a live session (id and CSRF token) with
 /// the cookie key would let the file alone act as a logged-in admin.
@@ -36,13 +36,14 @@ pub(super) fn check(
     match tree {
         "submissions" if current => submission(value),
         "submissions" => record::<Submission>(current, tree, value),
-        "files" if schema_version >= 3 && super::backup::file_entry_key(key).is_none() => {
+        "files" if schema_version >= 3 && super::file_entry_key(key).is_none() => {
             Err("a file's key is not a submission id followed by the file's number".into())
         }
         "deliveries" => record::<Delivery>(current, tree, value),
+        "deliveryid_body" => record::<EmailBody>(current, tree, value),
         "subscribers" => record::<Subscriber>(current, tree, value),
         "retries" => record::<RetryJob>(current, tree, value),
-        "formidem_record" => record::<super::idem::Record>(current, tree, value),
+        "formidem_record" => record::<crate::store::idem::Record>(current, tree, value),
         "daykey_count" if value.len() != 4 => {
             Err("a confirmation counter (daykey_count) is not 4 bytes".into())
         }
@@ -70,10 +71,9 @@ fn record<T: DeserializeOwned>(current: bool, tree: &str, value: &[u8]) -> Resul
 fn submission(value: &[u8]) -> Result<(), String> {
     let s: Submission = serde_json::from_slice(value)
         .map_err(|e| format!("a record of submissions cannot be read: {e}"))?;
-    if s.files
-        .iter()
-        .any(|f| !f.path.is_empty() && super::files::Files::number_in(s.id, &f.path).is_none())
-    {
+    if s.files.iter().any(|f| {
+        !f.path.is_empty() && crate::store::files::Files::number_in(s.id, &f.path).is_none()
+    }) {
         return Err(format!(
             "submission {} names a file outside files/{}/",
             s.id, s.id
