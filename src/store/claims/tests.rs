@@ -427,3 +427,48 @@ async fn only_submissions_never_attempted_are_found_at_start_up() {
     let taken = store.claim_round(never.id, Claim::Job { due, job: &job }, &again);
     assert!(taken.await.unwrap().is_empty());
 }
+
+/// A store from before claims (schema 4 as released): a failed attempt with no entry in
+/// `claims` and its retry queued without the attempt it follows. The runner still takes
+/// the job, once, and its submission is settled by the claim and the record.
+#[rocket::async_test]
+async fn a_retry_queued_before_claims_existed_is_taken_once() {
+    let store = Store::temporary().unwrap();
+    let s = submission(&store).await;
+    let (_, mut job) = failed_first(&store, &s, "admin").await;
+    store.claims.clear().unwrap();
+    assert!(store.drop_retry(100, &job).await.unwrap());
+    job.after = None;
+    store.schedule_retry(100, &job).await.unwrap();
+    assert_eq!(
+        store.submission(s.id).unwrap().unwrap().email_status,
+        DeliveryState::Retrying
+    );
+    let retry = rendered(&[intent(&store, &s, "admin")]);
+    let claim = Claim::Job {
+        due: 100,
+        job: &job,
+    };
+    let taken = store.claim_round(s.id, claim, &retry).await.unwrap();
+    assert_eq!(kinds(&taken), ["admin"]);
+    assert_eq!(store.pending_retries(), 0);
+    assert_eq!(
+        store.submission(s.id).unwrap().unwrap().email_status,
+        DeliveryState::Pending,
+        "in flight, no longer retrying"
+    );
+    let again = rendered(&[intent(&store, &s, "admin")]);
+    assert!(store
+        .claim_round(s.id, claim, &again)
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .record_round(s.id, vec![with(retry[0].0.clone(), sent())], &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.submission(s.id).unwrap().unwrap().email_status,
+        DeliveryState::Sent
+    );
+}
