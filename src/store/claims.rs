@@ -370,6 +370,49 @@ impl Store {
         Ok(())
     }
 
+    /// After a restore: a backup walks its trees one after the other while rounds go on, so
+    /// its `claims` (read first) may lag its delivery log. An entry behind the latest
+    /// attempt the log holds for its email is brought up to it, in flight if that attempt is
+    /// (`pending`: [`Store::settle_interrupted`] makes it `unknown`), and an attempt in
+    /// flight whose email has no entry gets one. An entry that names the latest attempt
+    /// stands (its record was released or is still in flight as it says), and an email
+    /// without an entry and nothing in flight keeps none (it was attempted by a release
+    /// before claims at most). Returns how many entries changed.
+    pub(super) fn repair_claims(&self) -> Result<usize> {
+        let mut latest: BTreeMap<Vec<u8>, Head> = BTreeMap::new();
+        for entry in self.deliveries.iter() {
+            let (_, raw) = entry?;
+            let d: Delivery = codec::decode("deliveries", &raw)?;
+            let head = Head {
+                latest: d.id,
+                in_flight: d.in_flight(),
+            };
+            let seen = latest
+                .entry(claim_key(d.submission_id, &d.kind))
+                .or_insert(head);
+            if seen.latest < d.id {
+                *seen = head;
+            }
+        }
+        let mut changed = 0;
+        for (key, logged) in latest {
+            let repaired = match self.claims.get(&key)?.as_deref().and_then(Head::decode) {
+                None if logged.in_flight => logged,
+                Some(head) if head.latest < logged.latest => logged,
+                _ => continue,
+            };
+            self.claims.insert(key, &repaired.encode())?;
+            changed += 1;
+        }
+        Ok(changed)
+    }
+
+    /// Whether a backup's `claims` entry is one: a submission id and a kind for its key, a
+    /// delivery id and an in-flight flag (0 or 1) for its value.
+    pub(super) fn is_claim_entry(key: &[u8], value: &[u8]) -> bool {
+        key.len() > 8 && value.len() == 9 && value[8] <= 1
+    }
+
     /// Drops the `claims` entries of a deleted submission that are not in flight.
     pub(super) fn forget_claims(&self, submission: SubmissionId) -> Result<()> {
         for entry in self.claims.scan_prefix(submission.to_key()) {
