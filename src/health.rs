@@ -45,7 +45,15 @@ impl DeliveryHealth {
     pub fn judge(newest_first: &[Delivery]) -> DeliveryHealth {
         let mut run = newest_first
             .iter()
-            .filter(|d| d.outcome.status != EmailStatus::Skipped)
+            // Skipped ones never went; one in flight has no outcome yet; one interrupted
+            // by a stop of this server says nothing about Mailtrap.
+            .filter(|d| {
+                !matches!(
+                    d.outcome.status,
+                    EmailStatus::Skipped | EmailStatus::Pending
+                )
+            })
+            .filter(|d| d.outcome.failure != Some(FailureKind::Interrupted))
             .take_while(|d| matches!(d.outcome.status, EmailStatus::Failed | EmailStatus::Unknown));
         let Some(newest) = run.next() else {
             return DeliveryHealth::Ok;
@@ -202,6 +210,35 @@ mod tests {
                 .and_then(FailureKind::http_status),
             Some(403)
         );
+    }
+
+    /// An attempt still with Mailtrap has no outcome yet, and one a stop of this server cut
+    /// off says nothing about Mailtrap: neither starts nor breaks a streak.
+    #[test]
+    fn attempts_in_flight_or_interrupted_are_not_mailtraps_failures() {
+        let attempt = |status, failure| {
+            let mut d = Delivery::planned("admin", Some("o@example.com"), "s");
+            d.outcome.status = status;
+            d.outcome.failure = failure;
+            d
+        };
+        let outage = Some(FailureKind::Http {
+            status: 503,
+            mailtrap: true,
+        });
+        let failed = attempt(EmailStatus::Failed, outage);
+        let in_flight = attempt(EmailStatus::Pending, None);
+        let mut interrupted = attempt(EmailStatus::Pending, None);
+        interrupted.interrupted();
+        let failing = [in_flight.clone(), failed.clone(), failed.clone(), failed];
+        assert_eq!(DeliveryHealth::judge(&failing).status(), "degraded");
+        let killed = [
+            interrupted.clone(),
+            interrupted.clone(),
+            interrupted,
+            in_flight,
+        ];
+        assert_eq!(DeliveryHealth::judge(&killed), DeliveryHealth::Ok);
     }
 
     /// Six refused attempts then an outage: the banner's cause is the refusal the owner must

@@ -103,6 +103,9 @@ pub fn rocket(figment: Figment) -> Result<Rocket<Build>, StartError> {
         metrics.clone(),
         outbox.clone(),
     );
+    // Before serving: what a killed run stored but never tried to email goes to the queue
+    // (what it left with Mailtrap was marked `unknown` when the store opened).
+    outbox.queue_unattempted()?;
     let webhooks = Webhooks::new(store.clone(), forms.clone(), metrics.clone());
     let worker = retry::Worker::new(outbox.clone(), store.clone(), config.retry_base_secs);
     tracing::info!(

@@ -1,8 +1,12 @@
-//! One delivery round, the one way every email leaves: render → one Mailtrap request on a
-//! blocking thread → record every attempt → queue transient failures for retry → count.
-//! The visitor's post, the newsletter confirmation, the retry queue, the owner's resend and
-//! approval and "test this form" all call [`deliver`]; whether a caller's failures are
-//! retried is its [`Round`]'s explicit `retry_failures`.
+//! One delivery round, the one way every email leaves: render → claim the emails and write
+//! each attempt as in flight, before anything is sent (one transaction, flushed) → one
+//! Mailtrap request on a blocking thread → record every outcome with the retries of its
+//! transient failures (one transaction, flushed) → count. The visitor's post, the newsletter
+//! confirmation, the retry queue, the owner's resend and approval and "test this form" all
+//! call [`Outbox::deliver`]; whether a caller's failures are retried is its [`Round`]'s
+//! explicit `retry_failures`, and on what condition it may take an email its `claim`
+//! (`store::Claim`): one email is never sent by two rounds at once, and a kill between
+//! Mailtrap's acceptance and the record leaves an attempt the next start marks `unknown`.
 
 use std::collections::BTreeMap;
 
@@ -13,8 +17,8 @@ use tracing::{error, info, instrument, warn};
 use crate::forms::{FormDef, FormKind, Trigger};
 use crate::mail::{self, Attachment, Email, MailContext};
 use crate::model::{
-    Attempt, Delivery, EmailBody, EmailStatus, Failure, FailureKind, Ledger, Outcome, Retry,
-    Submission, Subscriber, SubscriberState,
+    Attempt, Delivery, DeliveryId, EmailBody, EmailStatus, Failure, FailureKind, Ledger, Outcome,
+    Retry, Submission, Subscriber, SubscriberState,
 };
 use std::sync::Arc;
 
@@ -22,7 +26,7 @@ use crate::config::AppConfig;
 use crate::forms::Forms;
 use crate::mail::Mailtrap;
 use crate::metrics::Metrics;
-use crate::store::{RetryJob, Store, StoreError};
+use crate::store::{Claim, RetryJob, Store, StoreError};
 use crate::templates::Templates;
 
 /// Attempts in all of one email, the first send included.
@@ -43,6 +47,8 @@ pub struct Round<'a> {
     pub attempt: Attempt,
     /// Queue transient failures for automatic retries.
     pub retry_failures: bool,
+    /// On what condition the round may take each email (nobody else sending it).
+    pub claim: Claim<'a>,
 }
 
 impl Round<'_> {
@@ -54,6 +60,7 @@ impl Round<'_> {
         skip_visitor: None,
         attempt: Attempt::FirstTry,
         retry_failures: true,
+        claim: Claim::First,
     };
 
     fn skip_reason(&self, email: &Email) -> Option<&str> {
@@ -100,8 +107,12 @@ impl Outbox {
         }
     }
 
-    /// Renders the form's emails for the round, sends them in one round trip (unless `skip`
-    /// says why not), and logs every attempt (the store settles the submission's state).
+    /// Renders the form's emails for the round, claims them and writes each attempt as in
+    /// flight with its email as rendered (flushed; the store settles the submission's
+    /// state), sends them in one round trip (unless `skip` says why not), and records every
+    /// outcome with the retries it needs (the store settles the state again). An email the
+    /// round's claim does not get (another round is sending it, or sent it since) is left
+    /// out: neither sent nor recorded.
     #[instrument(skip_all, fields(submission_id = %submission.id))]
     pub async fn deliver(
         &self,
@@ -118,15 +129,18 @@ impl Outbox {
             files: self.attachments(submission)?,
             public_base: self.public_base.to_string(),
         };
+        // Every email of the round as it is recorded, in the form's order with those that
+        // could not be rendered last; beside each, the message if it goes to Mailtrap.
+        let mut attempts = Vec::new();
         let mut emails = Vec::new();
         let mut broken = Vec::new();
         let wanted = def
             .emails_on(round.trigger)
             .filter(|e| round.only.is_none_or(|kinds| kinds.contains(&e.kind)));
         for email_def in wanted {
+            let id = self.store.new_delivery_id();
             match mail::render(&self.templates, &self.config, email_def, &mc) {
                 Ok(mut email) => {
-                    let id = self.store.new_delivery_id();
                     let (submission_id, delivery_id) = (submission.id.to_string(), id.to_string());
                     mail::trace(
                         &mut email,
@@ -137,11 +151,29 @@ impl Outbox {
                     if submission.test {
                         "test".clone_into(&mut email.category);
                     }
-                    emails.push((id, email));
+                    let skip = round
+                        .skip_reason(&email)
+                        .or_else(|| self.mailer.skip_reason(&email));
+                    let outcome = match skip {
+                        Some(reason) => Outcome::skipped(reason),
+                        None => Outcome::in_flight(),
+                    };
+                    let (d, body) = attempt(&email, outcome, round.attempt);
+                    attempts.push((
+                        Delivery {
+                            id,
+                            submission_id: submission.id,
+                            ..d
+                        },
+                        body,
+                    ));
+                    emails.push(skip.is_none().then_some(email));
                 }
                 Err(e) => {
                     error!(kind = %email_def.kind, "{e}");
                     let mut d = Delivery::planned(&email_def.kind, None, "");
+                    d.id = id;
+                    d.submission_id = submission.id;
                     d.outcome.status = EmailStatus::Failed;
                     d.outcome.failure = Some(FailureKind::Render);
                     d.attempt = round.attempt;
@@ -150,19 +182,36 @@ impl Outbox {
                 }
             }
         }
-        let (ids, emails): (Vec<_>, Vec<_>) = emails.into_iter().unzip();
-        let outcomes = self.send(&emails, |e| round.skip_reason(e)).await;
-        let mut attempts: Vec<(Delivery, EmailBody)> = emails
-            .into_iter()
-            .zip(outcomes)
-            .zip(ids)
-            .map(|((email, outcome), id)| {
-                let (d, body) = attempt(email, outcome, round.attempt);
-                (Delivery { id, ..d }, body)
-            })
-            .collect();
+        emails.extend(broken.iter().map(|_| None));
         attempts.extend(broken.into_iter().map(|d| (d, EmailBody::default())));
-        for (d, _) in &attempts {
+        if !attempts.is_empty() {
+            let taken = self
+                .store
+                .claim_round(submission.id, round.claim, &attempts)
+                .await?;
+            if taken.len() < attempts.len() {
+                let mut kept = attempts.iter().map(|(d, _)| taken.contains(&d.kind));
+                emails.retain(|_| kept.next().unwrap_or(false));
+                for (d, _) in attempts.iter().filter(|(d, _)| !taken.contains(&d.kind)) {
+                    info!(kind = %d.kind, "left alone: another round is sending it or sent it meanwhile");
+                }
+                attempts.retain(|(d, _)| taken.contains(&d.kind));
+                if attempts.is_empty() {
+                    return Ok(Vec::new());
+                }
+            }
+        }
+        // The bodies were written with the claim; the outcomes replace the records.
+        let mut attempts: Vec<Delivery> = attempts.into_iter().map(|(d, _)| d).collect();
+        let (at, batch): (Vec<usize>, Vec<Email>) = emails
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, e)| Some((i, e?)))
+            .unzip();
+        for (i, outcome) in at.into_iter().zip(self.send(batch).await) {
+            attempts[i].outcome = outcome;
+        }
+        for d in &attempts {
             match d.outcome.status {
                 EmailStatus::Failed | EmailStatus::Unknown => {
                     warn!(kind = %d.kind, status = ?d.outcome.status, http_status = ?d.outcome.http_status, error = d.outcome.error.as_deref().unwrap_or(""), "email not delivered")
@@ -172,64 +221,54 @@ impl Outbox {
                 }
             }
         }
-        let logged = self
-            .store
-            .record_deliveries(submission.id, attempts)
-            .await?;
-        self.metrics.deliveries(&logged);
-        if round.retry_failures {
+        let retries = if round.retry_failures {
             let number = match round.attempt {
                 Attempt::AutomaticRetry(n) => n,
                 _ => 1,
             };
-            self.schedule_retries(&logged, number).await?;
+            self.plan_retries(&attempts, number)
+        } else {
+            Vec::new()
+        };
+        let logged = self
+            .store
+            .record_round(submission.id, attempts, &retries)
+            .await?;
+        self.metrics.deliveries(&logged);
+        for (due, job) in &retries {
+            let wait_secs = due.saturating_sub(now_micros()) / 1_000_000;
+            info!(kind = %job.kind, attempt = job.attempt, wait_secs, "retry scheduled");
         }
         Ok(logged)
     }
 
-    /// The one Mailtrap round trip for every email not skipped, on a blocking thread (ureq must
-    /// never block the executor); one outcome per email, in order.
-    async fn send<'a>(
-        &self,
-        emails: &'a [Email],
-        skip: impl Fn(&'a Email) -> Option<&'a str>,
-    ) -> Vec<Outcome> {
-        let batch: Vec<Email> = emails
-            .iter()
-            .filter(|e| skip(e).is_none())
-            .cloned()
-            .collect();
-        let mut sent = if batch.is_empty() {
-            Vec::new()
-        } else {
-            let mailer = self.mailer.clone();
-            let n = batch.len();
-            spawn_blocking(move || mailer.send_batch(&batch))
-                .await
-                .unwrap_or_else(|e| {
-                    error!("mail thread failed: {e}");
-                    vec![
-                        Outcome::failed(Failure::new(
-                            FailureKind::Internal,
-                            "internal error while sending"
-                        ));
-                        n
-                    ]
-                })
+    /// The one Mailtrap round trip for `emails` (none skipped), on a blocking thread (ureq
+    /// must never block the executor); one outcome per email, in order.
+    async fn send(&self, emails: Vec<Email>) -> Vec<Outcome> {
+        let n = emails.len();
+        if n == 0 {
+            return Vec::new();
         }
-        .into_iter();
-        emails
-            .iter()
-            .map(|e| match skip(e) {
-                Some(reason) => Outcome::skipped(reason),
-                None => sent.next().unwrap_or_else(|| {
+        let mailer = self.mailer.clone();
+        let mut sent = spawn_blocking(move || mailer.send_batch(&emails))
+            .await
+            .unwrap_or_else(|e| {
+                error!("mail thread failed: {e}");
+                vec![
                     Outcome::failed(Failure::new(
                         FailureKind::Internal,
-                        "no outcome for this email",
-                    ))
-                }),
-            })
-            .collect()
+                        "internal error while sending"
+                    ));
+                    n
+                ]
+            });
+        sent.resize_with(n, || {
+            Outcome::failed(Failure::new(
+                FailureKind::Internal,
+                "no outcome for this email",
+            ))
+        });
+        sent
     }
 
     /// The submission's files as attachments: where each is on disk (read while sending).
@@ -248,13 +287,10 @@ impl Outbox {
         Ok(out)
     }
 
-    /// Queues what can be retried after a round of attempts (`attempt` was that round's number)
-    /// and says loudly what cannot.
-    async fn schedule_retries(
-        &self,
-        deliveries: &[Delivery],
-        attempt: u32,
-    ) -> Result<(), StoreError> {
+    /// The retries a round of attempts needs (`attempt` was that round's number), each
+    /// `(due micros, job)`, recorded with the round; says loudly what cannot be retried.
+    fn plan_retries(&self, deliveries: &[Delivery], attempt: u32) -> Vec<(u64, RetryJob)> {
+        let mut jobs = Vec::new();
         for d in deliveries {
             if let Some(
                 kind @ FailureKind::Http {
@@ -276,11 +312,9 @@ impl Outbox {
                         submission_id: d.submission_id,
                         kind: d.kind.clone(),
                         attempt: attempt + 1,
+                        after: Some(d.id),
                     };
-                    self.store
-                        .schedule_retry(now_micros() + wait * 1_000_000, &job)
-                        .await?;
-                    info!(kind = %d.kind, attempt = attempt + 1, wait_secs = wait, "retry scheduled");
+                    jobs.push((now_micros() + wait * 1_000_000, job));
                 }
                 Some(Retry::Transient) => {
                     warn!(kind = %d.kind, "gave up after {MAX_ATTEMPTS} attempts")
@@ -292,29 +326,29 @@ impl Outbox {
                 _ => {}
             }
         }
-        Ok(())
+        jobs
     }
 
-    /// The owner's resend (and approval, and a queued retry): the chosen emails again, as new,
-    /// logged attempts labelled `attempt`. A queued retry of the same emails is taken off the
-    /// queue first: a resend takes its place, never both. A newsletter signup resends its
-    /// opt-in, or its welcome and notice once confirmed.
+    /// The owner's resend: the chosen emails again, as new, logged attempts labelled
+    /// `attempt`. A queued retry of the same emails leaves the queue in the same
+    /// transaction that claims them: a resend takes its place, never both. An email being
+    /// sent (by the retry runner or another resend) is left alone, and so is a failed one
+    /// that was sent since it was read here. A newsletter signup resends its opt-in, or its
+    /// welcome and notice once confirmed.
     pub async fn resend(
         &self,
         submission: &Submission,
         which: Resend<'_>,
         attempt: Attempt,
-    ) -> Result<Vec<Delivery>, StoreError> {
+    ) -> Result<Resent, StoreError> {
         let Some(def) = self.forms.get(&submission.form) else {
-            return Ok(Vec::new());
+            return Ok(Resent::default());
         };
-        let subscriber = match &submission.visitor_email {
-            Some(email) if def.kind == FormKind::Newsletter => self.store.subscriber(email)?,
-            _ => None,
-        };
+        let subscriber = self.subscriber_of(def, submission)?;
         let confirmed = subscriber
             .as_ref()
             .is_some_and(|s| s.state == SubscriberState::Confirmed);
+        let mut seen: Vec<(String, DeliveryId)> = Vec::new();
         let kinds: Vec<String> = match which {
             Resend::Kind(kind) => vec![kind.to_string()],
             Resend::All => {
@@ -325,20 +359,68 @@ impl Outbox {
                 };
                 def.emails_on(trigger).map(|e| e.kind.clone()).collect()
             }
-            Resend::Failed => Ledger::new(&self.store.deliveries_of(submission.id)?)
-                .latest()
-                .into_iter()
-                .filter(|d| d.outcome.status == EmailStatus::Failed)
-                .map(|d| d.kind.clone())
-                .collect(),
-        };
-        if !matches!(attempt, Attempt::AutomaticRetry(_)) {
-            let cancelled = self.store.cancel_retries(submission.id, &kinds).await?;
-            if cancelled > 0 {
-                info!(submission_id = %submission.id, cancelled, "queued retries replaced by the owner's resend");
+            Resend::Failed => {
+                seen = Ledger::new(&self.store.deliveries_of(submission.id)?)
+                    .latest()
+                    .into_iter()
+                    .filter(|d| d.outcome.status == EmailStatus::Failed)
+                    .map(|d| (d.kind.clone(), d.id))
+                    .collect();
+                seen.iter().map(|(kind, _)| kind.clone()).collect()
             }
-        }
-        // One round per trigger: an opt-in goes on submit, a welcome on confirmation.
+        };
+        self.resend_as(
+            def,
+            submission,
+            subscriber.as_ref(),
+            kinds,
+            attempt,
+            Claim::Owner(&seen),
+        )
+        .await
+    }
+
+    /// The retry runner's job `job`, due at `due`: its email again, if the job is still
+    /// queued and nothing else sent the email since (the claim takes the job off the queue).
+    /// A job of attempt 1 is the first send of an email that was never attempted.
+    pub async fn retry(
+        &self,
+        submission: &Submission,
+        due: u64,
+        job: &RetryJob,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let Some(def) = self.forms.get(&submission.form) else {
+            return Ok(Vec::new());
+        };
+        let subscriber = self.subscriber_of(def, submission)?;
+        let attempt = match job.attempt {
+            0 | 1 => Attempt::FirstTry,
+            n => Attempt::AutomaticRetry(n),
+        };
+        let resent = self
+            .resend_as(
+                def,
+                submission,
+                subscriber.as_ref(),
+                vec![job.kind.clone()],
+                attempt,
+                Claim::Job { due, job },
+            )
+            .await?;
+        Ok(resent.attempts)
+    }
+
+    /// One round per trigger (an opt-in goes on submit, a welcome on confirmation) for
+    /// `kinds` of `def`'s emails, each claimed with `claim`.
+    async fn resend_as(
+        &self,
+        def: &FormDef,
+        submission: &Submission,
+        subscriber: Option<&Subscriber>,
+        kinds: Vec<String>,
+        attempt: Attempt,
+        claim: Claim<'_>,
+    ) -> Result<Resent, StoreError> {
         let mut by_trigger: BTreeMap<Trigger, Vec<String>> = BTreeMap::new();
         for kind in kinds {
             let Some(e) = def.emails.iter().find(|e| e.kind == kind) else {
@@ -346,36 +428,91 @@ impl Outbox {
             };
             by_trigger.entry(e.when).or_default().push(kind);
         }
-        let mut out = Vec::new();
+        let mut out = Resent::default();
         for (trigger, kinds) in by_trigger {
             let round = Round {
                 trigger,
                 only: Some(&kinds),
                 attempt,
+                claim,
                 ..Round::SUBMIT
             };
-            out.extend(
-                self.deliver(def, submission, subscriber.as_ref(), round)
-                    .await?,
-            );
+            let attempts = self.deliver(def, submission, subscriber, round).await?;
+            out.left_alone += kinds
+                .iter()
+                .filter(|k| !attempts.iter().any(|d| &&d.kind == k))
+                .count();
+            out.attempts.extend(attempts);
         }
         Ok(out)
     }
+
+    /// A newsletter signup's subscriber, whose links its emails carry.
+    fn subscriber_of(
+        &self,
+        def: &FormDef,
+        submission: &Submission,
+    ) -> Result<Option<Subscriber>, StoreError> {
+        match &submission.visitor_email {
+            Some(email) if def.kind == FormKind::Newsletter => self.store.subscriber(email),
+            _ => Ok(None),
+        }
+    }
+
+    /// The start-up pass over submissions stored but never attempted (the server stopped
+    /// between storing one and claiming its emails): their emails on submit are queued for
+    /// the retry runner, due now. Nothing of theirs reached Mailtrap, so sending is safe.
+    /// Runs before serving; returns how many submissions it queued.
+    pub fn queue_unattempted(&self) -> Result<usize, StoreError> {
+        let mut queued = 0;
+        for s in self.store.unattempted_submissions()? {
+            let Some(def) = self.forms.get(&s.form) else {
+                continue;
+            };
+            let kinds: Vec<String> = def
+                .emails_on(Trigger::Submit)
+                .map(|e| e.kind.clone())
+                .collect();
+            if kinds.is_empty() {
+                continue;
+            }
+            self.store
+                .queue_first_attempts(s.id, &kinds, now_micros())?;
+            warn!(submission_id = %s.id, reference = %s.reference,
+                  "stored but never emailed (the server stopped in between): its emails are queued");
+            queued += 1;
+        }
+        Ok(queued)
+    }
+}
+
+/// What an owner's resend did.
+#[derive(Debug, Default)]
+pub struct Resent {
+    /// The attempts it made, as recorded.
+    pub attempts: Vec<Delivery>,
+    /// Emails it left alone: the retry runner or another resend was sending them, or sent
+    /// them after they were read as failed.
+    pub left_alone: usize,
 }
 
 /// The record of one attempt at `email`, and the email as rendered (kept apart).
-fn attempt(email: Email, outcome: Outcome, by: Attempt) -> (Delivery, EmailBody) {
+fn attempt(email: &Email, outcome: Outcome, by: Attempt) -> (Delivery, EmailBody) {
     let to = email.to.as_ref().map(|m| m.email.to_string());
     let d = Delivery {
         outcome,
-        attachments: email.attachments.into_iter().map(|a| a.filename).collect(),
+        attachments: email
+            .attachments
+            .iter()
+            .map(|a| a.filename.clone())
+            .collect(),
         to_visitor: email.to_visitor,
         attempt: by,
         ..Delivery::planned(&email.kind, to.as_deref(), &email.subject)
     };
     let body = EmailBody {
-        text: email.text,
-        html: email.html,
+        text: email.text.clone(),
+        html: email.html.clone(),
     };
     (d, body)
 }

@@ -1,14 +1,16 @@
-//! Retries without a worker process: a tokio task inside the server takes due jobs from the
-//! store's retry queue and hands them to the delivery round. What gets queued, and when, is
-//! decided by `outbox` from the failure's kind.
+//! Retries without a worker process: a tokio task inside the server works through the
+//! store's retry queue, one due job at a time, and hands each to the delivery round. A job
+//! leaves the queue only in the transaction that claims its email and writes the attempt as
+//! in flight, so a crash in the loop leaves the jobs not yet started queued (they run after
+//! the restart) and the one in flight `unknown` (never sent twice). What gets queued, and
+//! when, is decided by `outbox` from the failure's kind.
 
 use std::time::Duration;
 
 use tracing::{error, info};
 
-use crate::model::Attempt;
 use crate::model::EmailStatus;
-use crate::outbox::{self, Outbox, Resend};
+use crate::outbox::{self, Outbox};
 use crate::store::{Store, StoreError};
 
 /// The retry worker: the queue in the store, and the outbox that sends what is due.
@@ -47,24 +49,22 @@ impl Worker {
     /// Sends the due jobs one after the other; after a stop signal no new job starts (the one
     /// being sent finishes and is recorded, the rest stay queued for the next start).
     async fn run_due(&self, stop: &rocket::Shutdown) -> Result<(), StoreError> {
-        for job in self.store.take_due_retries(outbox::now_micros()).await? {
+        for (due, job) in self.store.due_retries(outbox::now_micros())? {
             if stopping(stop).await {
-                self.store
-                    .schedule_retry(outbox::now_micros(), &job)
-                    .await?;
-                continue;
+                break;
             }
             let Some(submission) = self.store.submission(job.submission_id)? else {
-                continue; // deleted meanwhile
+                self.store.drop_retry(due, &job).await?; // deleted meanwhile
+                continue;
             };
-            let attempts = self
-                .outbox
-                .resend(
-                    &submission,
-                    Resend::Kind(&job.kind),
-                    Attempt::AutomaticRetry(job.attempt),
-                )
-                .await?;
+            let attempts = self.outbox.retry(&submission, due, &job).await?;
+            // A round that claimed the job took it off the queue; one that could not start
+            // (the form or the email is no longer configured) would leave it due forever.
+            self.store.drop_retry(due, &job).await?;
+            if attempts.is_empty() {
+                info!(submission_id = %submission.id, kind = %job.kind, "retry dropped: the email was sent or resent meanwhile, or is no longer configured");
+                continue;
+            }
             let ok = attempts
                 .iter()
                 .all(|d| d.outcome.status == EmailStatus::Sent);

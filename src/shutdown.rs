@@ -243,7 +243,8 @@ async fn finish<P: Phase>(rocket: &Rocket<P>, requests_running: usize) -> Result
                 .extract_inner::<u32>("shutdown.grace")
                 .unwrap_or(0),
             "stopping with requests still running after the shutdown grace period; their \
-             submissions are stored, an email they were sending may be unrecorded"
+             submissions are stored, and an email they were sending is marked unknown at the \
+             next start"
         );
     }
     if let Some(background) = rocket.state::<Background>() {

@@ -1,6 +1,7 @@
-//! One submission's way through the appliance after validation: stored and flushed first,
-//! then its emails handed to the delivery round (`outbox`). The newsletter confirmation and
-//! the admin's "test this form" start here too.
+//! One submission's way through the appliance after validation: stored, then its emails
+//! handed to the delivery round (`outbox`), whose claim of them flushes the submission too,
+//! before anything is sent. The newsletter confirmation and the admin's "test this form"
+//! start here too.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -90,9 +91,10 @@ impl Intake {
         }
     }
 
-    /// Stores a valid post (flushed), then sends its emails unless the verdict says otherwise:
-    /// spam is stored without files and mails nothing; a post under review is stored with its
-    /// files and its emails wait for `approve`. A repeated
+    /// Stores a valid post, then sends its emails unless the verdict says otherwise (the
+    /// submission is flushed with the claim of its emails, before any is sent): spam is
+    /// stored without files and mails nothing; a post under review is stored with its files
+    /// and its emails wait for `approve`. A repeated
     /// post (same `_idem`, same fields) is answered with the first submission, mailing nothing.
     #[instrument(skip_all, fields(form = slug))]
     pub async fn accept(
@@ -118,7 +120,9 @@ impl Intake {
             test: false,
             idempotency_key: valid.idempotency_key,
         };
-        let submission = match self.store.insert_submission(new).await {
+        // Flushed with its emails' claim, before they are sent: one fsync for both. Only
+        // what sends nothing flushes on its own.
+        let submission = match self.store.insert_submission_unflushed(new).await {
             Err(StoreError::Duplicate(first)) => {
                 // `Duplicate` only names a submission the store has just seen; should it vanish in
                 // between (a concurrent delete), the answer is an error, not someone else's.
@@ -136,6 +140,7 @@ impl Intake {
               review = ?submission.review, edit_of = ?submission.edit_of, "stored");
         self.metrics.submission(&submission);
         if submission.spam || submission.review.is_some() {
+            self.store.flush().await?;
             return Ok(Accepted {
                 submission,
                 deliveries: Vec::new(),

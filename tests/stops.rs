@@ -162,7 +162,7 @@ fn sigterm_during_a_slow_send_lets_it_finish_records_it_and_exits_0() {
 
 /// An owner who sets a grace shorter than the Mailtrap timeout is warned at start; a stop
 /// then cuts the send off, which is still a clean stop: one warning line, the store
-/// flushed, exit 0, and the submission kept.
+/// flushed, exit 0, the submission kept, and its emails `unknown`.
 #[test]
 fn a_send_cut_off_by_a_short_chosen_grace_is_still_a_clean_stop() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -183,4 +183,16 @@ fn a_send_cut_off_by_a_short_chosen_grace_is_still_a_clean_stop() {
     let _ = post.join();
     let store = Store::open(&data).expect("the store opens after the stop");
     assert_eq!(store.count_submissions(), 1);
+    // Mailtrap had the emails when the stop cut the send off: they may have arrived.
+    let submission = store
+        .latest_submissions(None, 1)
+        .expect("readable")
+        .remove(0);
+    let log = store
+        .deliveries_of(submission.id)
+        .expect("deliveries readable");
+    assert!(
+        !log.is_empty() && log.iter().all(|d| d.outcome.status == EmailStatus::Unknown),
+        "{log:?}"
+    );
 }

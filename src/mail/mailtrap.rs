@@ -67,14 +67,7 @@ impl Mailtrap {
     pub fn send_batch(&self, emails: &[Email]) -> Vec<Outcome> {
         let mut outcomes: Vec<Option<Outcome>> = emails
             .iter()
-            .map(|e| match (&self.token, &e.to) {
-                (_, None) => Some(Outcome::skipped("recipient is not configured")),
-                (_, Some(to)) if to.email.to_ascii().is_none() => Some(Outcome::skipped(
-                    "the address has non-ASCII characters before the @, which Mailtrap cannot send to",
-                )),
-                (None, _) => Some(Outcome::skipped("MAILTRAP_API_TOKEN is not set")),
-                _ => None,
-            })
+            .map(|e| self.skip_reason(e).map(Outcome::skipped))
             .collect();
         let pending: Vec<usize> = (0..emails.len())
             .filter(|&i| outcomes[i].is_none())
@@ -91,6 +84,19 @@ impl Mailtrap {
             }
         }
         outcomes.into_iter().flatten().collect()
+    }
+
+    /// Why `email` would not be sent at all (no recipient, an address Mailtrap cannot take,
+    /// no token), decided without a request.
+    pub fn skip_reason(&self, email: &Email) -> Option<&'static str> {
+        match (&self.token, &email.to) {
+            (_, None) => Some("recipient is not configured"),
+            (_, Some(to)) if to.email.to_ascii().is_none() => Some(
+                "the address has non-ASCII characters before the @, which Mailtrap cannot send to",
+            ),
+            (None, _) => Some("MAILTRAP_API_TOKEN is not set"),
+            _ => None,
+        }
     }
 
     fn post(&self, emails: &[&Email]) -> Vec<Outcome> {

@@ -33,6 +33,9 @@ pub enum FailureKind {
     UnreadableAnswer,
     /// The sending thread died; whether the request left is not known.
     Internal,
+    /// The server stopped (a crash, a kill, a power cut) after the attempt was written as in
+    /// flight and before its answer was recorded: Mailtrap may have accepted it.
+    Interrupted,
 }
 
 /// A failure and its detail for the owner (Mailtrap's own error text where it gave one).
@@ -68,7 +71,8 @@ impl FailureKind {
             FailureKind::Connect | FailureKind::TimeoutBeforeSent => Retry::Transient,
             FailureKind::TimeoutAfterSent
             | FailureKind::UnreadableAnswer
-            | FailureKind::Internal => Retry::Ambiguous,
+            | FailureKind::Internal
+            | FailureKind::Interrupted => Retry::Ambiguous,
             FailureKind::Http {
                 status: 502..=504,
                 mailtrap: false,
@@ -129,6 +133,7 @@ impl FailureKind {
             FailureKind::BadUrl => "configuration",
             FailureKind::UnreadableAnswer => "mailtrap_unreadable_answer",
             FailureKind::Internal => "internal",
+            FailureKind::Interrupted => "interrupted",
         }
     }
 
@@ -156,6 +161,7 @@ impl FailureKind {
             | FailureKind::Internal => "admin.failure.no_answer",
             FailureKind::Render => "admin.failure.render",
             FailureKind::BadUrl => "admin.failure.bad_url",
+            FailureKind::Interrupted => "admin.failure.interrupted",
         }
     }
 }

@@ -31,6 +31,21 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// An attempt written before its request goes out: `pending` until its outcome replaces
+    /// it (see [`super::Delivery::in_flight`]).
+    pub fn in_flight() -> Outcome {
+        Outcome {
+            status: EmailStatus::Pending,
+            http_status: None,
+            message_ids: Vec::new(),
+            error: None,
+            failure: None,
+            started_at: OffsetDateTime::now_utc(),
+            duration_ms: 0,
+            retry_after_secs: None,
+        }
+    }
+
     pub fn skipped(reason: &str) -> Outcome {
         Outcome {
             status: EmailStatus::Skipped,

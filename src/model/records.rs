@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
-    DeliveryId, DeliveryState, EmailAddress, EmailStatus, InboxEvent, Outcome, SpamReason,
-    SubmissionId, Upload,
+    DeliveryId, DeliveryState, EmailAddress, EmailStatus, FailureKind, InboxEvent, Outcome,
+    SpamReason, SubmissionId, Upload,
 };
 
 /// A valid post on its way into the store.
@@ -208,6 +208,28 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// Whether the attempt is still with Mailtrap: written (`pending`) before the request went
+    /// out, its outcome not recorded yet.
+    pub fn in_flight(&self) -> bool {
+        self.outcome.status == EmailStatus::Pending
+    }
+
+    /// An attempt whose outcome was never recorded because the server stopped while Mailtrap
+    /// had the request: it may have arrived, so it is `unknown` (never resent
+    /// automatically), or `sent` if Mailtrap already reported its delivery.
+    pub fn interrupted(&mut self) {
+        let failure = FailureKind::Interrupted;
+        self.outcome.status = failure.status();
+        self.outcome.failure = Some(failure);
+        self.outcome.error = Some(
+            "the server stopped before Mailtrap's answer was recorded: it may have been delivered"
+                .into(),
+        );
+        if let Some(event) = self.inbox.clone() {
+            self.apply(&event);
+        }
+    }
+
     /// An attempt not yet made; ids are assigned when it is recorded.
     pub fn planned(kind: &str, to: Option<&str>, subject: &str) -> Delivery {
         Delivery {

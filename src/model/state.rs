@@ -37,9 +37,11 @@ pub enum DeliveryState {
     Held,
     /// Not sent on purpose: no token, no recipient configured, or nothing to send.
     Skipped,
-    /// Legacy: what records written before this rule carry between being stored and their
-    /// first delivery round, i.e. stored, no attempt recorded. The ledger gives it only for
-    /// an attempt whose outcome was never recorded.
+    /// In flight: the attempt was written before its request went to Mailtrap and its
+    /// answer is not recorded yet; neither sent nor failed, and not offered for a resend
+    /// (the round that holds it records its outcome, or the next start makes it `unknown`).
+    /// Also what records written before this rule carry between being stored and their
+    /// first delivery round. Transient, so not among the filters' words.
     Pending,
 }
 

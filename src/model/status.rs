@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EmailStatus {
-    /// Stored, emails not yet attempted.
+    /// Stored, emails not yet attempted; on an attempt, written before its request went out
+    /// and not yet given its outcome (in flight).
     Pending,
     Sent,
     Failed,

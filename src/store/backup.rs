@@ -27,7 +27,7 @@ use serde::Serialize;
 use sled::Tree;
 use time::OffsetDateTime;
 
-use super::{codec, keys, Store, StoreError, Submission};
+use super::{codec, keys, Store, StoreError, Submission, SCHEMA_VERSION};
 use crate::model::SubmissionId;
 use check::EXCLUDED_TREES;
 use stream::{End, Entry, Header, Reader};
@@ -200,6 +200,12 @@ impl Store {
                 Ok(())
             })
             .map_err(partial)?;
+        if schema_version == SCHEMA_VERSION {
+            // A backup's trees are read one after the other: the claims are brought up to
+            // the delivery log, and what was in flight when it was taken is `unknown` now.
+            self.repair_claims().map_err(|e| partial(e.into()))?;
+            self.settle_interrupted().map_err(|e| partial(e.into()))?;
+        }
         self.db.flush().map_err(|e| partial(e.into()))?;
         Ok(BackupStats {
             schema_version,

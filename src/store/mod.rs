@@ -3,6 +3,7 @@
 
 pub mod backup;
 mod caps;
+mod claims;
 mod codec;
 mod events;
 mod files;
@@ -31,6 +32,7 @@ use sled::{Db, Tree};
 use time::OffsetDateTime;
 
 pub use caps::{normalized_address, CapLimits};
+pub use claims::Claim;
 pub use events::{Applied, IncomingEvent};
 pub use queries::{DeliveryFilter, FormCounts, Page, SubmissionFilter};
 pub use reading::{NewerPage, Position};
@@ -129,6 +131,9 @@ pub struct Store {
     flusher: Arc<flush::Flusher>,
     /// The retry queue (see `retries`).
     retries: Tree,
+    /// `claims`: `submission id ++ kind` → the email's latest attempt (8 bytes) and whether
+    /// it is still in flight (1 byte): the one owner of each email (see `claims`).
+    claims: Tree,
     /// `messageid_deliveryid`: a Mailtrap message id → the delivery id (8 bytes)
     messageid_deliveryid: Tree,
     /// `webhook_events`: a Mailtrap `event_id` → when it was applied (unix seconds, 8 bytes)
@@ -203,6 +208,7 @@ impl Store {
             unread_formslug_submissionid: db.open_tree("unread_formslug_submissionid")?,
             test_submissionid: db.open_tree("test_submissionid")?,
             retries: db.open_tree("retries")?,
+            claims: db.open_tree("claims")?,
             messageid_deliveryid: db.open_tree("messageid_deliveryid")?,
             webhook_events: db.open_tree("webhook_events")?,
             events_pruned_at: Arc::default(),
@@ -224,6 +230,8 @@ impl Store {
             .max()
             .unwrap_or(0);
         store.last_id.store(newest, Ordering::SeqCst);
+        // Before anything can send: what a killed run left with Mailtrap is `unknown`.
+        store.settle_interrupted()?;
         Ok(store)
     }
 

@@ -365,6 +365,7 @@ impl Store {
             })?;
         self.review_submissionid.remove(id.to_key())?;
         self.test_submissionid.remove(id.to_key())?;
+        self.forget_claims(id)?;
         self.forget_unread(&s)?;
         self.flusher.flush(&self.db).await?;
         // After the record: a crash in between leaves files without a record, which the

@@ -48,9 +48,12 @@ impl Settling {
         self
     }
 
-    /// The same transaction takes the retries of these kinds off the queue.
-    pub(super) fn without_retries(mut self, kinds: &[String]) -> Settling {
-        self.retrying.retain(|k| !kinds.contains(k));
+    /// The same transaction takes one queued retry of the email `kind` off the queue (a
+    /// round claimed it, or it is dropped).
+    pub(super) fn without_retry(mut self, kind: &str) -> Settling {
+        if let Some(i) = self.retrying.iter().position(|k| k == kind) {
+            self.retrying.remove(i);
+        }
         self
     }
 
@@ -249,7 +252,7 @@ mod tests {
     }
 
     #[rocket::async_test]
-    async fn a_queued_retry_makes_it_retrying_until_cancelled() {
+    async fn a_queued_retry_makes_it_retrying_until_dropped() {
         let store = Store::temporary().unwrap();
         let s = submission(&store).await;
         attempt(&store, &s, "admin", EmailStatus::Sent).await;
@@ -259,11 +262,11 @@ mod tests {
             submission_id: s.id,
             kind: "confirmation".into(),
             attempt: 2,
+            after: None,
         };
         store.schedule_retry(100, &job).await.unwrap();
         assert_eq!(state(&store, &s), DeliveryState::Retrying);
-        let kinds = ["confirmation".to_string()];
-        assert_eq!(store.cancel_retries(s.id, &kinds).await.unwrap(), 1);
+        assert!(store.drop_retry(100, &job).await.unwrap());
         assert_eq!(state(&store, &s), DeliveryState::Failed);
     }
 

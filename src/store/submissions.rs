@@ -7,7 +7,9 @@ use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 use time::OffsetDateTime;
 
-use super::{abort, codec, idem, keys, Result, Store, StoreError, FIRST_REFERENCE};
+use super::{
+    abort, codec, idem, keys, retries, Result, RetryJob, Store, StoreError, FIRST_REFERENCE,
+};
 use crate::model::{
     Delivery, DeliveryId, EmailBody, Ledger, NewSubmission, StoredFile, Submission, SubmissionId,
 };
@@ -34,6 +36,17 @@ impl Store {
         Ok(stored.remove(0))
     }
 
+    /// [`Store::insert_submission`] without the flush: durable with the caller's next one.
+    /// A visitor's post is flushed with its emails' claim ([`Store::claim_round`]), one
+    /// fsync for both before anything is sent; a post whose emails are not sent calls
+    /// [`Store::flush`].
+    pub async fn insert_submission_unflushed(&self, new: NewSubmission) -> Result<Submission> {
+        let mut stored = self
+            .insert_unflushed(vec![new], OffsetDateTime::now_utc())
+            .await?;
+        Ok(stored.remove(0))
+    }
+
     /// Many submissions (an import, a benchmark's fixture) with one flush at the end.
     /// A post whose `_idem` already bound the same content fails with `Duplicate(first)`.
     pub async fn insert_submissions(&self, batch: Vec<NewSubmission>) -> Result<Vec<Submission>> {
@@ -43,6 +56,16 @@ impl Store {
 
     /// `insert_submissions` with the clock passed in (idempotency keys expire by it).
     pub(crate) async fn insert_submissions_at(
+        &self,
+        batch: Vec<NewSubmission>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Submission>> {
+        let stored = self.insert_unflushed(batch, now).await?;
+        self.flusher.flush(&self.db).await?;
+        Ok(stored)
+    }
+
+    async fn insert_unflushed(
         &self,
         batch: Vec<NewSubmission>,
         now: OffsetDateTime,
@@ -126,7 +149,6 @@ impl Store {
             submission.edit_of = edit_of;
             stored.push(submission);
         }
-        self.flusher.flush(&self.db).await?;
         Ok(stored)
     }
 
@@ -205,15 +227,17 @@ impl Store {
         }
     }
 
-    /// Logs a round of delivery attempts (keeping ids given by [`Store::new_delivery_id`]),
-    /// each with its email as rendered (kept apart, in `deliveryid_body`), and settles the
-    /// submission's state in the same transaction ([`super::settle`]); flushed.
+    /// Logs a round of delivery attempts made without a claim (keeping ids given by
+    /// [`Store::new_delivery_id`]), each with its email as rendered (kept apart, in
+    /// `deliveryid_body`), and settles the submission's state in the same transaction
+    /// ([`super::settle`]); flushed. A delivery round claims its emails first
+    /// ([`Store::claim_round`]) and records with [`Store::record_round`].
     pub async fn record_deliveries(
         &self,
         submission: SubmissionId,
         attempts: Vec<(Delivery, EmailBody)>,
     ) -> Result<Vec<Delivery>> {
-        let attempts: Vec<(Delivery, EmailBody)> = attempts
+        let (attempts, bodies): (Vec<Delivery>, Vec<EmailBody>) = attempts
             .into_iter()
             .map(|(d, body)| {
                 let d = Delivery {
@@ -222,40 +246,104 @@ impl Store {
                     } else {
                         d.id
                     },
-                    submission_id: submission,
                     ..d
                 };
                 (d, body)
             })
+            .unzip();
+        let bodies: Vec<(DeliveryId, EmailBody)> = attempts
+            .iter()
+            .map(|d| d.id)
+            .zip(bodies)
+            .filter(|(_, body)| !body.is_empty())
             .collect();
-        let settling = self
+        self.record(submission, attempts, &bodies, &[]).await
+    }
+
+    /// Records the outcome of a claimed round in one transaction, flushed: each attempt
+    /// replaces its in-flight record (keeping what Mailtrap's webhooks reported meanwhile;
+    /// its email as rendered was written with the claim), its email is no longer in flight,
+    /// the retries of its transient failures (`(due micros, job)`) are queued with it, so no
+    /// crash can leave a failure recorded without its retry, and the submission's state is
+    /// settled over all of it ([`super::settle`]).
+    pub async fn record_round(
+        &self,
+        submission: SubmissionId,
+        attempts: Vec<Delivery>,
+        retries: &[(u64, RetryJob)],
+    ) -> Result<Vec<Delivery>> {
+        self.record(submission, attempts, &[], retries).await
+    }
+
+    /// [`Store::record_round`], writing `bodies` too.
+    async fn record(
+        &self,
+        submission: SubmissionId,
+        attempts: Vec<Delivery>,
+        bodies: &[(DeliveryId, EmailBody)],
+        retries: &[(u64, RetryJob)],
+    ) -> Result<Vec<Delivery>> {
+        let attempts: Vec<Delivery> = attempts
+            .into_iter()
+            .map(|d| Delivery {
+                id: if d.id.0 == 0 {
+                    DeliveryId(self.next_id())
+                } else {
+                    d.id
+                },
+                submission_id: submission,
+                ..d
+            })
+            .collect();
+        let mut settling = self
             .settling(submission)?
-            .with_attempts(attempts.iter().map(|(d, _)| d.id));
-        (
+            .with_attempts(attempts.iter().map(|d| d.id));
+        for (_, job) in retries {
+            settling = settling.with_retry(&job.kind);
+        }
+        let recorded = (
             &self.submissions,
             &self.deliveries,
             &self.submissionid_deliveryid,
             &self.messageid_deliveryid,
             &self.deliveryid_body,
             &self.bounced_deliveryid,
+            &self.claims,
+            &self.retries,
         )
-            .transaction(|(subs, deliveries, index, messages, bodies, bounced)| {
-                for (d, body) in &attempts {
-                    deliveries.insert(&d.id.to_key(), codec::encode(d))?;
-                    if !body.is_empty() {
-                        bodies.insert(&d.id.to_key(), codec::encode(body))?;
+            .transaction(
+                |(subs, deliveries, index, messages, stored_bodies, bounced, claims, queue)| {
+                    let mut recorded = Vec::with_capacity(attempts.len());
+                    for d in &attempts {
+                        let mut d = d.clone();
+                        if let Some(raw) = deliveries.get(d.id.to_key())? {
+                            let before: Delivery =
+                                codec::decode("deliveries", &raw).map_err(abort)?;
+                            if let Some(event) = &before.inbox {
+                                d.apply(event);
+                            }
+                        }
+                        deliveries.insert(&d.id.to_key(), codec::encode(&d))?;
+                        index.insert(&keys::delivery_key(submission, d.id), &[])?;
+                        for m in &d.outcome.message_ids {
+                            messages.insert(m.as_bytes(), &d.id.to_key())?;
+                        }
+                        Store::release_in(claims, submission, &d)?;
+                        recorded.push(d);
                     }
-                    index.insert(&keys::delivery_key(submission, d.id), &[])?;
-                    for m in &d.outcome.message_ids {
-                        messages.insert(m.as_bytes(), &d.id.to_key())?;
+                    for (id, body) in bodies {
+                        stored_bodies.insert(&id.to_key(), codec::encode(body))?;
                     }
-                }
-                settling.settle(subs, deliveries, bounced)?;
-                Ok::<_, ConflictableTransactionError<StoreError>>(())
-            })?;
+                    for (due, job) in retries {
+                        queue.insert(retries::retry_key(*due, job), codec::encode(job))?;
+                    }
+                    settling.settle(subs, deliveries, bounced)?;
+                    Ok::<_, ConflictableTransactionError<StoreError>>(recorded)
+                },
+            )?;
         self.settle_again_if_raced(&settling)?;
         self.flusher.flush(&self.db).await?;
-        Ok(attempts.into_iter().map(|(d, _)| d).collect())
+        Ok(recorded)
     }
 
     /// The email attempt `id` sent (or would have sent), as rendered; `None` when nothing

@@ -482,3 +482,88 @@ fn events_only_move_an_email_towards_a_stronger_state() {
         "Mailtrap had it: not offered for resending"
     );
 }
+
+/// An attempt written before its request went to Mailtrap (in flight: `pending`, with the
+/// delivery id its message carries) is neither sent nor failed: it needs nothing of the
+/// owner, makes no earlier bounce good, and a failure of the other email still gives the
+/// submission its word. Cut off by a stop of the server (`Interrupted`), it is `unknown`
+/// and awaits Mailtrap's word like any unknown; reported delivered while in flight, it is
+/// delivered.
+#[test]
+fn an_email_in_flight_is_pending_and_one_cut_off_by_a_stop_unknown() {
+    let in_flight = || {
+        let mut d = attempt(3, "confirmation", EmailStatus::Pending);
+        d.outcome.failure = None;
+        assert!(d.in_flight());
+        d
+    };
+    let now = datetime!(2026-11-30 09:10 UTC);
+
+    // The retry runner claimed the confirmation's queued retry (the job left the queue) and
+    // the notification went through earlier.
+    let mut bounced = attempt(1, "confirmation", EmailStatus::Sent);
+    bounced = reported(bounced, InboxState::Bounced);
+    let log = [bounced, attempt(2, "admin", EmailStatus::Sent), in_flight()];
+    let ledger = Ledger::new(&log);
+    let state = ledger.email_state(&log[2]);
+    assert_eq!(state, DeliveryState::Pending);
+    assert!(!matches!(
+        state,
+        DeliveryState::Sent | DeliveryState::Delivered | DeliveryState::Failed
+    ));
+    assert!(!state.needs_owner());
+    assert_eq!(state.tone(), "warn");
+    assert_eq!(log[2].state(), DeliveryState::Pending, "the log's badge");
+    assert_eq!(
+        ledger.state(),
+        DeliveryState::Pending,
+        "read from the latest attempt"
+    );
+    assert_eq!(ids(&ledger.standing_bounces()), [1], "not made good yet");
+    assert_eq!(ids(&ledger.attention(now, true)), [1]);
+    let alone = [attempt(2, "admin", EmailStatus::Sent), in_flight()];
+    assert_eq!(
+        Ledger::new(&alone).state(),
+        DeliveryState::Pending,
+        "not sent until its answer is recorded"
+    );
+    assert!(Ledger::new(&alone).attention(now, true).is_empty());
+    // A retry queued for the same email (a job queued after the claim) does not make an
+    // attempt in flight `retrying`: only a failed latest attempt is.
+    let queued = Ledger::new(&alone).retries_queued([(SubmissionId(7), "confirmation")]);
+    assert_eq!(queued.state(), DeliveryState::Pending);
+    let failed = [attempt(2, "admin", EmailStatus::Failed), in_flight()];
+    assert_eq!(Ledger::new(&failed).state(), DeliveryState::Failed);
+
+    // The server stopped while Mailtrap had it.
+    let mut cut = in_flight();
+    cut.interrupted();
+    assert_eq!(cut.outcome.status, EmailStatus::Unknown);
+    assert_eq!(cut.outcome.failure, Some(FailureKind::Interrupted));
+    let log = [attempt(2, "admin", EmailStatus::Sent), cut];
+    let ledger = Ledger::new(&log);
+    assert_eq!(ledger.email_state(&log[1]), DeliveryState::Unknown);
+    assert_eq!(ledger.state(), DeliveryState::Unknown);
+    assert_eq!(
+        ledger.confirmation(&log[1], true, now),
+        Confirmation::Waiting {
+            deadline: datetime!(2026-11-30 09:33 UTC)
+        }
+    );
+    assert!(
+        ledger.attention(now, true).is_empty(),
+        "awaiting Mailtrap's word"
+    );
+    assert_eq!(
+        ids(&ledger.attention(now, false)),
+        [3],
+        "no webhooks: the owner checks"
+    );
+
+    // Mailtrap reported its delivery before the stop.
+    let mut delivered = reported(in_flight(), InboxState::Delivered);
+    delivered.interrupted();
+    assert_eq!(delivered.outcome.status, EmailStatus::Sent);
+    let log = [delivered];
+    assert_eq!(Ledger::new(&log).state(), DeliveryState::Delivered);
+}

@@ -5,7 +5,7 @@
 use serde::de::DeserializeOwned;
 
 use crate::model::{Delivery, EmailBody, Submission, Subscriber};
-use crate::store::{RetryJob, SCHEMA_VERSION};
+use crate::store::{RetryJob, Store, SCHEMA_VERSION};
 
 /// Trees a backup leaves out and a restore skips: a live session (id and CSRF token) with
 /// the cookie key would let the file alone act as a logged-in admin.
@@ -43,6 +43,9 @@ pub(super) fn check(
         "deliveryid_body" => record::<EmailBody>(current, tree, value),
         "subscribers" => record::<Subscriber>(current, tree, value),
         "retries" => record::<RetryJob>(current, tree, value),
+        "claims" if !Store::is_claim_entry(key, value) => {
+            Err("a claim (claims) is not a delivery id and an in-flight flag".into())
+        }
         "formidem_record" => record::<crate::store::idem::Record>(current, tree, value),
         "daykey_count" if value.len() != 4 => {
             Err("a confirmation counter (daykey_count) is not 4 bytes".into())
@@ -112,6 +115,12 @@ mod tests {
         assert!(check(SCHEMA_VERSION, "formidem_record", b"k", b"{}").is_err());
         assert!(check(SCHEMA_VERSION, "daykey_count", b"k", &7u32.to_be_bytes()).is_ok());
         assert!(check(SCHEMA_VERSION, "daykey_count", b"k", b"seven").is_err());
+        let mut claim = 7u64.to_be_bytes().to_vec();
+        claim.push(1);
+        assert!(check(SCHEMA_VERSION, "claims", b"\0\0\0\0\0\0\0\x07admin", &claim).is_ok());
+        assert!(check(SCHEMA_VERSION, "claims", b"k", &claim).is_err());
+        claim[8] = 2;
+        assert!(check(SCHEMA_VERSION, "claims", b"\0\0\0\0\0\0\0\x07admin", &claim).is_err());
         assert_eq!(
             check(SCHEMA_VERSION, "sessions", b"s", b"junk"),
             Ok(Verdict::Skip)

@@ -33,10 +33,18 @@ async fn filled_store() -> Store {
         text: "A new job application: cv attached".into(),
         html: "<p>A new job application</p>".into(),
     };
-    store
+    let failed = store
         .record_deliveries(job.id, vec![(attempt, body)])
         .await
-        .unwrap();
+        .unwrap()
+        .remove(0);
+    let retry = crate::store::RetryJob {
+        submission_id: job.id,
+        kind: "admin".into(),
+        attempt: 2,
+        after: Some(failed.id),
+    };
+    store.schedule_retry(1_000, &retry).await.unwrap();
     let email = EmailAddress::parse("reader@example.com").unwrap();
     store
         .subscribe(&email, Some("Reader"), job.id, Duration::HOUR)
@@ -76,6 +84,8 @@ async fn a_restored_backup_equals_the_store_it_was_taken_from_tree_by_tree() {
     assert_eq!(stats.count("files"), 1);
     assert_eq!(stats.count("deliveries"), 1);
     assert_eq!(stats.count("deliveryid_body"), 1, "the emails as rendered");
+    assert_eq!(stats.count("claims"), 1, "who sent each email last");
+    assert_eq!(stats.count("retries"), 1);
     assert_eq!(stats.count("subscribers"), 1);
     assert_eq!(
         stats.count("later_feature"),
@@ -107,6 +117,93 @@ async fn a_restored_backup_equals_the_store_it_was_taken_from_tree_by_tree() {
         .map(|s| s.unwrap().reference)
         .collect();
     assert_eq!(quotes, ["Q-1001"]);
+}
+
+/// What a backup of a store with an attempt in flight restores: the attempt is `unknown`
+/// (it may have arrived), its email no longer in flight, the submission settled; whether
+/// the backup read `claims` before or after the claim was written.
+#[rocket::async_test]
+async fn an_attempt_in_flight_when_the_backup_was_taken_is_unknown_after_the_restore() {
+    use crate::model::{DeliveryState, EmailStatus, FailureKind, Outcome};
+    use crate::store::Claim;
+
+    let store = Store::temporary().unwrap();
+    let s = store.insert_submission(quote("in flight")).await.unwrap();
+    let d = Delivery {
+        id: store.new_delivery_id(),
+        submission_id: s.id,
+        outcome: Outcome::in_flight(),
+        ..Delivery::planned("admin", Some("o@example.com"), "New quote")
+    };
+    let taken = store
+        .claim_round(s.id, Claim::First, &[(d.clone(), EmailBody::default())])
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    let mut backup = Vec::new();
+    store.backup_to(&mut backup).unwrap();
+    let text = String::from_utf8(backup).unwrap();
+    // The same backup, had it read `claims` before the claim was written.
+    let lagging: String = text
+        .lines()
+        .filter(|l| !l.contains(r#""tree":"claims""#))
+        .map(|l| match l.strip_prefix(r#"{"kipekee_backup_end":"#) {
+            Some(n) => {
+                let n: u64 = n.trim_end_matches('}').parse().unwrap();
+                format!(r#"{{"kipekee_backup_end":{}}}"#, n - 1) + "\n"
+            }
+            None => format!("{l}\n"),
+        })
+        .collect();
+    for backup in [text.as_str(), lagging.as_str()] {
+        let dir = tempfile::tempdir().unwrap();
+        Store::restore_from(dir.path(), backup.as_bytes(), false).unwrap();
+        let copy = Store::open(dir.path()).unwrap();
+        let restored = copy.deliveries_of(s.id).unwrap().remove(0);
+        assert_eq!(restored.outcome.status, EmailStatus::Unknown);
+        assert_eq!(restored.outcome.failure, Some(FailureKind::Interrupted));
+        assert!(!copy.in_flight(s.id, "admin").unwrap());
+        let settled = copy.submission(s.id).unwrap().unwrap();
+        assert_eq!(settled.email_status, DeliveryState::Unknown);
+    }
+}
+
+/// A retry queued by a release before jobs named the attempt they follow restores, and the
+/// runner still takes it.
+#[rocket::async_test]
+async fn a_backup_with_retries_queued_before_they_named_their_attempt_restores() {
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use base64::Engine;
+
+    let store = filled_store().await;
+    let mut backup = Vec::new();
+    store.backup_to(&mut backup).unwrap();
+    let old: String = String::from_utf8(backup)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut line: serde_json::Value = serde_json::from_str(l).unwrap();
+            if line["tree"] == "retries" {
+                let raw = BASE64.decode(line["value"].as_str().unwrap()).unwrap();
+                let mut job: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+                job.as_object_mut().unwrap().remove("after");
+                line["value"] = BASE64.encode(job.to_string()).into();
+            }
+            line.to_string() + "\n"
+        })
+        .collect();
+    assert!(!old.contains("after"));
+    Store::verify_backup(old.as_bytes()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    Store::restore_from(dir.path(), old.as_bytes(), false).unwrap();
+    let copy = Store::open(dir.path()).unwrap();
+    let job = copy.submission_by_reference("J-1001").unwrap().unwrap();
+    let queued = copy.queued_retries(job.id).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        (queued[0].1.kind.as_str(), queued[0].1.after),
+        ("admin", None)
+    );
 }
 
 #[rocket::async_test]

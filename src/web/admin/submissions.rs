@@ -138,6 +138,19 @@ fn round_notice(r: Reader, attempts: &[Delivery]) -> String {
     )
 }
 
+/// `notice`, then how many emails a resend left to the retry runner or another resend.
+fn with_left_alone(r: Reader, notice: String, left_alone: usize) -> String {
+    if left_alone == 0 {
+        return notice;
+    }
+    let more = r.plural("admin.notice.left_alone", left_alone as u64, &[]);
+    [notice, more]
+        .into_iter()
+        .filter(|n| !n.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[derive(FromForm)]
 pub struct ResendForm {
     /// One email kind, `all` for every email, or (absent or empty) those that failed.
@@ -159,16 +172,18 @@ pub async fn resend(
         "all" => Resend::All,
         kind => Resend::Kind(kind),
     };
-    let attempts = outbox.resend(&s, which, Attempt::ResentByOwner).await?;
+    let resent = outbox.resend(&s, which, Attempt::ResentByOwner).await?;
+    let attempts = resent.attempts;
     let r = Reader::of(page);
-    let notice = if attempts.is_empty() {
-        r.t("admin.notice.nothing_resent", &[])
-    } else {
-        r.t(
+    let notice = match (attempts.is_empty(), resent.left_alone) {
+        (true, 0) => r.t("admin.notice.nothing_resent", &[]),
+        (true, _) => String::new(),
+        (false, _) => r.t(
             "admin.notice.resent",
             &[("round", &round_notice(r, &attempts))],
-        )
+        ),
     };
+    let notice = with_left_alone(r, notice, resent.left_alone);
     Ok(back_to(format!("/admin/submissions/{id}"), notice))
 }
 
@@ -197,23 +212,28 @@ pub async fn resend_failed(
         .collect();
     ids.sort();
     ids.dedup();
-    let (mut tried, mut sent) = (0, 0);
+    let (mut tried, mut sent, mut left_alone) = (0, 0, 0);
     for id in &ids {
         let Some(s) = store.submission(*id)? else {
             continue;
         };
-        let attempts = outbox
+        let resent = outbox
             .resend(&s, Resend::Failed, Attempt::ResentByOwner)
             .await?;
-        tried += attempts.len();
-        sent += sent_count(&attempts);
+        tried += resent.attempts.len();
+        sent += sent_count(&resent.attempts);
+        left_alone += resent.left_alone;
     }
-    let notice = Reader::of(page).plural(
+    let r = Reader::of(page);
+    let notice = r.plural(
         "admin.notice.resent_failed",
         tried as u64,
         &[("submissions", &ids.len()), ("sent", &sent)],
     );
-    Ok(back_to("/admin/deliveries".into(), notice))
+    Ok(back_to(
+        "/admin/deliveries".into(),
+        with_left_alone(r, notice, left_alone),
+    ))
 }
 
 /// "Not spam — send the emails": clears the review (or spam) flag and sends what was held.
