@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::admin::{csrf_of, logged_in, page};
+use common::admin::{csrf_of, logged_in, page, row_of};
 use common::multipart::Multipart;
 use common::TestApp;
 use kipekee::model::{Delivery, EmailBody, EmailStatus, NewSubmission, Submission};
@@ -29,17 +29,6 @@ fn quote(t: &TestApp, name: &str, message: &str) -> Submission {
             ("message", message),
         ],
     )
-}
-
-/// The `<tr>` of the row linking to submission `id`, from `<tr` to `</tr>`.
-fn row_of(html: &str, id: &str) -> String {
-    let link = format!("href=\"/admin/submissions/{id}\"");
-    let at = html
-        .find(&link)
-        .unwrap_or_else(|| panic!("no row for {id}"));
-    let start = html[..at].rfind("<tr").expect("row start");
-    let end = at + html[at..].find("</tr>").expect("row end");
-    html[start..end].to_string()
 }
 
 /// The "Submissions" link of the nav, with its unread count.

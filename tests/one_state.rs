@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::admin::{csrf_of, log_in, logged_in, page};
+use common::admin::{csrf_of, log_in, logged_in, page, row_of};
 use common::webhooks::{self, hook, issued_to, Payload};
 use common::{Fault, TestApp};
 use rocket::http::Status;
@@ -145,17 +145,6 @@ fn everywhere(t: &TestApp, form: &str, id: &str, reference: &str, word: &str) ->
             format!("not under email={word}")
         },
     ]
-}
-
-/// The `<tr>` of the list row linking to submission `id`.
-fn row_of(html: &str, id: &str) -> String {
-    let link = format!("href=\"/admin/submissions/{id}\"");
-    let at = html
-        .find(&link)
-        .unwrap_or_else(|| panic!("no row for {id}"));
-    let start = html[..at].rfind("<tr").expect("row start");
-    let end = at + html[at..].find("</tr>").expect("row end");
-    html[start..end].to_string()
 }
 
 /// The state word of the first email badge in `html` (its first class after `badge`).

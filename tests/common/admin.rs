@@ -91,3 +91,14 @@ pub fn session_id(t: &TestApp) -> String {
         .value()
         .to_string()
 }
+
+/// The `<tr>` of the row linking to submission `id`, from `<tr` to `</tr>`.
+pub fn row_of(html: &str, id: &str) -> String {
+    let link = format!("href=\"/admin/submissions/{id}\"");
+    let at = html
+        .find(&link)
+        .unwrap_or_else(|| panic!("no row for {id}"));
+    let start = html[..at].rfind("<tr").expect("row start");
+    let end = at + html[at..].find("</tr>").expect("row end");
+    html[start..end].to_string()
+}
